@@ -1,0 +1,112 @@
+//! `GET /api/models/{model_name}`: one registry model, its config, the architecture the
+//! calculator extracted, and its parameter counts.
+
+use calculator::{registry, CalcError};
+use http_glue::models::{architecture_json, parameters_json};
+use http_glue::routes::GET_MODEL;
+use http_glue::{ok, respond, ApiError};
+use lambda_http::{Body, Error, Request, RequestExt, Response};
+use serde_json::json;
+
+/// The Lambda handler.
+pub async fn handler(event: Request) -> Result<Response<Body>, Error> {
+    Ok(respond(&GET_MODEL, &event, |request| {
+        let name = model_name(request);
+        let entry = registry::lookup(&name).map_err(|e| match e {
+            CalcError::UnknownModel { name, suggestions } => {
+                ApiError::model_not_found(&name, &suggestions)
+            }
+            other => ApiError::from_calc(other, ""),
+        })?;
+        let model = &entry.model;
+        Ok(ok(&json!({
+            "model_name": entry.name,
+            "hf_repo": entry.hf_repo,
+            "config": entry.config,
+            "extracted_params": architecture_json(model),
+            "parameters": parameters_json(&model.params),
+            "published_params": entry.published_params,
+            "model_card_params": entry.model_card_params,
+            "notes": entry.notes,
+            "sources": entry.sources,
+            "warnings": model.warnings,
+        })))
+    }))
+}
+
+/// The `{model_name}` path parameter, percent-decoded so that a Hugging Face repo id
+/// can be passed as `Qwen%2FQwen3-8B`. Falls back to the last path segment.
+fn model_name(request: &Request) -> String {
+    let raw = request
+        .path_parameters_ref()
+        .and_then(|p| p.first("model_name").map(str::to_owned))
+        .unwrap_or_else(|| {
+            let path = request.raw_http_path();
+            path.strip_prefix("/api/models/").unwrap_or(path).to_owned()
+        });
+    percent_decode(&raw)
+}
+
+/// Decodes `%XX` escapes; malformed escapes are kept as they are.
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match (
+            bytes[i],
+            bytes.get(i + 1).copied().and_then(hex),
+            bytes.get(i + 2).copied().and_then(hex),
+        ) {
+            (b'%', Some(h), Some(l)) => {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+            }
+            (b, _, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_glue::testing::{event, status_and_json};
+
+    #[tokio::test]
+    async fn returns_config_and_exact_parameters() {
+        let (status, body) = status_and_json(&handler(event("get-model")).await.unwrap());
+        assert_eq!(status, 200);
+        assert_eq!(body["model_name"], "Qwen3-8B");
+        assert_eq!(body["parameters"]["total"], 8_190_735_360u64);
+        assert_eq!(body["config"]["model_type"], "qwen3");
+        assert_eq!(body["extracted_params"]["num_key_value_heads"], 8);
+    }
+
+    #[tokio::test]
+    async fn accepts_encoded_hf_repo_ids() {
+        let (status, body) = status_and_json(&handler(event("get-model-hf-repo")).await.unwrap());
+        assert_eq!(status, 200);
+        assert_eq!(body["model_name"], "Qwen3-0.6B");
+    }
+
+    #[tokio::test]
+    async fn unknown_model_is_404_with_suggestions() {
+        let (status, body) = status_and_json(&handler(event("get-model-unknown")).await.unwrap());
+        assert_eq!(status, 404);
+        assert_eq!(body["error"], "Model 'Qwen3-7B' not found");
+        let suggestions = body["suggestions"].as_array().unwrap();
+        assert!(!suggestions.is_empty() && suggestions.len() <= 3);
+    }
+
+    #[test]
+    fn percent_decoding() {
+        assert_eq!(percent_decode("Qwen%2FQwen3-8B"), "Qwen/Qwen3-8B");
+        assert_eq!(percent_decode("a%2"), "a%2");
+        assert_eq!(percent_decode("%zz"), "%zz");
+    }
+}

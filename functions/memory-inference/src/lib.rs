@@ -1,0 +1,126 @@
+//! `POST /api/memory/inference`: GPU memory to serve a model.
+
+use calculator::Unit;
+use http_glue::body::json_object;
+use http_glue::memory::{evaluate, Calculation};
+use http_glue::routes::MEMORY_INFERENCE;
+use http_glue::{ok, respond};
+use lambda_http::{Body, Error, Request, Response};
+
+/// The Lambda handler.
+pub async fn handler(event: Request) -> Result<Response<Body>, Error> {
+    Ok(respond(&MEMORY_INFERENCE, &event, |request| {
+        let fields = json_object(request)?;
+        Ok(ok(&evaluate(
+            Calculation::Inference,
+            &fields,
+            "",
+            Unit::Gb,
+        )?))
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_glue::testing::{event, status_and_json};
+    use serde_json::Value;
+
+    async fn call(name: &str) -> (u16, Value) {
+        status_and_json(&handler(event(name)).await.unwrap())
+    }
+
+    #[tokio::test]
+    async fn old_service_example_by_name() {
+        let (status, body) = call("memory-inference").await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["calculation_type"], "inference");
+        let b = &body["memory_bytes"];
+        // Qwen3-0.6B in bfloat16: 596,049,920 parameters x 2 bytes.
+        assert_eq!(b["model_weights"], 1_192_099_840u64);
+        // 28 layers x 8 KV heads x 128 x 2 (K, V) x 2 bytes x 4096 tokens x 2 sequences.
+        assert_eq!(b["kv_cache"], 28 * 8 * 128 * 2 * 2 * 4096 * 2u64);
+        let sum: u64 = [
+            "model_weights",
+            "kv_cache",
+            "activation_memory",
+            "runtime_overhead",
+        ]
+        .iter()
+        .map(|k| b[*k].as_u64().unwrap())
+        .sum();
+        assert_eq!(b["inference_memory"], sum);
+        assert_eq!(body["parameters"]["precision"], "bfloat16");
+        assert!(body["memory_requirements"]["model_weights"]
+            .as_str()
+            .unwrap()
+            .ends_with(" GB"));
+    }
+
+    #[tokio::test]
+    async fn old_service_explicit_example() {
+        let (status, body) = call("memory-inference-explicit").await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["memory_bytes"]["model_weights"], 14_000_000_000u64);
+        assert_eq!(body["parameters"]["model_size"], 7.0);
+        assert_eq!(body["model"]["source"], "explicit");
+    }
+
+    #[tokio::test]
+    async fn pasted_config_and_gib_unit() {
+        let (status, body) = call("memory-inference-config").await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["model"]["parameters"]["total"], 7_248_023_552u64);
+        assert!(body["memory_requirements"]["kv_cache"]
+            .as_str()
+            .unwrap()
+            .ends_with(" GiB"));
+    }
+
+    #[tokio::test]
+    async fn quantized_weights_say_how_they_are_stored() {
+        let (status, body) = call("memory-inference-awq").await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["parameters"]["quantization"], "awq");
+        assert_eq!(body["parameters"]["group_size"], 128);
+        assert!(body["parameters"]["weight_storage"]
+            .as_str()
+            .unwrap()
+            .contains("16-bit"));
+        assert_eq!(body["parameters"]["kv_cache_precision"], "bfloat16");
+    }
+
+    #[tokio::test]
+    async fn bad_requests_name_the_field() {
+        let cases = [
+            ("memory-inference-malformed", 400, None),
+            ("memory-inference-not-object", 400, None),
+            ("memory-inference-unknown-field", 400, Some("precison")),
+            ("memory-inference-bad-precision", 400, Some("precision")),
+            ("memory-inference-missing-batch", 400, Some("batch_size")),
+            ("memory-inference-unknown-model", 400, Some("model_name")),
+            ("memory-inference-negative", 400, Some("batch_size")),
+            ("memory-inference-too-large", 413, None),
+        ];
+        for (name, want, field) in cases {
+            let (status, body) = call(name).await;
+            assert_eq!(status, want, "{name}: {body}");
+            assert!(body["error"].is_string(), "{name}: {body}");
+            if let Some(field) = field {
+                assert_eq!(body["field"], field, "{name}: {body}");
+            }
+        }
+        let (_, body) = call("memory-inference-unknown-field").await;
+        assert_eq!(body["did_you_mean"], "precision");
+        let (_, body) = call("memory-inference-bad-precision").await;
+        assert!(body["allowed"]
+            .as_array()
+            .unwrap()
+            .contains(&Value::from("bfloat16")));
+        let (_, body) = call("memory-inference-unknown-model").await;
+        assert!(body["suggestions"]
+            .as_array()
+            .unwrap()
+            .contains(&Value::from("Llama-3.1-8B")));
+    }
+}

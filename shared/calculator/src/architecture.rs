@@ -1,0 +1,505 @@
+//! The architecture of a decoder-only transformer, as far as memory is concerned, and
+//! its exact parameter count.
+//!
+//! Every count is a number of parameters (scalars), computed in `u128`.
+
+use crate::precision::{MatrixShape, Precision};
+
+/// The model families whose Hugging Face `config.json` keys and layer layouts the crate
+/// knows. Anything else is read as a llama-style decoder.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Family {
+    /// `llama`
+    Llama,
+    /// `mistral`
+    Mistral,
+    /// `mixtral`
+    Mixtral,
+    /// `qwen2`
+    Qwen2,
+    /// `qwen2_moe`
+    Qwen2Moe,
+    /// `qwen3`
+    Qwen3,
+    /// `qwen3_moe`
+    Qwen3Moe,
+    /// `gemma`
+    Gemma,
+    /// `gemma2`
+    Gemma2,
+    /// `gemma3_text`, or `gemma3` with a `text_config`
+    Gemma3,
+    /// `phi3`
+    Phi3,
+    /// `deepseek_v3` (MLA, routed and shared experts)
+    DeepseekV3,
+    /// `gpt_oss`
+    GptOss,
+    /// `falcon`
+    Falcon,
+    /// `opt`
+    Opt,
+    /// `gpt2`
+    Gpt2,
+    /// `gpt_bigcode` (StarCoder)
+    GptBigCode,
+    /// An unknown `model_type`, read with llama's keys and layout.
+    LlamaLike,
+}
+
+impl Family {
+    /// Every known family with the `model_type` it answers to.
+    pub const KNOWN: [(Family, &'static str); 17] = [
+        (Family::Llama, "llama"),
+        (Family::Mistral, "mistral"),
+        (Family::Mixtral, "mixtral"),
+        (Family::Qwen2, "qwen2"),
+        (Family::Qwen2Moe, "qwen2_moe"),
+        (Family::Qwen3, "qwen3"),
+        (Family::Qwen3Moe, "qwen3_moe"),
+        (Family::Gemma, "gemma"),
+        (Family::Gemma2, "gemma2"),
+        (Family::Gemma3, "gemma3_text"),
+        (Family::Phi3, "phi3"),
+        (Family::DeepseekV3, "deepseek_v3"),
+        (Family::GptOss, "gpt_oss"),
+        (Family::Falcon, "falcon"),
+        (Family::Opt, "opt"),
+        (Family::Gpt2, "gpt2"),
+        (Family::GptBigCode, "gpt_bigcode"),
+    ];
+
+    /// The family of a `model_type`, if known (`gemma3` is accepted for `gemma3_text`).
+    pub fn from_model_type(model_type: &str) -> Option<Family> {
+        let t = model_type.trim().to_ascii_lowercase();
+        if t == "gemma3" {
+            return Some(Family::Gemma3);
+        }
+        Family::KNOWN
+            .iter()
+            .find(|(_, name)| *name == t)
+            .map(|(f, _)| *f)
+    }
+}
+
+/// The normalisation layer and whether it carries a bias.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Norm {
+    /// RMSNorm: one weight vector.
+    Rms,
+    /// LayerNorm: weight, and bias when `true`.
+    Layer {
+        /// Whether the norm has a bias vector.
+        bias: bool,
+    },
+}
+
+impl Norm {
+    /// Parameters of one norm over `width` features.
+    pub fn params(self, width: u64) -> u128 {
+        match self {
+            Norm::Rms | Norm::Layer { bias: false } => width as u128,
+            Norm::Layer { bias: true } => 2 * width as u128,
+        }
+    }
+}
+
+/// Multi-head latent attention (DeepSeek-V2/V3): queries and keys/values go through
+/// low-rank projections and only the compressed latent plus the rope key is cached.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Mla {
+    /// Rank of the query compression, `None` for a plain query projection.
+    pub q_lora_rank: Option<u64>,
+    /// Rank of the key/value compression (the cached latent width).
+    pub kv_lora_rank: u64,
+    /// Per-head query/key dimensions without rotary embedding.
+    pub qk_nope_head_dim: u64,
+    /// Per-head query/key dimensions with rotary embedding (the key part is shared
+    /// across heads and cached).
+    pub qk_rope_head_dim: u64,
+    /// Per-head value dimension.
+    pub v_head_dim: u64,
+}
+
+/// Mixture-of-experts feed-forward layers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Moe {
+    /// Routed experts per MoE layer.
+    pub num_experts: u64,
+    /// Experts each token is routed to.
+    pub experts_per_token: u64,
+    /// Hidden width of one routed expert's MLP.
+    pub expert_intermediate: u64,
+    /// Total hidden width of the always-on shared expert(s); 0 when there is none.
+    pub shared_intermediate: u64,
+    /// Qwen2-MoE's sigmoid gate on the shared expert (`hidden -> 1`).
+    pub shared_expert_gate: bool,
+    /// Whether the router has a bias (gpt-oss).
+    pub router_bias: bool,
+    /// Whether expert projections carry biases (gpt-oss).
+    pub expert_bias: bool,
+    /// How many decoder layers are MoE layers; the others use the dense MLP.
+    pub moe_layers: u64,
+}
+
+/// Memory-relevant description of a decoder-only transformer. Widths are in features,
+/// counts in units of the named thing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Architecture {
+    /// The `model_type` as given (or `llama` for explicit fields).
+    pub model_type: String,
+    /// The family whose layout was used.
+    pub family: Family,
+    /// Residual stream width.
+    pub hidden_size: u64,
+    /// Decoder layers.
+    pub num_layers: u64,
+    /// Query heads.
+    pub num_heads: u64,
+    /// Key/value heads (1 for MQA, fewer than `num_heads` for GQA).
+    pub num_kv_heads: u64,
+    /// Dimension of one head.
+    pub head_dim: u64,
+    /// Vocabulary size.
+    pub vocab_size: u64,
+    /// Width of the token embedding (differs from `hidden_size` only for OPT models
+    /// with `word_embed_proj_dim`).
+    pub embedding_dim: u64,
+    /// Whether `lm_head` shares the input embedding matrix.
+    pub tie_word_embeddings: bool,
+    /// Hidden width of the dense MLP.
+    pub intermediate_size: u64,
+    /// SwiGLU/GeGLU (gate, up, down) rather than a two-matrix MLP.
+    pub gated_mlp: bool,
+    /// Whether dense MLP projections carry biases.
+    pub mlp_bias: bool,
+    /// Whether the query/key/value projections carry biases.
+    pub qkv_bias: bool,
+    /// Whether the attention output projection carries a bias.
+    pub o_bias: bool,
+    /// Per-head RMSNorm on queries and keys (Qwen3, Gemma3).
+    pub qk_norm: bool,
+    /// One learned attention-sink logit per head (gpt-oss).
+    pub attention_sinks: bool,
+    /// One fused `qkv` matrix instead of three (matters for LoRA adapter shapes).
+    pub fused_qkv: bool,
+    /// One fused `gate_up` matrix instead of two (Phi-3).
+    pub fused_gate_up: bool,
+    /// Multi-head latent attention, when used.
+    pub mla: Option<Mla>,
+    /// Mixture-of-experts layers, when used.
+    pub moe: Option<Moe>,
+    /// The norm used throughout.
+    pub norm: Norm,
+    /// Norms per decoder layer (2 for most, 4 for Gemma 2/3, 1 for Falcon-7B).
+    pub norms_per_layer: u64,
+    /// Whether a norm follows the last layer.
+    pub final_norm: bool,
+    /// Rows of a learned absolute position table (GPT-2, OPT); 0 for rotary models.
+    pub learned_positions: u64,
+    /// Attention and MLP read the same normalised input (Falcon, GPT-J style).
+    pub parallel_attention: bool,
+    /// Sliding-window length of the layers that use one.
+    pub sliding_window: Option<u64>,
+    /// How many layers attend through the sliding window.
+    pub sliding_layers: u64,
+    /// Context length the model was trained for.
+    pub max_position_embeddings: Option<u64>,
+    /// `torch_dtype` of the published weights.
+    pub torch_dtype: Option<Precision>,
+    /// `quantization_config.quant_method` of the published checkpoint.
+    pub shipped_quantization: Option<String>,
+}
+
+/// What a linear weight matrix belongs to: decides LoRA targets and which weights are
+/// quantized.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LinearKind {
+    /// Query/key/value/output projections (and MLA's low-rank projections).
+    Attention,
+    /// Dense MLP projections (and OPT's embedding projections).
+    Mlp,
+    /// Routed-expert projections.
+    Expert,
+    /// Shared-expert projections.
+    SharedExpert,
+}
+
+/// A family of identical linear weight matrices.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LinearGroup {
+    /// What the matrices are.
+    pub kind: LinearKind,
+    /// Their shape and number.
+    pub shape: MatrixShape,
+}
+
+/// Parameter counts of a model.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct ParameterCounts {
+    /// Every unique weight (tied embeddings once).
+    pub total: u128,
+    /// Token embedding, learned positions and an untied `lm_head`.
+    pub embedding: u128,
+    /// `total - embedding`.
+    pub non_embedding: u128,
+    /// Parameters a token passes through: for MoE, the routed experts it is not sent to
+    /// are left out.
+    pub active: u128,
+    /// Weights of the linear matrices inside the decoder layers: the ones quantized
+    /// checkpoints store in low precision.
+    pub linear: u128,
+    /// Parameters of one dense decoder layer (attention, MLP, norms).
+    pub dense_layer: u128,
+    /// Parameters of one MoE decoder layer (0 when there is none).
+    pub moe_layer: u128,
+    /// Weights of the input embedding matrix alone.
+    pub embedding_matrix: u128,
+}
+
+impl Architecture {
+    /// Width of all query heads together.
+    pub fn q_dim(&self) -> u64 {
+        match self.mla {
+            Some(m) => self.num_heads * (m.qk_nope_head_dim + m.qk_rope_head_dim),
+            None => self.num_heads * self.head_dim,
+        }
+    }
+
+    /// Width of all key (or value) heads together.
+    pub fn kv_dim(&self) -> u64 {
+        match self.mla {
+            Some(m) => self.num_heads * (m.qk_nope_head_dim + m.qk_rope_head_dim),
+            None => self.num_kv_heads * self.head_dim,
+        }
+    }
+
+    /// Width of the attention output before the output projection.
+    pub fn attn_out_dim(&self) -> u64 {
+        match self.mla {
+            Some(m) => self.num_heads * m.v_head_dim,
+            None => self.num_heads * self.head_dim,
+        }
+    }
+
+    /// Decoder layers that use the dense MLP.
+    pub fn dense_layers(&self) -> u64 {
+        self.num_layers - self.moe.map_or(0, |m| m.moe_layers)
+    }
+
+    /// Every linear weight matrix of the decoder layers, grouped by shape.
+    pub fn linear_groups(&self) -> Vec<LinearGroup> {
+        let h = self.hidden_size;
+        let layers = self.num_layers as u128;
+        let mut out = Vec::with_capacity(12);
+        let mut push = |kind, rows_in, cols_out, count: u128| {
+            if count > 0 && rows_in > 0 && cols_out > 0 {
+                out.push(LinearGroup {
+                    kind,
+                    shape: MatrixShape {
+                        rows_in,
+                        cols_out,
+                        count,
+                    },
+                });
+            }
+        };
+        use LinearKind::*;
+        match self.mla {
+            Some(m) => {
+                match m.q_lora_rank {
+                    Some(r) => {
+                        push(Attention, h, r, layers);
+                        push(Attention, r, self.q_dim(), layers);
+                    }
+                    None => push(Attention, h, self.q_dim(), layers),
+                }
+                push(Attention, h, m.kv_lora_rank + m.qk_rope_head_dim, layers);
+                push(
+                    Attention,
+                    m.kv_lora_rank,
+                    self.num_heads * (m.qk_nope_head_dim + m.v_head_dim),
+                    layers,
+                );
+            }
+            None if self.fused_qkv => push(Attention, h, self.q_dim() + 2 * self.kv_dim(), layers),
+            None => {
+                push(Attention, h, self.q_dim(), layers);
+                push(Attention, h, self.kv_dim(), 2 * layers);
+            }
+        }
+        push(Attention, self.attn_out_dim(), h, layers);
+
+        let dense = self.dense_layers() as u128;
+        let i = self.intermediate_size;
+        if self.gated_mlp && self.fused_gate_up {
+            push(Mlp, h, 2 * i, dense);
+        } else if self.gated_mlp {
+            push(Mlp, h, i, 2 * dense);
+        } else {
+            push(Mlp, h, i, dense);
+        }
+        push(Mlp, i, h, dense);
+        if self.embedding_dim != h {
+            push(Mlp, self.embedding_dim, h, 1);
+            push(Mlp, h, self.embedding_dim, 1);
+        }
+
+        if let Some(moe) = self.moe {
+            let experts = moe.num_experts as u128 * moe.moe_layers as u128;
+            let ie = moe.expert_intermediate;
+            push(Expert, h, ie, 2 * experts);
+            push(Expert, ie, h, experts);
+            let shared = moe.moe_layers as u128;
+            push(SharedExpert, h, moe.shared_intermediate, 2 * shared);
+            push(SharedExpert, moe.shared_intermediate, h, shared);
+        }
+        out
+    }
+
+    /// Exact parameter counts, from the linear groups and every bias, norm, router,
+    /// sink and embedding of the layout.
+    pub fn parameter_counts(&self, linears: &[LinearGroup]) -> ParameterCounts {
+        let h = self.hidden_size as u128;
+        let layers = self.num_layers as u128;
+        let per_kind = |kind: LinearKind| -> u128 {
+            linears
+                .iter()
+                .filter(|g| g.kind == kind)
+                .map(|g| g.shape.elements())
+                .sum()
+        };
+        let linear: u128 = linears.iter().map(|g| g.shape.elements()).sum();
+
+        // Attention: biases, norms inside attention, sinks.
+        let mut attn_extra = 0u128;
+        match self.mla {
+            Some(m) => {
+                let q_in = m.q_lora_rank.unwrap_or(self.q_dim()) as u128;
+                if self.qkv_bias {
+                    attn_extra += q_in + (m.kv_lora_rank + m.qk_rope_head_dim) as u128;
+                }
+                attn_extra += m.q_lora_rank.map_or(0, |r| r as u128) + m.kv_lora_rank as u128;
+            }
+            None => {
+                if self.qkv_bias {
+                    attn_extra += (self.q_dim() + 2 * self.kv_dim()) as u128;
+                }
+            }
+        }
+        if self.o_bias {
+            attn_extra += h;
+        }
+        if self.qk_norm {
+            attn_extra += 2 * self.head_dim as u128;
+        }
+        if self.attention_sinks {
+            attn_extra += self.num_heads as u128;
+        }
+        let norms = self.norms_per_layer as u128 * self.norm.params(self.hidden_size);
+
+        let i = self.intermediate_size as u128;
+        let mlp_bias = match (self.mlp_bias, self.gated_mlp) {
+            (false, _) => 0,
+            (true, true) => 2 * i + h,
+            (true, false) => i + h,
+        };
+
+        let attention_layer = (per_kind(LinearKind::Attention) / layers.max(1)) + attn_extra;
+        let dense_count = self.dense_layers() as u128;
+        let dense_mlp = if dense_count > 0 {
+            per_kind(LinearKind::Mlp).saturating_sub(self.projection_params()) / dense_count
+                + mlp_bias
+        } else {
+            0
+        };
+
+        let (moe_layer_extra, expert_params, moe_layers, unused_experts) = match self.moe {
+            Some(m) => {
+                let e = m.num_experts as u128;
+                let ie = m.expert_intermediate as u128;
+                let one_expert_weights = if self.gated_mlp {
+                    3 * h * ie
+                } else {
+                    2 * h * ie
+                };
+                let one_expert_bias = if m.expert_bias {
+                    if self.gated_mlp {
+                        2 * ie + h
+                    } else {
+                        ie + h
+                    }
+                } else {
+                    0
+                };
+                let router = h * e + if m.router_bias { e } else { 0 };
+                let shared = 3 * h * m.shared_intermediate as u128
+                    + if m.shared_expert_gate { h } else { 0 };
+                (
+                    router + shared + e * (one_expert_weights + one_expert_bias),
+                    one_expert_weights + one_expert_bias,
+                    m.moe_layers as u128,
+                    (m.num_experts - m.experts_per_token) as u128,
+                )
+            }
+            None => (0, 0, 0, 0),
+        };
+
+        let dense_layer = attention_layer + norms + dense_mlp;
+        let moe_layer = if moe_layers > 0 {
+            attention_layer + norms + moe_layer_extra
+        } else {
+            0
+        };
+
+        let embedding_matrix = self.vocab_size as u128 * self.embedding_dim as u128;
+        let positions = self.learned_positions as u128 * h;
+        let lm_head = if self.tie_word_embeddings {
+            0
+        } else {
+            embedding_matrix
+        };
+        let final_norm = if self.final_norm {
+            self.norm.params(self.hidden_size)
+        } else {
+            0
+        };
+        let total = dense_count * dense_layer
+            + moe_layers * moe_layer
+            + embedding_matrix
+            + positions
+            + lm_head
+            + final_norm
+            + self.projection_params();
+        let embedding = embedding_matrix + positions + lm_head;
+        ParameterCounts {
+            total,
+            embedding,
+            non_embedding: total - embedding,
+            active: total - moe_layers * unused_experts * expert_params,
+            linear,
+            dense_layer,
+            moe_layer,
+            embedding_matrix,
+        }
+    }
+
+    /// OPT's `project_in`/`project_out` when the embedding is narrower than the model.
+    fn projection_params(&self) -> u128 {
+        if self.embedding_dim == self.hidden_size {
+            0
+        } else {
+            2 * self.embedding_dim as u128 * self.hidden_size as u128
+        }
+    }
+
+    /// Sum over layers of the tokens each layer's KV cache holds for a context of
+    /// `tokens`: sliding-window layers keep at most the window.
+    pub fn cached_token_layers(&self, tokens: u128) -> u128 {
+        let full_layers = (self.num_layers - self.sliding_layers) as u128;
+        let window = self
+            .sliding_window
+            .map_or(tokens, |w| tokens.min(w as u128));
+        full_layers * tokens + self.sliding_layers as u128 * window
+    }
+}

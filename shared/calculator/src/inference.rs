@@ -1,0 +1,307 @@
+//! Inference memory: weights, KV cache, prefill activations, runtime overhead.
+//!
+//! Derivations and sources: `docs/methodology.md`, section "Inference".
+
+use crate::error::{limits, to_u64, CalcError};
+use crate::model::Model;
+use crate::precision::{Precision, Quantization, WeightFormat, DEFAULT_GROUP_SIZE};
+use crate::units::Bytes;
+
+/// CUDA context per GPU with lazy module loading (driver state plus the kernel images
+/// of PyTorch, cuBLAS and cuDNN that a run loads): the middle of the 0.3-0.6 GiB seen
+/// across drivers and library sets. `torch.cuda.max_memory_allocated` excludes it,
+/// `nvidia-smi` includes it.
+pub const CUDA_CONTEXT_BYTES: u64 = 512 * 1024 * 1024;
+
+/// Values per group in quantized KV caches (the `q_group_size` default of
+/// transformers' `QuantizedCache`), each group with a 16-bit scale and zero point.
+const KV_QUANT_GROUP: u128 = 64;
+
+/// An inference request, after parsing. Token counts are per sequence.
+#[derive(Clone, Debug, PartialEq)]
+pub struct InferenceRequest {
+    /// Weight precision; `None` uses the model's `torch_dtype` (or the format's).
+    pub precision: Option<Precision>,
+    /// Named quantized format, where its storage differs from the generic one.
+    pub quantization: Option<Quantization>,
+    /// Group size of group-wise integer quantization (default 128).
+    pub group_size: Option<u64>,
+    /// KV-cache precision; `None` is the compute dtype (bfloat16 for quantized weights).
+    pub kv_cache_precision: Option<Precision>,
+    /// Sequences processed together.
+    pub batch_size: u64,
+    /// Prompt tokens per sequence.
+    pub sequence_length: u64,
+    /// Tokens generated per sequence (0: a single forward pass over the prompt).
+    pub max_new_tokens: u64,
+    /// Flash/memory-efficient attention (no materialised score matrix).
+    pub use_flash_attention: bool,
+    /// GPUs the model is split over with tensor parallelism.
+    pub num_gpus: u64,
+}
+
+impl InferenceRequest {
+    /// A request with every optional field at its default.
+    pub fn new(batch_size: u64, sequence_length: u64) -> InferenceRequest {
+        InferenceRequest {
+            precision: None,
+            quantization: None,
+            group_size: None,
+            kv_cache_precision: None,
+            batch_size,
+            sequence_length,
+            max_new_tokens: 0,
+            use_flash_attention: true,
+            num_gpus: 1,
+        }
+    }
+}
+
+/// Inference memory per GPU, with the inputs as resolved.
+#[derive(Clone, Debug, PartialEq)]
+pub struct InferenceEstimate {
+    /// How the weights are stored.
+    pub weight_format: WeightFormat,
+    /// Precision of the KV cache.
+    pub kv_cache_precision: Precision,
+    /// Weights (with quantization scales) held by one GPU.
+    pub model_weights: Bytes,
+    /// KV cache of `batch_size x (sequence_length + max_new_tokens)` tokens on one GPU.
+    pub kv_cache: Bytes,
+    /// Transient peak of the prefill forward pass on one GPU.
+    pub activation_memory: Bytes,
+    /// CUDA context and library state of one GPU.
+    pub runtime_overhead: Bytes,
+    /// Sum of the above: what one GPU must hold.
+    pub inference_memory: Bytes,
+    /// Assumptions and notes.
+    pub warnings: Vec<String>,
+}
+
+/// Resolves precision, format and group size for weights, checking they fit together.
+pub(crate) fn resolve_weight_format(
+    model: &Model,
+    precision: Option<Precision>,
+    quantization: Option<Quantization>,
+    group_size: Option<u64>,
+    warnings: &mut Vec<String>,
+) -> Result<WeightFormat, CalcError> {
+    let precision = precision
+        .or(quantization.map(Quantization::default_precision))
+        .unwrap_or_else(|| model.default_precision());
+    if let Some(q) = quantization {
+        if !q.precisions().contains(&precision) {
+            let allowed: Vec<&str> = q.precisions().iter().map(|p| p.name()).collect();
+            return Err(CalcError::field(
+                "quantization",
+                format!(
+                    "{} checkpoints store {} weights, not {}",
+                    q.name(),
+                    allowed.join(" or "),
+                    precision.name()
+                ),
+            ));
+        }
+    }
+    let grouped = matches!(precision, Precision::Int4 | Precision::Int8)
+        && quantization != Some(Quantization::Bitsandbytes);
+    if let (Some(g), false) = (group_size, grouped) {
+        warnings.push(format!(
+            "group_size {g} ignored: it applies to group-wise int4/int8 formats (generic, gptq, awq)"
+        ));
+    }
+    if let Some(g) = group_size {
+        if !(1..=limits::MAX_GROUP_SIZE).contains(&g) {
+            return Err(CalcError::field(
+                "group_size",
+                format!("must be an integer from 1 to {}", limits::MAX_GROUP_SIZE),
+            ));
+        }
+    }
+    Ok(WeightFormat {
+        precision,
+        quantization,
+        group_size: group_size.unwrap_or(DEFAULT_GROUP_SIZE),
+        double_quant: false,
+    })
+}
+
+/// Bytes of all weights in a format: quantized linear matrices with their scales, and
+/// every other parameter in 16-bit; unquantized formats store everything alike.
+pub(crate) fn weight_bytes(model: &Model, format: &WeightFormat) -> u128 {
+    if format.precision.is_quantized() {
+        let rest = model.params.total - model.params.linear;
+        (model.linear_bits(format) + rest * 16).div_ceil(8)
+    } else {
+        model.params.total * format.precision.bits() as u128 / 8
+    }
+}
+
+/// Bits of one cached value, with group scales for integer caches.
+fn kv_bits(p: Precision) -> (u128, u128) {
+    match p {
+        Precision::Int8 | Precision::Int4 => {
+            (p.bits() as u128 * KV_QUANT_GROUP + 32, KV_QUANT_GROUP)
+        }
+        _ => (p.bits() as u128, 1),
+    }
+}
+
+/// Key/value heads one GPU stores under tensor parallelism (replicated when fewer
+/// heads than GPUs).
+fn kv_heads_per_gpu(model: &Model, gpus: u64) -> u64 {
+    model.arch.num_kv_heads.div_ceil(gpus)
+}
+
+/// KV-cache bytes on one GPU for `sequences` sequences of `tokens` tokens.
+pub(crate) fn kv_cache_bytes(
+    model: &Model,
+    precision: Precision,
+    sequences: u128,
+    tokens: u128,
+    gpus: u64,
+) -> u128 {
+    let arch = &model.arch;
+    let per_token_layer = match arch.mla {
+        // MLA caches the compressed latent and the shared rope key, replicated per GPU.
+        Some(m) => (m.kv_lora_rank + m.qk_rope_head_dim) as u128,
+        None => 2 * kv_heads_per_gpu(model, gpus) as u128 * arch.head_dim as u128,
+    };
+    let (bits, per) = kv_bits(precision);
+    (sequences * arch.cached_token_layers(tokens) * per_token_layer * bits).div_ceil(per * 8)
+}
+
+/// Compute dtype bytes: fp32 models compute in fp32, everything else in 16-bit.
+pub(crate) fn compute_bytes(p: Precision) -> u128 {
+    if p == Precision::Float32 {
+        4
+    } else {
+        2
+    }
+}
+
+/// Peak transient memory of the prefill forward pass (no autograd: each tensor is freed
+/// once its consumer ran, so the peak is the residual stream plus the largest block).
+fn prefill_activation_bytes(model: &Model, req: &InferenceRequest, a: u128) -> u128 {
+    let arch = &model.arch;
+    let n = req.num_gpus as u128;
+    let b = req.batch_size as u128;
+    let s = req.sequence_length as u128;
+    let tokens = b * s;
+    let h = arch.hidden_size as u128;
+    let kv_g = match arch.mla {
+        Some(_) => arch.kv_dim() as u128 / n,
+        None => kv_heads_per_gpu(model, req.num_gpus) as u128 * arch.head_dim as u128,
+    };
+    let q_g = arch.q_dim() as u128 / n;
+    let o_g = arch.attn_out_dim() as u128 / n;
+
+    // Hidden state and residual copy, replicated on every GPU.
+    let residual = tokens * h * a * 2;
+
+    // Norm output, q/k/v, their rotary copies, attention output.
+    let mut attention = tokens * (h + q_g + 2 * kv_g + q_g + kv_g + o_g) * a;
+    if let Some(m) = arch.mla {
+        let latent =
+            m.q_lora_rank.unwrap_or(0) as u128 + (m.kv_lora_rank + m.qk_rope_head_dim) as u128;
+        attention += tokens * latent * a;
+    }
+    if !req.use_flash_attention {
+        // Eager attention: scores in 16-bit, softmax in fp32, probabilities cast back.
+        let heads = arch.num_heads as u128 / n;
+        attention += b * heads * s * s * (a + 4 + a);
+    }
+
+    let i = arch.intermediate_size as u128 / n;
+    let up_width = if arch.gated_mlp { 3 * i } else { 2 * i };
+    let dense = if arch.dense_layers() > 0 {
+        tokens * (h + up_width) * a
+    } else {
+        0
+    };
+    let moe = arch.moe.map_or(0, |m| {
+        // Fused MoE (vLLM): router logits in fp32, per routed copy the permuted input,
+        // the gate/up output, the activation and the expert output; shared experts as a
+        // dense gated MLP.
+        let k = m.experts_per_token as u128;
+        let ie = m.expert_intermediate as u128 / n;
+        let is = m.shared_intermediate as u128 / n;
+        tokens * m.num_experts as u128 * 4 + tokens * k * (2 * h + 3 * ie) * a + tokens * 3 * is * a
+    });
+
+    // Logits: generation keeps only the last position (16-bit logits, an fp32 copy,
+    // fp32 probabilities); a plain forward pass returns every position in 16-bit and
+    // fp32.
+    let v = arch.vocab_size as u128;
+    let logits = if req.max_new_tokens > 0 {
+        b * v * (a + 8)
+    } else {
+        tokens * v * (a + 4)
+    } + tokens * h * a;
+
+    residual + attention.max(dense).max(moe).max(logits)
+}
+
+/// Memory one GPU needs to serve `req`.
+pub fn estimate_inference(
+    model: &Model,
+    req: &InferenceRequest,
+) -> Result<InferenceEstimate, CalcError> {
+    let mut warnings = model.warnings.clone();
+    let format = resolve_weight_format(
+        model,
+        req.precision,
+        req.quantization,
+        req.group_size,
+        &mut warnings,
+    )?;
+    let arch = &model.arch;
+    let gpus = req.num_gpus;
+    if arch.num_heads % gpus != 0 {
+        return Err(CalcError::field(
+            "num_gpus",
+            format!(
+                "tensor parallelism splits attention heads: must divide num_attention_heads ({})",
+                arch.num_heads
+            ),
+        ));
+    }
+    if arch.mla.is_none() && arch.num_kv_heads < gpus {
+        warnings.push(format!(
+            "{} key/value heads over {gpus} GPUs: each GPU keeps a replica of one head's cache",
+            arch.num_kv_heads
+        ));
+    }
+    let kv_precision = req
+        .kv_cache_precision
+        .unwrap_or(if format.precision.is_quantized() {
+            Precision::Bfloat16
+        } else {
+            format.precision
+        });
+    let tokens = req.sequence_length as u128 + req.max_new_tokens as u128;
+    if let Some(max) = arch.max_position_embeddings {
+        if tokens > max as u128 {
+            warnings.push(format!(
+                "sequence_length + max_new_tokens = {tokens} exceeds the model's max_position_embeddings ({max})"
+            ));
+        }
+    }
+
+    let weights = weight_bytes(model, &format).div_ceil(gpus as u128);
+    let kv = kv_cache_bytes(model, kv_precision, req.batch_size as u128, tokens, gpus);
+    let a = compute_bytes(format.precision);
+    let activations = prefill_activation_bytes(model, req, a);
+    let overhead = CUDA_CONTEXT_BYTES as u128;
+    let total = weights + kv + activations + overhead;
+    Ok(InferenceEstimate {
+        weight_format: format,
+        kv_cache_precision: kv_precision,
+        model_weights: Bytes(to_u64(weights)?),
+        kv_cache: Bytes(to_u64(kv)?),
+        activation_memory: Bytes(to_u64(activations)?),
+        runtime_overhead: Bytes(to_u64(overhead)?),
+        inference_memory: Bytes(to_u64(total)?),
+        warnings,
+    })
+}

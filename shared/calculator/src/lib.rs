@@ -1,0 +1,40 @@
+//! GPU memory model for LLM inference and training.
+//!
+//! Pure: no I/O, no clock, no environment. Give it a [`Model`] (from the embedded
+//! [`registry`], a Hugging Face `config.json`, or explicit fields) and a request, and
+//! it returns every memory component in bytes.
+//!
+//! ```
+//! use calculator::{registry, estimate_inference, InferenceRequest};
+//! let model = &registry::lookup("Qwen3-8B").unwrap().model;
+//! let mut req = InferenceRequest::new(1, 4096);
+//! req.max_new_tokens = 512;
+//! let est = estimate_inference(model, &req).unwrap();
+//! assert!(est.model_weights.0 > 16_000_000_000);
+//! ```
+//!
+//! The derivation of every formula, with sources, is in `docs/methodology.md`.
+
+pub mod architecture;
+pub mod config;
+pub mod error;
+pub mod fit;
+pub mod inference;
+pub mod model;
+pub mod precision;
+pub mod registry;
+pub mod suggest;
+pub mod training;
+pub mod units;
+
+pub use architecture::{Architecture, Family, ParameterCounts};
+pub use error::{limits, CalcError};
+pub use fit::{max_batch_size, max_sequence_length, Workload};
+pub use inference::{estimate_inference, InferenceEstimate, InferenceRequest, CUDA_CONTEXT_BYTES};
+pub use model::{ExplicitModel, Model};
+pub use precision::{Precision, Quantization, WeightFormat, DEFAULT_GROUP_SIZE};
+pub use training::{
+    estimate_training, LoraTarget, Method, Optimizer, TrainingDetails, TrainingEstimate,
+    TrainingRequest,
+};
+pub use units::{Bytes, Unit};

@@ -1,0 +1,261 @@
+//! A model ready for calculation: its architecture plus what is derived from it once
+//! (linear matrix shapes, parameter counts).
+
+use serde_json::Value;
+
+use crate::architecture::{Architecture, Family, LinearGroup, Norm, ParameterCounts};
+use crate::config::parse_config;
+use crate::error::{limits, CalcError};
+
+/// A model: architecture, derived counts, and the assumptions made in reading it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Model {
+    /// Canonical registry name, when the model came from the registry.
+    pub name: Option<String>,
+    /// The architecture.
+    pub arch: Architecture,
+    /// Linear weight matrices of the decoder layers.
+    pub linears: Vec<LinearGroup>,
+    /// Parameter counts the weights are computed from. Equal to the architecture's own
+    /// count unless an explicit `model_size` overrides the total.
+    pub params: ParameterCounts,
+    /// True when `params.total` comes from `model_size` rather than the architecture.
+    pub size_from_request: bool,
+    /// Assumptions made while reading the model, for the response's `warnings`.
+    pub warnings: Vec<String>,
+}
+
+/// The explicit-field form of a model (the old service's request fields).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct ExplicitModel {
+    /// Parameter count in billions; when given, weights are computed from it.
+    pub model_size_billions: Option<f64>,
+    /// Residual width.
+    pub hidden_size: u64,
+    /// Decoder layers.
+    pub num_hidden_layers: u64,
+    /// Query heads.
+    pub num_attention_heads: u64,
+    /// Key/value heads (defaults to `num_attention_heads`).
+    pub num_key_value_heads: Option<u64>,
+    /// Head dimension (defaults to `hidden_size / num_attention_heads`).
+    pub head_dim: Option<u64>,
+    /// MLP width (derived from `model_size` when absent).
+    pub intermediate_size: Option<u64>,
+    /// Vocabulary (defaults to 32,000, Llama 2's).
+    pub vocab_size: Option<u64>,
+}
+
+/// Vocabulary assumed for explicit fields without `vocab_size` (Llama 1/2, Mistral 7B).
+const DEFAULT_VOCAB: u64 = 32_000;
+
+impl Model {
+    /// Derives shapes and counts from an architecture.
+    pub fn from_architecture(arch: Architecture, warnings: Vec<String>) -> Model {
+        let linears = arch.linear_groups();
+        let params = arch.parameter_counts(&linears);
+        let mut model = Model {
+            name: None,
+            arch,
+            linears,
+            params,
+            size_from_request: false,
+            warnings,
+        };
+        if let Some(q) = model.arch.shipped_quantization.clone() {
+            model.warnings.push(format!(
+                "the published checkpoint is quantized ({q}); its weights are smaller than the {} default — set precision (and quantization) to size it as shipped",
+                model.default_precision().name()
+            ));
+        }
+        model
+    }
+
+    /// Reads a Hugging Face `config.json` object; errors name `config.<key>`.
+    pub fn from_config(config: &Value) -> Result<Model, CalcError> {
+        let parsed = parse_config(config, "config")?;
+        Ok(Model::from_architecture(
+            parsed.architecture,
+            parsed.warnings,
+        ))
+    }
+
+    /// Builds a llama-style model from explicit fields. Where `model_size` is given it
+    /// is the parameter count the weights are computed from; the architecture fields
+    /// size the KV cache and activations.
+    pub fn from_explicit(e: &ExplicitModel) -> Result<Model, CalcError> {
+        let mut warnings = Vec::new();
+        let heads = e.num_attention_heads;
+        let head_dim = match e.head_dim {
+            Some(d) => d,
+            None if e.hidden_size % heads == 0 => e.hidden_size / heads,
+            None => {
+                return Err(CalcError::field(
+                    "head_dim",
+                    "is required when hidden_size is not a multiple of num_attention_heads",
+                ))
+            }
+        };
+        let kv_heads = e.num_key_value_heads.unwrap_or(heads);
+        if kv_heads > heads || heads % kv_heads != 0 {
+            return Err(CalcError::field(
+                "num_key_value_heads",
+                format!("must divide num_attention_heads ({heads})"),
+            ));
+        }
+        let vocab = e.vocab_size.unwrap_or_else(|| {
+            warnings.push(format!(
+                "vocab_size not given; {DEFAULT_VOCAB} assumed (it sizes the logits)"
+            ));
+            DEFAULT_VOCAB
+        });
+        let total_override = e.model_size_billions.map(model_size_params).transpose()?;
+        let mut arch = Architecture {
+            model_type: "llama".into(),
+            family: Family::Llama,
+            hidden_size: e.hidden_size,
+            num_layers: e.num_hidden_layers,
+            num_heads: heads,
+            num_kv_heads: kv_heads,
+            head_dim,
+            vocab_size: vocab,
+            embedding_dim: e.hidden_size,
+            tie_word_embeddings: false,
+            intermediate_size: 0,
+            gated_mlp: true,
+            mlp_bias: false,
+            qkv_bias: false,
+            o_bias: false,
+            qk_norm: false,
+            attention_sinks: false,
+            fused_qkv: false,
+            fused_gate_up: false,
+            mla: None,
+            moe: None,
+            norm: Norm::Rms,
+            norms_per_layer: 2,
+            final_norm: true,
+            learned_positions: 0,
+            parallel_attention: false,
+            sliding_window: None,
+            sliding_layers: 0,
+            max_position_embeddings: None,
+            torch_dtype: None,
+            shipped_quantization: None,
+        };
+        arch.intermediate_size = match (e.intermediate_size, total_override) {
+            (Some(i), _) => i,
+            (None, Some(total)) => match infer_intermediate(&arch, total) {
+                Some(i) => {
+                    warnings.push(format!(
+                        "intermediate_size not given; {i} inferred from model_size for a llama-style layout (it sizes activations)"
+                    ));
+                    i
+                }
+                None => default_intermediate(&arch, &mut warnings),
+            },
+            (None, None) => default_intermediate(&arch, &mut warnings),
+        };
+        let mut model = Model::from_architecture(arch, warnings);
+        if let Some(total) = total_override {
+            model.override_total(total);
+        }
+        Ok(model)
+    }
+
+    /// Computes the weights from `model_size` (billions of parameters) instead of the
+    /// architecture's own count, as the explicit-field form does; the architecture still
+    /// sizes the KV cache and activations.
+    pub fn with_model_size(mut self, billions: f64) -> Result<Model, CalcError> {
+        let total = model_size_params(billions)?;
+        let derived = self.params.total;
+        self.override_total(total);
+        self.warnings.push(format!(
+            "model_size overrides the {derived} parameters derived from the architecture; weights are computed from {total}"
+        ));
+        Ok(self)
+    }
+
+    /// Replaces the parameter total (explicit `model_size`), keeping the architecture's
+    /// embedding and non-linear parameters and attributing the rest to linear weights.
+    fn override_total(&mut self, total: u128) {
+        let arch = self.params;
+        let non_linear = arch.total - arch.linear;
+        let embedding = arch.embedding.min(total);
+        let layers = self.arch.num_layers.max(1) as u128;
+        let per_layer = (total - embedding) / layers;
+        self.params = ParameterCounts {
+            total,
+            embedding,
+            non_embedding: total - embedding,
+            active: total,
+            linear: total.saturating_sub(non_linear),
+            dense_layer: per_layer,
+            moe_layer: 0,
+            embedding_matrix: arch.embedding_matrix.min(total),
+        };
+        self.size_from_request = true;
+        if total < arch.embedding {
+            self.warnings.push(format!(
+                "model_size ({total} parameters) is smaller than the embeddings implied by vocab_size x hidden_size ({})",
+                arch.embedding
+            ));
+        }
+    }
+
+    /// Precision of the published weights (`torch_dtype`), bfloat16 when unstated.
+    pub fn default_precision(&self) -> crate::precision::Precision {
+        self.arch
+            .torch_dtype
+            .unwrap_or(crate::precision::Precision::Bfloat16)
+    }
+
+    /// Linear-weight bits for a format, scaled to an overridden parameter total.
+    pub(crate) fn linear_bits(&self, format: &crate::precision::WeightFormat) -> u128 {
+        let arch_linear: u128 = self.linears.iter().map(|g| g.shape.elements()).sum();
+        let bits = format.matrix_bits(self.linears.iter().map(|g| &g.shape));
+        if self.params.linear == arch_linear || arch_linear == 0 {
+            bits
+        } else {
+            bits * self.params.linear / arch_linear
+        }
+    }
+}
+
+/// Validates `model_size` (billions) and converts it to a parameter count.
+fn model_size_params(billions: f64) -> Result<u128, CalcError> {
+    if billions.is_finite() && billions > 0.0 && billions <= limits::MAX_MODEL_SIZE_BILLIONS {
+        // At most 1e14: exact in f64, and at least 1 after rounding up.
+        Ok(((billions * 1e9).round() as u128).max(1))
+    } else {
+        Err(CalcError::field(
+            "model_size",
+            format!(
+                "must be a number of billions of parameters above 0 and at most {}",
+                limits::MAX_MODEL_SIZE_BILLIONS
+            ),
+        ))
+    }
+}
+
+/// Solves the llama parameter formula for the MLP width:
+/// `total = 2 V h + L (attn + 2h + 3 h I) + h`.
+fn infer_intermediate(arch: &Architecture, total: u128) -> Option<u64> {
+    let h = arch.hidden_size as u128;
+    let l = arch.num_layers as u128;
+    let attn = h * (arch.q_dim() as u128 + 2 * arch.kv_dim() as u128) + arch.q_dim() as u128 * h;
+    let fixed = 2 * arch.vocab_size as u128 * h + h + l * (attn + 2 * h);
+    let rest = total.checked_sub(fixed)?;
+    let i = rest / (3 * h * l);
+    (1..=limits::MAX_INTERMEDIATE as u128)
+        .contains(&i)
+        .then_some(i as u64)
+}
+
+fn default_intermediate(arch: &Architecture, warnings: &mut Vec<String>) -> u64 {
+    let i = (4 * arch.hidden_size).min(limits::MAX_INTERMEDIATE);
+    warnings.push(format!(
+        "intermediate_size not given; 4 x hidden_size = {i} assumed (it sizes activations)"
+    ));
+    i
+}

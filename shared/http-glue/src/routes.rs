@@ -1,0 +1,127 @@
+//! The route table of the API: which function answers which method and path. The SAM
+//! template and the `cargo lambda watch` router must list the same routes (a workspace
+//! test checks both against this table).
+
+/// One route of the API.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Route {
+    /// HTTP method.
+    pub method: &'static str,
+    /// Path pattern; `{name}` matches one path segment.
+    pub path: &'static str,
+    /// Crate (and binary) name of the function that answers it.
+    pub function: &'static str,
+}
+
+/// `GET /health`
+pub const HEALTH: Route = Route {
+    method: "GET",
+    path: "/health",
+    function: "health",
+};
+/// `GET /api/models`
+pub const LIST_MODELS: Route = Route {
+    method: "GET",
+    path: "/api/models",
+    function: "list-models",
+};
+/// `GET /api/models/{model_name}`
+pub const GET_MODEL: Route = Route {
+    method: "GET",
+    path: "/api/models/{model_name}",
+    function: "get-model",
+};
+/// `POST /api/memory/inference`
+pub const MEMORY_INFERENCE: Route = Route {
+    method: "POST",
+    path: "/api/memory/inference",
+    function: "memory-inference",
+};
+/// `POST /api/memory/training`
+pub const MEMORY_TRAINING: Route = Route {
+    method: "POST",
+    path: "/api/memory/training",
+    function: "memory-training",
+};
+/// `POST /api/memory/compare`
+pub const MEMORY_COMPARE: Route = Route {
+    method: "POST",
+    path: "/api/memory/compare",
+    function: "memory-compare",
+};
+/// `GET /api/config/options`
+pub const CONFIG_OPTIONS: Route = Route {
+    method: "GET",
+    path: "/api/config/options",
+    function: "config-options",
+};
+/// The `$default` route: anything no other route matches.
+pub const NOT_FOUND: Route = Route {
+    method: "*",
+    path: "$default",
+    function: "not-found",
+};
+
+/// Every route except the `$default` catch-all answered by `not-found`.
+pub const ROUTES: [Route; 7] = [
+    HEALTH,
+    LIST_MODELS,
+    GET_MODEL,
+    MEMORY_INFERENCE,
+    MEMORY_TRAINING,
+    MEMORY_COMPARE,
+    CONFIG_OPTIONS,
+];
+
+/// Whether `path` matches `pattern` segment by segment (a trailing slash is ignored).
+pub fn matches(pattern: &str, path: &str) -> bool {
+    let path = path
+        .strip_suffix('/')
+        .filter(|p| !p.is_empty())
+        .unwrap_or(path);
+    let mut p = pattern.split('/');
+    let mut q = path.split('/');
+    loop {
+        match (p.next(), q.next()) {
+            (None, None) => return true,
+            (Some(a), Some(b)) => {
+                let param = a.starts_with('{') && a.ends_with('}');
+                if (param && b.is_empty()) || (!param && a != b) {
+                    return false;
+                }
+            }
+            _ => return false,
+        }
+    }
+}
+
+/// Methods accepted for `path`, in table order (empty when no route matches).
+pub fn allowed_methods(path: &str) -> Vec<&'static str> {
+    ROUTES
+        .iter()
+        .filter(|r| matches(r.path, path))
+        .map(|r| r.method)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn matches_static_and_parameter_segments() {
+        assert!(matches("/health", "/health"));
+        assert!(matches("/health", "/health/"));
+        assert!(matches("/api/models/{model_name}", "/api/models/Qwen3-8B"));
+        assert!(!matches("/api/models/{model_name}", "/api/models/"));
+        assert!(!matches("/api/models/{model_name}", "/api/models/a/b"));
+        assert!(!matches("/api/models", "/api/model"));
+    }
+
+    #[test]
+    fn allowed_methods_for_known_paths() {
+        assert_eq!(allowed_methods("/api/memory/inference"), vec!["POST"]);
+        assert_eq!(allowed_methods("/api/models/x"), vec!["GET"]);
+        assert!(allowed_methods("/nope").is_empty());
+    }
+}
