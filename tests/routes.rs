@@ -1,0 +1,180 @@
+//! The routes deployed by `template.yaml`, the routes `cargo lambda watch` serves
+//! (`[workspace.metadata.lambda.watch.router]` in `Cargo.toml`) and the route table the
+//! functions use (`http_glue::routes`) are the same set.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use http_glue::routes::{NOT_FOUND, ROUTES};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+type RouteSet = BTreeSet<(String, String, String)>;
+
+/// (method, path, function) of every HTTP API event in the SAM template; an event
+/// without method and path is the `$default` route. The template keeps one resource
+/// per function with `Binary`, `Method` and `Path` on their own lines, which is all
+/// this reader relies on (CloudFormation tags make a generic YAML parse awkward).
+fn template_routes() -> (RouteSet, BTreeSet<String>) {
+    let text = std::fs::read_to_string(root().join("template.yaml")).unwrap();
+    let mut routes = RouteSet::new();
+    let mut defaults = BTreeSet::new();
+    let mut current: Option<(String, Option<String>, Option<String>, bool)> = None;
+    let mut flush = |c: Option<(String, Option<String>, Option<String>, bool)>| {
+        if let Some((binary, method, path, has_event)) = c {
+            match (method, path) {
+                (Some(m), Some(p)) => {
+                    routes.insert((m, p, binary));
+                }
+                (None, None) if has_event => {
+                    defaults.insert(binary);
+                }
+                _ => {}
+            }
+        }
+    };
+    for line in text.lines() {
+        let trimmed = line.trim();
+        if line.starts_with("  ") && !line.starts_with("   ") && trimmed.ends_with(':') {
+            flush(current.take());
+            continue;
+        }
+        if let Some(b) = trimmed.strip_prefix("Binary: ") {
+            current = Some((b.to_owned(), None, None, false));
+        } else if let Some(c) = current.as_mut() {
+            if let Some(m) = trimmed.strip_prefix("Method: ") {
+                c.1 = Some(m.to_owned());
+            } else if let Some(p) = trimmed.strip_prefix("Path: ") {
+                c.2 = Some(p.to_owned());
+            } else if trimmed == "Type: HttpApi" {
+                c.3 = true;
+            }
+        }
+    }
+    flush(current);
+    (routes, defaults)
+}
+
+/// (method, path, function) of the `cargo lambda watch` router, leaving out the
+/// `not-found` entries, and the paths routed to `not-found` for any method.
+fn router_routes() -> (RouteSet, BTreeSet<String>) {
+    let text = std::fs::read_to_string(root().join("Cargo.toml")).unwrap();
+    let manifest: toml::Table = toml::from_str(&text).unwrap();
+    let router = manifest["workspace"]["metadata"]["lambda"]["watch"]["router"]
+        .as_table()
+        .unwrap();
+    let mut routes = RouteSet::new();
+    let mut catch_all = BTreeSet::new();
+    for (path, target) in router {
+        match target {
+            toml::Value::String(function) => {
+                assert_eq!(function, NOT_FOUND.function, "{path}");
+                catch_all.insert(path.clone());
+            }
+            toml::Value::Array(entries) => {
+                for e in entries {
+                    let method = e["method"].as_str().unwrap();
+                    let function = e["function"].as_str().unwrap();
+                    if function != NOT_FOUND.function {
+                        routes.insert((method.into(), path.clone(), function.into()));
+                    }
+                }
+            }
+            other => panic!("unexpected router entry {path}: {other}"),
+        }
+    }
+    (routes, catch_all)
+}
+
+fn table_routes() -> RouteSet {
+    ROUTES
+        .iter()
+        .map(|r| (r.method.into(), r.path.into(), r.function.into()))
+        .collect()
+}
+
+#[test]
+fn template_and_router_serve_the_same_routes() {
+    let (template, template_default) = template_routes();
+    let (router, router_catch_all) = router_routes();
+    assert_eq!(
+        template,
+        table_routes(),
+        "template.yaml vs http_glue::routes"
+    );
+    assert_eq!(
+        router,
+        table_routes(),
+        "Cargo.toml router vs http_glue::routes"
+    );
+    assert_eq!(template, router);
+    assert_eq!(
+        template_default,
+        BTreeSet::from([NOT_FOUND.function.to_owned()])
+    );
+    assert!(
+        router_catch_all.contains("/{*path}"),
+        "router lacks the catch-all"
+    );
+}
+
+#[test]
+fn router_sends_other_methods_on_known_paths_to_not_found() {
+    let text = std::fs::read_to_string(root().join("Cargo.toml")).unwrap();
+    let manifest: toml::Table = toml::from_str(&text).unwrap();
+    let router = manifest["workspace"]["metadata"]["lambda"]["watch"]["router"]
+        .as_table()
+        .unwrap();
+    for route in ROUTES {
+        let entries = router[route.path].as_array().unwrap();
+        for method in ["GET", "POST", "PUT", "PATCH", "DELETE"] {
+            let target = entries
+                .iter()
+                .find(|e| e["method"].as_str() == Some(method))
+                .and_then(|e| e["function"].as_str());
+            let want = if method == route.method {
+                route.function
+            } else {
+                NOT_FOUND.function
+            };
+            assert_eq!(target, Some(want), "{method} {}", route.path);
+        }
+    }
+}
+
+#[test]
+fn every_function_is_a_workspace_member_with_a_template_resource() {
+    let text = std::fs::read_to_string(root().join("template.yaml")).unwrap();
+    for route in ROUTES.iter().chain([&NOT_FOUND]) {
+        assert!(
+            root()
+                .join("functions")
+                .join(route.function)
+                .join("src/main.rs")
+                .exists(),
+            "{}",
+            route.function
+        );
+        assert!(
+            text.contains(&format!("Binary: {}", route.function)),
+            "{}",
+            route.function
+        );
+    }
+    for required in [
+        "Runtime: provided.al2023",
+        "- arm64",
+        "Handler: bootstrap",
+        "MemorySize: 128",
+        "BuildMethod: rust-cargolambda",
+        "AWS::Serverless::HttpApi",
+        "AllowOrigins:",
+        "ThrottlingBurstLimit:",
+        "LogFormat: JSON",
+        "ApiUrl:",
+    ] {
+        assert!(text.contains(required), "template.yaml lacks {required}");
+    }
+}
