@@ -85,6 +85,18 @@ pub mod limits {
     pub const MAX_MODEL_SIZE_BILLIONS: f64 = 100_000.0;
 }
 
+/// Checks `min <= value <= max` for a request field.
+pub(crate) fn check_range(field: &str, value: u64, min: u64, max: u64) -> Result<(), CalcError> {
+    if (min..=max).contains(&value) {
+        Ok(())
+    } else {
+        Err(CalcError::field(
+            field,
+            format!("must be an integer from {min} to {max}, got {value}"),
+        ))
+    }
+}
+
 /// Converts an internal `u128` byte count to the 64-bit value the API reports.
 pub(crate) fn to_u64(value: u128) -> Result<u64, CalcError> {
     u64::try_from(value).map_err(|_| CalcError::TooLarge)

@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use crate::architecture::{Architecture, Family, LinearGroup, Norm, ParameterCounts};
 use crate::config::parse_config;
-use crate::error::{limits, CalcError};
+use crate::error::{check_range, limits, CalcError};
 
 /// A model: architecture, derived counts, and the assumptions made in reading it.
 #[derive(Clone, Debug, PartialEq)]
@@ -84,6 +84,20 @@ impl Model {
     /// is the parameter count the weights are computed from; the architecture fields
     /// size the KV cache and activations.
     pub fn from_explicit(e: &ExplicitModel) -> Result<Model, CalcError> {
+        check_range("hidden_size", e.hidden_size, 1, limits::MAX_HIDDEN)?;
+        check_range("num_hidden_layers", e.num_hidden_layers, 1, limits::MAX_LAYERS)?;
+        check_range("num_attention_heads", e.num_attention_heads, 1, limits::MAX_HEADS)?;
+        let optional = [
+            ("num_key_value_heads", e.num_key_value_heads, limits::MAX_HEADS),
+            ("head_dim", e.head_dim, limits::MAX_HEAD_DIM),
+            ("intermediate_size", e.intermediate_size, limits::MAX_INTERMEDIATE),
+            ("vocab_size", e.vocab_size, limits::MAX_VOCAB),
+        ];
+        for (field, value, max) in optional {
+            if let Some(v) = value {
+                check_range(field, v, 1, max)?;
+            }
+        }
         let mut warnings = Vec::new();
         let heads = e.num_attention_heads;
         let head_dim = match e.head_dim {
@@ -217,7 +231,9 @@ impl Model {
         if self.params.linear == arch_linear || arch_linear == 0 {
             bits
         } else {
-            bits * self.params.linear / arch_linear
+            // bits * linear / arch_linear, split so that no product can overflow.
+            let linear = self.params.linear;
+            bits / arch_linear * linear + (bits % arch_linear) * linear / arch_linear
         }
     }
 }

@@ -4,7 +4,7 @@
 //! Derivations and sources: `docs/methodology.md`, section "Training".
 
 use crate::architecture::LinearKind;
-use crate::error::{to_u64, CalcError};
+use crate::error::{check_range, limits, to_u64, CalcError};
 use crate::inference::{compute_bytes, CUDA_CONTEXT_BYTES};
 use crate::model::Model;
 use crate::precision::{Precision, Quantization, WeightFormat, DEFAULT_GROUP_SIZE};
@@ -311,6 +311,18 @@ pub fn estimate_training(
     model: &Model,
     req: &TrainingRequest,
 ) -> Result<TrainingEstimate, CalcError> {
+    check_range("batch_size", req.batch_size, 1, limits::MAX_BATCH_SIZE)?;
+    check_range("sequence_length", req.sequence_length, 1, limits::MAX_SEQUENCE_LENGTH)?;
+    check_range("num_gpus", req.num_gpus, 1, limits::MAX_GPUS)?;
+    check_range("lora_rank", req.lora_rank, 1, limits::MAX_LORA_RANK)?;
+    if let Some(p) = req.trainable_percent {
+        if !(p.is_finite() && (0.0..=100.0).contains(&p)) {
+            return Err(CalcError::field(
+                "trainable_parameters",
+                "must be a percentage from 0 to 100",
+            ));
+        }
+    }
     let mut warnings = model.warnings.clone();
     let precision = req.precision.unwrap_or_else(|| model.default_precision());
     if precision.is_quantized() {
@@ -337,7 +349,7 @@ pub fn estimate_training(
     }
     let a = compute_bytes(precision);
     let mixed = req.mixed_precision && precision != Precision::Float32;
-    let n = req.num_gpus.max(1) as u128;
+    let n = req.num_gpus as u128;
     let z = if n > 1 { req.zero_stage } else { 0 };
     let shard = |bytes: u128, from_stage: u8| {
         if z >= from_stage {
@@ -409,6 +421,12 @@ pub fn estimate_training(
     let overhead = CUDA_CONTEXT_BYTES as u128;
     let total = weights + gradients + optimizer + activations + overhead;
 
+    if n == 1 && req.zero_stage > 0 {
+        warnings.push(format!(
+            "zero_stage {} shards across GPUs; with num_gpus 1 nothing is sharded",
+            req.zero_stage
+        ));
+    }
     if n > 1 && req.zero_stage == 0 {
         warnings.push(format!(
             "num_gpus {n} with zero_stage 0: plain data parallelism, every GPU holds a full copy of weights, gradients and optimizer state"
