@@ -16,6 +16,9 @@ use serde_json::{json, Value};
 /// its first invocation.
 const FIRST_REQUEST_TIMEOUT: Duration = Duration::from_secs(900);
 
+/// Status, headers (lowercased names) and body of one HTTP response.
+type Reply = (u16, Vec<(String, String)>, String);
+
 struct Server {
     child: Child,
     port: u16,
@@ -73,7 +76,7 @@ impl Server {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
-    /// Sends one request and returns status, headers (lowercased names) and body.
+    /// Sends one request.
     fn request(
         &self,
         method: &str,
@@ -129,7 +132,7 @@ impl Drop for Server {
     }
 }
 
-fn parse_response(raw: &[u8]) -> Option<(u16, Vec<(String, String)>, String)> {
+fn parse_response(raw: &[u8]) -> Option<Reply> {
     let split = raw.windows(4).position(|w| w == b"\r\n\r\n")?;
     let head = std::str::from_utf8(&raw[..split]).ok()?;
     let mut lines = head.split("\r\n");

@@ -407,12 +407,10 @@ impl Architecture {
 
         let attention_layer = (per_kind(LinearKind::Attention) / layers.max(1)) + attn_extra;
         let dense_count = self.dense_layers() as u128;
-        let dense_mlp = if dense_count > 0 {
-            per_kind(LinearKind::Mlp).saturating_sub(self.projection_params()) / dense_count
-                + mlp_bias
-        } else {
-            0
-        };
+        let dense_mlp = per_kind(LinearKind::Mlp)
+            .saturating_sub(self.projection_params())
+            .checked_div(dense_count)
+            .map_or(0, |w| w + mlp_bias);
 
         let (moe_layer_extra, expert_params, moe_layers, unused_experts) = match self.moe {
             Some(m) => {

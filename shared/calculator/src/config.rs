@@ -525,16 +525,15 @@ fn read_family(
                     .unwrap_or(6);
                 layers - layers / pattern
             }
-            (Qwen2 | Qwen2Moe | Qwen3 | Qwen3Moe, Some(_)) => {
-                if keys.flag("use_sliding_window")?.unwrap_or(false) {
-                    let first = keys
-                        .uint(&["max_window_layers"], 0, limits::MAX_LAYERS)?
-                        .unwrap_or(layers);
-                    layers - first.min(layers)
-                } else {
-                    0
-                }
+            (Qwen2 | Qwen2Moe | Qwen3 | Qwen3Moe, Some(_))
+                if keys.flag("use_sliding_window")?.unwrap_or(false) =>
+            {
+                let first = keys
+                    .uint(&["max_window_layers"], 0, limits::MAX_LAYERS)?
+                    .unwrap_or(layers);
+                layers - first.min(layers)
             }
+            (Qwen2 | Qwen2Moe | Qwen3 | Qwen3Moe, Some(_)) => 0,
             (Mistral | Mixtral | Phi3 | LlamaLike, Some(_)) => layers,
             _ => 0,
         },

@@ -248,8 +248,18 @@ pub fn estimate_inference(
     req: &InferenceRequest,
 ) -> Result<InferenceEstimate, CalcError> {
     check_range("batch_size", req.batch_size, 1, limits::MAX_BATCH_SIZE)?;
-    check_range("sequence_length", req.sequence_length, 1, limits::MAX_SEQUENCE_LENGTH)?;
-    check_range("max_new_tokens", req.max_new_tokens, 0, limits::MAX_NEW_TOKENS)?;
+    check_range(
+        "sequence_length",
+        req.sequence_length,
+        1,
+        limits::MAX_SEQUENCE_LENGTH,
+    )?;
+    check_range(
+        "max_new_tokens",
+        req.max_new_tokens,
+        0,
+        limits::MAX_NEW_TOKENS,
+    )?;
     check_range("num_gpus", req.num_gpus, 1, limits::MAX_GPUS)?;
     let mut warnings = model.warnings.clone();
     let format = resolve_weight_format(

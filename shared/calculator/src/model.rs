@@ -85,12 +85,30 @@ impl Model {
     /// size the KV cache and activations.
     pub fn from_explicit(e: &ExplicitModel) -> Result<Model, CalcError> {
         check_range("hidden_size", e.hidden_size, 1, limits::MAX_HIDDEN)?;
-        check_range("num_hidden_layers", e.num_hidden_layers, 1, limits::MAX_LAYERS)?;
-        check_range("num_attention_heads", e.num_attention_heads, 1, limits::MAX_HEADS)?;
+        check_range(
+            "num_hidden_layers",
+            e.num_hidden_layers,
+            1,
+            limits::MAX_LAYERS,
+        )?;
+        check_range(
+            "num_attention_heads",
+            e.num_attention_heads,
+            1,
+            limits::MAX_HEADS,
+        )?;
         let optional = [
-            ("num_key_value_heads", e.num_key_value_heads, limits::MAX_HEADS),
+            (
+                "num_key_value_heads",
+                e.num_key_value_heads,
+                limits::MAX_HEADS,
+            ),
             ("head_dim", e.head_dim, limits::MAX_HEAD_DIM),
-            ("intermediate_size", e.intermediate_size, limits::MAX_INTERMEDIATE),
+            (
+                "intermediate_size",
+                e.intermediate_size,
+                limits::MAX_INTERMEDIATE,
+            ),
             ("vocab_size", e.vocab_size, limits::MAX_VOCAB),
         ];
         for (field, value, max) in optional {

@@ -312,7 +312,12 @@ pub fn estimate_training(
     req: &TrainingRequest,
 ) -> Result<TrainingEstimate, CalcError> {
     check_range("batch_size", req.batch_size, 1, limits::MAX_BATCH_SIZE)?;
-    check_range("sequence_length", req.sequence_length, 1, limits::MAX_SEQUENCE_LENGTH)?;
+    check_range(
+        "sequence_length",
+        req.sequence_length,
+        1,
+        limits::MAX_SEQUENCE_LENGTH,
+    )?;
     check_range("num_gpus", req.num_gpus, 1, limits::MAX_GPUS)?;
     check_range("lora_rank", req.lora_rank, 1, limits::MAX_LORA_RANK)?;
     if let Some(p) = req.trainable_percent {
@@ -520,11 +525,7 @@ fn trainable_set(model: &Model, req: &TrainingRequest, warnings: &mut Vec<String
             };
             Trainable {
                 elements,
-                factored: if p.total == 0 {
-                    0
-                } else {
-                    full_factored * elements / p.total
-                },
+                factored: (full_factored * elements).checked_div(p.total).unwrap_or(0),
                 largest: largest_matrix.min(elements),
                 grad_layers,
                 attn_weights: true,

@@ -75,7 +75,10 @@ fn random_inference_requests_never_panic() {
                     + e.activation_memory.0 as u128
                     + e.runtime_overhead.0 as u128;
                 assert_eq!(sum, e.inference_memory.0 as u128);
-                assert!(!e.inference_memory.format(calculator::Unit::Gib).contains("NaN"));
+                assert!(!e
+                    .inference_memory
+                    .format(calculator::Unit::Gib)
+                    .contains("NaN"));
             }
             Err(err) => check_error(err),
         }
@@ -92,7 +95,8 @@ fn random_training_requests_never_panic() {
             precision: rng.maybe(|r| r.pick(&Precision::ALL)),
             mixed_precision: rng.next() % 2 == 0,
             method: rng.pick(&Method::ALL),
-            trainable_percent: rng.maybe(|r| r.pick(&[0.0, 0.5, 50.0, 100.0, 101.0, f64::NAN, -1.0])),
+            trainable_percent: rng
+                .maybe(|r| r.pick(&[0.0, 0.5, 50.0, 100.0, 101.0, f64::NAN, -1.0])),
             lora_rank: rng.edgy(limits::MAX_LORA_RANK),
             lora_target: rng.pick(&LoraTarget::ALL),
             optimizer: rng.pick(&Optimizer::ALL),
@@ -122,7 +126,8 @@ fn explicit_fields_at_and_past_their_limits() {
     let mut rng = Rng(3);
     for _ in 0..5_000 {
         let e = ExplicitModel {
-            model_size_billions: rng.maybe(|r| r.pick(&[0.0, 1e-9, 7.0, 1e5, 1e6, f64::INFINITY, f64::NAN])),
+            model_size_billions: rng
+                .maybe(|r| r.pick(&[0.0, 1e-9, 7.0, 1e5, 1e6, f64::INFINITY, f64::NAN])),
             hidden_size: rng.edgy(limits::MAX_HIDDEN),
             num_hidden_layers: rng.edgy(limits::MAX_LAYERS),
             num_attention_heads: rng.edgy(limits::MAX_HEADS),
@@ -133,11 +138,13 @@ fn explicit_fields_at_and_past_their_limits() {
         };
         match Model::from_explicit(&e) {
             Ok(model) => {
-                let req = InferenceRequest::new(limits::MAX_BATCH_SIZE, limits::MAX_SEQUENCE_LENGTH);
+                let req =
+                    InferenceRequest::new(limits::MAX_BATCH_SIZE, limits::MAX_SEQUENCE_LENGTH);
                 if let Err(err) = estimate_inference(&model, &req) {
                     check_error(err);
                 }
-                let mut t = TrainingRequest::new(limits::MAX_BATCH_SIZE, limits::MAX_SEQUENCE_LENGTH);
+                let mut t =
+                    TrainingRequest::new(limits::MAX_BATCH_SIZE, limits::MAX_SEQUENCE_LENGTH);
                 t.use_flash_attention = false;
                 if let Err(err) = estimate_training(&model, &t) {
                     check_error(err);
@@ -183,10 +190,20 @@ fn fit_helpers_find_the_exact_boundary() {
         r.sequence_length = s;
         estimate_inference(model, &r).unwrap().inference_memory.0
     };
-    let b = max_batch_size(model, Workload::Inference(&inf), budget).unwrap().unwrap();
-    assert!(total(b, 4096) <= budget.0 && total(b + 1, 4096) > budget.0, "batch {b}");
-    let s = max_sequence_length(model, Workload::Inference(&inf), budget).unwrap().unwrap();
-    assert!(total(1, s) <= budget.0 && total(1, s + 1) > budget.0, "sequence {s}");
+    let b = max_batch_size(model, Workload::Inference(&inf), budget)
+        .unwrap()
+        .unwrap();
+    assert!(
+        total(b, 4096) <= budget.0 && total(b + 1, 4096) > budget.0,
+        "batch {b}"
+    );
+    let s = max_sequence_length(model, Workload::Inference(&inf), budget)
+        .unwrap()
+        .unwrap();
+    assert!(
+        total(1, s) <= budget.0 && total(1, s + 1) > budget.0,
+        "sequence {s}"
+    );
 
     let mut train = TrainingRequest::new(1, 2048);
     train.method = Method::Qlora;
@@ -196,11 +213,19 @@ fn fit_helpers_find_the_exact_boundary() {
         r.batch_size = b;
         estimate_training(model, &r).unwrap().training_memory.0
     };
-    let b = max_batch_size(model, Workload::Training(&train), budget).unwrap().unwrap();
-    assert!(t(b) <= budget.0 && t(b + 1) > budget.0, "training batch {b}");
+    let b = max_batch_size(model, Workload::Training(&train), budget)
+        .unwrap()
+        .unwrap();
+    assert!(
+        t(b) <= budget.0 && t(b + 1) > budget.0,
+        "training batch {b}"
+    );
 
     // Nothing fits in 1 GB: the weights alone are 16 GB.
-    assert_eq!(max_batch_size(model, Workload::Inference(&inf), Bytes(1_000_000_000)).unwrap(), None);
+    assert_eq!(
+        max_batch_size(model, Workload::Inference(&inf), Bytes(1_000_000_000)).unwrap(),
+        None
+    );
     // Everything fits in an absurd budget: the answer is the field limit.
     assert_eq!(
         max_batch_size(model, Workload::Inference(&inf), Bytes(u64::MAX)).unwrap(),
