@@ -229,14 +229,14 @@ fn prefill_activation_bytes(model: &Model, req: &InferenceRequest, a: u128) -> u
         tokens * m.num_experts as u128 * 4 + tokens * k * (2 * h + 3 * ie) * a + tokens * 3 * is * a
     });
 
-    // Logits: generation keeps only the last position (16-bit logits, an fp32 copy,
-    // fp32 probabilities); a plain forward pass returns every position in 16-bit and
-    // fp32.
+    // Logits: generation keeps only the last position (16-bit logits, the fp32 copy
+    // generate() takes, fp32 probabilities); a plain forward pass returns the 16-bit
+    // logits of every position (transformers upcasts to fp32 only inside the loss).
     let v = arch.vocab_size as u128;
     let logits = if req.max_new_tokens > 0 {
         b * v * (a + 8)
     } else {
-        tokens * v * (a + 4)
+        tokens * v * a
     } + tokens * h * a;
 
     residual + attention.max(dense).max(moe).max(logits)
