@@ -258,6 +258,53 @@ pub struct ParameterCounts {
 }
 
 impl Architecture {
+    /// A llama-style decoder (gated MLP, RMSNorm, rotary positions, two norms per layer,
+    /// no biases, untied, full attention) with the given shape; families adjust the
+    /// rest. The MLP width starts at 0 for the caller to set.
+    pub fn llama_like(
+        model_type: &str,
+        family: Family,
+        hidden_size: u64,
+        num_layers: u64,
+        num_heads: u64,
+        head_dim: u64,
+        vocab_size: u64,
+    ) -> Architecture {
+        Architecture {
+            model_type: model_type.to_owned(),
+            family,
+            hidden_size,
+            num_layers,
+            num_heads,
+            num_kv_heads: num_heads,
+            head_dim,
+            vocab_size,
+            embedding_dim: hidden_size,
+            tie_word_embeddings: false,
+            intermediate_size: 0,
+            gated_mlp: true,
+            mlp_bias: false,
+            qkv_bias: false,
+            o_bias: false,
+            qk_norm: false,
+            attention_sinks: false,
+            fused_qkv: false,
+            fused_gate_up: false,
+            mla: None,
+            moe: None,
+            norm: Norm::Rms,
+            norms_per_layer: 2,
+            final_norm: true,
+            learned_positions: 0,
+            parallel_attention: false,
+            sliding_window: None,
+            sliding_layers: 0,
+            max_position_embeddings: None,
+            torch_dtype: None,
+            shipped_quantization: None,
+        }
+    }
+
     /// Width of all query heads together.
     pub fn q_dim(&self) -> u64 {
         match self.mla {

@@ -257,39 +257,15 @@ fn read_family(
     let attention_bias = keys.flag("attention_bias")?;
     let mlp_bias = keys.flag("mlp_bias")?.unwrap_or(false);
 
-    let mut arch = Architecture {
-        model_type: model_type.to_owned(),
-        family,
-        hidden_size: hidden,
-        num_layers: layers,
-        num_heads: heads,
-        num_kv_heads: heads,
-        head_dim,
-        vocab_size: vocab,
-        embedding_dim: hidden,
-        tie_word_embeddings: tie,
-        intermediate_size: 0,
-        gated_mlp: true,
-        mlp_bias,
-        qkv_bias: attention_bias.unwrap_or(false),
-        o_bias: attention_bias.unwrap_or(false),
-        qk_norm: false,
-        attention_sinks: false,
-        fused_qkv: false,
-        fused_gate_up: false,
-        mla: None,
-        moe: None,
-        norm: Norm::Rms,
-        norms_per_layer: 2,
-        final_norm: true,
-        learned_positions: 0,
-        parallel_attention: false,
-        sliding_window: None,
-        sliding_layers: 0,
-        max_position_embeddings: max_positions,
-        torch_dtype,
-        shipped_quantization,
-    };
+    let mut arch =
+        Architecture::llama_like(model_type, family, hidden, layers, heads, head_dim, vocab);
+    arch.tie_word_embeddings = tie;
+    arch.mlp_bias = mlp_bias;
+    arch.qkv_bias = attention_bias.unwrap_or(false);
+    arch.o_bias = attention_bias.unwrap_or(false);
+    arch.max_position_embeddings = max_positions;
+    arch.torch_dtype = torch_dtype;
+    arch.shipped_quantization = shipped_quantization;
 
     let sliding_window = keys.uint(&["sliding_window"], 1, limits::MAX_POSITIONS)?;
     let kv_heads = keys.uint(

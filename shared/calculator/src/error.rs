@@ -97,6 +97,22 @@ pub(crate) fn check_range(field: &str, value: u64, min: u64, max: u64) -> Result
     }
 }
 
+/// Checks the fields every workload has: sequences, tokens per sequence, GPUs.
+pub(crate) fn check_workload(
+    batch_size: u64,
+    sequence_length: u64,
+    num_gpus: u64,
+) -> Result<(), CalcError> {
+    check_range("batch_size", batch_size, 1, limits::MAX_BATCH_SIZE)?;
+    check_range(
+        "sequence_length",
+        sequence_length,
+        1,
+        limits::MAX_SEQUENCE_LENGTH,
+    )?;
+    check_range("num_gpus", num_gpus, 1, limits::MAX_GPUS)
+}
+
 /// Converts an internal `u128` byte count to the 64-bit value the API reports.
 pub(crate) fn to_u64(value: u128) -> Result<u64, CalcError> {
     u64::try_from(value).map_err(|_| CalcError::TooLarge)

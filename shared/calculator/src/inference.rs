@@ -2,7 +2,7 @@
 //!
 //! Derivations and sources: `docs/methodology.md`, section "Inference".
 
-use crate::error::{check_range, limits, to_u64, CalcError};
+use crate::error::{check_range, check_workload, limits, to_u64, CalcError};
 use crate::model::Model;
 use crate::precision::{Precision, Quantization, WeightFormat, DEFAULT_GROUP_SIZE};
 use crate::units::Bytes;
@@ -247,20 +247,13 @@ pub fn estimate_inference(
     model: &Model,
     req: &InferenceRequest,
 ) -> Result<InferenceEstimate, CalcError> {
-    check_range("batch_size", req.batch_size, 1, limits::MAX_BATCH_SIZE)?;
-    check_range(
-        "sequence_length",
-        req.sequence_length,
-        1,
-        limits::MAX_SEQUENCE_LENGTH,
-    )?;
+    check_workload(req.batch_size, req.sequence_length, req.num_gpus)?;
     check_range(
         "max_new_tokens",
         req.max_new_tokens,
         0,
         limits::MAX_NEW_TOKENS,
     )?;
-    check_range("num_gpus", req.num_gpus, 1, limits::MAX_GPUS)?;
     let mut warnings = model.warnings.clone();
     let format = resolve_weight_format(
         model,

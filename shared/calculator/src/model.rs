@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use crate::architecture::{Architecture, Family, LinearGroup, Norm, ParameterCounts};
+use crate::architecture::{Architecture, Family, LinearGroup, ParameterCounts};
 use crate::config::parse_config;
 use crate::error::{check_range, limits, CalcError};
 
@@ -142,39 +142,16 @@ impl Model {
             DEFAULT_VOCAB
         });
         let total_override = e.model_size_billions.map(model_size_params).transpose()?;
-        let mut arch = Architecture {
-            model_type: "llama".into(),
-            family: Family::Llama,
-            hidden_size: e.hidden_size,
-            num_layers: e.num_hidden_layers,
-            num_heads: heads,
-            num_kv_heads: kv_heads,
+        let mut arch = Architecture::llama_like(
+            "llama",
+            Family::Llama,
+            e.hidden_size,
+            e.num_hidden_layers,
+            heads,
             head_dim,
-            vocab_size: vocab,
-            embedding_dim: e.hidden_size,
-            tie_word_embeddings: false,
-            intermediate_size: 0,
-            gated_mlp: true,
-            mlp_bias: false,
-            qkv_bias: false,
-            o_bias: false,
-            qk_norm: false,
-            attention_sinks: false,
-            fused_qkv: false,
-            fused_gate_up: false,
-            mla: None,
-            moe: None,
-            norm: Norm::Rms,
-            norms_per_layer: 2,
-            final_norm: true,
-            learned_positions: 0,
-            parallel_attention: false,
-            sliding_window: None,
-            sliding_layers: 0,
-            max_position_embeddings: None,
-            torch_dtype: None,
-            shipped_quantization: None,
-        };
+            vocab,
+        );
+        arch.num_kv_heads = kv_heads;
         arch.intermediate_size = match (e.intermediate_size, total_override) {
             (Some(i), _) => i,
             (None, Some(total)) => match infer_intermediate(&arch, total) {

@@ -4,7 +4,7 @@
 //! Derivations and sources: `docs/methodology.md`, section "Training".
 
 use crate::architecture::LinearKind;
-use crate::error::{check_range, limits, to_u64, CalcError};
+use crate::error::{check_range, check_workload, limits, to_u64, CalcError};
 use crate::inference::{compute_bytes, CUDA_CONTEXT_BYTES};
 use crate::model::Model;
 use crate::precision::{Precision, Quantization, WeightFormat, DEFAULT_GROUP_SIZE};
@@ -311,14 +311,7 @@ pub fn estimate_training(
     model: &Model,
     req: &TrainingRequest,
 ) -> Result<TrainingEstimate, CalcError> {
-    check_range("batch_size", req.batch_size, 1, limits::MAX_BATCH_SIZE)?;
-    check_range(
-        "sequence_length",
-        req.sequence_length,
-        1,
-        limits::MAX_SEQUENCE_LENGTH,
-    )?;
-    check_range("num_gpus", req.num_gpus, 1, limits::MAX_GPUS)?;
+    check_workload(req.batch_size, req.sequence_length, req.num_gpus)?;
     check_range("lora_rank", req.lora_rank, 1, limits::MAX_LORA_RANK)?;
     if let Some(p) = req.trainable_percent {
         if !(p.is_finite() && (0.0..=100.0).contains(&p)) {

@@ -246,14 +246,29 @@ fn unit(f: &Fields, default: Unit) -> Result<Unit, ApiError> {
     )
 }
 
-fn components(entries: &[(&str, Bytes)], unit: Unit) -> (Value, Value) {
+/// The response of one calculation: components as strings in `unit` and as bytes.
+fn result_json(
+    calc: Calculation,
+    r: &Resolved,
+    parameters: Map<String, Value>,
+    parts: &[(&str, Bytes)],
+    unit: Unit,
+    warnings: &[String],
+) -> Value {
     let mut strings = Map::new();
     let mut bytes = Map::new();
-    for (name, b) in entries {
+    for (name, b) in parts {
         strings.insert((*name).into(), json!(b.format(unit)));
         bytes.insert((*name).into(), json!(b.0));
     }
-    (Value::Object(strings), Value::Object(bytes))
+    json!({
+        "calculation_type": calc.name(),
+        "model": model_json(r),
+        "parameters": parameters,
+        "memory_requirements": strings,
+        "memory_bytes": bytes,
+        "warnings": warnings,
+    })
 }
 
 /// The total memory of an evaluated configuration (for compare summaries).
@@ -350,7 +365,10 @@ fn inference(f: &Fields, r: &Resolved, unit: Unit) -> Result<Value, ApiError> {
         ("num_gpus".into(), json!(req.num_gpus)),
         ("unit".into(), json!(unit.name())),
     ]);
-    let (strings, bytes) = components(
+    let mut result = result_json(
+        Calculation::Inference,
+        r,
+        parameters,
         &[
             ("model_weights", e.model_weights),
             ("kv_cache", e.kv_cache),
@@ -359,16 +377,10 @@ fn inference(f: &Fields, r: &Resolved, unit: Unit) -> Result<Value, ApiError> {
             ("inference_memory", e.inference_memory),
         ],
         unit,
+        &e.warnings,
     );
-    Ok(json!({
-        "calculation_type": "inference",
-        "model": model_json(r),
-        "parameters": parameters,
-        "memory_requirements": strings,
-        "memory_bytes": bytes,
-        "per_gpu": req.num_gpus > 1,
-        "warnings": e.warnings,
-    }))
+    result["per_gpu"] = json!(req.num_gpus > 1);
+    Ok(result)
 }
 
 fn training(f: &Fields, r: &Resolved, unit: Unit) -> Result<Value, ApiError> {
@@ -453,7 +465,10 @@ fn training(f: &Fields, r: &Resolved, unit: Unit) -> Result<Value, ApiError> {
     if let Some(base) = e.base_format {
         parameters.insert("base_weight_storage".into(), json!(base.describe()));
     }
-    let (strings, bytes) = components(
+    let mut result = result_json(
+        Calculation::Training,
+        r,
+        parameters,
         &[
             ("model_weights", e.model_weights),
             ("gradients_memory", e.gradients_memory),
@@ -463,22 +478,16 @@ fn training(f: &Fields, r: &Resolved, unit: Unit) -> Result<Value, ApiError> {
             ("training_memory", e.training_memory),
         ],
         unit,
+        &e.warnings,
     );
-    Ok(json!({
-        "calculation_type": "training",
-        "model": model_json(r),
-        "parameters": parameters,
-        "memory_requirements": strings,
-        "memory_bytes": bytes,
-        "details": {
-            "trainable_parameter_count": d.trainable_parameters,
-            "master_weights_bytes": d.master_weights.0,
-            "optimizer_states_bytes": d.optimizer_states.0,
-            "optimizer_step_workspace_bytes": d.optimizer_step_workspace.0,
-            "loss_buffers_bytes": d.loss_buffers.0,
-            "layers_with_activations": d.layers_with_activations,
-        },
-        "per_gpu": true,
-        "warnings": e.warnings,
-    }))
+    result["details"] = json!({
+        "trainable_parameter_count": d.trainable_parameters,
+        "master_weights_bytes": d.master_weights.0,
+        "optimizer_states_bytes": d.optimizer_states.0,
+        "optimizer_step_workspace_bytes": d.optimizer_step_workspace.0,
+        "loss_buffers_bytes": d.loss_buffers.0,
+        "layers_with_activations": d.layers_with_activations,
+    });
+    result["per_gpu"] = json!(true);
+    Ok(result)
 }
