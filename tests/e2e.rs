@@ -287,5 +287,15 @@ fn every_route_over_http() {
     let (status, _, _) = server.request("GET", "/api/memory/inference", None);
     assert_eq!(status, 405);
 
+    // One JSON log line per request, with route, status and latency.
+    let log = server.log_text();
+    let line = log
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|v| v["message"] == "request" && v["route"] == "POST /api/memory/compare")
+        .unwrap_or_else(|| panic!("no JSON request log line for the compare route in:\n{log}"));
+    assert_eq!(line["status"], 200);
+    assert!(line["latency_ms"].as_f64().is_some());
+
     drop(server);
 }

@@ -63,9 +63,16 @@ impl Model {
             warnings,
         };
         if let Some(q) = model.arch.shipped_quantization.clone() {
+            let default = model.default_precision().name();
+            let how = match q.as_str() {
+                "fp8" => "precision float8 with quantization fp8 sizes it as shipped".to_owned(),
+                "gptq" | "awq" | "bitsandbytes" => {
+                    format!("precision int4 (or int8) with quantization {q} sizes it as shipped")
+                }
+                _ => "no supported format matches it exactly; precision int4 approximates a 4-bit checkpoint".to_owned(),
+            };
             model.warnings.push(format!(
-                "the published checkpoint is quantized ({q}); its weights are smaller than the {} default — set precision (and quantization) to size it as shipped",
-                model.default_precision().name()
+                "the published checkpoint is quantized ({q}), smaller than the {default} default: {how}"
             ));
         }
         model
