@@ -302,7 +302,7 @@ struct Trainable {
 }
 
 fn fraction(total: u128, percent: f64) -> u128 {
-    // percent is validated to (0, 100]; the product is at most `total`.
+    // percent is validated to [0, 100]; the product is at most `total`.
     ((total as f64) * percent / 100.0).round() as u128
 }
 

@@ -44,3 +44,39 @@ fn moe_active_parameters_match_published_figures() {
     let dense = &registry::lookup("Llama-3.1-8B").unwrap().model.params;
     assert_eq!(dense.active, dense.total);
 }
+
+/// Families without a registry model, checked against their published totals (config
+/// values from the models' `config.json`, totals rounded as published).
+#[test]
+fn families_outside_the_registry_match_published_totals() {
+    use calculator::Model;
+    use serde_json::json;
+    let count = |config: serde_json::Value| Model::from_config(&config).unwrap().params;
+
+    // Qwen1.5-MoE-A2.7B: "14.3B total, 2.7B activated".
+    let qwen_moe = count(json!({"model_type": "qwen2_moe", "hidden_size": 2048,
+        "num_hidden_layers": 24, "num_attention_heads": 16, "num_key_value_heads": 16,
+        "intermediate_size": 5632, "moe_intermediate_size": 1408,
+        "shared_expert_intermediate_size": 5632, "num_experts": 60, "num_experts_per_tok": 4,
+        "vocab_size": 151936, "tie_word_embeddings": false}));
+    assert_eq!(qwen_moe.total / 100_000_000, 143);
+    assert_eq!(qwen_moe.active / 100_000_000, 26);
+
+    // StarCoder (gpt_bigcode, multi-query): 15.5B.
+    let starcoder = count(
+        json!({"model_type": "gpt_bigcode", "n_embd": 6144, "n_layer": 40,
+        "n_head": 48, "n_inner": 24576, "n_positions": 8192, "vocab_size": 49152,
+        "multi_query": true}),
+    );
+    assert_eq!(starcoder.total / 100_000_000, 155);
+
+    // Gemma 7B: 8.54B.
+    let gemma = count(json!({"model_type": "gemma", "hidden_size": 3072,
+        "num_hidden_layers": 28, "num_attention_heads": 16, "num_key_value_heads": 16,
+        "head_dim": 256, "intermediate_size": 24576, "vocab_size": 256000}));
+    assert_eq!(gemma.total / 10_000_000, 853);
+    assert!(
+        gemma.total == gemma.non_embedding + 256_000 * 3072,
+        "tied embedding counted once"
+    );
+}
