@@ -422,11 +422,13 @@ impl Architecture {
         let mut attn_extra = 0u128;
         match self.mla {
             Some(m) => {
-                let q_in = m.q_lora_rank.unwrap_or(self.q_dim()) as u128;
+                // `attention_bias` puts biases on q_a_proj and kv_a_proj_with_mqa (a plain
+                // q_proj has none); the two latent norms are always there.
+                let q_rank = m.q_lora_rank.map_or(0, |r| r as u128);
                 if self.qkv_bias {
-                    attn_extra += q_in + (m.kv_lora_rank + m.qk_rope_head_dim) as u128;
+                    attn_extra += q_rank + (m.kv_lora_rank + m.qk_rope_head_dim) as u128;
                 }
-                attn_extra += m.q_lora_rank.map_or(0, |r| r as u128) + m.kv_lora_rank as u128;
+                attn_extra += q_rank + m.kv_lora_rank as u128;
             }
             None => {
                 if self.qkv_bias {
@@ -463,20 +465,9 @@ impl Architecture {
             Some(m) => {
                 let e = m.num_experts as u128;
                 let ie = m.expert_intermediate as u128;
-                let one_expert_weights = if self.gated_mlp {
-                    3 * h * ie
-                } else {
-                    2 * h * ie
-                };
-                let one_expert_bias = if m.expert_bias {
-                    if self.gated_mlp {
-                        2 * ie + h
-                    } else {
-                        ie + h
-                    }
-                } else {
-                    0
-                };
+                // Experts are gated MLPs in every supported MoE family.
+                let one_expert_weights = 3 * h * ie;
+                let one_expert_bias = if m.expert_bias { 2 * ie + h } else { 0 };
                 let router = h * e + if m.router_bias { e } else { 0 };
                 let shared = 3 * h * m.shared_intermediate as u128
                     + if m.shared_expert_gate { h } else { 0 };
