@@ -4,7 +4,7 @@
 use calculator::{Bytes, Unit};
 use http_glue::body::{json_kind, json_object};
 use http_glue::fields::Fields;
-use http_glue::memory::{evaluate, total_bytes, Calculation};
+use http_glue::memory::{evaluate, parse_unit, total_bytes, Calculation};
 use http_glue::routes::MEMORY_COMPARE;
 use http_glue::{ok, respond, ApiError};
 use lambda_http::{Body, Error, Request, Response};
@@ -30,8 +30,7 @@ fn compare(body: &Map<String, Value>) -> Result<Value, ApiError> {
             ApiError::field("calculation_type", "is required: inference or training")
                 .with("allowed", json!(kinds))
         })?;
-    let units: Vec<&str> = Unit::ALL.iter().map(|u| u.name()).collect();
-    let unit = f.choice("unit", Unit::parse, &units)?.unwrap_or_default();
+    let unit = parse_unit(&f, Unit::Gb)?;
     let configurations = match f.get("configurations") {
         Some(Value::Array(list)) => list,
         Some(other) => {

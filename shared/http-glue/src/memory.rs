@@ -239,7 +239,8 @@ fn precision_names() -> Vec<&'static str> {
     names(&Precision::ALL, Precision::name)
 }
 
-fn unit(f: &Fields, default: Unit) -> Result<Unit, ApiError> {
+/// The `unit` field of a request object, `default` when absent.
+pub fn parse_unit(f: &Fields, default: Unit) -> Result<Unit, ApiError> {
     Ok(
         f.choice("unit", Unit::parse, &names(&Unit::ALL, Unit::name))?
             .unwrap_or(default),
@@ -291,7 +292,7 @@ pub fn evaluate(
     let f = Fields::new(map, prefix);
     f.reject_unknown(calc.fields(), calc.other_fields())?;
     let resolved = resolve_model(&f)?;
-    let unit = unit(&f, default_unit)?;
+    let unit = parse_unit(&f, default_unit)?;
     let result = match calc {
         Calculation::Inference => inference(&f, &resolved, unit)?,
         Calculation::Training => training(&f, &resolved, unit)?,
