@@ -312,3 +312,102 @@ pub fn estimate_inference(
         warnings,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::registry;
+
+    fn model(name: &str) -> &'static Model {
+        &registry::lookup(name).unwrap().model
+    }
+
+    fn run(name: &str, edit: impl FnOnce(&mut InferenceRequest)) -> InferenceEstimate {
+        let mut req = InferenceRequest::new(1, 4096);
+        edit(&mut req);
+        estimate_inference(model(name), &req).unwrap()
+    }
+
+    #[test]
+    fn weights_follow_precision() {
+        let p = 8_030_261_248u64;
+        assert_eq!(run("Llama-3.1-8B", |_| {}).model_weights.0, 2 * p);
+        let f32 = run("Llama-3.1-8B", |r| r.precision = Some(Precision::Float32));
+        assert_eq!(f32.model_weights.0, 4 * p);
+        assert_eq!(f32.kv_cache_precision, Precision::Float32);
+        let int4 = run("Llama-3.1-8B", |r| r.precision = Some(Precision::Int4));
+        // Embeddings and lm_head stay 16-bit: more than half a byte per parameter.
+        assert!(int4.model_weights.0 > p / 2 && int4.model_weights.0 < p * 3 / 4);
+        assert_eq!(int4.kv_cache_precision, Precision::Bfloat16);
+    }
+
+    #[test]
+    fn kv_cache_counts_gqa_mla_and_windows() {
+        // Llama-3.1-8B: 32 layers x 8 KV heads x 128 x 2 x 2 bytes per token.
+        assert_eq!(
+            run("Llama-3.1-8B", |_| {}).kv_cache.0,
+            32 * 8 * 128 * 2 * 2 * 4096
+        );
+        // DeepSeek-V3: latent 512 + rope 64 per layer and token.
+        assert_eq!(run("DeepSeek-V3", |_| {}).kv_cache.0, 61 * 576 * 2 * 4096);
+        // gemma-2-9b: half its 42 layers keep at most the 4096-token window.
+        let gemma = |tokens| {
+            run("gemma-2-9b-it", |r| r.sequence_length = tokens)
+                .kv_cache
+                .0
+        };
+        let per_token_layer = 8 * 256 * 2 * 2;
+        assert_eq!(gemma(8192), per_token_layer * (21 * 8192 + 21 * 4096));
+        // An fp8 cache is half a bf16 one.
+        let fp8 = run("Llama-3.1-8B", |r| {
+            r.kv_cache_precision = Some(Precision::Float8)
+        });
+        assert_eq!(fp8.kv_cache.0, 32 * 8 * 128 * 2 * 4096);
+    }
+
+    #[test]
+    fn tensor_parallelism_splits_weights_and_heads() {
+        let one = run("Llama-3.1-70B", |_| {});
+        let four = run("Llama-3.1-70B", |r| r.num_gpus = 4);
+        assert_eq!(four.model_weights.0, one.model_weights.0.div_ceil(4));
+        assert_eq!(four.kv_cache.0, one.kv_cache.0 / 4);
+        // 8 KV heads over 16 GPUs: one replicated head each, with a warning.
+        let sixteen = run("Llama-3.1-70B", |r| r.num_gpus = 16);
+        assert_eq!(sixteen.kv_cache.0, one.kv_cache.0 / 8);
+        assert!(sixteen.warnings.iter().any(|w| w.contains("replica")));
+        let err = estimate_inference(model("Llama-3.1-70B"), &{
+            let mut r = InferenceRequest::new(1, 128);
+            r.num_gpus = 3;
+            r
+        });
+        assert!(
+            matches!(err, Err(CalcError::InvalidField { ref field, .. }) if field == "num_gpus")
+        );
+    }
+
+    #[test]
+    fn eager_attention_and_logits() {
+        let flash = run("Llama-3.1-8B", |_| {});
+        let eager = run("Llama-3.1-8B", |r| r.use_flash_attention = false);
+        assert!(eager.activation_memory.0 >= 32 * 4096 * 4096 * 8);
+        assert!(eager.activation_memory > flash.activation_memory);
+        // A plain forward keeps every position's logits; generating keeps the last.
+        let generating = run("Llama-3.1-8B", |r| r.max_new_tokens = 1);
+        assert!(flash.activation_memory.0 >= 4096 * 128_256 * 2);
+        assert!(generating.activation_memory < flash.activation_memory);
+    }
+
+    #[test]
+    fn quantization_must_match_precision() {
+        let mut req = InferenceRequest::new(1, 128);
+        req.quantization = Some(Quantization::Awq);
+        req.precision = Some(Precision::Int8);
+        let err = estimate_inference(model("Qwen3-8B"), &req).unwrap_err();
+        assert!(
+            matches!(err, CalcError::InvalidField { ref field, .. } if field == "quantization")
+        );
+        req.precision = None;
+        let e = estimate_inference(model("Qwen3-8B"), &req).unwrap();
+        assert_eq!(e.weight_format.precision, Precision::Int4);
+    }
+}

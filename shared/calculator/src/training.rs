@@ -332,7 +332,14 @@ pub fn estimate_training(
             ),
         ));
     }
-    if req.trainable_percent.is_some() && req.method.is_peft() {
+    // The old field's default (100) is harmless with adapters; any other value would
+    // be silently meaningless, so it is an error.
+    if req.method.is_peft() && req.trainable_percent == Some(100.0) {
+        warnings.push(format!(
+            "trainable_parameters applies to methods full and freeze; ignored for {}",
+            req.method.name()
+        ));
+    } else if req.trainable_percent.is_some() && req.method.is_peft() {
         return Err(CalcError::field(
             "trainable_parameters",
             format!(
@@ -687,4 +694,128 @@ fn activation_bytes(
         stored + tokens * final_norm + loss.max(work)
     };
     (peak, loss)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::registry;
+
+    fn llama() -> &'static Model {
+        &registry::lookup("Llama-3.1-8B").unwrap().model
+    }
+
+    fn run(edit: impl FnOnce(&mut TrainingRequest)) -> TrainingEstimate {
+        let mut req = TrainingRequest::new(1, 1024);
+        edit(&mut req);
+        estimate_training(llama(), &req).unwrap()
+    }
+
+    const PSI: u64 = 8_030_261_248;
+
+    #[test]
+    fn precision_settings_keep_what_the_docs_say() {
+        let mixed = run(|_| {});
+        assert_eq!(mixed.model_weights.0, 2 * PSI);
+        assert_eq!(mixed.gradients_memory.0, 6 * PSI);
+        assert_eq!(mixed.details.master_weights.0, 4 * PSI);
+        assert_eq!(mixed.details.optimizer_states.0, 8 * PSI);
+        let pure = run(|r| r.mixed_precision = false);
+        assert_eq!(pure.gradients_memory.0, 2 * PSI);
+        assert_eq!(pure.details.master_weights.0, 0);
+        assert_eq!(pure.details.optimizer_states.0, 4 * PSI);
+        let fp32 = run(|r| r.precision = Some(Precision::Float32));
+        assert!(!fp32.mixed_precision);
+        assert_eq!(fp32.model_weights.0, 4 * PSI);
+        assert_eq!(fp32.gradients_memory.0, 4 * PSI);
+        assert_eq!(fp32.details.optimizer_states.0, 8 * PSI);
+    }
+
+    #[test]
+    fn zero_stages_shard_progressively() {
+        let stage = |z| {
+            run(|r| {
+                r.num_gpus = 8;
+                r.zero_stage = z;
+            })
+        };
+        let (s0, s1, s2, s3) = (stage(0), stage(1), stage(2), stage(3));
+        assert_eq!(
+            s1.details.optimizer_states.0,
+            s0.details.optimizer_states.0.div_ceil(8)
+        );
+        assert_eq!(s1.gradients_memory.0, 2 * PSI + (4 * PSI).div_ceil(8));
+        assert_eq!(
+            s2.gradients_memory.0,
+            (2 * PSI).div_ceil(8) + (4 * PSI).div_ceil(8)
+        );
+        assert!(s3.model_weights.0 < s2.model_weights.0 / 4);
+        assert!(s0.training_memory > s1.training_memory);
+        assert!(s1.training_memory > s2.training_memory);
+        assert!(s2.training_memory > s3.training_memory);
+    }
+
+    #[test]
+    fn optimizers_differ_only_in_state() {
+        let adam = run(|_| {});
+        let sgd = run(|r| r.optimizer = Optimizer::SgdNoMomentum);
+        let bnb = run(|r| r.optimizer = Optimizer::QuantizedAdamW);
+        let adafactor = run(|r| r.optimizer = Optimizer::Adafactor);
+        assert_eq!(sgd.details.optimizer_states.0, 0);
+        assert_eq!(
+            bnb.details.optimizer_states.0,
+            2 * PSI + 2 * PSI.div_ceil(256) * 4
+        );
+        // Factored second moment: far below one byte per parameter.
+        assert!(adafactor.details.optimizer_states.0 < PSI / 10);
+        assert_eq!(adam.gradients_memory, sgd.gradients_memory);
+    }
+
+    #[test]
+    fn checkpointing_and_flash_attention_change_activations() {
+        let plain = run(|r| r.sequence_length = 4096);
+        let ckpt = run(|r| {
+            r.sequence_length = 4096;
+            r.gradient_checkpointing = true;
+        });
+        let eager = run(|r| {
+            r.sequence_length = 4096;
+            r.use_flash_attention = false;
+        });
+        assert!(ckpt.activation_memory.0 < plain.activation_memory.0 / 2);
+        // 32 layers x 32 heads x 4096^2 x (4 + 2) bytes of scores on top.
+        assert_eq!(
+            eager.activation_memory.0 - plain.activation_memory.0,
+            32 * 32 * 4096 * 4096 * 6
+        );
+    }
+
+    #[test]
+    fn methods_train_what_they_say() {
+        let freeze = run(|r| r.method = Method::Freeze);
+        let layer = llama().params.dense_layer as u64;
+        assert_eq!(freeze.details.trainable_parameters, 2 * layer);
+        assert_eq!(freeze.details.layers_with_activations, 2);
+        let lora = run(|r| {
+            r.method = Method::Lora;
+            r.lora_target = LoraTarget::Attention;
+        });
+        // Rank 8 on q, k, v, o of 32 layers: 8 x ((4096+4096) + 2 x (4096+1024) + (4096+4096)).
+        assert_eq!(
+            lora.details.trainable_parameters,
+            32 * 8 * (8192 + 2 * 5120 + 8192)
+        );
+        let ok = run(|r| {
+            r.method = Method::Lora;
+            r.trainable_percent = Some(100.0);
+        });
+        assert!(ok.warnings.iter().any(|w| w.contains("ignored for lora")));
+        let mut req = TrainingRequest::new(1, 1024);
+        req.method = Method::Qlora;
+        req.trainable_percent = Some(50.0);
+        assert!(matches!(
+            estimate_training(llama(), &req),
+            Err(CalcError::InvalidField { ref field, .. }) if field == "trainable_parameters"
+        ));
+    }
 }
