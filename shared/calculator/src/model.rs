@@ -19,8 +19,6 @@ pub struct Model {
     /// Parameter counts the weights are computed from. Equal to the architecture's own
     /// count unless an explicit `model_size` overrides the total.
     pub params: ParameterCounts,
-    /// True when `params.total` comes from `model_size` rather than the architecture.
-    pub size_from_request: bool,
     /// Assumptions made while reading the model, for the response's `warnings`.
     pub warnings: Vec<String>,
 }
@@ -59,7 +57,6 @@ impl Model {
             arch,
             linears,
             params,
-            size_from_request: false,
             warnings,
         };
         if let Some(q) = model.arch.shipped_quantization.clone() {
@@ -210,7 +207,6 @@ impl Model {
             moe_layer: 0,
             embedding_matrix: arch.embedding_matrix.min(total),
         };
-        self.size_from_request = true;
         if total < arch.embedding {
             self.warnings.push(format!(
                 "model_size ({total} parameters) is smaller than the embeddings implied by vocab_size x hidden_size ({})",

@@ -73,11 +73,6 @@ impl Precision {
             _ => return None,
         })
     }
-
-    /// The canonical names, for error messages.
-    pub fn names() -> String {
-        join_names(Precision::ALL.iter().map(|p| p.name()))
-    }
 }
 
 /// A named quantized-checkpoint format whose storage differs from the generic one.
@@ -140,11 +135,6 @@ impl Quantization {
     /// The precision assumed when a request names the format but no precision.
     pub fn default_precision(self) -> Precision {
         self.precisions()[0]
-    }
-
-    /// The canonical names, for error messages.
-    pub fn names() -> String {
-        join_names(Quantization::ALL.iter().map(|q| q.name()))
     }
 }
 
@@ -273,10 +263,6 @@ impl WeightFormat {
             ),
         }
     }
-}
-
-fn join_names<'a>(names: impl Iterator<Item = &'a str>) -> String {
-    names.collect::<Vec<_>>().join(", ")
 }
 
 #[cfg(test)]

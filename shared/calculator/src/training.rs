@@ -148,15 +148,6 @@ impl Optimizer {
         })
     }
 
-    /// The canonical names, for error messages.
-    pub fn names() -> String {
-        Optimizer::ALL
-            .iter()
-            .map(|o| o.name())
-            .collect::<Vec<_>>()
-            .join(", ")
-    }
-
     /// Bytes of optimizer state per trainable parameter for elementwise optimizers, with
     /// states in fp32 (`true`) or in the 16-bit parameter dtype (`false`). Adafactor's
     /// factored state depends on tensor shapes and is computed separately.
