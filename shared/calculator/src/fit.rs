@@ -1,8 +1,9 @@
 //! Fit helpers: the largest batch size or sequence length that fits a memory budget.
 //!
-//! Every component of the memory model is non-decreasing in batch size and sequence
-//! length, so "fits" is monotone and a bisection over the valid range finds the exact
-//! boundary for the model in at most ~25 evaluations.
+//! The per-GPU total is non-decreasing in batch size and sequence length (KV cache and
+//! activations grow; the optimizer-step workspace only enters through
+//! `max(activations, workspace)`), so "fits" is monotone and a bisection over the
+//! valid range finds the exact boundary in at most ~25 evaluations.
 
 use crate::error::{limits, CalcError};
 use crate::inference::{estimate_inference, InferenceRequest};
