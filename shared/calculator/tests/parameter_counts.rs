@@ -80,3 +80,25 @@ fn families_outside_the_registry_match_published_totals() {
         "tied embedding counted once"
     );
 }
+
+/// Where the reference notes give a config-derived active count (MoE models), the
+/// calculator's active count equals it.
+#[test]
+fn moe_active_counts_match_the_reference_notes() {
+    let mut checked = 0;
+    for entry in registry::all() {
+        let Some(notes) = &entry.notes else { continue };
+        let Some((_, rest)) = notes.split_once("config-derived active ") else {
+            continue;
+        };
+        let digits: String = rest
+            .chars()
+            .take_while(|c| c.is_ascii_digit() || *c == ',')
+            .filter(char::is_ascii_digit)
+            .collect();
+        let expected: u128 = digits.parse().unwrap();
+        assert_eq!(entry.model.params.active, expected, "{}", entry.name);
+        checked += 1;
+    }
+    assert!(checked >= 5, "only {checked} models carry an active count");
+}
