@@ -103,13 +103,6 @@ pub(crate) fn resolve_weight_format(
             ));
         }
     }
-    let grouped = matches!(precision, Precision::Int4 | Precision::Int8)
-        && quantization != Some(Quantization::Bitsandbytes);
-    if let (Some(g), false) = (group_size, grouped) {
-        warnings.push(format!(
-            "group_size {g} ignored: it applies to group-wise int4/int8 formats (generic, gptq, awq)"
-        ));
-    }
     if let Some(g) = group_size {
         if !(1..=limits::MAX_GROUP_SIZE).contains(&g) {
             return Err(CalcError::field(
@@ -118,20 +111,27 @@ pub(crate) fn resolve_weight_format(
             ));
         }
     }
-    Ok(WeightFormat {
+    let format = WeightFormat {
         precision,
         quantization,
         group_size: group_size.unwrap_or(DEFAULT_GROUP_SIZE),
         double_quant: false,
-    })
+    };
+    if let (Some(g), false) = (group_size, format.uses_group_size()) {
+        warnings.push(format!(
+            "group_size {g} ignored: it applies to group-wise int4/int8 formats (generic, gptq, awq)"
+        ));
+    }
+    Ok(format)
 }
 
 /// Bytes of all weights in a format: quantized linear matrices with their scales, and
 /// every other parameter in 16-bit; unquantized formats store everything alike.
 pub(crate) fn weight_bytes(model: &Model, format: &WeightFormat) -> u128 {
     if format.precision.is_quantized() {
-        let rest = model.params.total - model.params.linear;
-        (model.linear_bits(format) + rest * 16).div_ceil(8)
+        let (bits, quantized) = model.quantized_linears(format);
+        let rest = model.params.total - quantized;
+        (bits + rest * 16).div_ceil(8)
     } else {
         model.params.total * format.precision.bits() as u128 / 8
     }
@@ -395,6 +395,19 @@ mod tests {
         let generating = run("Llama-3.1-8B", |r| r.max_new_tokens = 1);
         assert!(flash.activation_memory.0 >= 4096 * 128_256 * 2);
         assert!(generating.activation_memory < flash.activation_memory);
+    }
+
+    #[test]
+    fn gpt_oss_in_mxfp4_matches_the_published_checkpoints() {
+        // OpenAI's model card: checkpoint sizes 12.8 GiB (gpt-oss-20b) and 60.8 GiB
+        // (gpt-oss-120b), experts in MXFP4, everything else in bf16.
+        let gib = |name| {
+            let e = run(name, |r| r.quantization = Some(Quantization::Mxfp4));
+            assert_eq!(e.weight_format.precision, Precision::Int4);
+            e.model_weights.0 as f64 / (1u64 << 30) as f64
+        };
+        assert!((gib("gpt-oss-20b") - 12.8).abs() < 0.1, "{}", gib("gpt-oss-20b"));
+        assert!((gib("gpt-oss-120b") - 60.8).abs() < 0.2, "{}", gib("gpt-oss-120b"));
     }
 
     #[test]

@@ -66,6 +66,7 @@ impl Model {
                 "gptq" | "awq" | "bitsandbytes" => {
                     format!("precision int4 (or int8) with quantization {q} sizes it as shipped")
                 }
+                "mxfp4" => "precision int4 with quantization mxfp4 sizes it as shipped".to_owned(),
                 _ => "no supported format matches it exactly; precision int4 approximates a 4-bit checkpoint".to_owned(),
             };
             model.warnings.push(format!(
@@ -222,16 +223,32 @@ impl Model {
             .unwrap_or(crate::precision::Precision::Bfloat16)
     }
 
-    /// Linear-weight bits for a format, scaled to an overridden parameter total.
-    pub(crate) fn linear_bits(&self, format: &crate::precision::WeightFormat) -> u128 {
+    /// Bits of the linear weights a format quantizes, and how many weights that is,
+    /// scaled to an overridden parameter total. MXFP4 quantizes only the routed experts
+    /// of an MoE model; every other format all decoder linears.
+    pub(crate) fn quantized_linears(
+        &self,
+        format: &crate::precision::WeightFormat,
+    ) -> (u128, u128) {
+        use crate::architecture::LinearKind;
+        let experts_only = format.quantization == Some(crate::precision::Quantization::Mxfp4)
+            && self.arch.moe.is_some();
+        let groups = || {
+            self.linears
+                .iter()
+                .filter(move |g| !experts_only || g.kind == LinearKind::Expert)
+        };
         let arch_linear: u128 = self.linears.iter().map(|g| g.shape.elements()).sum();
-        let bits = format.matrix_bits(self.linears.iter().map(|g| &g.shape));
+        let weights: u128 = groups().map(|g| g.shape.elements()).sum();
+        let bits = format.matrix_bits(groups().map(|g| &g.shape));
         if self.params.linear == arch_linear || arch_linear == 0 {
-            bits
+            (bits, weights)
         } else {
-            // bits * linear / arch_linear, split so that no product can overflow.
+            // Scale by linear / arch_linear, split so that no product can overflow.
             let linear = self.params.linear;
-            bits / arch_linear * linear + (bits % arch_linear) * linear / arch_linear
+            let scale =
+                |x: u128| x / arch_linear * linear + (x % arch_linear) * linear / arch_linear;
+            (scale(bits), scale(weights))
         }
     }
 }

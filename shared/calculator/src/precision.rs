@@ -89,15 +89,19 @@ pub enum Quantization {
     /// Fine-grained FP8 (DeepSeek-V3, Qwen3-FP8): e4m3 values with one fp32 scale per
     /// 128x128 weight block.
     Fp8,
+    /// OCP MXFP4 (gpt-oss): 4-bit e2m1 values with one 8-bit power-of-two scale per 32;
+    /// in MoE models only the routed experts, everything else in 16-bit.
+    Mxfp4,
 }
 
 impl Quantization {
     /// Every format, in the order the API lists them.
-    pub const ALL: [Quantization; 4] = [
+    pub const ALL: [Quantization; 5] = [
         Quantization::Gptq,
         Quantization::Awq,
         Quantization::Bitsandbytes,
         Quantization::Fp8,
+        Quantization::Mxfp4,
     ];
 
     /// Canonical name used in responses.
@@ -107,6 +111,7 @@ impl Quantization {
             Quantization::Awq => "awq",
             Quantization::Bitsandbytes => "bitsandbytes",
             Quantization::Fp8 => "fp8",
+            Quantization::Mxfp4 => "mxfp4",
         }
     }
 
@@ -118,6 +123,7 @@ impl Quantization {
             "awq" => Quantization::Awq,
             "bitsandbytes" | "bnb" => Quantization::Bitsandbytes,
             "fp8" | "float8" => Quantization::Fp8,
+            "mxfp4" => Quantization::Mxfp4,
             _ => return None,
         })
     }
@@ -129,6 +135,7 @@ impl Quantization {
             Quantization::Awq => &[Precision::Int4],
             Quantization::Bitsandbytes => &[Precision::Int4, Precision::Int8],
             Quantization::Fp8 => &[Precision::Float8],
+            Quantization::Mxfp4 => &[Precision::Int4],
         }
     }
 
@@ -148,6 +155,8 @@ const FP8_BLOCK: u128 = 128;
 const BNB_4BIT_BLOCK: u128 = 64;
 /// Second-level block of QLoRA's double quantization (8-bit absmax, fp32 per 256).
 const DOUBLE_QUANT_BLOCK: u128 = 256;
+/// Values sharing one 8-bit scale in MXFP4 (OCP Microscaling Formats spec v1.0).
+const MX_BLOCK: u128 = 32;
 
 /// How the quantizable linear weights of a model are stored: everything a weight
 /// storage formula needs, resolved from a request.
@@ -203,6 +212,7 @@ impl WeightFormat {
     /// * bitsandbytes 4-bit: 4 per weight plus one fp32 absmax per 64 weights, or with
     ///   double quantization an 8-bit absmax per 64 and an fp32 per 256 absmax values;
     /// * fine-grained FP8: 8 per weight plus one fp32 scale per 128x128 block;
+    /// * MXFP4: 4 per weight plus an 8-bit scale per 32 inputs;
     /// * generic float8: 8 per weight plus one fp32 scale per matrix.
     pub fn matrix_bits<'a>(&self, shapes: impl IntoIterator<Item = &'a MatrixShape>) -> u128 {
         shapes.into_iter().map(|s| self.shape_bits(s)).sum()
@@ -228,6 +238,7 @@ impl WeightFormat {
                 }
             }
             (Precision::Int8, Some(Quantization::Bitsandbytes)) => n_out * 32,
+            (_, Some(Quantization::Mxfp4)) => n_in.div_ceil(MX_BLOCK) * n_out * 8,
             (Precision::Int4 | Precision::Int8, q) => {
                 let groups = n_in.div_ceil(self.group_size.max(1) as u128) * n_out;
                 let g_idx = if q == Some(Quantization::Gptq) {
@@ -239,6 +250,15 @@ impl WeightFormat {
             }
         };
         (per_matrix * b + extra_per_matrix) * s.count
+    }
+
+    /// Whether `group_size` applies: group-wise integer formats (generic, GPTQ, AWQ).
+    pub fn uses_group_size(&self) -> bool {
+        matches!(self.precision, Precision::Int4 | Precision::Int8)
+            && !matches!(
+                self.quantization,
+                Some(Quantization::Bitsandbytes | Quantization::Mxfp4)
+            )
     }
 
     /// Human description of the layout, for responses.
@@ -253,6 +273,7 @@ impl WeightFormat {
             (Precision::Int4, Some(Quantization::Bitsandbytes)) if self.double_quant => "bitsandbytes NF4: linear weights in 4 bits, an 8-bit absmax per 64 weights and an fp32 constant per 256 absmax values (double quantization); other weights unquantized".into(),
             (Precision::Int4, Some(Quantization::Bitsandbytes)) => "bitsandbytes NF4/FP4: linear weights in 4 bits with an fp32 absmax per 64 weights; embeddings, lm_head, norms, biases and routers in 16-bit".into(),
             (Precision::Int8, Some(Quantization::Bitsandbytes)) => "bitsandbytes LLM.int8(): linear weights in int8 with an fp32 scale per output row; embeddings, lm_head, norms, biases and routers in 16-bit".into(),
+            (_, Some(Quantization::Mxfp4)) => "MXFP4: routed-expert weights (every linear weight in a dense model) in 4-bit e2m1 with an 8-bit scale per 32 values; attention, embeddings, lm_head, norms, biases and routers in 16-bit".into(),
             (_, q) => format!(
                 "{}linear weights in {} bits with a 16-bit scale and a {}-bit zero point per group of {} inputs{}; embeddings, lm_head, norms, biases and routers in 16-bit",
                 match q { Some(Quantization::Gptq) => "GPTQ: ", Some(Quantization::Awq) => "AWQ: ", _ => "" },

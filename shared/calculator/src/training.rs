@@ -370,11 +370,9 @@ pub fn estimate_training(
             };
             // PEFT's prepare_model_for_kbit_training casts every non-quantized weight
             // (embeddings, lm_head, norms, biases) to fp32.
-            let rest = params.total - params.linear;
-            (
-                (model.linear_bits(&format) + rest * 32).div_ceil(8),
-                Some(format),
-            )
+            let (bits, quantized) = model.quantized_linears(&format);
+            let rest = params.total - quantized;
+            ((bits + rest * 32).div_ceil(8), Some(format))
         }
         _ => (params.total * a, None),
     };

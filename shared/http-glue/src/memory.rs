@@ -340,9 +340,7 @@ fn inference(f: &Fields, r: &Resolved, unit: Unit) -> Result<Value, ApiError> {
     };
     let e = estimate_inference(&r.model, &req).map_err(|e| ApiError::from_calc(e, &f.path("")))?;
     let fmt = e.weight_format;
-    let grouped = fmt.precision.is_quantized()
-        && fmt.precision != Precision::Float8
-        && fmt.quantization != Some(Quantization::Bitsandbytes);
+    let grouped = fmt.uses_group_size();
     let mut parameters = r.echo.clone();
     parameters.extend([
         ("precision".into(), json!(fmt.precision.name())),
