@@ -125,12 +125,22 @@ pub(crate) fn resolve_weight_format(
     Ok(format)
 }
 
+/// Whether the format keeps a tied model's `lm_head` as its own 16-bit matrix: the
+/// published fine-grained FP8 checkpoints of tied models do (Qwen3-0.6B/1.7B/4B-FP8
+/// measure one embedding matrix above the tied count, the untied 8B/14B/32B do not).
+fn unties_lm_head(model: &Model, format: &WeightFormat) -> bool {
+    format.quantization == Some(Quantization::Fp8) && model.arch.tie_word_embeddings
+}
+
 /// Bytes of all weights in a format: quantized linear matrices with their scales, and
 /// every other parameter in 16-bit; unquantized formats store everything alike.
 pub(crate) fn weight_bytes(model: &Model, format: &WeightFormat) -> u128 {
     if format.precision.is_quantized() {
         let (bits, quantized) = model.quantized_linears(format);
-        let rest = model.params.total - quantized;
+        let mut rest = model.params.total - quantized;
+        if unties_lm_head(model, format) {
+            rest += model.params.embedding_matrix;
+        }
         (bits + rest * 16).div_ceil(8)
     } else {
         model.params.total * format.precision.bits() as u128 / 8
@@ -295,6 +305,12 @@ pub fn estimate_inference(
         }
     }
 
+    if unties_lm_head(model, &format) {
+        warnings.push(
+            "fp8 checkpoints of tied models store lm_head as its own 16-bit matrix; it is counted"
+                .into(),
+        );
+    }
     let weights = weight_bytes(model, &format).div_ceil(gpus as u128);
     let kv = kv_cache_bytes(model, kv_precision, req.batch_size as u128, tokens, gpus);
     let a = compute_bytes(format.precision);
@@ -406,8 +422,16 @@ mod tests {
             assert_eq!(e.weight_format.precision, Precision::Int4);
             e.model_weights.0 as f64 / (1u64 << 30) as f64
         };
-        assert!((gib("gpt-oss-20b") - 12.8).abs() < 0.1, "{}", gib("gpt-oss-20b"));
-        assert!((gib("gpt-oss-120b") - 60.8).abs() < 0.2, "{}", gib("gpt-oss-120b"));
+        assert!(
+            (gib("gpt-oss-20b") - 12.8).abs() < 0.1,
+            "{}",
+            gib("gpt-oss-20b")
+        );
+        assert!(
+            (gib("gpt-oss-120b") - 60.8).abs() < 0.2,
+            "{}",
+            gib("gpt-oss-120b")
+        );
     }
 
     #[test]
