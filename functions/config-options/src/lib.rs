@@ -15,19 +15,16 @@ pub async fn handler(event: Request) -> Result<Response<Body>, Error> {
 }
 
 fn optimizer_json(o: Optimizer) -> Value {
-    let (states, note) = match o {
-        Optimizer::Adafactor => (
-            Value::Null,
-            "factored second moment: 4 bytes x (rows + columns) per matrix, about 0.01 bytes per parameter for LLM weights",
-        ),
-        Optimizer::QuantizedAdamW => (json!(o.state_bytes_per_param(true)), "two 8-bit moments with an fp32 scale per 256 values (bitsandbytes)"),
-        Optimizer::SgdNoMomentum => (json!(0.0), "no state"),
-        Optimizer::Sgd => (json!(4.0), "one fp32 momentum buffer"),
-        Optimizer::Lion => (json!(4.0), "one fp32 momentum buffer"),
-        Optimizer::AdamW | Optimizer::Adam => (json!(8.0), "fp32 first and second moments"),
+    let note = match o {
+        Optimizer::Adafactor => "factored second moment: 4 bytes x (rows + columns) per matrix, about 0.01 bytes per parameter for LLM weights",
+        Optimizer::QuantizedAdamW => "two 8-bit moments with an fp32 scale per 256 values (bitsandbytes)",
+        Optimizer::SgdNoMomentum => "no state",
+        Optimizer::Sgd | Optimizer::Lion => "one fp32 momentum buffer",
+        Optimizer::AdamW | Optimizer::Adam => "fp32 first and second moments",
     };
+    let states = o.state_bytes_per_param(true);
     // Mixed precision adds 16-bit + fp32 gradients (6 bytes) and an fp32 master copy (4).
-    let mixed_total = states.as_f64().map(|s| s + 10.0);
+    let mixed_total = states.map(|s| s + 10.0);
     json!({
         "name": o.name(),
         "state_bytes_per_trainable_parameter": states,

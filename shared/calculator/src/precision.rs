@@ -191,16 +191,6 @@ impl MatrixShape {
 }
 
 impl WeightFormat {
-    /// A plain floating-point format (no scales).
-    pub fn plain(precision: Precision) -> WeightFormat {
-        WeightFormat {
-            precision,
-            quantization: None,
-            group_size: DEFAULT_GROUP_SIZE,
-            double_quant: false,
-        }
-    }
-
     /// Bits needed to store the given matrices, scales and indices included.
     ///
     /// Derivations (per matrix with `n_in` inputs, `n_out` outputs, `b` bits):

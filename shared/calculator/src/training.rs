@@ -148,18 +148,18 @@ impl Optimizer {
         })
     }
 
-    /// Bytes of optimizer state per trainable parameter for elementwise optimizers, with
-    /// states in fp32 (`true`) or in the 16-bit parameter dtype (`false`). Adafactor's
-    /// factored state depends on tensor shapes and is computed separately.
-    pub fn state_bytes_per_param(self, fp32_states: bool) -> f64 {
+    /// Bytes of optimizer state per trainable parameter, with states in fp32 (`true`)
+    /// or in the 16-bit parameter dtype (`false`); `None` for Adafactor, whose factored
+    /// state depends on tensor shapes. The same rates `estimate_training` applies.
+    pub fn state_bytes_per_param(self, fp32_states: bool) -> Option<f64> {
         let w = if fp32_states { 4.0 } else { 2.0 };
-        match self {
+        Some(match self {
             Optimizer::AdamW | Optimizer::Adam => 2.0 * w,
             Optimizer::QuantizedAdamW => 2.0 * (1.0 + 4.0 / BNB_OPTIM_BLOCK as f64),
             Optimizer::Sgd | Optimizer::Lion => w,
             Optimizer::SgdNoMomentum => 0.0,
-            Optimizer::Adafactor => 0.0,
-        }
+            Optimizer::Adafactor => return None,
+        })
     }
 }
 
@@ -742,6 +742,17 @@ mod tests {
         assert!(s0.training_memory > s1.training_memory);
         assert!(s1.training_memory > s2.training_memory);
         assert!(s2.training_memory > s3.training_memory);
+    }
+
+    #[test]
+    fn published_rates_match_the_accounting() {
+        for o in Optimizer::ALL {
+            let Some(rate) = o.state_bytes_per_param(true) else {
+                continue;
+            };
+            let got = run(|r| r.optimizer = o).details.optimizer_states.0 as f64;
+            assert!((got / PSI as f64 - rate).abs() < 1e-6, "{}", o.name());
+        }
     }
 
     #[test]
