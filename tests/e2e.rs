@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use http_glue::testing::{check, raw_event, EXPECTED};
 use serde_json::{json, Value};
 
 /// How long the first request may take: `cargo lambda watch` compiles each function on
@@ -166,34 +167,37 @@ fn dechunk(mut data: &[u8]) -> Option<Vec<u8>> {
     }
 }
 
-#[test]
-fn every_route_over_http() {
-    let server = Server::start();
+/// A named check against the running server.
+type Check = fn(&Server);
 
-    // Warm-up: the first request compiles the function.
-    let (status, body) = server.json("GET", "/health", None);
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(body["status"], "healthy");
+/// The checks, each named so that a failure says which behaviour broke. They share one
+/// server (starting `cargo lambda watch` and its functions costs seconds each time).
+const CHECKS: &[(&str, Check)] = &[
+    ("every_fixture_over_http", every_fixture_over_http),
+    ("old_service_examples", old_service_examples),
+    ("models_by_name_and_repo_id", models_by_name_and_repo_id),
+    ("training_and_compare", training_and_compare),
+    ("errors_name_their_field", errors_name_their_field),
+    ("other_methods_are_405", other_methods_are_405),
+    (
+        "one_json_log_line_per_request",
+        one_json_log_line_per_request,
+    ),
+];
 
-    let (status, body) = server.json("GET", "/api/models", None);
-    assert_eq!(status, 200);
-    assert_eq!(body["count"], 46);
-    assert!(body["models"]
-        .as_array()
-        .unwrap()
-        .contains(&json!("Qwen3-8B")));
+/// Every event fixture, sent as the HTTP request it describes, answers as the shared
+/// table says (the same table the in-process fixture tests use).
+fn every_fixture_over_http(server: &Server) {
+    for expected in EXPECTED {
+        let raw = raw_event(expected.fixture);
+        let method = raw["requestContext"]["http"]["method"].as_str().unwrap();
+        let path = raw["rawPath"].as_str().unwrap();
+        let (status, headers, body) = server.request(method, path, raw["body"].as_str());
+        check(expected, status, &headers, &body);
+    }
+}
 
-    let (status, body) = server.json("GET", "/api/models/Qwen3-8B", None);
-    assert_eq!(status, 200);
-    assert_eq!(body["parameters"]["total"], 8_190_735_360u64);
-    let (status, body) = server.json("GET", "/api/models/qwen%2Fqwen3-0.6b", None);
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(body["model_name"], "Qwen3-0.6B");
-    let (status, body) = server.json("GET", "/api/models/Qwen3-7B", None);
-    assert_eq!(status, 404);
-    assert!(!body["suggestions"].as_array().unwrap().is_empty());
-
-    // The old service's examples.
+fn old_service_examples(server: &Server) {
     let (status, body) = server.json(
         "POST",
         "/api/memory/inference",
@@ -213,7 +217,25 @@ fn every_route_over_http() {
     );
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["memory_bytes"]["model_weights"], 14_000_000_000u64);
+}
 
+fn models_by_name_and_repo_id(server: &Server) {
+    let (status, body) = server.json("GET", "/api/models", None);
+    assert_eq!(status, 200);
+    assert_eq!(body["count"], body["models"].as_array().unwrap().len());
+    assert!(body["models"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("Qwen3-8B")));
+    let (status, body) = server.json("GET", "/api/models/Qwen3-8B", None);
+    assert_eq!(status, 200);
+    assert_eq!(body["parameters"]["total"], 8_190_735_360u64);
+    let (status, body) = server.json("GET", "/api/models/qwen%2Fqwen3-0.6b", None);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["model_name"], "Qwen3-0.6B");
+}
+
+fn training_and_compare(server: &Server) {
     let (status, body) = server.json(
         "POST",
         "/api/memory/training",
@@ -224,7 +246,6 @@ fn every_route_over_http() {
     );
     assert_eq!(status, 200, "{body}");
     assert!(body["memory_bytes"]["training_memory"].as_u64().unwrap() > 0);
-
     let (status, body) = server.json(
         "POST",
         "/api/memory/compare",
@@ -235,30 +256,9 @@ fn every_route_over_http() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["summary"]["lowest"], 1);
     assert_eq!(body["results"].as_array().unwrap().len(), 2);
+}
 
-    let (status, body) = server.json("GET", "/api/config/options", None);
-    assert_eq!(status, 200);
-    assert_eq!(body["available_models"].as_array().unwrap().len(), 46);
-
-    // Error cases.
-    let (status, _, text) =
-        server.request("POST", "/api/memory/inference", Some("{\"model_name\": "));
-    assert_eq!(status, 400, "{text}");
-    let (status, body) = server.json(
-        "POST",
-        "/api/memory/inference",
-        Some(json!({"model_name": "Qwen3-0.6B", "batch_size": 2, "sequence_length": 4096, "precison": "float16"})),
-    );
-    assert_eq!(
-        (status, body["did_you_mean"].clone()),
-        (400, json!("precision"))
-    );
-    let (status, body) = server.json(
-        "POST",
-        "/api/memory/training",
-        Some(json!({"model_name": "Qwen3-0.6B", "batch_size": 2, "sequence_length": 512, "optimizer": "rmsprop"})),
-    );
-    assert_eq!((status, body["field"].clone()), (400, json!("optimizer")));
+fn errors_name_their_field(server: &Server) {
     let (status, body) = server.json(
         "POST",
         "/api/memory/compare",
@@ -270,14 +270,9 @@ fn every_route_over_http() {
         (status, body["field"].clone()),
         (400, json!("configurations[1].batch_size"))
     );
-    let big = format!("{{\"pad\": \"{}\"}}", "x".repeat(300 * 1024));
-    let (status, _, _) = server.request("POST", "/api/memory/inference", Some(&big));
-    assert_eq!(status, 413);
-    let (status, body) = server.json("GET", "/api/nothing/here", None);
-    assert_eq!(
-        (status, body["error"].clone()),
-        (404, json!("Endpoint not found"))
-    );
+}
+
+fn other_methods_are_405(server: &Server) {
     let (status, headers, _) = server.request("DELETE", "/api/models", None);
     assert_eq!(status, 405);
     assert!(
@@ -286,8 +281,15 @@ fn every_route_over_http() {
     );
     let (status, _, _) = server.request("GET", "/api/memory/inference", None);
     assert_eq!(status, 405);
+}
 
-    // One JSON log line per request, with route, status and latency.
+fn one_json_log_line_per_request(server: &Server) {
+    let (status, _, _) = server.request(
+        "POST",
+        "/api/memory/compare",
+        Some(r#"{"calculation_type": "inference", "configurations": [{"model_name": "Qwen3-0.6B", "batch_size": 1, "sequence_length": 8}]}"#),
+    );
+    assert_eq!(status, 200);
     let log = server.log_text();
     let line = log
         .lines()
@@ -296,6 +298,23 @@ fn every_route_over_http() {
         .unwrap_or_else(|| panic!("no JSON request log line for the compare route in:\n{log}"));
     assert_eq!(line["status"], 200);
     assert!(line["latency_ms"].as_f64().is_some());
+}
 
+#[test]
+fn the_api_over_http() {
+    let server = Server::start();
+    // Warm-up: the first request to each function starts it.
+    let (status, body) = server.json("GET", "/health", None);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["status"], "healthy");
+    let failed: Vec<String> = CHECKS
+        .iter()
+        .filter_map(|(name, check)| {
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| check(&server)))
+                .err()
+                .map(|_| (*name).to_owned())
+        })
+        .collect();
     drop(server);
+    assert!(failed.is_empty(), "failed checks: {}", failed.join(", "));
 }

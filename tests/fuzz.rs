@@ -1,24 +1,11 @@
 //! Random request bodies through the memory handlers: every answer is a 200 or a 4xx
 //! with a JSON error; a 500 (a caught panic) or an `Err` never happens.
 
-use http_glue::memory::{INFERENCE_FIELDS, TRAINING_FIELDS};
+use http_glue::memory::Calculation;
 use lambda_http::{Body, Request};
 use serde_json::{json, Map, Value};
 
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
+use testkit::Rng;
 
 const WORDS: &[&str] = &[
     "Qwen3-8B",
@@ -55,7 +42,7 @@ fn value(rng: &mut Rng, depth: u32) -> Value {
         0 => Value::Null,
         1 => json!(rng.below(2) == 0),
         2 => json!(rng.below(5)),
-        3 => json!(rng.next()),
+        3 => json!(rng.next_u64()),
         4 => json!(-(rng.below(1000) as i64)),
         5 => json!(rng.below(100_000) as f64 / 7.0),
         6 => json!([1e308, 1e-300, 0.5][rng.below(3) as usize]),
@@ -133,17 +120,19 @@ fn check(status: u16, response_body: &Body, sent: &Value) -> bool {
 #[tokio::test]
 async fn random_bodies_never_produce_a_500() {
     let mut rng = Rng(42);
+    let inference_fields = Calculation::Inference.fields();
+    let training_fields = Calculation::Training.fields();
     let mut ok = 0;
     for i in 0..3000 {
         let (path, sent) = match i % 3 {
-            0 => ("/api/memory/inference", body(&mut rng, &INFERENCE_FIELDS)),
-            1 => ("/api/memory/training", body(&mut rng, &TRAINING_FIELDS)),
+            0 => ("/api/memory/inference", body(&mut rng, &inference_fields)),
+            1 => ("/api/memory/training", body(&mut rng, &training_fields)),
             _ => {
                 let kind = ["inference", "training", "x"][rng.below(3) as usize];
                 let fields: &[&str] = if kind == "training" {
-                    &TRAINING_FIELDS
+                    &training_fields
                 } else {
-                    &INFERENCE_FIELDS
+                    &inference_fields
                 };
                 let configs: Vec<Value> = (0..1 + rng.below(3))
                     .map(|_| body(&mut rng, fields))

@@ -1,9 +1,11 @@
 //! `GET /api/config/options`: every accepted value, with the facts behind it.
 
+use calculator::training::GradientLayout;
 use calculator::{
-    limits, registry, LoraTarget, Method, Optimizer, Precision, Quantization, Unit,
-    CUDA_CONTEXT_BYTES, DEFAULT_GROUP_SIZE,
+    limits, registry, InferenceRequest, LoraTarget, Method, Optimizer, Precision, Quantization,
+    TrainingRequest, Unit, CUDA_CONTEXT_BYTES, DEFAULT_GROUP_SIZE, UNSTATED_DTYPE,
 };
+use http_glue::memory::MAX_COMPARE_CONFIGURATIONS;
 use http_glue::routes::CONFIG_OPTIONS;
 use http_glue::{ok, respond};
 use lambda_http::{Body, Error, Request, Response};
@@ -22,15 +24,63 @@ fn optimizer_json(o: Optimizer) -> Value {
         Optimizer::Sgd | Optimizer::Lion => "one fp32 momentum buffer",
         Optimizer::AdamW | Optimizer::Adam => "fp32 first and second moments",
     };
-    let states = o.state_bytes_per_param(true);
-    // Mixed precision adds 16-bit + fp32 gradients (6 bytes) and an fp32 master copy (4).
-    let mixed_total = states.map(|s| s + 10.0);
+    // Mixed precision: per trainable parameter a 16-bit weight, 16-bit and fp32
+    // gradients, an fp32 master copy and the states, as the accounting charges them.
+    let mixed = GradientLayout::new(Precision::Bfloat16, true);
+    let states = o.state_bytes_per_param(mixed.fp32_states);
+    let per_parameter = (2 + mixed.grad_16bit + mixed.grad_fp32 + mixed.master) as f64;
     json!({
         "name": o.name(),
         "state_bytes_per_trainable_parameter": states,
-        "bytes_per_trainable_parameter_mixed_precision": mixed_total,
+        "bytes_per_trainable_parameter_mixed_precision": states.map(|s| s + per_parameter),
+        "step_workspace_bytes_per_trainable_parameter": o.step_workspace_bytes_per_param(mixed.fp32_states),
         "note": note,
     })
+}
+
+/// Every default, read from the calculator's request constructors.
+fn defaults() -> Value {
+    let inference = InferenceRequest::new(1, 1);
+    let training = TrainingRequest::new(1, 1);
+    json!({
+        "precision": format!("the model's torch_dtype ({} when it has none)", UNSTATED_DTYPE.name()),
+        "kv_cache_precision": format!("the compute dtype ({} for quantized weights)", calculator::runtime::QUANTIZED_COMPUTE_DTYPE.name()),
+        "group_size": DEFAULT_GROUP_SIZE,
+        "max_new_tokens": inference.max_new_tokens,
+        "use_flash_attention": inference.use_flash_attention,
+        "num_gpus": inference.num_gpus,
+        "method": training.method.name(),
+        "mixed_precision": training.mixed_precision,
+        "trainable_parameters": limits::MAX_TRAINABLE_PERCENT,
+        "lora_rank": training.lora_rank,
+        "lora_target": training.lora_target.name(),
+        "optimizer": training.optimizer.name(),
+        "gradient_checkpointing": if training.gradient_checkpointing { "full" } else { "none" },
+        "zero_stage": training.zero_stage,
+        "unit": Unit::default().name(),
+        "runtime_overhead_bytes": CUDA_CONTEXT_BYTES,
+    })
+}
+
+/// Every limit, read from `calculator::limits` and the glue's.
+fn limits_json() -> Value {
+    let mut out = serde_json::Map::new();
+    for r in limits::REQUEST_FIELDS {
+        out.insert(r.field.into(), json!(r.max));
+    }
+    out.insert(
+        "model_size_billions".into(),
+        json!(limits::MAX_MODEL_SIZE_BILLIONS),
+    );
+    out.insert(
+        "compare_configurations".into(),
+        json!(MAX_COMPARE_CONFIGURATIONS),
+    );
+    out.insert(
+        "request_body_bytes".into(),
+        json!(http_glue::body::MAX_BODY_BYTES),
+    );
+    Value::Object(out)
 }
 
 fn options() -> Value {
@@ -79,35 +129,8 @@ fn options() -> Value {
         "gradient_checkpointing": ["none", "full"],
         "zero_stages": [0, 1, 2, 3],
         "units": Unit::ALL.iter().map(|u| u.name()).collect::<Vec<_>>(),
-        "defaults": {
-            "precision": "the model's torch_dtype (bfloat16 when it has none)",
-            "kv_cache_precision": "the compute dtype (bfloat16 for quantized weights)",
-            "group_size": DEFAULT_GROUP_SIZE,
-            "max_new_tokens": 0,
-            "use_flash_attention": true,
-            "num_gpus": 1,
-            "method": "full",
-            "mixed_precision": true,
-            "trainable_parameters": 100,
-            "lora_rank": 8,
-            "lora_target": "all_linear",
-            "optimizer": "AdamW",
-            "gradient_checkpointing": "none",
-            "zero_stage": 0,
-            "unit": "GB",
-            "runtime_overhead_bytes": CUDA_CONTEXT_BYTES,
-        },
-        "limits": {
-            "batch_size": limits::MAX_BATCH_SIZE,
-            "sequence_length": limits::MAX_SEQUENCE_LENGTH,
-            "max_new_tokens": limits::MAX_NEW_TOKENS,
-            "num_gpus": limits::MAX_GPUS,
-            "lora_rank": limits::MAX_LORA_RANK,
-            "group_size": limits::MAX_GROUP_SIZE,
-            "model_size_billions": limits::MAX_MODEL_SIZE_BILLIONS,
-            "compare_configurations": 50,
-            "request_body_bytes": http_glue::body::MAX_BODY_BYTES,
-        },
+        "defaults": defaults(),
+        "limits": limits_json(),
         "available_models": models,
     })
 }
@@ -135,7 +158,9 @@ mod tests {
             .find(|o| o["name"] == "AdamW")
             .unwrap();
         assert_eq!(adamw["state_bytes_per_trainable_parameter"], 8.0);
-        assert_eq!(adamw["bytes_per_trainable_parameter_mixed_precision"], 18.0);
+        // 2 (bf16 weight) + 2 (bf16 gradient) + 4 (fp32 gradient) + 4 (master) + 8.
+        assert_eq!(adamw["bytes_per_trainable_parameter_mixed_precision"], 20.0);
+        assert_eq!(adamw["step_workspace_bytes_per_trainable_parameter"], 4.0);
         assert_eq!(body["optimizers"].as_array().unwrap().len(), 7);
         assert_eq!(body["available_models"].as_array().unwrap().len(), 46);
         assert_eq!(body["sft_or_peft"]["peft"], json!(["lora", "qlora"]));

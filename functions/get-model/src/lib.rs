@@ -75,7 +75,7 @@ fn percent_decode(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use http_glue::testing::{event, status_and_json};
+    use http_glue::testing::{check_response, event, expected_for, status_and_json};
 
     #[tokio::test]
     async fn returns_config_and_exact_parameters() {
@@ -95,10 +95,11 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn unknown_model_is_404_with_suggestions() {
-        let (status, body) = status_and_json(&handler(event("get-model-unknown")).await.unwrap());
-        assert_eq!(status, 404);
-        assert_eq!(body["error"], "Model 'Qwen3-7B' not found");
+    async fn every_fixture_answers_as_the_table_says() {
+        for expected in expected_for(GET_MODEL.function) {
+            check_response(&expected, &handler(event(expected.fixture)).await.unwrap());
+        }
+        let (_, body) = status_and_json(&handler(event("get-model-unknown")).await.unwrap());
         let suggestions = body["suggestions"].as_array().unwrap();
         assert!(!suggestions.is_empty() && suggestions.len() <= 3);
     }

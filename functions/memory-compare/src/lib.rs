@@ -4,14 +4,11 @@
 use calculator::{Bytes, Unit};
 use http_glue::body::{json_kind, json_object};
 use http_glue::fields::Fields;
-use http_glue::memory::{evaluate, parse_unit, total_bytes, Calculation};
+use http_glue::memory::{evaluate, parse_unit, Calculation, MAX_COMPARE_CONFIGURATIONS};
 use http_glue::routes::MEMORY_COMPARE;
 use http_glue::{ok, respond, ApiError};
 use lambda_http::{Body, Error, Request, Response};
 use serde_json::{json, Map, Value};
-
-/// Most configurations one request may compare.
-pub const MAX_CONFIGURATIONS: usize = 50;
 
 /// The Lambda handler.
 pub async fn handler(event: Request) -> Result<Response<Body>, Error> {
@@ -30,7 +27,7 @@ fn compare(body: &Map<String, Value>) -> Result<Value, ApiError> {
             ApiError::field("calculation_type", "is required: inference or training")
                 .with("allowed", json!(kinds))
         })?;
-    let unit = parse_unit(&f, Unit::Gb)?;
+    let unit = parse_unit(&f, Unit::default())?;
     let configurations = match f.get("configurations") {
         Some(Value::Array(list)) => list,
         Some(other) => {
@@ -42,20 +39,21 @@ fn compare(body: &Map<String, Value>) -> Result<Value, ApiError> {
         None => {
             return Err(ApiError::field(
                 "configurations",
-                "is required: an array of 1 to 50 objects",
+                format!("is required: an array of 1 to {MAX_COMPARE_CONFIGURATIONS} objects"),
             ))
         }
     };
-    if configurations.is_empty() || configurations.len() > MAX_CONFIGURATIONS {
+    if configurations.is_empty() || configurations.len() > MAX_COMPARE_CONFIGURATIONS {
         return Err(ApiError::field(
             "configurations",
             format!(
-                "must hold 1 to {MAX_CONFIGURATIONS} configurations, got {}",
+                "must hold 1 to {MAX_COMPARE_CONFIGURATIONS} configurations, got {}",
                 configurations.len()
             ),
         ));
     }
     let mut results = Vec::with_capacity(configurations.len());
+    let mut totals = Vec::with_capacity(configurations.len());
     for (i, item) in configurations.iter().enumerate() {
         let prefix = format!("configurations[{i}].");
         let map = item.as_object().ok_or_else(|| {
@@ -64,11 +62,12 @@ fn compare(body: &Map<String, Value>) -> Result<Value, ApiError> {
                 format!("must be an object, got {}", json_kind(item)),
             )
         })?;
-        let mut result = evaluate(calc, map, &prefix, unit)?;
+        let evaluated = evaluate(calc, map, &prefix, unit)?;
+        let mut result = evaluated.body;
         result["index"] = json!(i);
         results.push(result);
+        totals.push(evaluated.total.0);
     }
-    let totals: Vec<u64> = results.iter().map(total_bytes).collect();
     // `results` is non-empty, so both exist; ties go to the first configuration.
     let lowest = (0..totals.len()).min_by_key(|&i| totals[i]).unwrap_or(0);
     let highest = (0..totals.len())
@@ -95,7 +94,7 @@ fn compare(body: &Map<String, Value>) -> Result<Value, ApiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use http_glue::testing::{event, status_and_json};
+    use http_glue::testing::{check_response, event, expected_for, status_and_json};
 
     async fn call(name: &str) -> (u16, Value) {
         status_and_json(&handler(event(name)).await.unwrap())
@@ -129,23 +128,23 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn errors_name_index_and_field() {
-        let (status, body) = call("memory-compare-bad-config").await;
-        assert_eq!(status, 400);
-        assert_eq!(body["field"], "configurations[1].precision");
-        let (status, body) = call("memory-compare-empty").await;
-        assert_eq!(status, 400);
-        assert_eq!(body["field"], "configurations");
-        let (status, body) = call("memory-compare-bad-type").await;
-        assert_eq!(status, 400);
-        assert_eq!(body["field"], "calculation_type");
+    async fn every_fixture_answers_as_the_table_says() {
+        for expected in expected_for(MEMORY_COMPARE.function) {
+            check_response(&expected, &handler(event(expected.fixture)).await.unwrap());
+        }
     }
 
     #[test]
-    fn rejects_more_than_fifty() {
+    fn accepts_up_to_the_limit_and_no_more() {
         let one = json!({"model_name": "Qwen3-0.6B", "batch_size": 1, "sequence_length": 16});
-        let body = json!({"calculation_type": "inference", "configurations": vec![one; 51]});
-        let err = compare(body.as_object().unwrap()).unwrap_err();
+        let body =
+            |n| json!({"calculation_type": "inference", "configurations": vec![one.clone(); n]});
+        let full = compare(body(MAX_COMPARE_CONFIGURATIONS).as_object().unwrap()).unwrap();
+        assert_eq!(
+            full["results"].as_array().unwrap().len(),
+            MAX_COMPARE_CONFIGURATIONS
+        );
+        let err = compare(body(MAX_COMPARE_CONFIGURATIONS + 1).as_object().unwrap()).unwrap_err();
         assert_eq!(err.status, 400);
         assert_eq!(err.body["field"], "configurations");
     }

@@ -20,21 +20,14 @@ pub async fn handler(event: Request) -> Result<Response<Body>, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use http_glue::testing::{event, status_and_json};
+    use http_glue::testing::{check_response, event, expected_for};
 
     #[tokio::test]
-    async fn unknown_path_is_404() {
-        let (status, body) = status_and_json(&handler(event("not-found")).await.unwrap());
-        assert_eq!(status, 404);
-        assert_eq!(body["error"], "Endpoint not found");
-    }
-
-    #[tokio::test]
-    async fn wrong_method_is_405_with_allow() {
+    async fn every_fixture_answers_as_the_table_says() {
+        for expected in expected_for(NOT_FOUND.function) {
+            check_response(&expected, &handler(event(expected.fixture)).await.unwrap());
+        }
         let response = handler(event("not-found-method")).await.unwrap();
         assert_eq!(response.headers()["allow"], "GET");
-        let (status, body) = status_and_json(&response);
-        assert_eq!(status, 405);
-        assert_eq!(body["error"], "Method not allowed");
     }
 }

@@ -3,84 +3,8 @@
 //!
 //! Every count is a number of parameters (scalars), computed in `u128`.
 
+use crate::families::Family;
 use crate::precision::{MatrixShape, Precision};
-
-/// The model families whose Hugging Face `config.json` keys and layer layouts the crate
-/// knows. Anything else is read as a llama-style decoder.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Family {
-    /// `llama`
-    Llama,
-    /// `mistral`
-    Mistral,
-    /// `mixtral`
-    Mixtral,
-    /// `qwen2`
-    Qwen2,
-    /// `qwen2_moe`
-    Qwen2Moe,
-    /// `qwen3`
-    Qwen3,
-    /// `qwen3_moe`
-    Qwen3Moe,
-    /// `gemma`
-    Gemma,
-    /// `gemma2`
-    Gemma2,
-    /// `gemma3_text`, or `gemma3` with a `text_config`
-    Gemma3,
-    /// `phi3`
-    Phi3,
-    /// `deepseek_v3` (MLA, routed and shared experts)
-    DeepseekV3,
-    /// `gpt_oss`
-    GptOss,
-    /// `falcon`
-    Falcon,
-    /// `opt`
-    Opt,
-    /// `gpt2`
-    Gpt2,
-    /// `gpt_bigcode` (StarCoder)
-    GptBigCode,
-    /// An unknown `model_type`, read with llama's keys and layout.
-    LlamaLike,
-}
-
-impl Family {
-    /// Every known family with the `model_type` it answers to.
-    pub const KNOWN: [(Family, &'static str); 17] = [
-        (Family::Llama, "llama"),
-        (Family::Mistral, "mistral"),
-        (Family::Mixtral, "mixtral"),
-        (Family::Qwen2, "qwen2"),
-        (Family::Qwen2Moe, "qwen2_moe"),
-        (Family::Qwen3, "qwen3"),
-        (Family::Qwen3Moe, "qwen3_moe"),
-        (Family::Gemma, "gemma"),
-        (Family::Gemma2, "gemma2"),
-        (Family::Gemma3, "gemma3_text"),
-        (Family::Phi3, "phi3"),
-        (Family::DeepseekV3, "deepseek_v3"),
-        (Family::GptOss, "gpt_oss"),
-        (Family::Falcon, "falcon"),
-        (Family::Opt, "opt"),
-        (Family::Gpt2, "gpt2"),
-        (Family::GptBigCode, "gpt_bigcode"),
-    ];
-
-    /// The family of a `model_type`, if known (`gemma3` is accepted for `gemma3_text`).
-    pub fn from_model_type(model_type: &str) -> Option<Family> {
-        let t = model_type.trim().to_ascii_lowercase();
-        if t == "gemma3" {
-            return Some(Family::Gemma3);
-        }
-        Family::KNOWN
-            .iter()
-            .find(|(_, name)| *name == t)
-            .map(|(f, _)| *f)
-    }
-}
 
 /// The normalisation layer and whether it carries a bias.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -148,8 +72,8 @@ pub struct Moe {
 pub struct Architecture {
     /// The `model_type` as given (or `llama` for explicit fields).
     pub model_type: String,
-    /// The family whose layout was used.
-    pub family: Family,
+    /// The family whose reader built it.
+    pub family: &'static Family,
     /// Residual stream width.
     pub hidden_size: u64,
     /// Decoder layers.
@@ -234,36 +158,13 @@ pub struct LinearGroup {
     pub shape: MatrixShape,
 }
 
-/// Parameter counts of a model.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub struct ParameterCounts {
-    /// Every unique weight (tied embeddings once).
-    pub total: u128,
-    /// Token embedding, learned positions and an untied `lm_head`.
-    pub embedding: u128,
-    /// `total - embedding`.
-    pub non_embedding: u128,
-    /// Parameters a token passes through: for MoE, the routed experts it is not sent to
-    /// are left out.
-    pub active: u128,
-    /// Weights of the linear matrices inside the decoder layers: the ones quantized
-    /// checkpoints store in low precision.
-    pub linear: u128,
-    /// Parameters of one dense decoder layer (attention, MLP, norms).
-    pub dense_layer: u128,
-    /// Parameters of one MoE decoder layer (0 when there is none).
-    pub moe_layer: u128,
-    /// Weights of the input embedding matrix alone.
-    pub embedding_matrix: u128,
-}
-
 impl Architecture {
     /// A llama-style decoder (gated MLP, RMSNorm, rotary positions, two norms per layer,
     /// no biases, untied, full attention) with the given shape; families adjust the
     /// rest. The MLP width starts at 0 for the caller to set.
     pub fn llama_like(
         model_type: &str,
-        family: Family,
+        family: &'static Family,
         hidden_size: u64,
         num_layers: u64,
         num_heads: u64,
@@ -402,131 +303,6 @@ impl Architecture {
             push(SharedExpert, moe.shared_intermediate, h, shared);
         }
         out
-    }
-
-    /// Exact parameter counts, from the linear groups and every bias, norm, router,
-    /// sink and embedding of the layout.
-    pub fn parameter_counts(&self, linears: &[LinearGroup]) -> ParameterCounts {
-        let h = self.hidden_size as u128;
-        let layers = self.num_layers as u128;
-        let per_kind = |kind: LinearKind| -> u128 {
-            linears
-                .iter()
-                .filter(|g| g.kind == kind)
-                .map(|g| g.shape.elements())
-                .sum()
-        };
-        let linear: u128 = linears.iter().map(|g| g.shape.elements()).sum();
-
-        // Attention: biases, norms inside attention, sinks.
-        let mut attn_extra = 0u128;
-        match self.mla {
-            Some(m) => {
-                // `attention_bias` puts biases on q_a_proj and kv_a_proj_with_mqa (a plain
-                // q_proj has none); the two latent norms are always there.
-                let q_rank = m.q_lora_rank.map_or(0, |r| r as u128);
-                if self.qkv_bias {
-                    attn_extra += q_rank + (m.kv_lora_rank + m.qk_rope_head_dim) as u128;
-                }
-                attn_extra += q_rank + m.kv_lora_rank as u128;
-            }
-            None => {
-                if self.qkv_bias {
-                    attn_extra += (self.q_dim() + 2 * self.kv_dim()) as u128;
-                }
-            }
-        }
-        if self.o_bias {
-            attn_extra += h;
-        }
-        if self.qk_norm {
-            attn_extra += 2 * self.head_dim as u128;
-        }
-        if self.attention_sinks {
-            attn_extra += self.num_heads as u128;
-        }
-        let norms = self.norms_per_layer as u128 * self.norm.params(self.hidden_size);
-
-        let i = self.intermediate_size as u128;
-        let mlp_bias = match (self.mlp_bias, self.gated_mlp) {
-            (false, _) => 0,
-            (true, true) => 2 * i + h,
-            (true, false) => i + h,
-        };
-
-        let attention_layer = (per_kind(LinearKind::Attention) / layers.max(1)) + attn_extra;
-        let dense_count = self.dense_layers() as u128;
-        let dense_mlp = per_kind(LinearKind::Mlp)
-            .saturating_sub(self.projection_params())
-            .checked_div(dense_count)
-            .map_or(0, |w| w + mlp_bias);
-
-        let (moe_layer_extra, expert_params, moe_layers, unused_experts) = match self.moe {
-            Some(m) => {
-                let e = m.num_experts as u128;
-                let ie = m.expert_intermediate as u128;
-                // Experts are gated MLPs in every supported MoE family.
-                let one_expert_weights = 3 * h * ie;
-                let one_expert_bias = if m.expert_bias { 2 * ie + h } else { 0 };
-                let router = h * e + if m.router_bias { e } else { 0 };
-                let shared = 3 * h * m.shared_intermediate as u128
-                    + if m.shared_expert_gate { h } else { 0 };
-                (
-                    router + shared + e * (one_expert_weights + one_expert_bias),
-                    one_expert_weights + one_expert_bias,
-                    m.moe_layers as u128,
-                    (m.num_experts - m.experts_per_token) as u128,
-                )
-            }
-            None => (0, 0, 0, 0),
-        };
-
-        let dense_layer = attention_layer + norms + dense_mlp;
-        let moe_layer = if moe_layers > 0 {
-            attention_layer + norms + moe_layer_extra
-        } else {
-            0
-        };
-
-        let embedding_matrix = self.vocab_size as u128 * self.embedding_dim as u128;
-        let positions = self.learned_positions as u128 * h;
-        let lm_head = if self.tie_word_embeddings {
-            0
-        } else {
-            embedding_matrix
-        };
-        let final_norm = if self.final_norm {
-            self.norm.params(self.hidden_size)
-        } else {
-            0
-        };
-        let total = dense_count * dense_layer
-            + moe_layers * moe_layer
-            + embedding_matrix
-            + positions
-            + lm_head
-            + final_norm
-            + self.projection_params();
-        let embedding = embedding_matrix + positions + lm_head;
-        ParameterCounts {
-            total,
-            embedding,
-            non_embedding: total - embedding,
-            active: total - moe_layers * unused_experts * expert_params,
-            linear,
-            dense_layer,
-            moe_layer,
-            embedding_matrix,
-        }
-    }
-
-    /// OPT's `project_in`/`project_out` when the embedding is narrower than the model.
-    fn projection_params(&self) -> u128 {
-        if self.embedding_dim == self.hidden_size {
-            0
-        } else {
-            2 * self.embedding_dim as u128 * self.hidden_size as u128
-        }
     }
 
     /// Sum over layers of the tokens each layer's KV cache holds for a context of

@@ -5,8 +5,9 @@
 //! `max(activations, workspace)`), so "fits" is monotone and a bisection over the
 //! valid range finds the exact boundary in at most ~25 evaluations.
 
-use crate::error::{limits, CalcError};
+use crate::error::CalcError;
 use crate::inference::{estimate_inference, InferenceRequest};
+use crate::limits;
 use crate::model::Model;
 use crate::training::{estimate_training, TrainingRequest};
 use crate::units::Bytes;

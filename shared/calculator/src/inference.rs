@@ -2,20 +2,14 @@
 //!
 //! Derivations and sources: `docs/methodology.md`, section "Inference".
 
-use crate::error::{check_range, check_workload, limits, to_u64, CalcError};
+use crate::error::{check_workload, to_u64, CalcError};
+use crate::kv_cache::{kv_cache_bytes, kv_heads_per_gpu};
+use crate::limits;
 use crate::model::Model;
-use crate::precision::{Precision, Quantization, WeightFormat, DEFAULT_GROUP_SIZE};
+use crate::precision::{Precision, Quantization, WeightFormat};
+use crate::runtime::{compute_bytes, CUDA_CONTEXT_BYTES, FP32_BYTES, QUANTIZED_COMPUTE_DTYPE};
 use crate::units::Bytes;
-
-/// CUDA context per GPU with lazy module loading (driver state plus the kernel images
-/// of PyTorch, cuBLAS and cuDNN that a run loads): the middle of the 0.3-0.6 GiB seen
-/// across drivers and library sets. `torch.cuda.max_memory_allocated` excludes it,
-/// `nvidia-smi` includes it.
-pub const CUDA_CONTEXT_BYTES: u64 = 512 * 1024 * 1024;
-
-/// Values per group in quantized KV caches (the `q_group_size` default of
-/// transformers' `QuantizedCache`), each group with a 16-bit scale and zero point.
-const KV_QUANT_GROUP: u128 = 64;
+use crate::weights::{resolve_weight_format, unties_lm_head, weight_bytes};
 
 /// An inference request, after parsing. Token counts are per sequence.
 #[derive(Clone, Debug, PartialEq)]
@@ -78,120 +72,9 @@ pub struct InferenceEstimate {
     pub warnings: Vec<String>,
 }
 
-/// Resolves precision, format and group size for weights, checking they fit together.
-pub(crate) fn resolve_weight_format(
-    model: &Model,
-    precision: Option<Precision>,
-    quantization: Option<Quantization>,
-    group_size: Option<u64>,
-    warnings: &mut Vec<String>,
-) -> Result<WeightFormat, CalcError> {
-    let precision = precision
-        .or(quantization.map(Quantization::default_precision))
-        .unwrap_or_else(|| model.default_precision());
-    if let Some(q) = quantization {
-        if !q.precisions().contains(&precision) {
-            let allowed: Vec<&str> = q.precisions().iter().map(|p| p.name()).collect();
-            return Err(CalcError::field(
-                "quantization",
-                format!(
-                    "{} checkpoints store {} weights, not {}",
-                    q.name(),
-                    allowed.join(" or "),
-                    precision.name()
-                ),
-            ));
-        }
-    }
-    if let Some(g) = group_size {
-        if !(1..=limits::MAX_GROUP_SIZE).contains(&g) {
-            return Err(CalcError::field(
-                "group_size",
-                format!("must be an integer from 1 to {}", limits::MAX_GROUP_SIZE),
-            ));
-        }
-    }
-    let format = WeightFormat {
-        precision,
-        quantization,
-        group_size: group_size.unwrap_or(DEFAULT_GROUP_SIZE),
-        double_quant: false,
-    };
-    if let (Some(g), false) = (group_size, format.uses_group_size()) {
-        warnings.push(format!(
-            "group_size {g} ignored: it applies to group-wise int4/int8 formats (generic, gptq, awq)"
-        ));
-    }
-    Ok(format)
-}
-
-/// Whether the format keeps a tied model's `lm_head` as its own 16-bit matrix: the
-/// published fine-grained FP8 checkpoints of tied models do (Qwen3-0.6B/1.7B/4B-FP8
-/// measure one embedding matrix above the tied count, the untied 8B/14B/32B do not).
-fn unties_lm_head(model: &Model, format: &WeightFormat) -> bool {
-    format.quantization == Some(Quantization::Fp8) && model.arch.tie_word_embeddings
-}
-
-/// Bytes of all weights in a format: quantized linear matrices with their scales, and
-/// every other parameter in 16-bit; unquantized formats store everything alike.
-pub(crate) fn weight_bytes(model: &Model, format: &WeightFormat) -> u128 {
-    if format.precision.is_quantized() {
-        let (bits, quantized) = model.quantized_linears(format);
-        let mut rest = model.params.total - quantized;
-        if unties_lm_head(model, format) {
-            rest += model.params.embedding_matrix;
-        }
-        (bits + rest * 16).div_ceil(8)
-    } else {
-        model.params.total * format.precision.bits() as u128 / 8
-    }
-}
-
-/// Bits of one cached value, with group scales for integer caches.
-fn kv_bits(p: Precision) -> (u128, u128) {
-    match p {
-        Precision::Int8 | Precision::Int4 => {
-            (p.bits() as u128 * KV_QUANT_GROUP + 32, KV_QUANT_GROUP)
-        }
-        _ => (p.bits() as u128, 1),
-    }
-}
-
-/// Key/value heads one GPU stores under tensor parallelism (replicated when fewer
-/// heads than GPUs).
-fn kv_heads_per_gpu(model: &Model, gpus: u64) -> u64 {
-    model.arch.num_kv_heads.div_ceil(gpus)
-}
-
-/// KV-cache bytes on one GPU for `sequences` sequences of `tokens` tokens.
-pub(crate) fn kv_cache_bytes(
-    model: &Model,
-    precision: Precision,
-    sequences: u128,
-    tokens: u128,
-    gpus: u64,
-) -> u128 {
-    let arch = &model.arch;
-    let per_token_layer = match arch.mla {
-        // MLA caches the compressed latent and the shared rope key, replicated per GPU.
-        Some(m) => (m.kv_lora_rank + m.qk_rope_head_dim) as u128,
-        None => 2 * kv_heads_per_gpu(model, gpus) as u128 * arch.head_dim as u128,
-    };
-    let (bits, per) = kv_bits(precision);
-    (sequences * arch.cached_token_layers(tokens) * per_token_layer * bits).div_ceil(per * 8)
-}
-
-/// Compute dtype bytes: fp32 models compute in fp32, everything else in 16-bit.
-pub(crate) fn compute_bytes(p: Precision) -> u128 {
-    if p == Precision::Float32 {
-        4
-    } else {
-        2
-    }
-}
-
 /// Peak transient memory of the prefill forward pass (no autograd: each tensor is freed
-/// once its consumer ran, so the peak is the residual stream plus the largest block).
+/// once its consumer ran, so the peak is the residual stream plus the largest block),
+/// in bytes; methodology §5.
 fn prefill_activation_bytes(model: &Model, req: &InferenceRequest, a: u128) -> u128 {
     let arch = &model.arch;
     let n = req.num_gpus as u128;
@@ -217,9 +100,10 @@ fn prefill_activation_bytes(model: &Model, req: &InferenceRequest, a: u128) -> u
         attention += tokens * latent * a;
     }
     if !req.use_flash_attention {
-        // Eager attention: scores in 16-bit, softmax in fp32, probabilities cast back.
+        // Eager attention: scores in the compute dtype, softmax in fp32, probabilities
+        // cast back.
         let heads = arch.num_heads as u128 / n;
-        attention += b * heads * s * s * (a + 4 + a);
+        attention += b * heads * s * s * (a + FP32_BYTES + a);
     }
 
     let i = arch.intermediate_size as u128 / n;
@@ -236,7 +120,9 @@ fn prefill_activation_bytes(model: &Model, req: &InferenceRequest, a: u128) -> u
         let k = m.experts_per_token as u128;
         let ie = m.expert_intermediate as u128 / n;
         let is = m.shared_intermediate as u128 / n;
-        tokens * m.num_experts as u128 * 4 + tokens * k * (2 * h + 3 * ie) * a + tokens * 3 * is * a
+        tokens * m.num_experts as u128 * FP32_BYTES
+            + tokens * k * (2 * h + 3 * ie) * a
+            + tokens * 3 * is * a
     });
 
     // Logits: generation keeps only the last position (16-bit logits, the fp32 copy
@@ -244,7 +130,7 @@ fn prefill_activation_bytes(model: &Model, req: &InferenceRequest, a: u128) -> u
     // logits of every position (transformers upcasts to fp32 only inside the loss).
     let v = arch.vocab_size as u128;
     let logits = if req.max_new_tokens > 0 {
-        b * v * (a + 8)
+        b * v * (a + 2 * FP32_BYTES)
     } else {
         tokens * v * a
     } + tokens * h * a;
@@ -258,12 +144,7 @@ pub fn estimate_inference(
     req: &InferenceRequest,
 ) -> Result<InferenceEstimate, CalcError> {
     check_workload(req.batch_size, req.sequence_length, req.num_gpus)?;
-    check_range(
-        "max_new_tokens",
-        req.max_new_tokens,
-        0,
-        limits::MAX_NEW_TOKENS,
-    )?;
+    limits::MAX_NEW_TOKENS_RANGE.check(req.max_new_tokens)?;
     let mut warnings = model.warnings.clone();
     let format = resolve_weight_format(
         model,
@@ -283,7 +164,8 @@ pub fn estimate_inference(
             ),
         ));
     }
-    if arch.mla.is_none() && arch.num_kv_heads < gpus {
+    // MLA models have a KV head per query head, which `gpus` divides: never fewer.
+    if arch.num_kv_heads < gpus {
         warnings.push(format!(
             "{} key/value heads over {gpus} GPUs: each GPU keeps a replica of one head's cache",
             arch.num_kv_heads
@@ -292,7 +174,7 @@ pub fn estimate_inference(
     let kv_precision = req
         .kv_cache_precision
         .unwrap_or(if format.precision.is_quantized() {
-            Precision::Bfloat16
+            QUANTIZED_COMPUTE_DTYPE
         } else {
             format.precision
         });

@@ -18,21 +18,31 @@
 pub mod architecture;
 pub mod config;
 pub mod error;
+pub mod families;
 pub mod fit;
 pub mod inference;
+pub mod kv_cache;
+pub mod limits;
 pub mod model;
+pub mod numbers;
+pub mod parameters;
 pub mod precision;
 pub mod registry;
+pub mod runtime;
 pub mod suggest;
 pub mod training;
 pub mod units;
+pub mod weights;
 
-pub use architecture::{Architecture, Family, ParameterCounts};
-pub use error::{limits, CalcError};
+pub use architecture::Architecture;
+pub use error::CalcError;
+pub use families::Family;
 pub use fit::{max_batch_size, max_sequence_length, Workload};
-pub use inference::{estimate_inference, InferenceEstimate, InferenceRequest, CUDA_CONTEXT_BYTES};
-pub use model::{ExplicitModel, Model};
+pub use inference::{estimate_inference, InferenceEstimate, InferenceRequest};
+pub use model::{ExplicitModel, Model, UNSTATED_DTYPE};
+pub use parameters::ParameterCounts;
 pub use precision::{Precision, Quantization, WeightFormat, DEFAULT_GROUP_SIZE};
+pub use runtime::CUDA_CONTEXT_BYTES;
 pub use training::{
     estimate_training, LoraTarget, Method, Optimizer, TrainingDetails, TrainingEstimate,
     TrainingRequest,

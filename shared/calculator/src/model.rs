@@ -3,9 +3,12 @@
 
 use serde_json::Value;
 
-use crate::architecture::{Architecture, Family, LinearGroup, ParameterCounts};
+use crate::architecture::{Architecture, LinearGroup};
 use crate::config::parse_config;
-use crate::error::{check_range, limits, CalcError};
+use crate::error::CalcError;
+use crate::limits;
+use crate::parameters::ParameterCounts;
+use crate::precision::{Precision, Quantization, WeightFormat};
 
 /// A model: architecture, derived counts, and the assumptions made in reading it.
 #[derive(Clone, Debug, PartialEq)]
@@ -43,6 +46,31 @@ pub struct ExplicitModel {
     /// Vocabulary (defaults to 32,000, Llama 2's).
     pub vocab_size: Option<u64>,
 }
+
+impl ExplicitModel {
+    /// Checks every field against its limit; errors name the field.
+    fn check_ranges(&self) -> Result<(), CalcError> {
+        limits::HIDDEN_SIZE.check(self.hidden_size)?;
+        limits::NUM_HIDDEN_LAYERS.check(self.num_hidden_layers)?;
+        limits::NUM_ATTENTION_HEADS.check(self.num_attention_heads)?;
+        let optional = [
+            (limits::NUM_KEY_VALUE_HEADS, self.num_key_value_heads),
+            (limits::HEAD_DIM, self.head_dim),
+            (limits::INTERMEDIATE_SIZE, self.intermediate_size),
+            (limits::VOCAB_SIZE, self.vocab_size),
+        ];
+        for (range, value) in optional {
+            if let Some(v) = value {
+                range.check(v)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The weights' dtype when a config states no `torch_dtype` (and for explicit fields):
+/// bfloat16, the dtype current open models ship in (every dated registry model does).
+pub const UNSTATED_DTYPE: Precision = Precision::Bfloat16;
 
 /// Vocabulary assumed for explicit fields without `vocab_size` (Llama 1/2, Mistral 7B).
 const DEFAULT_VOCAB: u64 = 32_000;
@@ -89,38 +117,7 @@ impl Model {
     /// is the parameter count the weights are computed from; the architecture fields
     /// size the KV cache and activations.
     pub fn from_explicit(e: &ExplicitModel) -> Result<Model, CalcError> {
-        check_range("hidden_size", e.hidden_size, 1, limits::MAX_HIDDEN)?;
-        check_range(
-            "num_hidden_layers",
-            e.num_hidden_layers,
-            1,
-            limits::MAX_LAYERS,
-        )?;
-        check_range(
-            "num_attention_heads",
-            e.num_attention_heads,
-            1,
-            limits::MAX_HEADS,
-        )?;
-        let optional = [
-            (
-                "num_key_value_heads",
-                e.num_key_value_heads,
-                limits::MAX_HEADS,
-            ),
-            ("head_dim", e.head_dim, limits::MAX_HEAD_DIM),
-            (
-                "intermediate_size",
-                e.intermediate_size,
-                limits::MAX_INTERMEDIATE,
-            ),
-            ("vocab_size", e.vocab_size, limits::MAX_VOCAB),
-        ];
-        for (field, value, max) in optional {
-            if let Some(v) = value {
-                check_range(field, v, 1, max)?;
-            }
-        }
+        e.check_ranges()?;
         let mut warnings = Vec::new();
         let heads = e.num_attention_heads;
         let head_dim = match e.head_dim {
@@ -149,7 +146,7 @@ impl Model {
         let total_override = e.model_size_billions.map(model_size_params).transpose()?;
         let mut arch = Architecture::llama_like(
             "llama",
-            Family::Llama,
+            &crate::families::LLAMA,
             e.hidden_size,
             e.num_hidden_layers,
             heads,
@@ -157,18 +154,9 @@ impl Model {
             vocab,
         );
         arch.num_kv_heads = kv_heads;
-        arch.intermediate_size = match (e.intermediate_size, total_override) {
-            (Some(i), _) => i,
-            (None, Some(total)) => match infer_intermediate(&arch, total) {
-                Some(i) => {
-                    warnings.push(format!(
-                        "intermediate_size not given; {i} inferred from model_size for a llama-style layout (it sizes activations)"
-                    ));
-                    i
-                }
-                None => default_intermediate(&arch, &mut warnings),
-            },
-            (None, None) => default_intermediate(&arch, &mut warnings),
+        arch.intermediate_size = match e.intermediate_size {
+            Some(i) => i,
+            None => intermediate_for(&arch, total_override, &mut warnings),
         };
         let mut model = Model::from_architecture(arch, warnings);
         if let Some(total) = total_override {
@@ -216,23 +204,19 @@ impl Model {
         }
     }
 
-    /// Precision of the published weights (`torch_dtype`), bfloat16 when unstated.
-    pub fn default_precision(&self) -> crate::precision::Precision {
-        self.arch
-            .torch_dtype
-            .unwrap_or(crate::precision::Precision::Bfloat16)
+    /// Precision of the published weights (`torch_dtype`), [`UNSTATED_DTYPE`] when the
+    /// config states none.
+    pub fn default_precision(&self) -> Precision {
+        self.arch.torch_dtype.unwrap_or(UNSTATED_DTYPE)
     }
 
     /// Bits of the linear weights a format quantizes, and how many weights that is,
     /// scaled to an overridden parameter total. MXFP4 quantizes only the routed experts
     /// of an MoE model; every other format all decoder linears.
-    pub(crate) fn quantized_linears(
-        &self,
-        format: &crate::precision::WeightFormat,
-    ) -> (u128, u128) {
+    pub(crate) fn quantized_linears(&self, format: &WeightFormat) -> (u128, u128) {
         use crate::architecture::LinearKind;
-        let experts_only = format.quantization == Some(crate::precision::Quantization::Mxfp4)
-            && self.arch.moe.is_some();
+        let experts_only =
+            format.quantization == Some(Quantization::Mxfp4) && self.arch.moe.is_some();
         let groups = || {
             self.linears
                 .iter()
@@ -281,6 +265,20 @@ fn infer_intermediate(arch: &Architecture, total: u128) -> Option<u64> {
     (1..=limits::MAX_INTERMEDIATE as u128)
         .contains(&i)
         .then_some(i as u64)
+}
+
+/// The MLP width when explicit fields do not give it: solved from `model_size` where
+/// that has a solution, else `4 x hidden_size` (both warned).
+fn intermediate_for(arch: &Architecture, total: Option<u128>, warnings: &mut Vec<String>) -> u64 {
+    match total.and_then(|t| infer_intermediate(arch, t)) {
+        Some(i) => {
+            warnings.push(format!(
+                "intermediate_size not given; {i} inferred from model_size for a llama-style layout (it sizes activations)"
+            ));
+            i
+        }
+        None => default_intermediate(arch, warnings),
+    }
 }
 
 fn default_intermediate(arch: &Architecture, warnings: &mut Vec<String>) -> u64 {

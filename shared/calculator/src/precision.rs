@@ -299,6 +299,80 @@ mod tests {
     }
 
     #[test]
+    fn names_parse_back() {
+        for p in Precision::ALL {
+            assert_eq!(Precision::parse(p.name()), Some(p));
+        }
+        for q in Quantization::ALL {
+            assert_eq!(Quantization::parse(q.name()), Some(q));
+        }
+        assert_eq!(
+            Precision::ALL.map(Precision::name),
+            ["float32", "float16", "bfloat16", "float8", "int8", "int4"]
+        );
+        assert_eq!(
+            Quantization::ALL.map(Quantization::name),
+            ["gptq", "awq", "bitsandbytes", "fp8", "mxfp4"]
+        );
+        assert_eq!(Precision::parse("fp32"), Some(Precision::Float32));
+        assert_eq!(Precision::parse("float8_e4m3fn"), Some(Precision::Float8));
+    }
+
+    fn format(precision: Precision, quantization: Option<Quantization>) -> WeightFormat {
+        WeightFormat {
+            precision,
+            quantization,
+            group_size: 128,
+            double_quant: false,
+        }
+    }
+
+    #[test]
+    fn group_size_applies_to_group_wise_integers_only() {
+        use Precision::*;
+        use Quantization::*;
+        assert!(format(Int4, None).uses_group_size());
+        assert!(format(Int8, Some(Gptq)).uses_group_size());
+        assert!(format(Int4, Some(Awq)).uses_group_size());
+        assert!(!format(Int4, Some(Bitsandbytes)).uses_group_size());
+        assert!(!format(Int4, Some(Mxfp4)).uses_group_size());
+        assert!(!format(Float8, Some(Fp8)).uses_group_size());
+        assert!(!format(Bfloat16, None).uses_group_size());
+    }
+
+    #[test]
+    fn descriptions_name_the_layout() {
+        use Precision::*;
+        use Quantization::*;
+        assert_eq!(
+            format(Bfloat16, None).describe(),
+            "every weight in bfloat16"
+        );
+        assert!(format(Int4, Some(Gptq))
+            .describe()
+            .starts_with("GPTQ: linear weights in 4 bits"));
+        assert!(format(Int4, Some(Gptq)).describe().contains("g_idx"));
+        assert!(format(Int4, Some(Awq)).describe().starts_with("AWQ: "));
+        assert!(format(Int8, None)
+            .describe()
+            .contains("group of 128 inputs"));
+        let mut nf4 = format(Int4, Some(Bitsandbytes));
+        assert!(nf4.describe().contains("fp32 absmax per 64"));
+        nf4.double_quant = true;
+        assert!(nf4.describe().contains("double quantization"));
+        assert!(format(Int8, Some(Bitsandbytes))
+            .describe()
+            .contains("LLM.int8()"));
+        assert!(format(Float8, Some(Fp8))
+            .describe()
+            .contains("128x128 block"));
+        assert!(format(Float8, None)
+            .describe()
+            .contains("one fp32 scale per matrix"));
+        assert!(format(Int4, Some(Mxfp4)).describe().starts_with("MXFP4"));
+    }
+
+    #[test]
     fn awq_stores_scales_and_zeros_per_group() {
         let f = WeightFormat {
             precision: Precision::Int4,

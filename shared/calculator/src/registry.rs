@@ -170,6 +170,22 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+        // A name that contains a registry name ranks it first; a one-letter typo is close.
+        match lookup("Qwen3-8B-Instruct-2507") {
+            Err(CalcError::UnknownModel { suggestions, .. }) => {
+                assert_eq!(suggestions[0], "Qwen3-8B", "{suggestions:?}")
+            }
+            other => panic!("{other:?}"),
+        }
+        match lookup("Qwen3-8C") {
+            Err(CalcError::UnknownModel { suggestions, .. }) => {
+                assert!(
+                    suggestions.contains(&"Qwen3-8B".to_string()),
+                    "{suggestions:?}"
+                )
+            }
+            other => panic!("{other:?}"),
+        }
         match lookup("zzzzzzzzzzzzzzzzzzzz") {
             Err(CalcError::UnknownModel { suggestions, .. }) => assert!(suggestions.is_empty()),
             other => panic!("{other:?}"),

@@ -36,6 +36,9 @@ mod tests {
     fn edit_distance_counts_edits() {
         assert_eq!(edit_distance("kitten", "sitting"), 3);
         assert_eq!(edit_distance("", "abc"), 3);
+        assert_eq!(edit_distance("abc", ""), 3);
+        assert_eq!(edit_distance("ab", "ba"), 2);
+        assert_eq!(edit_distance("abcd", "abd"), 1);
     }
 
     #[test]
@@ -44,5 +47,8 @@ mod tests {
         assert_eq!(closest("precison", fields), Some("precision"));
         assert_eq!(closest("Batch_Size", fields), Some("batch_size"));
         assert_eq!(closest("xyz", fields), None);
+        // Within half the longer length: 2 edits of 4 letters, not 3.
+        assert_eq!(closest("abxx", ["abcd"]), Some("abcd"));
+        assert_eq!(closest("axxx", ["abcd"]), None);
     }
 }

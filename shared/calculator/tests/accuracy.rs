@@ -3,11 +3,13 @@
 //!
 //! Every row goes through the same model; each is compared with the part of the
 //! prediction its `compare_with` names. The targets are 5 % for inference rows and 15 %
-//! for training rows; the two target tests are `#[ignore]`d while they fail (the
-//! reasons are in docs/accuracy.md), so that the rest of the suite guards the code.
-//! The table in `docs/accuracy.md` is checked on every run: any change to a prediction
-//! fails `accuracy_table_in_docs_is_current` until the table is regenerated with
-//! `ACCURACY_UPDATE=1 cargo test -p calculator --test accuracy`.
+//! for training rows. `every_row_within_its_target_or_its_ratchet` fails when a row
+//! leaves its target, or a known miss (listed with its reason) gets worse; no
+//! regeneration satisfies it. The table in `docs/accuracy.md` is checked on every run:
+//! any change to a prediction fails `accuracy_table_in_docs_is_current` until the
+//! table is regenerated with `ACCURACY_UPDATE=1 cargo test -p calculator --test
+//! accuracy`, and the figures the README and the narrative quote are checked against
+//! the generated summary.
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -259,30 +261,149 @@ fn accuracy_table_in_docs_is_current() {
     );
 }
 
-// Not met: qwen3-8b-awq-p30720 is at -5.2% (every other inference row is within 4%).
-// The AWQ rows of the source table grow by about 1.12x the KV cache per prompt token
-// while its bf16 and fp8 rows grow by exactly 1.00x; see docs/accuracy.md. Run with
-// `cargo test -p calculator --test accuracy -- --ignored` to see the failures.
+/// Rows outside their target today, each with the largest |error| it may have: the
+/// error measured when the entry was written, plus half a percentage point. This is a
+/// ratchet: a change that makes a listed row worse, or any other row miss its target,
+/// fails; a listed row that reaches its target fails too, until it is taken off the
+/// list (tighten as the model improves). Regenerating `docs/accuracy.md` changes none
+/// of this. Why each row misses: `docs/accuracy.md`.
+const KNOWN_MISSES: &[(&str, f64)] = &[
+    // Reference data: the AWQ stack's KV growth (1.12x per prompt token).
+    ("qwen3-8b-awq-p30720", 0.057),
+    // Reference data: LoRA under the plain Trainer, memory no tensor holds.
+    ("qwen-1.8b-lora-s256", 0.259),
+    ("qwen-1.8b-lora-s512", 0.267),
+    ("qwen-1.8b-lora-s1024", 0.246),
+    ("qwen-1.8b-lora-s2048", 0.258),
+    ("qwen-1.8b-lora-s4096", 0.270),
+    // Reference data: Qwen(1)'s GPTQ QLoRA stack (fp16 loss, DeepSpeed).
+    ("qwen-1.8b-qlora-s256", 0.228),
+    ("qwen-1.8b-qlora-s512", 0.174),
+    ("qwen-1.8b-qlora-s4096", 0.159),
+    ("qwen-1.8b-qlora-s8192", 0.241),
+    // Further rows: the same AWQ stack.
+    ("qwen3-4b-awq-p14336", 0.064),
+    ("qwen3-4b-awq-p30720", 0.081),
+];
+
 #[test]
-#[ignore = "target not met: 1 of 40 inference rows outside 5% (see docs/accuracy.md)"]
-fn inference_rows_within_5_percent() {
-    let failures: Vec<String> = rows(REFERENCE)
-        .iter()
-        .filter(|r| r.mode == "inference" && r.error().abs() > INFERENCE_TOLERANCE)
-        .map(|r| format!("{}: {:+.1}%", r.id, r.error() * 100.0))
-        .collect();
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
+fn every_row_within_its_target_or_its_ratchet() {
+    let mut problems = Vec::new();
+    let all: Vec<Row> = rows(REFERENCE).into_iter().chain(rows(EXTRA)).collect();
+    for (id, _) in KNOWN_MISSES {
+        assert!(
+            all.iter().any(|r| r.id == *id),
+            "unknown row {id} in KNOWN_MISSES"
+        );
+    }
+    for r in &all {
+        let err = r.error().abs();
+        match KNOWN_MISSES.iter().find(|(id, _)| *id == r.id) {
+            None if err > r.tolerance() => problems.push(format!(
+                "{}: {:+.1}% is outside the {:.0}% target",
+                r.id,
+                r.error() * 100.0,
+                r.tolerance() * 100.0
+            )),
+            Some((_, bound)) if err > *bound => problems.push(format!(
+                "{}: {:+.1}% is worse than its ratchet ({:.1}%)",
+                r.id,
+                r.error() * 100.0,
+                bound * 100.0
+            )),
+            Some(_) if err <= r.tolerance() => problems.push(format!(
+                "{}: {:+.1}% now meets its target: take it off KNOWN_MISSES",
+                r.id,
+                r.error() * 100.0
+            )),
+            _ => {}
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
-// Not met: 9 of 18 training rows are outside 15% (LoRA and QLoRA at short sequences
-// under, QLoRA at long sequences over); see docs/accuracy.md for the analysis.
-#[test]
-#[ignore = "target not met: 9 of 18 training rows outside 15% (see docs/accuracy.md)"]
-fn training_rows_within_15_percent() {
-    let failures: Vec<String> = rows(REFERENCE)
+/// The summary line of each mode, as `report` writes it.
+struct Summary {
+    rows: usize,
+    within: usize,
+    median: f64,
+    worst: f64,
+}
+
+fn summary(rows: &[Row], mode: &str) -> Summary {
+    let mode_rows: Vec<&Row> = rows.iter().filter(|r| r.mode == mode).collect();
+    let errors: Vec<f64> = mode_rows.iter().map(|r| r.error().abs()).collect();
+    let worst = mode_rows
         .iter()
-        .filter(|r| r.mode == "training" && r.error().abs() > TRAINING_TOLERANCE)
-        .map(|r| format!("{}: {:+.1}%", r.id, r.error() * 100.0))
-        .collect();
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
+        .map(|r| r.error())
+        .max_by(|a, b| a.abs().total_cmp(&b.abs()))
+        .unwrap();
+    Summary {
+        rows: errors.len(),
+        within: mode_rows
+            .iter()
+            .filter(|r| r.error().abs() <= r.tolerance())
+            .count(),
+        median: median(errors),
+        worst,
+    }
+}
+
+/// A percentage as the prose writes it: one decimal, a real minus sign, a space.
+fn prose_percent(x: f64) -> String {
+    format!("{:.1} %", x * 100.0).replace('-', "\u{2212}")
+}
+
+#[test]
+fn readme_and_narrative_quote_the_generated_figures() {
+    let reference = rows(REFERENCE);
+    let extra = rows(EXTRA);
+    let inf = summary(&reference, "inference");
+    let train = summary(&reference, "training");
+    let further = summary(&extra, "inference");
+    let readme =
+        std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../README.md"))
+            .unwrap();
+    let claim = format!(
+        "Against {} published measurements (`docs/accuracy.md`, regenerated by the test suite):\ninference rows median error {}, {} of {} within 5 % (worst {}); training rows\n{} of {} within 15 %.",
+        reference.len(),
+        prose_percent(inf.median),
+        inf.within,
+        inf.rows,
+        prose_percent(inf.worst),
+        train.within,
+        train.rows,
+    );
+    assert!(readme.contains(&claim), "README should say:\n{claim}");
+    let doc = std::fs::read_to_string(docs_path()).unwrap();
+    for headline in [
+        format!(
+            "**Inference: {} of {} rows within 5 %.**",
+            inf.within, inf.rows
+        ),
+        format!(
+            "**Further rows: {} of {} within 5 %.**",
+            further.within, further.rows
+        ),
+        format!(
+            "**Training: {} of {} rows within 15 %.**",
+            train.within, train.rows
+        ),
+    ] {
+        assert!(
+            doc.contains(&headline),
+            "docs/accuracy.md should say {headline}"
+        );
+    }
+    // Single rows the narrative quotes.
+    let all: Vec<&Row> = reference.iter().chain(&extra).collect();
+    for (id, quoted) in [
+        ("qwen3-8b-awq-p30720", "`qwen3-8b-awq-p30720` at {}"),
+        ("qwen3-4b-awq-p14336", "{} and"),
+        ("qwen3-4b-awq-p30720", "and {})"),
+    ] {
+        let row = all.iter().find(|r| r.id == id).unwrap();
+        let text = quoted.replace("{}", &prose_percent(row.error()));
+        assert!(doc.contains(&text), "docs/accuracy.md should say {text}");
+    }
 }

@@ -8,38 +8,7 @@ use calculator::{
     Precision, Quantization, TrainingRequest, Workload,
 };
 
-/// A small deterministic generator (SplitMix64) so failures reproduce.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    /// Values biased to the edges: 0, 1, the limit, just past it, or anything between.
-    fn edgy(&mut self, max: u64) -> u64 {
-        match self.next() % 6 {
-            0 => 0,
-            1 => 1,
-            2 => max,
-            3 => max.saturating_add(1),
-            _ => 1 + self.next() % max,
-        }
-    }
-    fn pick<T: Copy>(&mut self, items: &[T]) -> T {
-        items[(self.next() % items.len() as u64) as usize]
-    }
-    fn maybe<T>(&mut self, value: impl FnOnce(&mut Rng) -> T) -> Option<T> {
-        if self.next() % 2 == 0 {
-            Some(value(self))
-        } else {
-            None
-        }
-    }
-}
+use testkit::Rng;
 
 fn check_error(err: CalcError) {
     match err {
@@ -65,7 +34,7 @@ fn random_inference_requests_never_panic() {
             batch_size: rng.edgy(limits::MAX_BATCH_SIZE),
             sequence_length: rng.edgy(limits::MAX_SEQUENCE_LENGTH),
             max_new_tokens: rng.edgy(limits::MAX_NEW_TOKENS),
-            use_flash_attention: rng.next() % 2 == 0,
+            use_flash_attention: rng.next_u64() % 2 == 0,
             num_gpus: rng.edgy(64),
         };
         match estimate_inference(model, &req) {
@@ -93,19 +62,19 @@ fn random_training_requests_never_panic() {
         let model = rng.pick(&models);
         let req = TrainingRequest {
             precision: rng.maybe(|r| r.pick(&Precision::ALL)),
-            mixed_precision: rng.next() % 2 == 0,
+            mixed_precision: rng.next_u64() % 2 == 0,
             method: rng.pick(&Method::ALL),
             trainable_percent: rng
                 .maybe(|r| r.pick(&[0.0, 0.5, 50.0, 100.0, 101.0, f64::NAN, -1.0])),
             lora_rank: rng.edgy(limits::MAX_LORA_RANK),
             lora_target: rng.pick(&LoraTarget::ALL),
             optimizer: rng.pick(&Optimizer::ALL),
-            gradient_checkpointing: rng.next() % 2 == 0,
+            gradient_checkpointing: rng.next_u64() % 2 == 0,
             batch_size: rng.edgy(limits::MAX_BATCH_SIZE),
             sequence_length: rng.edgy(limits::MAX_SEQUENCE_LENGTH),
-            use_flash_attention: rng.next() % 2 == 0,
+            use_flash_attention: rng.next_u64() % 2 == 0,
             num_gpus: rng.edgy(1024),
-            zero_stage: (rng.next() % 5) as u8,
+            zero_stage: (rng.next_u64() % 5) as u8,
         };
         match estimate_training(model, &req) {
             Ok(e) => {

@@ -1,17 +1,18 @@
 //! API errors: every failure becomes a 4xx JSON body naming the field and the problem.
 
-use calculator::CalcError;
+use calculator::{limits, CalcError};
 use lambda_http::http::header::{HeaderValue, ALLOW};
+use lambda_http::http::StatusCode;
 use lambda_http::{Body, Response};
 use serde_json::{json, Map, Value};
 
-use crate::json_response;
+use crate::response::json_response;
 
 /// An error response: status, JSON body and, for 405, the `Allow` header.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ApiError {
     /// HTTP status (4xx; 500 only for a caught panic).
-    pub status: u16,
+    pub status: StatusCode,
     /// JSON object with at least `error`.
     pub body: Map<String, Value>,
     /// Methods for the `Allow` header of a 405.
@@ -19,7 +20,7 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    fn new(status: u16, message: impl Into<String>) -> ApiError {
+    fn new(status: StatusCode, message: impl Into<String>) -> ApiError {
         let mut body = Map::new();
         body.insert("error".into(), Value::String(message.into()));
         ApiError {
@@ -31,24 +32,27 @@ impl ApiError {
 
     /// 400 for a field: the message is prefixed with the field path.
     pub fn field(field: &str, problem: impl AsRef<str>) -> ApiError {
-        let mut e = ApiError::new(400, format!("{field}: {}", problem.as_ref()));
+        let mut e = ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!("{field}: {}", problem.as_ref()),
+        );
         e.body.insert("field".into(), Value::String(field.into()));
         e
     }
 
     /// 400 that is not about one field (malformed JSON, wrong body type).
     pub fn bad_request(message: impl Into<String>) -> ApiError {
-        ApiError::new(400, message)
+        ApiError::new(StatusCode::BAD_REQUEST, message)
     }
 
     /// 404 for an unknown route.
     pub fn endpoint_not_found() -> ApiError {
-        ApiError::new(404, "Endpoint not found")
+        ApiError::new(StatusCode::NOT_FOUND, "Endpoint not found")
     }
 
     /// 405 with the methods the path does accept.
     pub fn method_not_allowed(allowed: &[&str]) -> ApiError {
-        let mut e = ApiError::new(405, "Method not allowed");
+        let mut e = ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed");
         e.allow = Some(allowed.join(", "));
         e.body.insert("allowed_methods".into(), json!(allowed));
         e
@@ -56,19 +60,22 @@ impl ApiError {
 
     /// 413 for a body over the limit.
     pub fn payload_too_large(limit: usize) -> ApiError {
-        ApiError::new(413, format!("request body exceeds {} KiB", limit / 1024))
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("request body exceeds {} KiB", limit / 1024),
+        )
     }
 
     /// 404 for an unknown model in a path, with suggestions.
     pub fn model_not_found(name: &str, suggestions: &[String]) -> ApiError {
-        let mut e = ApiError::new(404, format!("Model '{name}' not found"));
+        let mut e = ApiError::new(StatusCode::NOT_FOUND, format!("Model '{name}' not found"));
         e.body.insert("suggestions".into(), json!(suggestions));
         e
     }
 
     /// 500 for a bug (a caught panic); never expected.
     pub fn internal() -> ApiError {
-        ApiError::new(500, "internal error")
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
     }
 
     /// Adds a key to the body (`allowed`, `did_you_mean`, ...).
@@ -92,7 +99,10 @@ impl ApiError {
             .with("suggestions", json!(suggestions)),
             CalcError::TooLarge => ApiError::field(
                 &format!("{prefix}batch_size"),
-                "with this model and sequence length the memory exceeds 18.4 exabytes; lower batch_size or sequence_length",
+                format!(
+                    "with this model and sequence length the memory exceeds {}; lower batch_size or sequence_length",
+                    limits::LARGEST_REPORTABLE
+                ),
             ),
         }
     }
@@ -104,5 +114,80 @@ impl ApiError {
             response.headers_mut().insert(ALLOW, allow);
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body(e: &ApiError) -> Value {
+        Value::Object(e.body.clone())
+    }
+
+    #[test]
+    fn field_errors_name_the_field_in_message_and_key() {
+        let e = ApiError::field("configurations[1].precision", "unknown value 'x'");
+        assert_eq!(e.status, StatusCode::BAD_REQUEST);
+        assert_eq!(
+            body(&e),
+            json!({"error": "configurations[1].precision: unknown value 'x'", "field": "configurations[1].precision"})
+        );
+    }
+
+    #[test]
+    fn calculator_errors_keep_their_prefix() {
+        let e = ApiError::from_calc(
+            CalcError::field("config.hidden_size", "is required"),
+            "configurations[0].",
+        );
+        assert_eq!(e.body["field"], "configurations[0].config.hidden_size");
+        let e = ApiError::from_calc(
+            CalcError::UnknownModel {
+                name: "Qwen3-7B".into(),
+                suggestions: vec!["Qwen3-8B".into()],
+            },
+            "",
+        );
+        assert_eq!(
+            (e.status, body(&e)),
+            (
+                StatusCode::BAD_REQUEST,
+                json!({"error": "model_name: Model 'Qwen3-7B' not found", "field": "model_name", "suggestions": ["Qwen3-8B"]})
+            )
+        );
+        let e = ApiError::from_calc(CalcError::TooLarge, "");
+        assert!(e.body["error"]
+            .as_str()
+            .unwrap()
+            .contains(limits::LARGEST_REPORTABLE));
+    }
+
+    #[test]
+    fn method_not_allowed_sets_allow() {
+        let r = ApiError::method_not_allowed(&["GET", "HEAD"]).into_response();
+        assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(r.headers()[ALLOW], "GET, HEAD");
+    }
+
+    #[test]
+    fn statuses() {
+        assert_eq!(
+            ApiError::payload_too_large(256 * 1024).status,
+            StatusCode::PAYLOAD_TOO_LARGE
+        );
+        assert_eq!(
+            body(&ApiError::payload_too_large(256 * 1024))["error"],
+            "request body exceeds 256 KiB"
+        );
+        assert_eq!(ApiError::endpoint_not_found().status, StatusCode::NOT_FOUND);
+        assert_eq!(
+            ApiError::model_not_found("x", &[]).status,
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            ApiError::internal().status,
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
     }
 }

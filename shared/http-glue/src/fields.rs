@@ -1,6 +1,8 @@
 //! Typed access to the fields of a JSON request object. Every error names the field by
 //! its full path (`configurations[1].precision`) and says what is allowed.
 
+use calculator::limits::FieldRange;
+use calculator::numbers::as_integer;
 use calculator::suggest::closest;
 use serde_json::{json, Map, Value};
 
@@ -64,35 +66,36 @@ impl<'a> Fields<'a> {
         self.map.get(key).filter(|v| !v.is_null())
     }
 
-    /// An integer in `min..=max`. Integral floats (`2.0`) are accepted.
-    pub fn uint(&self, key: &str, min: u64, max: u64) -> Result<Option<u64>, ApiError> {
+    /// An integer in the field's range, under the range's field name. Integral floats
+    /// (`2.0`) are accepted.
+    pub fn uint(&self, range: FieldRange) -> Result<Option<u64>, ApiError> {
+        let key = range.field;
         let Some(value) = self.get(key) else {
             return Ok(None);
         };
-        let n = value.as_u64().or_else(|| {
-            value
-                .as_f64()
-                .filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f <= u64::MAX as f64)
-                .map(|f| f as u64)
-        });
-        match n {
-            Some(n) if (min..=max).contains(&n) => Ok(Some(n)),
+        match as_integer(value) {
+            Some(n) if (range.min..=range.max).contains(&n) => Ok(Some(n)),
             _ => Err(ApiError::field(
                 &self.path(key),
                 format!(
-                    "must be an integer from {min} to {max}, got {}",
+                    "must be an integer from {} to {}, got {}",
+                    range.min,
+                    range.max,
                     short(value)
                 ),
             )),
         }
     }
 
-    /// A required integer in `min..=max`.
-    pub fn required_uint(&self, key: &str, min: u64, max: u64) -> Result<u64, ApiError> {
-        self.uint(key, min, max)?.ok_or_else(|| {
+    /// A required integer in the field's range.
+    pub fn required_uint(&self, range: FieldRange) -> Result<u64, ApiError> {
+        self.uint(range)?.ok_or_else(|| {
             ApiError::field(
-                &self.path(key),
-                format!("is required: an integer from {min} to {max}"),
+                &self.path(range.field),
+                format!(
+                    "is required: an integer from {} to {}",
+                    range.min, range.max
+                ),
             )
         })
     }
@@ -162,5 +165,115 @@ fn short(value: &Value) -> String {
         format!("{}...", text.chars().take(40).collect::<String>())
     } else {
         text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use calculator::limits;
+
+    fn fields(value: Value) -> Map<String, Value> {
+        value.as_object().unwrap().clone()
+    }
+
+    fn error(e: ApiError) -> Value {
+        Value::Object(e.body)
+    }
+
+    #[test]
+    fn integers_within_their_range() {
+        let map =
+            fields(json!({"batch_size": 4, "num_gpus": 2.0, "lora_rank": 0, "zero_stage": null}));
+        let f = Fields::new(&map, "");
+        assert_eq!(f.uint(limits::BATCH_SIZE).unwrap(), Some(4));
+        assert_eq!(f.uint(limits::NUM_GPUS).unwrap(), Some(2));
+        assert_eq!(f.uint(limits::ZERO_STAGE).unwrap(), None);
+        let e = error(f.uint(limits::LORA_RANK).unwrap_err());
+        assert_eq!(e["field"], "lora_rank");
+        assert_eq!(
+            e["error"],
+            format!(
+                "lora_rank: must be an integer from 1 to {}, got 0",
+                limits::MAX_LORA_RANK
+            )
+        );
+        let e = error(f.required_uint(limits::SEQUENCE_LENGTH).unwrap_err());
+        assert_eq!(
+            e["error"],
+            format!(
+                "sequence_length: is required: an integer from 1 to {}",
+                limits::MAX_SEQUENCE_LENGTH
+            )
+        );
+    }
+
+    #[test]
+    fn errors_carry_the_prefix_and_cut_long_values() {
+        let long = "x".repeat(100);
+        let map = fields(json!({"batch_size": long}));
+        let f = Fields::new(&map, "configurations[3].");
+        let e = error(f.uint(limits::BATCH_SIZE).unwrap_err());
+        assert_eq!(e["field"], "configurations[3].batch_size");
+        assert!(e["error"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!("got \"{}...", "x".repeat(39))));
+    }
+
+    #[test]
+    fn booleans_texts_numbers_and_choices() {
+        let map = fields(json!({"a": true, "b": "yes", "c": 1.5, "d": "GiB", "e": "TB"}));
+        let f = Fields::new(&map, "");
+        assert_eq!(f.boolean("a").unwrap(), Some(true));
+        assert_eq!(
+            error(f.boolean("b").unwrap_err())["error"],
+            "b: must be true or false, got \"yes\""
+        );
+        assert_eq!(f.number("c", 0.0, 2.0).unwrap(), Some(1.5));
+        assert!(f.number("c", 0.0, 1.0).is_err());
+        assert_eq!(
+            error(f.text("c").unwrap_err())["error"],
+            "c: must be a string, got a number"
+        );
+        let parse = |t: &str| calculator::Unit::parse(t);
+        assert_eq!(
+            f.choice("d", parse, &["GB", "GiB"]).unwrap(),
+            Some(calculator::Unit::Gib)
+        );
+        let e = error(f.choice("e", parse, &["GB", "GiB"]).unwrap_err());
+        assert_eq!(e["allowed"], json!(["GB", "GiB"]));
+        assert_eq!(e["error"], "e: unknown value 'TB'; allowed: GB, GiB");
+    }
+
+    #[test]
+    fn unknown_fields_are_rejected_with_the_closest_known() {
+        let map = fields(json!({"precison": "fp16"}));
+        let e = error(
+            Fields::new(&map, "")
+                .reject_unknown(&["precision", "unit"], &[])
+                .unwrap_err(),
+        );
+        assert_eq!(e["field"], "precison");
+        assert_eq!(e["did_you_mean"], "precision");
+        assert_eq!(e["known_fields"], json!(["precision", "unit"]));
+        let map = fields(json!({"max_new_tokens": 5}));
+        let e = error(
+            Fields::new(&map, "")
+                .reject_unknown(&["unit"], &[("max_new_tokens", "/api/memory/inference")])
+                .unwrap_err(),
+        );
+        assert_eq!(
+            e["error"],
+            "max_new_tokens: is not used here; it belongs to /api/memory/inference"
+        );
+        let map = fields(json!({"zzzzzz": 1}));
+        let e = error(
+            Fields::new(&map, "")
+                .reject_unknown(&["unit"], &[])
+                .unwrap_err(),
+        );
+        assert_eq!(e["error"], "zzzzzz: unknown field");
+        assert!(e.get("did_you_mean").is_none());
     }
 }

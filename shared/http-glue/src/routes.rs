@@ -13,54 +13,30 @@ pub struct Route {
     pub function: &'static str,
 }
 
+const fn route(method: &'static str, path: &'static str, function: &'static str) -> Route {
+    Route {
+        method,
+        path,
+        function,
+    }
+}
+
 /// `GET /health`
-pub const HEALTH: Route = Route {
-    method: "GET",
-    path: "/health",
-    function: "health",
-};
+pub const HEALTH: Route = route("GET", "/health", "health");
 /// `GET /api/models`
-pub const LIST_MODELS: Route = Route {
-    method: "GET",
-    path: "/api/models",
-    function: "list-models",
-};
+pub const LIST_MODELS: Route = route("GET", "/api/models", "list-models");
 /// `GET /api/models/{model_name}`
-pub const GET_MODEL: Route = Route {
-    method: "GET",
-    path: "/api/models/{model_name}",
-    function: "get-model",
-};
+pub const GET_MODEL: Route = route("GET", "/api/models/{model_name}", "get-model");
 /// `POST /api/memory/inference`
-pub const MEMORY_INFERENCE: Route = Route {
-    method: "POST",
-    path: "/api/memory/inference",
-    function: "memory-inference",
-};
+pub const MEMORY_INFERENCE: Route = route("POST", "/api/memory/inference", "memory-inference");
 /// `POST /api/memory/training`
-pub const MEMORY_TRAINING: Route = Route {
-    method: "POST",
-    path: "/api/memory/training",
-    function: "memory-training",
-};
+pub const MEMORY_TRAINING: Route = route("POST", "/api/memory/training", "memory-training");
 /// `POST /api/memory/compare`
-pub const MEMORY_COMPARE: Route = Route {
-    method: "POST",
-    path: "/api/memory/compare",
-    function: "memory-compare",
-};
+pub const MEMORY_COMPARE: Route = route("POST", "/api/memory/compare", "memory-compare");
 /// `GET /api/config/options`
-pub const CONFIG_OPTIONS: Route = Route {
-    method: "GET",
-    path: "/api/config/options",
-    function: "config-options",
-};
+pub const CONFIG_OPTIONS: Route = route("GET", "/api/config/options", "config-options");
 /// The `$default` route: anything no other route matches.
-pub const NOT_FOUND: Route = Route {
-    method: "*",
-    path: "$default",
-    function: "not-found",
-};
+pub const NOT_FOUND: Route = route("*", "$default", "not-found");
 
 /// Every route except the `$default` catch-all answered by `not-found`.
 pub const ROUTES: [Route; 7] = [

@@ -1,0 +1,326 @@
+//! Reading a Hugging Face `config.json` into an [`Architecture`].
+//!
+//! The keys every decoder has (widths, layers, heads, vocabulary, dtype, biases,
+//! sliding window) are read here once; everything particular to a family is read by
+//! that family's reader in [`crate::families`]. Keys the calculator does not need are
+//! ignored, so a whole `config.json` can be pasted.
+
+mod keys;
+
+pub(crate) use keys::Keys;
+
+use serde_json::Value;
+
+use crate::architecture::Architecture;
+use crate::error::CalcError;
+use crate::families::{self, Family};
+use crate::limits;
+use crate::precision::Precision;
+
+/// The result of reading a config: the architecture and what the reader had to assume.
+pub struct ParsedConfig {
+    /// The architecture.
+    pub architecture: Architecture,
+    /// Assumptions worth telling the user about.
+    pub warnings: Vec<String>,
+}
+
+/// The keys every family reads, in the units of the config (features, layers, heads,
+/// tokens).
+pub(crate) struct Common {
+    pub hidden: u64,
+    pub layers: u64,
+    pub heads: u64,
+    /// `attention_bias`, when the config states it (families differ in the default).
+    pub attention_bias: Option<bool>,
+    /// `num_key_value_heads` / `num_kv_heads`, when stated.
+    pub kv_heads: Option<u64>,
+    /// `sliding_window`, when stated.
+    pub sliding_window: Option<u64>,
+    /// `max_position_embeddings` (or its GPT-2 / Qwen-1 names), when stated.
+    pub max_positions: Option<u64>,
+}
+
+/// Reads a Hugging Face `config.json` object. `prefix` is the field path used in errors
+/// (`config` for a request's `config` object).
+pub fn parse_config(value: &Value, prefix: &str) -> Result<ParsedConfig, CalcError> {
+    let map = value
+        .as_object()
+        .ok_or_else(|| CalcError::field(prefix, "must be a JSON object"))?;
+    let keys = Keys::new(map, prefix);
+    let model_type = keys.text("model_type")?;
+    if let Some((_, text)) = keys.find(&["text_config"]) {
+        return parse_text_config(&keys, text, model_type, prefix);
+    }
+    let mut warnings = Vec::new();
+    let family = match model_type.map(|t| (t, families::lookup(t))) {
+        Some((_, Some(f))) => f,
+        Some((t, None)) => {
+            warnings.push(format!(
+                "model_type '{t}' is not a known family; read as a llama-style decoder (gated MLP, RMSNorm, rotary positions, no biases unless attention_bias/mlp_bias say so)"
+            ));
+            &families::GENERIC
+        }
+        None => {
+            warnings.push(
+                "config has no model_type; read as a llama-style decoder (gated MLP, RMSNorm, rotary positions)"
+                    .into(),
+            );
+            &families::GENERIC
+        }
+    };
+    let architecture = read(&keys, family, model_type.unwrap_or("llama"), &mut warnings)?;
+    Ok(ParsedConfig {
+        architecture,
+        warnings,
+    })
+}
+
+/// Multimodal wrappers (gemma3 and the like): the language model lives in
+/// `text_config`, which inherits the wrapper's `model_type`, dtype and quantization.
+fn parse_text_config(
+    keys: &Keys,
+    text: &Value,
+    model_type: Option<&str>,
+    prefix: &str,
+) -> Result<ParsedConfig, CalcError> {
+    let inner_prefix = format!("{prefix}.text_config");
+    let inner_map = text
+        .as_object()
+        .ok_or_else(|| CalcError::field(&inner_prefix, "must be a JSON object"))?;
+    let mut inner = inner_map.clone();
+    if !inner.contains_key("model_type") {
+        if let Some(t) = model_type {
+            let t = families::text_model_type(t);
+            inner.insert("model_type".into(), Value::String(t.into()));
+        }
+    }
+    for key in ["torch_dtype", "dtype", "quantization_config"] {
+        if let (false, Some((_, v))) = (inner.contains_key(key), keys.find(&[key])) {
+            inner.insert(key.into(), v.clone());
+        }
+    }
+    let mut parsed = parse_config(&Value::Object(inner), &inner_prefix)?;
+    parsed.warnings.push(
+        "only the language model (text_config) is counted; a vision tower and projector add their own weights"
+            .into(),
+    );
+    Ok(parsed)
+}
+
+/// Reads the keys every family shares, lets the family read its own, then settles
+/// the key/value heads and the sliding-window layers.
+fn read(
+    keys: &Keys,
+    family: &'static Family,
+    model_type: &str,
+    warnings: &mut Vec<String>,
+) -> Result<Architecture, CalcError> {
+    let (common, mut arch) = read_common(keys, family, model_type, warnings)?;
+    (family.read)(keys, &common, &mut arch)?;
+    let heads = common.heads;
+    if arch.num_kv_heads > heads || heads % arch.num_kv_heads != 0 {
+        return Err(CalcError::field(
+            keys.path("num_key_value_heads"),
+            format!("must divide num_attention_heads ({heads})"),
+        ));
+    }
+    arch.sliding_layers = match keys.sliding_layer_types(common.layers)? {
+        Some(n) => n,
+        None if common.sliding_window.is_none() => 0,
+        None => (family.sliding_layers)(keys, &common)?,
+    };
+    arch.sliding_window = common.sliding_window.filter(|_| arch.sliding_layers > 0);
+    if arch.sliding_layers > 0 && arch.sliding_window.is_none() {
+        return Err(CalcError::field(
+            keys.path("sliding_window"),
+            "is required when layer_types has sliding_attention layers",
+        ));
+    }
+    Ok(arch)
+}
+
+/// The shared keys, and a llama-style architecture built from them for the family's
+/// reader to adjust.
+fn read_common(
+    keys: &Keys,
+    family: &'static Family,
+    model_type: &str,
+    warnings: &mut Vec<String>,
+) -> Result<(Common, Architecture), CalcError> {
+    let hidden = keys.required(&["hidden_size", "n_embd", "d_model"], 1, limits::MAX_HIDDEN)?;
+    let layers = keys.required(
+        &["num_hidden_layers", "n_layer", "num_layers"],
+        1,
+        limits::MAX_LAYERS,
+    )?;
+    let heads = keys.required(
+        &["num_attention_heads", "n_head", "num_heads"],
+        1,
+        limits::MAX_HEADS,
+    )?;
+    let vocab = keys.required(&["vocab_size"], 1, limits::MAX_VOCAB)?;
+    let head_dim = match keys.uint(&["head_dim"], 1, limits::MAX_HEAD_DIM)? {
+        Some(d) => d,
+        None if hidden % heads == 0 => hidden / heads,
+        None => {
+            return Err(CalcError::field(
+                keys.path("head_dim"),
+                "is required when hidden_size is not a multiple of num_attention_heads",
+            ))
+        }
+    };
+    let max_positions = keys.uint(
+        &["max_position_embeddings", "n_positions", "seq_length"],
+        1,
+        limits::MAX_POSITIONS,
+    )?;
+    let mut arch =
+        Architecture::llama_like(model_type, family, hidden, layers, heads, head_dim, vocab);
+    arch.torch_dtype = torch_dtype(keys, warnings);
+    arch.shipped_quantization = keys
+        .find(&["quantization_config"])
+        .and_then(|(_, q)| q.get("quant_method"))
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    arch.tie_word_embeddings = keys
+        .flag("tie_word_embeddings")?
+        .unwrap_or(family.ties_embeddings);
+    let attention_bias = keys.flag("attention_bias")?;
+    arch.mlp_bias = keys.flag("mlp_bias")?.unwrap_or(false);
+    arch.qkv_bias = attention_bias.unwrap_or(false);
+    arch.o_bias = attention_bias.unwrap_or(false);
+    arch.max_position_embeddings = max_positions;
+    let common = Common {
+        hidden,
+        layers,
+        heads,
+        attention_bias,
+        sliding_window: keys.uint(&["sliding_window"], 1, limits::MAX_POSITIONS)?,
+        kv_heads: keys.uint(
+            &["num_key_value_heads", "num_kv_heads"],
+            1,
+            limits::MAX_HEADS,
+        )?,
+        max_positions,
+    };
+    Ok((common, arch))
+}
+
+/// `torch_dtype` (or `dtype`) when it is a 16- or 32-bit float; anything else is warned
+/// and left to the default.
+fn torch_dtype(keys: &Keys, warnings: &mut Vec<String>) -> Option<Precision> {
+    let text = keys
+        .find(&["torch_dtype", "dtype"])
+        .and_then(|(_, v)| v.as_str())?;
+    match Precision::parse(text) {
+        Some(p) if !p.is_quantized() => Some(p),
+        _ => {
+            warnings.push(format!(
+                "torch_dtype '{text}' is not float32, float16 or bfloat16; bfloat16 assumed"
+            ));
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn reads_llama() {
+        let p = parse_config(
+            &json!({"model_type": "llama", "hidden_size": 4096, "num_hidden_layers": 32,
+                    "num_attention_heads": 32, "num_key_value_heads": 8,
+                    "intermediate_size": 14336, "vocab_size": 128256, "torch_dtype": "bfloat16",
+                    "architectures": ["LlamaForCausalLM"], "rope_theta": 500000.0}),
+            "config",
+        )
+        .unwrap();
+        let a = p.architecture;
+        assert_eq!(a.family.name, "llama");
+        assert_eq!((a.head_dim, a.num_kv_heads), (128, 8));
+        assert!(!a.tie_word_embeddings);
+        assert_eq!(a.torch_dtype, Some(Precision::Bfloat16));
+        assert!(p.warnings.is_empty());
+    }
+
+    #[test]
+    fn unknown_model_type_is_llama_like_with_warning() {
+        let p = parse_config(
+            &json!({"model_type": "mystery", "hidden_size": 64, "num_hidden_layers": 2,
+                    "num_attention_heads": 4, "intermediate_size": 128, "vocab_size": 100}),
+            "config",
+        )
+        .unwrap();
+        assert_eq!(p.architecture.family, &families::GENERIC);
+        assert!(p.warnings[0].contains("mystery"));
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let err = parse_config(
+            &json!({"model_type": "llama", "hidden_size": -1, "num_hidden_layers": 2,
+                    "num_attention_heads": 4, "intermediate_size": 128, "vocab_size": 100}),
+            "config",
+        )
+        .err()
+        .unwrap();
+        assert!(
+            matches!(err, CalcError::InvalidField { ref field, .. } if field == "config.hidden_size")
+        );
+        let err = parse_config(
+            &json!({"model_type": "llama", "hidden_size": 64, "num_hidden_layers": 2,
+                    "num_attention_heads": 4, "num_key_value_heads": 3,
+                    "intermediate_size": 128, "vocab_size": 100}),
+            "config",
+        )
+        .err()
+        .unwrap();
+        assert!(
+            matches!(err, CalcError::InvalidField { ref field, .. } if field == "config.num_key_value_heads")
+        );
+        let err = parse_config(&json!([1, 2]), "config").err().unwrap();
+        assert!(matches!(err, CalcError::InvalidField { ref field, .. } if field == "config"));
+    }
+
+    #[test]
+    fn gemma3_wrapper_reads_text_config() {
+        let p = parse_config(
+            &json!({"model_type": "gemma3", "torch_dtype": "bfloat16", "vision_config": {},
+                    "text_config": {"hidden_size": 2560, "intermediate_size": 10240,
+                    "num_hidden_layers": 34, "num_attention_heads": 8, "num_key_value_heads": 4,
+                    "head_dim": 256, "vocab_size": 262208, "sliding_window": 1024}}),
+            "config",
+        )
+        .unwrap();
+        let a = p.architecture;
+        assert_eq!(a.family, &families::GEMMA3);
+        assert_eq!(a.sliding_layers, 34 - 5);
+        assert_eq!(a.torch_dtype, Some(Precision::Bfloat16));
+        assert!(p.warnings.iter().any(|w| w.contains("vision")));
+    }
+
+    #[test]
+    fn qwen2_sliding_window_off_unless_enabled() {
+        let base = json!({"model_type": "qwen2", "hidden_size": 896, "num_hidden_layers": 24,
+            "num_attention_heads": 14, "num_key_value_heads": 2, "intermediate_size": 4864,
+            "vocab_size": 151936, "sliding_window": 32768, "use_sliding_window": false});
+        assert_eq!(
+            parse_config(&base, "c")
+                .unwrap()
+                .architecture
+                .sliding_layers,
+            0
+        );
+        let mut on = base.clone();
+        on["use_sliding_window"] = json!(true);
+        on["max_window_layers"] = json!(21);
+        assert_eq!(
+            parse_config(&on, "c").unwrap().architecture.sliding_layers,
+            3
+        );
+    }
+}

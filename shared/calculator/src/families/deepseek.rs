@@ -1,0 +1,69 @@
+//! DeepSeek-V3 (and V2's layout): multi-head latent attention (queries and keys/values
+//! through low-rank projections; only the latent and the shared rope key are cached),
+//! `n_routed_experts` routed plus `n_shared_experts` shared experts on every
+//! `moe_layer_freq`-th layer after the first `first_k_dense_replace` dense ones.
+
+use super::{no_layer_slides, read_moe, Experts, Family};
+use crate::architecture::{Architecture, Mla};
+use crate::config::{Common, Keys};
+use crate::error::CalcError;
+use crate::limits;
+
+/// `deepseek_v3`
+pub const DEEPSEEK_V3: Family = Family {
+    name: "deepseek_v3",
+    aliases: &[],
+    ties_embeddings: false,
+    read: read_deepseek_v3,
+    sliding_layers: no_layer_slides,
+};
+
+/// `DeepseekV3Config.num_experts_per_tok`.
+const DEFAULT_TOP_K: u64 = 8;
+
+fn read_mla(keys: &Keys) -> Result<Mla, CalcError> {
+    let dim = |name: &'static str| keys.required(&[name], 1, limits::MAX_HEAD_DIM);
+    let kv_lora_rank = dim("kv_lora_rank")?;
+    Ok(Mla {
+        q_lora_rank: keys.uint(&["q_lora_rank"], 1, limits::MAX_HEAD_DIM)?,
+        kv_lora_rank,
+        qk_nope_head_dim: dim("qk_nope_head_dim")?,
+        qk_rope_head_dim: dim("qk_rope_head_dim")?,
+        v_head_dim: dim("v_head_dim")?,
+    })
+}
+
+fn read_deepseek_v3(keys: &Keys, c: &Common, arch: &mut Architecture) -> Result<(), CalcError> {
+    let mla = read_mla(keys)?;
+    arch.mla = Some(mla);
+    arch.num_kv_heads = c.heads;
+    arch.head_dim = mla.qk_nope_head_dim + mla.qk_rope_head_dim;
+    arch.intermediate_size = keys.required(&["intermediate_size"], 1, limits::MAX_INTERMEDIATE)?;
+    let expert_width = keys.required(&["moe_intermediate_size"], 1, limits::MAX_INTERMEDIATE)?;
+    let shared = keys
+        .uint(&["n_shared_experts"], 0, limits::MAX_EXPERTS)?
+        .unwrap_or(0);
+    let first_dense = keys
+        .uint(&["first_k_dense_replace"], 0, limits::MAX_LAYERS)?
+        .unwrap_or(0);
+    let freq = keys
+        .uint(&["moe_layer_freq"], 1, limits::MAX_LAYERS)?
+        .unwrap_or(1);
+    // The router's `e_score_correction_bias` (one value per expert) is a stored
+    // parameter of every MoE layer.
+    let experts = Experts {
+        count_keys: &["n_routed_experts"],
+        default_top_k: DEFAULT_TOP_K,
+        router_bias: true,
+    };
+    let moe = read_moe(
+        keys,
+        c.layers,
+        experts,
+        expert_width,
+        shared * expert_width,
+        |i| i >= first_dense && i % freq == 0,
+    )?;
+    arch.moe = Some(moe);
+    Ok(())
+}

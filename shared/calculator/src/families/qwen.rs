@@ -1,0 +1,134 @@
+//! Qwen 2 and 3, dense and MoE. Qwen2 hard-codes biases on q/k/v and none on the
+//! output projection; Qwen3 drops them and adds per-head q/k RMSNorm. The MoE variants
+//! route to `num_experts` experts of `moe_intermediate_size` on every
+//! `decoder_sparse_step`-th layer not listed in `mlp_only_layers`; Qwen2-MoE adds a
+//! shared expert with a sigmoid gate.
+
+use super::{read_dense, read_moe, Experts, Family};
+use crate::architecture::Architecture;
+use crate::config::{Common, Keys};
+use crate::error::CalcError;
+use crate::limits;
+
+/// `qwen2`
+pub const QWEN2: Family = Family {
+    name: "qwen2",
+    aliases: &[],
+    ties_embeddings: false,
+    read: read_qwen2,
+    sliding_layers: qwen_sliding_layers,
+};
+
+/// `qwen2_moe`
+pub const QWEN2_MOE: Family = Family {
+    name: "qwen2_moe",
+    aliases: &[],
+    ties_embeddings: false,
+    read: read_qwen2_moe,
+    sliding_layers: qwen_sliding_layers,
+};
+
+/// `qwen3`
+pub const QWEN3: Family = Family {
+    name: "qwen3",
+    aliases: &[],
+    ties_embeddings: false,
+    read: read_qwen3,
+    sliding_layers: qwen_sliding_layers,
+};
+
+/// `qwen3_moe`
+pub const QWEN3_MOE: Family = Family {
+    name: "qwen3_moe",
+    aliases: &[],
+    ties_embeddings: false,
+    read: read_qwen3_moe,
+    sliding_layers: qwen_sliding_layers,
+};
+
+/// `num_experts_per_tok` when a config omits it (every published Qwen MoE config
+/// states it).
+const DEFAULT_TOP_K: u64 = 2;
+
+fn qwen2_biases(arch: &mut Architecture) {
+    arch.qkv_bias = true;
+    arch.o_bias = false;
+}
+
+fn read_qwen2(keys: &Keys, c: &Common, arch: &mut Architecture) -> Result<(), CalcError> {
+    read_dense(keys, c, arch)?;
+    qwen2_biases(arch);
+    Ok(())
+}
+
+fn read_qwen3(keys: &Keys, c: &Common, arch: &mut Architecture) -> Result<(), CalcError> {
+    read_dense(keys, c, arch)?;
+    arch.qk_norm = true;
+    Ok(())
+}
+
+fn read_qwen2_moe(keys: &Keys, c: &Common, arch: &mut Architecture) -> Result<(), CalcError> {
+    qwen2_biases(arch);
+    read_qwen_moe(keys, c, arch, true)
+}
+
+fn read_qwen3_moe(keys: &Keys, c: &Common, arch: &mut Architecture) -> Result<(), CalcError> {
+    arch.qk_norm = true;
+    read_qwen_moe(keys, c, arch, false)
+}
+
+/// The MoE layout both generations share; only Qwen2-MoE has a shared expert.
+fn read_qwen_moe(
+    keys: &Keys,
+    c: &Common,
+    arch: &mut Architecture,
+    has_shared_expert: bool,
+) -> Result<(), CalcError> {
+    arch.num_kv_heads = c.kv_heads.unwrap_or(c.heads);
+    arch.intermediate_size = keys
+        .uint(&["intermediate_size"], 1, limits::MAX_INTERMEDIATE)?
+        .unwrap_or(0);
+    let expert_width = keys.required(&["moe_intermediate_size"], 1, limits::MAX_INTERMEDIATE)?;
+    let shared = if has_shared_expert {
+        keys.uint(
+            &["shared_expert_intermediate_size"],
+            0,
+            limits::MAX_INTERMEDIATE,
+        )?
+        .unwrap_or(0)
+    } else {
+        0
+    };
+    let step = keys
+        .uint(&["decoder_sparse_step"], 1, limits::MAX_LAYERS)?
+        .unwrap_or(1);
+    let dense_only = keys.index_list("mlp_only_layers", c.layers)?;
+    let experts = Experts {
+        count_keys: &["num_experts"],
+        default_top_k: DEFAULT_TOP_K,
+        router_bias: false,
+    };
+    let mut moe = read_moe(keys, c.layers, experts, expert_width, shared, |i| {
+        !dense_only.contains(&i) && (i + 1) % step == 0
+    })?;
+    moe.shared_expert_gate = shared > 0;
+    if moe.moe_layers < c.layers && arch.intermediate_size == 0 {
+        return Err(CalcError::field(
+            keys.path("intermediate_size"),
+            "is required when some layers keep a dense MLP",
+        ));
+    }
+    arch.moe = Some(moe);
+    Ok(())
+}
+
+/// Qwen slides only with `use_sliding_window`, from layer `max_window_layers` on.
+fn qwen_sliding_layers(keys: &Keys, c: &Common) -> Result<u64, CalcError> {
+    if !keys.flag("use_sliding_window")?.unwrap_or(false) {
+        return Ok(0);
+    }
+    let first = keys
+        .uint(&["max_window_layers"], 0, limits::MAX_LAYERS)?
+        .unwrap_or(c.layers);
+    Ok(c.layers - first.min(c.layers))
+}

@@ -1,0 +1,152 @@
+//! Upper bounds on inputs. With these, every intermediate product of the memory model
+//! stays far below `u128::MAX` (the largest, eager attention scores over all layers,
+//! is below 2^105), so arithmetic cannot overflow; only the final conversion to
+//! 64-bit bytes can fail, with [`CalcError::TooLarge`].
+//!
+//! The request fields' ranges are stated here once, as [`FieldRange`]s: the
+//! calculator's checks, the HTTP parser, `/api/config/options` and the README's tables
+//! (a test compares them) all read them from here.
+
+use crate::error::CalcError;
+
+/// Largest batch size (sequences per GPU).
+pub const MAX_BATCH_SIZE: u64 = 1 << 20;
+/// Largest prompt / training sequence length in tokens.
+pub const MAX_SEQUENCE_LENGTH: u64 = 1 << 24;
+/// Largest number of generated tokens.
+pub const MAX_NEW_TOKENS: u64 = 1 << 24;
+/// Largest GPU count.
+pub const MAX_GPUS: u64 = 1 << 16;
+/// Largest hidden size / embedding width.
+pub const MAX_HIDDEN: u64 = 1 << 20;
+/// Largest number of decoder layers.
+pub const MAX_LAYERS: u64 = 1 << 14;
+/// Largest number of attention (or key/value) heads.
+pub const MAX_HEADS: u64 = 1 << 16;
+/// Largest head dimension (also MLA ranks).
+pub const MAX_HEAD_DIM: u64 = 1 << 16;
+/// Largest vocabulary.
+pub const MAX_VOCAB: u64 = 1 << 24;
+/// Largest MLP width.
+pub const MAX_INTERMEDIATE: u64 = 1 << 24;
+/// Largest number of experts.
+pub const MAX_EXPERTS: u64 = 1 << 16;
+/// Largest learned position table / sliding window.
+pub const MAX_POSITIONS: u64 = 1 << 26;
+/// Largest LoRA rank.
+pub const MAX_LORA_RANK: u64 = 1 << 16;
+/// Largest quantization group size.
+pub const MAX_GROUP_SIZE: u64 = 1 << 20;
+/// Largest `model_size`, in billions of parameters (100 trillion parameters).
+pub const MAX_MODEL_SIZE_BILLIONS: f64 = 100_000.0;
+
+/// What a 64-bit byte count can hold, as said in errors: `u64::MAX` bytes.
+pub const LARGEST_REPORTABLE: &str = "18.4 exabytes";
+
+/// The inclusive range of an integer request field, with the field's name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FieldRange {
+    /// The field as requests spell it.
+    pub field: &'static str,
+    /// Smallest accepted value.
+    pub min: u64,
+    /// Largest accepted value.
+    pub max: u64,
+}
+
+impl FieldRange {
+    /// `Ok` when `min <= value <= max`; else an error naming the field and the range.
+    pub fn check(&self, value: u64) -> Result<(), CalcError> {
+        if (self.min..=self.max).contains(&value) {
+            Ok(())
+        } else {
+            Err(CalcError::field(
+                self.field,
+                format!(
+                    "must be an integer from {} to {}, got {value}",
+                    self.min, self.max
+                ),
+            ))
+        }
+    }
+}
+
+const fn range(field: &'static str, min: u64, max: u64) -> FieldRange {
+    FieldRange { field, min, max }
+}
+
+/// Sequences per GPU.
+pub const BATCH_SIZE: FieldRange = range("batch_size", 1, MAX_BATCH_SIZE);
+/// Prompt (inference) or training tokens per sequence.
+pub const SEQUENCE_LENGTH: FieldRange = range("sequence_length", 1, MAX_SEQUENCE_LENGTH);
+/// Generated tokens per sequence.
+pub const MAX_NEW_TOKENS_RANGE: FieldRange = range("max_new_tokens", 0, MAX_NEW_TOKENS);
+/// GPUs (tensor-parallel for inference, data-parallel for training).
+pub const NUM_GPUS: FieldRange = range("num_gpus", 1, MAX_GPUS);
+/// LoRA rank.
+pub const LORA_RANK: FieldRange = range("lora_rank", 1, MAX_LORA_RANK);
+/// Values sharing one scale in group-wise integer formats.
+pub const GROUP_SIZE: FieldRange = range("group_size", 1, MAX_GROUP_SIZE);
+/// ZeRO stage (3 = FSDP full shard).
+pub const ZERO_STAGE: FieldRange = range("zero_stage", 0, 3);
+/// Explicit-field architecture values.
+pub const HIDDEN_SIZE: FieldRange = range("hidden_size", 1, MAX_HIDDEN);
+/// Decoder layers.
+pub const NUM_HIDDEN_LAYERS: FieldRange = range("num_hidden_layers", 1, MAX_LAYERS);
+/// Query heads.
+pub const NUM_ATTENTION_HEADS: FieldRange = range("num_attention_heads", 1, MAX_HEADS);
+/// Key/value heads.
+pub const NUM_KEY_VALUE_HEADS: FieldRange = range("num_key_value_heads", 1, MAX_HEADS);
+/// Head dimension.
+pub const HEAD_DIM: FieldRange = range("head_dim", 1, MAX_HEAD_DIM);
+/// MLP width.
+pub const INTERMEDIATE_SIZE: FieldRange = range("intermediate_size", 1, MAX_INTERMEDIATE);
+/// Vocabulary.
+pub const VOCAB_SIZE: FieldRange = range("vocab_size", 1, MAX_VOCAB);
+
+/// Largest `trainable_parameters`, a percentage (the smallest is 0).
+pub const MAX_TRAINABLE_PERCENT: f64 = 100.0;
+
+/// Every integer request field's range, in the order the API documents them.
+pub const REQUEST_FIELDS: [FieldRange; 14] = [
+    BATCH_SIZE,
+    SEQUENCE_LENGTH,
+    MAX_NEW_TOKENS_RANGE,
+    NUM_GPUS,
+    LORA_RANK,
+    GROUP_SIZE,
+    ZERO_STAGE,
+    HIDDEN_SIZE,
+    NUM_HIDDEN_LAYERS,
+    NUM_ATTENTION_HEADS,
+    NUM_KEY_VALUE_HEADS,
+    HEAD_DIM,
+    INTERMEDIATE_SIZE,
+    VOCAB_SIZE,
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn largest_reportable_is_u64_max_bytes() {
+        assert_eq!(
+            format!("{:.1} exabytes", u64::MAX as f64 / 1e18),
+            LARGEST_REPORTABLE
+        );
+    }
+
+    #[test]
+    fn ranges_check_both_ends() {
+        assert!(BATCH_SIZE.check(1).is_ok() && BATCH_SIZE.check(MAX_BATCH_SIZE).is_ok());
+        for bad in [0, MAX_BATCH_SIZE + 1] {
+            let err = BATCH_SIZE.check(bad).unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                format!("batch_size: must be an integer from 1 to {MAX_BATCH_SIZE}, got {bad}")
+            );
+        }
+        assert!(ZERO_STAGE.check(0).is_ok() && ZERO_STAGE.check(4).is_err());
+    }
+}

@@ -1,0 +1,179 @@
+//! Exact parameter counts of an architecture (`docs/methodology.md` §2): every linear
+//! matrix, bias, norm, router, sink and embedding, so that the total equals the unique
+//! weights of the checkpoint.
+
+use crate::architecture::{Architecture, LinearGroup, LinearKind};
+
+/// Parameter counts of a model.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct ParameterCounts {
+    /// Every unique weight (tied embeddings once).
+    pub total: u128,
+    /// Token embedding, learned positions and an untied `lm_head`.
+    pub embedding: u128,
+    /// `total - embedding`.
+    pub non_embedding: u128,
+    /// Parameters a token passes through: for MoE, the routed experts it is not sent to
+    /// are left out.
+    pub active: u128,
+    /// Weights of the linear matrices inside the decoder layers: the ones quantized
+    /// checkpoints store in low precision.
+    pub linear: u128,
+    /// Parameters of one dense decoder layer (attention, MLP, norms).
+    pub dense_layer: u128,
+    /// Parameters of one MoE decoder layer (0 when there is none).
+    pub moe_layer: u128,
+    /// Weights of the input embedding matrix alone.
+    pub embedding_matrix: u128,
+}
+
+/// What an MoE layer adds around its attention and norms, in parameters.
+struct MoeCounts {
+    /// Router, shared experts and every routed expert of one MoE layer.
+    layer_extra: u128,
+    /// One routed expert (weights and biases).
+    expert: u128,
+    /// MoE layers in the model.
+    layers: u128,
+    /// Routed experts a token does not visit.
+    unvisited: u128,
+}
+
+impl Architecture {
+    /// Exact parameter counts, from the linear groups and every bias, norm, router,
+    /// sink and embedding of the layout.
+    pub fn parameter_counts(&self, linears: &[LinearGroup]) -> ParameterCounts {
+        let layers = self.num_layers as u128;
+        let per_kind = |kind: LinearKind| -> u128 {
+            linears
+                .iter()
+                .filter(|g| g.kind == kind)
+                .map(|g| g.shape.elements())
+                .sum()
+        };
+        let linear: u128 = linears.iter().map(|g| g.shape.elements()).sum();
+        let norms = self.norms_per_layer as u128 * self.norm.params(self.hidden_size);
+        let attention_layer =
+            (per_kind(LinearKind::Attention) / layers.max(1)) + self.attention_extra();
+        let dense_count = self.dense_layers() as u128;
+        let dense_mlp = per_kind(LinearKind::Mlp)
+            .saturating_sub(self.projection_params())
+            .checked_div(dense_count)
+            .map_or(0, |w| w + self.mlp_bias_params());
+        let moe = self.moe_counts();
+        let dense_layer = attention_layer + norms + dense_mlp;
+        let moe_layer = if moe.layers > 0 {
+            attention_layer + norms + moe.layer_extra
+        } else {
+            0
+        };
+        let embedding_matrix = self.vocab_size as u128 * self.embedding_dim as u128;
+        let positions = self.learned_positions as u128 * self.hidden_size as u128;
+        let lm_head = if self.tie_word_embeddings {
+            0
+        } else {
+            embedding_matrix
+        };
+        let final_norm = if self.final_norm {
+            self.norm.params(self.hidden_size)
+        } else {
+            0
+        };
+        let total = dense_count * dense_layer
+            + moe.layers * moe_layer
+            + embedding_matrix
+            + positions
+            + lm_head
+            + final_norm
+            + self.projection_params();
+        let embedding = embedding_matrix + positions + lm_head;
+        ParameterCounts {
+            total,
+            embedding,
+            non_embedding: total - embedding,
+            active: total - moe.layers * moe.unvisited * moe.expert,
+            linear,
+            dense_layer,
+            moe_layer,
+            embedding_matrix,
+        }
+    }
+
+    /// Attention parameters beyond its matrices, per layer: biases, MLA's latent norms,
+    /// q/k norms, sinks.
+    fn attention_extra(&self) -> u128 {
+        let h = self.hidden_size as u128;
+        let mut extra = 0u128;
+        match self.mla {
+            Some(m) => {
+                // `attention_bias` puts biases on q_a_proj and kv_a_proj_with_mqa (a plain
+                // q_proj has none); the two latent norms are always there.
+                let q_rank = m.q_lora_rank.map_or(0, |r| r as u128);
+                if self.qkv_bias {
+                    extra += q_rank + (m.kv_lora_rank + m.qk_rope_head_dim) as u128;
+                }
+                extra += q_rank + m.kv_lora_rank as u128;
+            }
+            None => {
+                if self.qkv_bias {
+                    extra += (self.q_dim() + 2 * self.kv_dim()) as u128;
+                }
+            }
+        }
+        if self.o_bias {
+            extra += h;
+        }
+        if self.qk_norm {
+            extra += 2 * self.head_dim as u128;
+        }
+        if self.attention_sinks {
+            extra += self.num_heads as u128;
+        }
+        extra
+    }
+
+    /// Biases of one dense MLP: on gate and up (or the one up projection) and down.
+    fn mlp_bias_params(&self) -> u128 {
+        let (h, i) = (self.hidden_size as u128, self.intermediate_size as u128);
+        match (self.mlp_bias, self.gated_mlp) {
+            (false, _) => 0,
+            (true, true) => 2 * i + h,
+            (true, false) => i + h,
+        }
+    }
+
+    fn moe_counts(&self) -> MoeCounts {
+        let Some(m) = self.moe else {
+            return MoeCounts {
+                layer_extra: 0,
+                expert: 0,
+                layers: 0,
+                unvisited: 0,
+            };
+        };
+        let h = self.hidden_size as u128;
+        let e = m.num_experts as u128;
+        let ie = m.expert_intermediate as u128;
+        // Experts are gated MLPs in every supported MoE family.
+        let weights = 3 * h * ie;
+        let bias = if m.expert_bias { 2 * ie + h } else { 0 };
+        let router = h * e + if m.router_bias { e } else { 0 };
+        let shared =
+            3 * h * m.shared_intermediate as u128 + if m.shared_expert_gate { h } else { 0 };
+        MoeCounts {
+            layer_extra: router + shared + e * (weights + bias),
+            expert: weights + bias,
+            layers: m.moe_layers as u128,
+            unvisited: (m.num_experts - m.experts_per_token) as u128,
+        }
+    }
+
+    /// OPT's `project_in`/`project_out` when the embedding is narrower than the model.
+    pub(crate) fn projection_params(&self) -> u128 {
+        if self.embedding_dim == self.hidden_size {
+            0
+        } else {
+            2 * self.embedding_dim as u128 * self.hidden_size as u128
+        }
+    }
+}

@@ -1,0 +1,125 @@
+//! Training memory per GPU: weights, gradients, optimizer state, activations and
+//! runtime overhead, for full fine-tuning, freezing, LoRA and QLoRA, with ZeRO
+//! sharding. Derivations and sources: `docs/methodology.md` §7.
+//!
+//! - `vocabulary`: methods, LoRA targets, optimizers (names and parsing);
+//! - `trainable`: which parameters a method trains;
+//! - `optimizer`: gradients, master weights, optimizer state and step temporaries;
+//! - `activations`: what one micro-batch keeps for backward;
+//! - `estimate`: the per-GPU total.
+
+mod activations;
+mod estimate;
+pub mod optimizer;
+mod trainable;
+pub mod vocabulary;
+
+pub use estimate::estimate_training;
+pub use optimizer::GradientLayout;
+pub use vocabulary::{LoraTarget, Method, Optimizer};
+
+use crate::precision::{Precision, WeightFormat};
+use crate::units::Bytes;
+
+/// A training request, after parsing.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrainingRequest {
+    /// Compute dtype (float32, float16, bfloat16); `None` uses the model's.
+    pub precision: Option<Precision>,
+    /// 16-bit compute with fp32 master weights, fp32 gradients for the optimizer and
+    /// fp32 optimizer state (`true`), or everything in the 16-bit dtype (`false`).
+    pub mixed_precision: bool,
+    /// Fine-tuning method.
+    pub method: Method,
+    /// Percent (0-100] of weights trained, for `full` and `freeze`.
+    pub trainable_percent: Option<f64>,
+    /// LoRA rank.
+    pub lora_rank: u64,
+    /// LoRA target modules.
+    pub lora_target: LoraTarget,
+    /// Optimizer.
+    pub optimizer: Optimizer,
+    /// Recompute each layer in backward instead of storing its activations.
+    pub gradient_checkpointing: bool,
+    /// Micro-batch per GPU, in sequences.
+    pub batch_size: u64,
+    /// Tokens per sequence.
+    pub sequence_length: u64,
+    /// Flash attention (no materialised score matrix).
+    pub use_flash_attention: bool,
+    /// Data-parallel GPUs.
+    pub num_gpus: u64,
+    /// ZeRO stage 0-3 (3 = FSDP full shard).
+    pub zero_stage: u8,
+}
+
+impl TrainingRequest {
+    /// A request with every optional field at its default.
+    pub fn new(batch_size: u64, sequence_length: u64) -> TrainingRequest {
+        TrainingRequest {
+            precision: None,
+            mixed_precision: true,
+            method: Method::Full,
+            trainable_percent: None,
+            lora_rank: 8,
+            lora_target: LoraTarget::AllLinear,
+            optimizer: Optimizer::AdamW,
+            gradient_checkpointing: false,
+            batch_size,
+            sequence_length,
+            use_flash_attention: true,
+            num_gpus: 1,
+            zero_stage: 0,
+        }
+    }
+}
+
+/// Parts of the estimate that explain the totals.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct TrainingDetails {
+    /// Parameters that receive gradients (weights, or LoRA adapters).
+    pub trainable_parameters: u64,
+    /// fp32 master copy of the trainable weights (mixed precision), per GPU.
+    pub master_weights: Bytes,
+    /// Optimizer moments, per GPU.
+    pub optimizer_states: Bytes,
+    /// Temporaries of the optimizer step (PyTorch's multi-tensor implementations), per
+    /// GPU; they reuse memory that activations free, so only their excess over the
+    /// activation peak is added to `optimizer_memory`.
+    pub optimizer_step_workspace: Bytes,
+    /// Logits and cross-entropy buffers at the loss, per GPU (inside activations).
+    pub loss_buffers: Bytes,
+    /// Layers whose activations are kept for backward.
+    pub layers_with_activations: u64,
+}
+
+/// Training memory per GPU with the inputs as resolved.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrainingEstimate {
+    /// Compute dtype.
+    pub precision: Precision,
+    /// Whether mixed precision applies (false for float32 compute).
+    pub mixed_precision: bool,
+    /// Storage of the frozen 4-bit base (QLoRA only).
+    pub base_format: Option<WeightFormat>,
+    /// Percent of the model's parameters that train: the request's
+    /// `trainable_parameters` where given, the adapters' share for LoRA and QLoRA.
+    pub trainable_percent: f64,
+    /// Weights held by one GPU: the model in its storage format plus adapters.
+    pub model_weights: Bytes,
+    /// Gradients of the trainable parameters held by one GPU.
+    pub gradients_memory: Bytes,
+    /// Master weights, optimizer state and the excess of the optimizer step's
+    /// temporaries over the activation peak, held by one GPU.
+    pub optimizer_memory: Bytes,
+    /// Peak of activations kept for backward, with the loss buffers.
+    pub activation_memory: Bytes,
+    /// CUDA context and library state.
+    pub runtime_overhead: Bytes,
+    /// Sum of the above: the peak one GPU must hold.
+    pub training_memory: Bytes,
+    /// Explanation of the totals.
+    pub details: TrainingDetails,
+    /// Assumptions and notes.
+    pub warnings: Vec<String>,
+}

@@ -1,0 +1,194 @@
+//! The words of a training request: fine-tuning methods, LoRA targets and optimizers,
+//! with their canonical names and the spellings accepted for them.
+
+/// How the model is fine-tuned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Method {
+    /// Every weight (or `trainable_parameters` percent of them) is trained.
+    Full,
+    /// Low-rank adapters on a frozen 16-bit base.
+    Lora,
+    /// Low-rank adapters on a frozen 4-bit NF4 base (QLoRA).
+    Qlora,
+    /// The last layers are trained, the rest frozen.
+    Freeze,
+}
+
+impl Method {
+    /// Every method, in the order the API lists them.
+    pub const ALL: [Method; 4] = [Method::Full, Method::Lora, Method::Qlora, Method::Freeze];
+
+    /// Canonical name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Method::Full => "full",
+            Method::Lora => "lora",
+            Method::Qlora => "qlora",
+            Method::Freeze => "freeze",
+        }
+    }
+
+    /// Case-insensitive parse.
+    pub fn parse(text: &str) -> Option<Method> {
+        Method::ALL
+            .into_iter()
+            .find(|m| m.name().eq_ignore_ascii_case(text.trim()))
+    }
+
+    /// Whether the method trains adapters (parameter-efficient) or model weights.
+    pub fn is_peft(self) -> bool {
+        matches!(self, Method::Lora | Method::Qlora)
+    }
+}
+
+/// Which linear layers LoRA adapts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum LoraTarget {
+    /// Query, key, value and output projections.
+    Attention,
+    /// Every linear layer of the decoder blocks (PEFT's `all-linear`).
+    AllLinear,
+}
+
+impl LoraTarget {
+    /// Both targets, in the order the API lists them.
+    pub const ALL: [LoraTarget; 2] = [LoraTarget::AllLinear, LoraTarget::Attention];
+
+    /// Canonical name.
+    pub fn name(self) -> &'static str {
+        match self {
+            LoraTarget::Attention => "attention",
+            LoraTarget::AllLinear => "all_linear",
+        }
+    }
+
+    /// Case-insensitive parse (`all-linear` accepted).
+    pub fn parse(text: &str) -> Option<LoraTarget> {
+        match text.trim().to_ascii_lowercase().replace('-', "_").as_str() {
+            "attention" | "attn" => Some(LoraTarget::Attention),
+            "all_linear" | "all" => Some(LoraTarget::AllLinear),
+            _ => None,
+        }
+    }
+}
+
+/// The optimizer, which decides the state kept per trainable parameter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Optimizer {
+    /// AdamW: first and second moments.
+    AdamW,
+    /// Adam: first and second moments.
+    Adam,
+    /// 8-bit AdamW (bitsandbytes): moments in 8 bits with block-wise fp32 scales.
+    QuantizedAdamW,
+    /// SGD with a momentum buffer.
+    Sgd,
+    /// Plain SGD: no state.
+    SgdNoMomentum,
+    /// Adafactor: factored second moment, no first moment.
+    Adafactor,
+    /// Lion: one momentum buffer.
+    Lion,
+}
+
+impl Optimizer {
+    /// Every optimizer, in the order the API lists them.
+    pub const ALL: [Optimizer; 7] = [
+        Optimizer::AdamW,
+        Optimizer::Adam,
+        Optimizer::QuantizedAdamW,
+        Optimizer::Sgd,
+        Optimizer::SgdNoMomentum,
+        Optimizer::Adafactor,
+        Optimizer::Lion,
+    ];
+
+    /// Canonical name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Optimizer::AdamW => "AdamW",
+            Optimizer::Adam => "Adam",
+            Optimizer::QuantizedAdamW => "Quantized AdamW",
+            Optimizer::Sgd => "SGD",
+            Optimizer::SgdNoMomentum => "SGD without momentum",
+            Optimizer::Adafactor => "Adafactor",
+            Optimizer::Lion => "Lion",
+        }
+    }
+
+    /// Case-insensitive parse; spaces, dashes and underscores are interchangeable, and
+    /// `AdamW 8-bit` (and `adamw_8bit`, `adamw_bnb_8bit`) mean the quantized AdamW.
+    pub fn parse(text: &str) -> Option<Optimizer> {
+        let key: String = text
+            .trim()
+            .to_ascii_lowercase()
+            .chars()
+            .filter(|c| !matches!(c, ' ' | '-' | '_' | '(' | ')'))
+            .collect();
+        Some(match key.as_str() {
+            "adamw" | "adamwtorch" | "adamwtorchfused" => Optimizer::AdamW,
+            "adam" => Optimizer::Adam,
+            "quantizedadamw" | "adamw8bit" | "adamwbnb8bit" | "8bitadamw" | "pagedadamw8bit" => {
+                Optimizer::QuantizedAdamW
+            }
+            "sgd" | "sgdmomentum" | "sgdwithmomentum" => Optimizer::Sgd,
+            "sgdwithoutmomentum" | "sgdnomomentum" | "plainsgd" => Optimizer::SgdNoMomentum,
+            "adafactor" => Optimizer::Adafactor,
+            "lion" => Optimizer::Lion,
+            _ => return None,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_name_parses_back() {
+        for m in Method::ALL {
+            assert_eq!(Method::parse(&m.name().to_uppercase()), Some(m));
+        }
+        for t in LoraTarget::ALL {
+            assert_eq!(LoraTarget::parse(t.name()), Some(t));
+        }
+        for o in Optimizer::ALL {
+            assert_eq!(Optimizer::parse(o.name()), Some(o));
+        }
+        let names: Vec<&str> = Optimizer::ALL.iter().map(|o| o.name()).collect();
+        assert_eq!(
+            names,
+            [
+                "AdamW",
+                "Adam",
+                "Quantized AdamW",
+                "SGD",
+                "SGD without momentum",
+                "Adafactor",
+                "Lion"
+            ]
+        );
+        assert_eq!(
+            LoraTarget::ALL.map(LoraTarget::name),
+            ["all_linear", "attention"]
+        );
+    }
+
+    #[test]
+    fn common_spellings() {
+        assert_eq!(LoraTarget::parse("all-linear"), Some(LoraTarget::AllLinear));
+        assert_eq!(LoraTarget::parse("attn"), Some(LoraTarget::Attention));
+        assert_eq!(LoraTarget::parse("mlp"), None);
+        for (text, want) in [
+            ("adamw_torch_fused", Optimizer::AdamW),
+            ("AdamW 8-bit", Optimizer::QuantizedAdamW),
+            ("paged_adamw_8bit", Optimizer::QuantizedAdamW),
+            ("sgd with momentum", Optimizer::Sgd),
+            ("plain SGD", Optimizer::SgdNoMomentum),
+        ] {
+            assert_eq!(Optimizer::parse(text), Some(want), "{text}");
+        }
+        assert_eq!(Optimizer::parse("rmsprop"), None);
+        assert!(Method::Qlora.is_peft() && !Method::Freeze.is_peft());
+    }
+}

@@ -1,0 +1,499 @@
+//! Every accounting term, checked to the byte on toy models small enough to derive by
+//! hand. Each expected value is worked out in the comment above it from the formulas of
+//! `docs/methodology.md` (section numbers given), not from the code, so that changing
+//! a constant or dropping a term fails here.
+//!
+//! The toy decoder (llama family): h = 64, L = 2, n_h = 4, n_kv = 2, d = 16,
+//! I = 100, untied, bfloat16 (a = 2 bytes).
+//! - per layer: q 64·64 + k, v 2·64·32 + o 64·64 = 12,288; gated MLP 3·64·100 =
+//!   19,200; two RMSNorms 128 → 31,616;
+//! - embedding and lm_head V·64 each; final norm 64.
+
+use calculator::{
+    estimate_inference, estimate_training, InferenceRequest, Method, Model, Optimizer, Precision,
+    TrainingRequest,
+};
+use serde_json::json;
+
+/// The toy decoder with vocabulary `vocab`.
+fn toy(vocab: u64) -> Model {
+    Model::from_config(&json!({
+        "model_type": "llama", "hidden_size": 64, "num_hidden_layers": 2,
+        "num_attention_heads": 4, "num_key_value_heads": 2, "intermediate_size": 100,
+        "vocab_size": vocab, "torch_dtype": "bfloat16"
+    }))
+    .unwrap()
+}
+
+/// The toy with its MLP replaced by 8 routed experts of width 100, top-2 (Mixtral).
+fn toy_moe(vocab: u64) -> Model {
+    Model::from_config(&json!({
+        "model_type": "mixtral", "hidden_size": 64, "num_hidden_layers": 2,
+        "num_attention_heads": 4, "num_key_value_heads": 2, "intermediate_size": 100,
+        "num_local_experts": 8, "num_experts_per_tok": 2, "vocab_size": vocab,
+        "torch_dtype": "bfloat16"
+    }))
+    .unwrap()
+}
+
+fn inference(
+    model: &Model,
+    edit: impl FnOnce(&mut InferenceRequest),
+) -> calculator::InferenceEstimate {
+    // b = 2 sequences of s = 8 tokens: 16 tokens.
+    let mut req = InferenceRequest::new(2, 8);
+    edit(&mut req);
+    estimate_inference(model, &req).unwrap()
+}
+
+fn training(
+    model: &Model,
+    edit: impl FnOnce(&mut TrainingRequest),
+) -> calculator::TrainingEstimate {
+    let mut req = TrainingRequest::new(2, 8);
+    edit(&mut req);
+    estimate_training(model, &req).unwrap()
+}
+
+const MIB: u64 = 1024 * 1024;
+
+#[test]
+fn parameter_count_of_the_toy() {
+    // 2·31,616 + 2·(4096·64) + 64 = 587,584 (§2).
+    assert_eq!(toy(4096).params.total, 587_584);
+    // Mixtral layer: attention 12,288 + norms 128 + router 64·8 + 8 experts·19,200.
+    assert_eq!(
+        toy_moe(128).params.total,
+        2 * (12_288 + 128 + 512 + 8 * 19_200) + 2 * 128 * 64 + 64
+    );
+}
+
+#[test]
+fn runtime_overhead_is_the_cuda_context() {
+    // §6: 512 MiB per GPU, in inference and training alike.
+    assert_eq!(inference(&toy(128), |_| {}).runtime_overhead.0, 512 * MIB);
+    assert_eq!(training(&toy(128), |_| {}).runtime_overhead.0, 512 * MIB);
+}
+
+#[test]
+fn weights_and_kv_cache() {
+    let e = inference(&toy(4096), |_| {});
+    // §3: 587,584 parameters × 2 bytes.
+    assert_eq!(e.model_weights.0, 1_175_168);
+    // §4: 2 (K, V) × 2 heads × 16 × 2 bytes = 128 bytes per token and layer;
+    // × 2 layers × 8 tokens × 2 sequences.
+    assert_eq!(e.kv_cache.0, 4096);
+}
+
+#[test]
+fn integer_kv_caches_carry_their_group_scales() {
+    // §4: 2,048 cached values (2 seq × 8 tok × 2 layers × 64), in groups of 64 with a
+    // 16-bit scale and a 16-bit zero point each: int8 8.5 bits per value, int4 4.5.
+    let int8 = inference(&toy(128), |r| r.kv_cache_precision = Some(Precision::Int8));
+    assert_eq!(int8.kv_cache.0, 2048 * 17 / 16);
+    let int4 = inference(&toy(128), |r| r.kv_cache_precision = Some(Precision::Int4));
+    assert_eq!(int4.kv_cache.0, 2048 * 9 / 16);
+    let fp8 = inference(&toy(128), |r| {
+        r.kv_cache_precision = Some(Precision::Float8)
+    });
+    assert_eq!(fp8.kv_cache.0, 2048);
+}
+
+#[test]
+fn prefill_activations_dense() {
+    // §5, 16 tokens, a = 2: residual and copy 2·16·64·2 = 4,096;
+    // attention 16·(64 + 2·64 + 3·32 + 64)·2 = 11,264; MLP 16·(64 + 3·100)·2 = 11,648;
+    // logits of every position 16·V·2 plus the final norm output 16·64·2 = 2,048.
+    // V = 128: logits 4,096 + 2,048 = 6,144; the MLP is the largest block.
+    assert_eq!(
+        inference(&toy(128), |_| {}).activation_memory.0,
+        4096 + 11_648
+    );
+    // V = 4096: logits 131,072 + 2,048 dominate.
+    assert_eq!(
+        inference(&toy(4096), |_| {}).activation_memory.0,
+        4096 + 131_072 + 2048
+    );
+}
+
+#[test]
+fn generation_keeps_only_the_last_positions_logits() {
+    // §5: generating, the logits of the last position per sequence in 16-bit, the fp32
+    // copy and the fp32 probabilities: 2 · 4096 · (2 + 8) = 81,920, plus 2,048.
+    let e = inference(&toy(4096), |r| r.max_new_tokens = 4);
+    assert_eq!(e.activation_memory.0, 4096 + 81_920 + 2048);
+}
+
+#[test]
+fn eager_attention_adds_the_score_matrix() {
+    // §5: b · n_h · s² · (2a + 4) = 2 · 4 · 64 · 8 = 4,096 on top of attention's 11,264,
+    // making attention (15,360) the largest block.
+    let e = inference(&toy(128), |r| r.use_flash_attention = false);
+    assert_eq!(e.activation_memory.0, 4096 + 11_264 + 4096);
+}
+
+#[test]
+fn prefill_activations_moe() {
+    // §5, fused MoE: fp32 router logits 16 · 8 · 4 = 512; per routed copy the permuted
+    // input, gate/up, activation and output 16 · 2 · (2·64 + 3·100) · 2 = 27,392.
+    // No dense layer; the block is 27,904 > attention 11,264 > logits 6,144.
+    let e = inference(&toy_moe(128), |_| {});
+    assert_eq!(e.activation_memory.0, 4096 + 512 + 27_392);
+}
+
+#[test]
+fn training_state_per_parameter() {
+    // §7.2 mixed precision, AdamW, Ψ = 587,584: 16-bit weights 2Ψ; gradients 2Ψ + 4Ψ;
+    // master 4Ψ; moments 8Ψ; foreach step workspace 4Ψ (§7.3).
+    let psi = 587_584u64;
+    let e = training(&toy(4096), |_| {});
+    assert_eq!(e.model_weights.0, 2 * psi);
+    assert_eq!(e.gradients_memory.0, 6 * psi);
+    assert_eq!(e.details.master_weights.0, 4 * psi);
+    assert_eq!(e.details.optimizer_states.0, 8 * psi);
+    assert_eq!(e.details.optimizer_step_workspace.0, 4 * psi);
+}
+
+#[test]
+fn factored_and_quantized_optimizer_states() {
+    // Adafactor (§7.3): rows + columns of every matrix in fp32, every vector element.
+    // Matrices per layer: q 128, k 96, v 96, o 128, gate 164, up 164, down 164 → 940,
+    // two layers 1,880; embedding and lm_head (4096 + 64) each → 8,320; vectors: norms
+    // 2·128 + 64 = 320. (1,880 + 8,320 + 320) · 4 = 42,080 bytes.
+    let e = training(&toy(4096), |r| r.optimizer = Optimizer::Adafactor);
+    assert_eq!(e.details.optimizer_states.0, 42_080);
+    // 8-bit AdamW: two 1-byte moments and an fp32 absmax per 256 values each:
+    // 2 · 587,584 + 2 · ceil(587,584 / 256) · 4 = 1,175,168 + 2 · 2,296 · 4.
+    let e = training(&toy(4096), |r| r.optimizer = Optimizer::QuantizedAdamW);
+    assert_eq!(e.details.optimizer_states.0, 1_175_168 + 18_368);
+}
+
+// Training activations of the toy, full fine-tuning, 16 tokens, a = 2 (§7.5), per
+// token and layer:
+//   attention: norm input 128 + q, k, v, o (64 + 2·32 + 64)·2 = 384 + log-sum-exp 4 heads · 4 = 16
+//   + the norm output read by the trained projections 128                  = 656
+//   MLP norm input 128 + output 128                                          = 256
+//   gated MLP: gate, up, product and the down projection's input (3 + 1)·100·2 = 800
+//   saved per token and layer                                                = 1,712
+// backward working set: 2 · (max(q + 2kv = 128, 2I = 200) + h) · 2 = 1,056 per token;
+// final norm 16 · (128 + 128) = 4,096; loss 16 · V · 12 bytes.
+
+#[test]
+fn training_activations_without_checkpointing() {
+    // V = 128: loss 24,576 > work 16 · 1,056 = 16,896.
+    // 2 layers · 16 · 1,712 + 4,096 + 24,576.
+    let e = training(&toy(128), |_| {});
+    assert_eq!(e.details.loss_buffers.0, 16 * 128 * 12);
+    assert_eq!(e.activation_memory.0, 54_784 + 4096 + 24_576);
+}
+
+#[test]
+fn training_activations_with_checkpointing() {
+    // Each layer keeps its input 2 · 16 · 128 = 4,096; one layer recomputed with its
+    // working set 16 · (1,712 + 1,056) = 44,288 > loss 24,576; final norm 4,096.
+    let e = training(&toy(128), |r| r.gradient_checkpointing = true);
+    assert_eq!(e.activation_memory.0, 4096 + 4096 + 44_288);
+}
+
+#[test]
+fn qlora_keeps_an_fp32_residual_stream() {
+    // QLoRA (§7.1): the residual stream is fp32, so every norm input and checkpoint is
+    // 64 · 4 = 256 bytes per token instead of 128. Adapters (rank 8) on every linear,
+    // so the saved tensors are those of full training but the two norm inputs:
+    // attention 656 + 128, MLP norm 256 + 128, MLP 800 → 1,968 per token and layer.
+    // Checkpointed: inputs 2 · 16 · 256 = 8,192; one layer 16 · (1,968 + 1,056) = 48,384;
+    // final norm 16 · (256 + 128) = 6,144.
+    let e = training(&toy(128), |r| {
+        r.method = Method::Qlora;
+        r.gradient_checkpointing = true;
+    });
+    assert_eq!(e.activation_memory.0, 8192 + 6144 + 48_384);
+}
+
+#[test]
+fn zero3_gathers_the_largest_layer() {
+    // §7.4 over 4 GPUs: weights ceil(2Ψ / 4) = 293,792 plus the gathered largest tensor
+    // group in 16-bit, here the 4096·64 embedding: 524,288. Gradients: 16-bit and fp32
+    // shards 293,792 + 587,584 and the gathered group's 16-bit gradients 524,288.
+    let e = training(&toy(4096), |r| {
+        r.num_gpus = 4;
+        r.zero_stage = 3;
+    });
+    assert_eq!(e.model_weights.0, 293_792 + 524_288);
+    assert_eq!(e.gradients_memory.0, 293_792 + 587_584 + 524_288);
+}
+
+#[test]
+fn qlora_base_in_nf4_with_the_rest_in_fp32() {
+    // §3 QLoRA base: 4·n + 8·ceil(n/64) + 32·ceil(ceil(n/64)/256) bits per matrix of n
+    // weights. q and o (n = 4,096, ×2 each): 16,928 bits; k and v (2,048, ×4): 8,480;
+    // gate, up (6,400, ×4) and down (×2): 26,432 → 260,224 bits for 62,976 weights.
+    // The other 79,680 − 62,976 = 16,704 parameters in fp32 (§7.1): 534,528 bits.
+    // (260,224 + 534,528) / 8 = 99,344 bytes. Rank-8 adapters on every linear:
+    // 8·(128 + 96 + 96 + 128 + 164 + 164 + 164) = 7,520 per layer, 15,040 in bf16.
+    let e = training(&toy(128), |r| r.method = Method::Qlora);
+    assert_eq!(e.details.trainable_parameters, 15_040);
+    assert_eq!(e.model_weights.0, 99_344 + 2 * 15_040);
+}
+
+#[test]
+fn tensor_parallel_prefill_splits_heads_and_widths() {
+    // §5 over 2 GPUs: q and o 64/2 = 32 wide, one KV head of 16, MLP 100/2 = 50.
+    // Attention 16·(64 + 32 + 2·16 + 32 + 16 + 32)·2 = 6,656; MLP 16·(64 + 150)·2 = 6,848.
+    let e = inference(&toy(128), |r| r.num_gpus = 2);
+    assert_eq!(e.activation_memory.0, 4096 + 6848);
+    // Eager: 2 of the 4 heads per GPU add 2·2·64·8 = 2,048 to attention (8,704).
+    let e = inference(&toy(128), |r| {
+        r.num_gpus = 2;
+        r.use_flash_attention = false;
+    });
+    assert_eq!(e.activation_memory.0, 4096 + 8704);
+    // MoE: experts 50 wide per GPU: 512 + 16·2·(128 + 150)·2 = 18,304.
+    let e = inference(&toy_moe(128), |r| r.num_gpus = 2);
+    assert_eq!(e.activation_memory.0, 4096 + 18_304);
+    // KV: one of the two heads per GPU; weights split.
+    assert_eq!(e.kv_cache.0, 4096 / 2);
+}
+
+#[test]
+fn replicated_heads_and_long_contexts_are_warned() {
+    let replica = |gpus| {
+        inference(&toy(128), |r| r.num_gpus = gpus)
+            .warnings
+            .iter()
+            .any(|w| w.contains("replica"))
+    };
+    // 2 KV heads: 2 GPUs split them, 4 replicate.
+    assert!(!replica(2));
+    assert!(replica(4));
+    let mut config = serde_json::json!({
+        "model_type": "llama", "hidden_size": 64, "num_hidden_layers": 2,
+        "num_attention_heads": 4, "num_key_value_heads": 2, "intermediate_size": 100,
+        "vocab_size": 128, "max_position_embeddings": 12
+    });
+    let model = Model::from_config(&config).unwrap();
+    let long = |new: u64| {
+        inference(&model, |r| r.max_new_tokens = new)
+            .warnings
+            .iter()
+            .any(|w| w.contains("max_position_embeddings"))
+    };
+    // 8 prompt tokens + 4 new = 12, the limit; one more is over.
+    assert!(!long(4));
+    assert!(long(5));
+    config["max_position_embeddings"] = serde_json::json!(8);
+    let t = training(&Model::from_config(&config).unwrap(), |_| {});
+    assert!(!t
+        .warnings
+        .iter()
+        .any(|w| w.contains("max_position_embeddings")));
+}
+
+#[test]
+fn shared_experts_in_prefill() {
+    // Qwen2-MoE toy: 4 experts of 20, top-2, a shared expert of 60. MoE block:
+    // router 16·4·4 = 256, routed 16·2·(128 + 60)·2 = 12,032, shared 16·3·60·2 = 5,760.
+    let m = Model::from_config(&json!({
+        "model_type": "qwen2_moe", "hidden_size": 64, "num_hidden_layers": 2,
+        "num_attention_heads": 4, "num_key_value_heads": 2, "moe_intermediate_size": 20,
+        "shared_expert_intermediate_size": 60, "num_experts": 4, "num_experts_per_tok": 2,
+        "vocab_size": 128
+    }))
+    .unwrap();
+    assert_eq!(inference(&m, |_| {}).activation_memory.0, 4096 + 18_048);
+    // LoRA rank 8 on every linear: attention 3,584 per layer; shared expert
+    // 8·(64 + 60)·3 = 2,976; experts 4·8·(64 + 20)·3 = 8,064.
+    let t = training(&m, |r| r.method = Method::Lora);
+    assert_eq!(t.details.trainable_parameters, 2 * (3584 + 2976 + 8064));
+}
+
+#[test]
+fn moe_training_activations() {
+    // Full fine-tuning of the Mixtral toy, per token and layer (§7.5): attention 656,
+    // MLP norm 256, router softmax 8·4 = 32, per routed copy (2) the expert input 128,
+    // its MLP (3 + 1)·100·2 = 800 and output 128 → 2,112: saved 3,056. Working set
+    // 2·(max(128, 2·2·100) + 64)·2 = 1,856.
+    let m = toy_moe(128);
+    let e = training(&m, |_| {});
+    // 2 layers · 16 · 3,056 + 4,096 + max(loss 24,576, work 16·1,856 = 29,696).
+    assert_eq!(e.activation_memory.0, 97_792 + 4096 + 29_696);
+    let e = training(&m, |r| r.gradient_checkpointing = true);
+    assert_eq!(e.activation_memory.0, 4096 + 4096 + 16 * (3056 + 1856));
+    // LoRA: attention 3,584 per layer, experts 8·8·(164·3) = 31,488; no shared group.
+    let e = training(&m, |r| r.method = Method::Lora);
+    assert_eq!(e.details.trainable_parameters, 2 * (3584 + 31_488));
+}
+
+#[test]
+fn lora_on_attention_keeps_no_mlp_inputs() {
+    // Adapters on q, k, v, o only: 8·(128 + 96 + 96 + 128) = 3,584 per layer. The MLP is
+    // frozen: its norm output and down-projection input are not kept: attention 656,
+    // MLP norm input 128, MLP (3 + 0)·100·2 = 600 → 1,384 per token and layer.
+    let e = training(&toy(128), |r| {
+        r.method = Method::Lora;
+        r.lora_target = calculator::LoraTarget::Attention;
+    });
+    assert_eq!(e.details.trainable_parameters, 7168);
+    assert_eq!(e.activation_memory.0, 2 * 16 * 1384 + 4096 + 24_576);
+    // Fused q/k/v (Falcon): one adapter 8·(64 + 96) instead of three, and o 8·128.
+    let falcon = Model::from_config(&json!({
+        "model_type": "falcon", "hidden_size": 64, "num_hidden_layers": 2,
+        "num_attention_heads": 4, "vocab_size": 128, "ffn_hidden_size": 100
+    }))
+    .unwrap();
+    let e = training(&falcon, |r| {
+        r.method = Method::Lora;
+        r.lora_target = calculator::LoraTarget::Attention;
+    });
+    assert_eq!(e.details.trainable_parameters, 2 * (1280 + 1024));
+}
+
+#[test]
+fn norms_of_gemma_and_parallel_blocks() {
+    // Gemma 3 toy: q/k norms keep their inputs (64 + 32)·2 = 192 and the two extra
+    // norms 2·128: attention 656 + 192 + 256 = 1,104; with MLP norm 256 and MLP 800,
+    // 2,160 per token and layer.
+    let gemma = Model::from_config(&json!({
+        "model_type": "gemma3_text", "hidden_size": 64, "num_hidden_layers": 2,
+        "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 16,
+        "intermediate_size": 100, "vocab_size": 128
+    }))
+    .unwrap();
+    let e = training(&gemma, |_| {});
+    assert_eq!(e.activation_memory.0, 2 * 16 * 2160 + 4096 + 24_576);
+    // Falcon-7B's parallel block: one norm feeds attention and MLP; q 64, one KV head
+    // of 16, output 64: attention 128 + 128 + (64 + 32 + 64)·2 + 16 = 592; no MLP norm;
+    // plain MLP (1 + 1)·100·2 = 400 → 992. Working set 2·(max(96, 100) + 64)·2 = 656.
+    let falcon = Model::from_config(&json!({
+        "model_type": "falcon", "hidden_size": 64, "num_hidden_layers": 2,
+        "num_attention_heads": 4, "vocab_size": 128, "ffn_hidden_size": 100
+    }))
+    .unwrap();
+    let e = training(&falcon, |r| r.gradient_checkpointing = true);
+    // Final LayerNorm input and output 16·256; loss 24,576 < one layer 16·(992 + 656).
+    assert_eq!(e.activation_memory.0, 4096 + 4096 + 16 * (992 + 656));
+}
+
+#[test]
+fn mla_training_activations() {
+    // DeepSeek-V3 toy (tests/models.rs): q 48, k/v 48 each, o 32. Attention keeps
+    // 128 + 128 + (48 + 96 + 32)·2 + 16 = 624 and the latents (32 + 16 + 4)·2 with their
+    // copies, 208: 832. Dense layer: + 256 + 800 = 1,888, working set
+    // 2·(max(144, 200) + 64)·2 = 1,056. MoE layer: + 256, router 32, per routed copy
+    // 128 + (3 + 1)·8·2 + 128 = 320 (×2), shared expert 64: 1,824; working set
+    // 2·(max(144, 2·(2·8 + 8)) + 64)·2 = 832.
+    let m = Model::from_config(&json!({
+        "model_type": "deepseek_v3", "hidden_size": 64, "num_hidden_layers": 2,
+        "num_attention_heads": 4, "q_lora_rank": 32, "kv_lora_rank": 16,
+        "qk_nope_head_dim": 8, "qk_rope_head_dim": 4, "v_head_dim": 8,
+        "intermediate_size": 100, "moe_intermediate_size": 8, "n_routed_experts": 8,
+        "n_shared_experts": 1, "num_experts_per_tok": 2, "first_k_dense_replace": 1,
+        "vocab_size": 128
+    }))
+    .unwrap();
+    let e = training(&m, |_| {});
+    assert_eq!(e.activation_memory.0, 16 * 1888 + 16 * 1824 + 4096 + 24_576);
+    let e = training(&m, |r| r.gradient_checkpointing = true);
+    assert_eq!(e.activation_memory.0, 4096 + 4096 + 16 * (1888 + 1056));
+    // Prefill (§5): attention 16·(64 + 48 + 96 + 48 + 48 + 32)·2 = 10,752 plus the
+    // latents 16·52·2 = 1,664 is the largest block (MLP 11,648).
+    let e = inference(&m, |_| {});
+    assert_eq!(e.activation_memory.0, 4096 + 12_416);
+}
+
+#[test]
+fn freeze_and_partial_training() {
+    // A 4-layer toy (V 128): 4·31,616 + 16,384 + 64 = 142,912 parameters.
+    let four = Model::from_config(&json!({
+        "model_type": "llama", "hidden_size": 64, "num_hidden_layers": 4,
+        "num_attention_heads": 4, "num_key_value_heads": 2, "intermediate_size": 100,
+        "vocab_size": 128
+    }))
+    .unwrap();
+    // Freeze trains the last 2 layers and keeps only their activations.
+    let e = training(&four, |r| r.method = Method::Freeze);
+    assert_eq!(e.details.trainable_parameters, 2 * 31_616);
+    assert_eq!(e.details.layers_with_activations, 2);
+    assert_eq!(e.activation_memory.0, 2 * 16 * 1712 + 4096 + 24_576);
+    // 10 %: round(14,291.2) parameters, within one layer.
+    let e = training(&four, |r| {
+        r.method = Method::Freeze;
+        r.trainable_percent = Some(10.0);
+    });
+    assert_eq!(e.details.trainable_parameters, 14_291);
+    assert_eq!(e.details.layers_with_activations, 1);
+    // Full with 50 %: half the parameters, every layer.
+    let e = training(&four, |r| r.trainable_percent = Some(50.0));
+    assert_eq!(e.details.trainable_parameters, 71_456);
+    assert_eq!(e.details.layers_with_activations, 4);
+    assert_eq!(e.trainable_percent, 50.0);
+    // The reported share: all of it for full training, the adapters' for LoRA
+    // (15,040 of 587,584 on the V 4096 toy).
+    assert_eq!(training(&toy(4096), |_| {}).trainable_percent, 100.0);
+    let lora = training(&toy(4096), |r| r.method = Method::Lora);
+    assert_eq!(lora.trainable_percent, 15_040.0 * 100.0 / 587_584.0);
+}
+
+#[test]
+fn per_tensor_optimizers_hold_the_largest_tensor() {
+    // Full training of the V 4096 toy: the largest tensor is the 4096·64 embedding.
+    // Adafactor's step: 3 fp32 copies; Lion's: 2 fp32 copies (§7.3).
+    let e = training(&toy(4096), |r| r.optimizer = Optimizer::Adafactor);
+    assert_eq!(e.details.optimizer_step_workspace.0, 3 * 262_144 * 4);
+    let e = training(&toy(4096), |r| r.optimizer = Optimizer::Lion);
+    assert_eq!(e.details.optimizer_step_workspace.0, 2 * 262_144 * 4);
+    assert_eq!(e.details.optimizer_states.0, 4 * 587_584);
+    // LoRA's largest adapter matrix: 8 × 100 (gate, up or down).
+    let e = training(&toy(4096), |r| {
+        r.method = Method::Lora;
+        r.optimizer = Optimizer::Lion;
+    });
+    assert_eq!(e.details.optimizer_step_workspace.0, 2 * 800 * 4);
+}
+
+#[test]
+fn factored_states_count_positions_and_routers() {
+    // GPT-2 toy (h 64, 2 layers, V 128, 32 positions, tied): matrices c_attn 64×192,
+    // c_proj 64×64, c_fc 64×256, mlp c_proj 256×64 → (256 + 128 + 320 + 320)·2 = 2,048;
+    // the tied embedding 128 + 64; positions 32 + 64; vectors (biases, LayerNorms)
+    // 110,336 − 98,304 − 10,240 = 1,792. (2,048 + 192 + 96 + 1,792)·4 bytes.
+    let gpt2 = Model::from_config(&json!({
+        "model_type": "gpt2", "n_embd": 64, "n_layer": 2, "n_head": 4,
+        "vocab_size": 128, "n_positions": 32
+    }))
+    .unwrap();
+    assert_eq!(gpt2.params.total, 110_336);
+    let e = training(&gpt2, |r| r.optimizer = Optimizer::Adafactor);
+    assert_eq!(e.details.optimizer_states.0, 4128 * 4);
+    // Mixtral toy: linear matrices (448 + 8·3·164)·2 = 8,768; embedding and lm_head
+    // (128 + 64)·2; routers (64 + 8)·2; norms 320. (8,768 + 384 + 144 + 320)·4.
+    let e = training(&toy_moe(128), |r| r.optimizer = Optimizer::Adafactor);
+    assert_eq!(e.details.optimizer_states.0, 9616 * 4);
+}
+
+#[test]
+fn sharding_warnings() {
+    let warned = |gpus: u64, stage: u8, text: &str| {
+        training(&toy(128), |r| {
+            r.num_gpus = gpus;
+            r.zero_stage = stage;
+        })
+        .warnings
+        .iter()
+        .any(|w| w.contains(text))
+    };
+    assert!(warned(
+        1,
+        2,
+        "zero_stage 2 shards across GPUs; with num_gpus 1 nothing is sharded"
+    ));
+    assert!(!warned(1, 0, "shards across GPUs"));
+    assert!(!warned(2, 2, "shards across GPUs"));
+    assert!(warned(
+        4,
+        0,
+        "num_gpus 4 with zero_stage 0: plain data parallelism"
+    ));
+    assert!(!warned(4, 1, "plain data parallelism"));
+    assert!(!warned(1, 0, "plain data parallelism"));
+}

@@ -1,0 +1,229 @@
+//! Reading a memory request: the model it names and the workload, from the request's
+//! fields into the calculator's typed requests. Defaults come from the calculator's
+//! request constructors, limits from `calculator::limits`.
+
+use std::borrow::Cow;
+
+use calculator::{
+    limits, registry, ExplicitModel, InferenceRequest, LoraTarget, Method, Model, Optimizer,
+    Precision, Quantization, TrainingRequest, Unit,
+};
+use serde_json::{json, Map, Value};
+
+use super::EXPLICIT_FIELDS;
+use crate::fields::Fields;
+use crate::ApiError;
+
+/// A model resolved from a request, borrowed from the registry when possible, with
+/// how it was named and the naming fields to echo back.
+pub(crate) struct Resolved {
+    pub model: Cow<'static, Model>,
+    pub source: &'static str,
+    pub echo: Map<String, Value>,
+}
+
+pub(crate) fn names<T: Copy>(all: &[T], name: impl Fn(T) -> &'static str) -> Vec<&'static str> {
+    all.iter().map(|t| name(*t)).collect()
+}
+
+/// The model of a request: exactly one of `model_name`, `config` or explicit fields,
+/// with `model_size` as an optional parameter-count override.
+pub(crate) fn resolve_model(f: &Fields) -> Result<Resolved, ApiError> {
+    let prefix = f.path("");
+    let calc = |e| ApiError::from_calc(e, &prefix);
+    let name = f.text("model_name")?;
+    let config = f.get("config");
+    let explicit = EXPLICIT_FIELDS.iter().any(|k| f.has(k));
+    let model_size = f.number("model_size", 0.0, limits::MAX_MODEL_SIZE_BILLIONS)?;
+    if usize::from(name.is_some()) + usize::from(config.is_some()) + usize::from(explicit) > 1 {
+        let field = if name.is_some() {
+            "model_name"
+        } else {
+            "config"
+        };
+        return Err(ApiError::field(
+            &f.path(field),
+            "give only one of model_name, config, or explicit architecture fields (hidden_size, num_hidden_layers, num_attention_heads, ...)",
+        ));
+    }
+    let mut echo = Map::new();
+    if let Some(size) = model_size {
+        echo.insert("model_size".into(), json!(size));
+    }
+    let sized = |model: Model| match model_size {
+        Some(b) => model.with_model_size(b).map_err(calc),
+        None => Ok(model),
+    };
+    let (model, source) = if let Some(name) = name {
+        let entry = registry::lookup(name).map_err(calc)?;
+        echo.insert("model_name".into(), json!(entry.name));
+        let model = match model_size {
+            Some(_) => Cow::Owned(sized(entry.model.clone())?),
+            None => Cow::Borrowed(&entry.model),
+        };
+        (model, "registry")
+    } else if let Some(config) = config {
+        (
+            Cow::Owned(sized(Model::from_config(config).map_err(calc)?)?),
+            "config",
+        )
+    } else if explicit {
+        let model = Model::from_explicit(&explicit_model(f, model_size)?).map_err(calc)?;
+        for &key in EXPLICIT_FIELDS {
+            if let Some(v) = f.get(key) {
+                echo.insert(key.into(), v.clone());
+            }
+        }
+        (Cow::Owned(model), "explicit")
+    } else if model_size.is_some() {
+        return Err(ApiError::field(
+            &f.path("hidden_size"),
+            "is required with model_size, as are num_hidden_layers and num_attention_heads (they size the KV cache and activations); or give model_name or config",
+        ));
+    } else {
+        return Err(ApiError::field(
+            &f.path("model_name"),
+            "is required: give model_name (see /api/models), a Hugging Face config object, or explicit fields (model_size, hidden_size, num_hidden_layers, num_attention_heads)",
+        ));
+    };
+    Ok(Resolved {
+        model,
+        source,
+        echo,
+    })
+}
+
+fn explicit_model(f: &Fields, model_size: Option<f64>) -> Result<ExplicitModel, ApiError> {
+    Ok(ExplicitModel {
+        model_size_billions: model_size,
+        hidden_size: f.required_uint(limits::HIDDEN_SIZE)?,
+        num_hidden_layers: f.required_uint(limits::NUM_HIDDEN_LAYERS)?,
+        num_attention_heads: f.required_uint(limits::NUM_ATTENTION_HEADS)?,
+        num_key_value_heads: f.uint(limits::NUM_KEY_VALUE_HEADS)?,
+        head_dim: f.uint(limits::HEAD_DIM)?,
+        intermediate_size: f.uint(limits::INTERMEDIATE_SIZE)?,
+        vocab_size: f.uint(limits::VOCAB_SIZE)?,
+    })
+}
+
+/// The `unit` field of a request object, `default` when absent.
+pub fn parse_unit(f: &Fields, default: Unit) -> Result<Unit, ApiError> {
+    Ok(
+        f.choice("unit", Unit::parse, &names(&Unit::ALL, Unit::name))?
+            .unwrap_or(default),
+    )
+}
+
+fn precision_field(f: &Fields, key: &str) -> Result<Option<Precision>, ApiError> {
+    f.choice(
+        key,
+        Precision::parse,
+        &names(&Precision::ALL, Precision::name),
+    )
+}
+
+/// `quantization`: a format name, or `none` for no named format.
+fn quantization(f: &Fields) -> Result<Option<Quantization>, ApiError> {
+    let mut allowed = names(&Quantization::ALL, Quantization::name);
+    allowed.push("none");
+    let parse = |t: &str| {
+        if t.trim().eq_ignore_ascii_case("none") {
+            Some(None)
+        } else {
+            Quantization::parse(t).map(Some)
+        }
+    };
+    Ok(f.choice("quantization", parse, &allowed)?.flatten())
+}
+
+/// An inference request; fields are read in the order the API documents them, so the
+/// first bad one is the one named.
+pub(crate) fn inference_request(f: &Fields) -> Result<InferenceRequest, ApiError> {
+    let precision = precision_field(f, "precision")?;
+    let quantization = quantization(f)?;
+    let group_size = f.uint(limits::GROUP_SIZE)?;
+    let kv_cache_precision = precision_field(f, "kv_cache_precision")?;
+    let mut req = InferenceRequest::new(
+        f.required_uint(limits::BATCH_SIZE)?,
+        f.required_uint(limits::SEQUENCE_LENGTH)?,
+    );
+    req.precision = precision;
+    req.quantization = quantization;
+    req.group_size = group_size;
+    req.kv_cache_precision = kv_cache_precision;
+    set(
+        &mut req.max_new_tokens,
+        f.uint(limits::MAX_NEW_TOKENS_RANGE)?,
+    );
+    set(
+        &mut req.use_flash_attention,
+        f.boolean("use_flash_attention")?,
+    );
+    set(&mut req.num_gpus, f.uint(limits::NUM_GPUS)?);
+    Ok(req)
+}
+
+/// `gradient_checkpointing`: a boolean, or the old service's `"full"` / `"none"`.
+fn checkpointing(f: &Fields) -> Result<Option<bool>, ApiError> {
+    match f.get("gradient_checkpointing") {
+        None => Ok(None),
+        Some(Value::Bool(b)) => Ok(Some(*b)),
+        Some(Value::String(s)) if s.eq_ignore_ascii_case("full") => Ok(Some(true)),
+        Some(Value::String(s)) if s.eq_ignore_ascii_case("none") => Ok(Some(false)),
+        Some(_) => Err(ApiError::field(
+            &f.path("gradient_checkpointing"),
+            "must be true, false, \"none\" or \"full\"",
+        )
+        .with("allowed", json!([true, false, "none", "full"]))),
+    }
+}
+
+/// A training request; fields are read in the order the API documents them.
+pub(crate) fn training_request(f: &Fields) -> Result<TrainingRequest, ApiError> {
+    let checkpointing = checkpointing(f)?;
+    let precision = precision_field(f, "precision")?;
+    let mixed = f.boolean("mixed_precision")?;
+    let method = f.choice("method", Method::parse, &names(&Method::ALL, Method::name))?;
+    let trainable_percent = f.number("trainable_parameters", 0.0, limits::MAX_TRAINABLE_PERCENT)?;
+    let lora_rank = f.uint(limits::LORA_RANK)?;
+    let lora_target = f.choice(
+        "lora_target",
+        LoraTarget::parse,
+        &names(&LoraTarget::ALL, LoraTarget::name),
+    )?;
+    let optimizer = f.choice(
+        "optimizer",
+        Optimizer::parse,
+        &names(&Optimizer::ALL, Optimizer::name),
+    )?;
+    let mut req = TrainingRequest::new(
+        f.required_uint(limits::BATCH_SIZE)?,
+        f.required_uint(limits::SEQUENCE_LENGTH)?,
+    );
+    req.precision = precision;
+    req.trainable_percent = trainable_percent;
+    set(&mut req.gradient_checkpointing, checkpointing);
+    set(&mut req.mixed_precision, mixed);
+    set(&mut req.method, method);
+    set(&mut req.lora_rank, lora_rank);
+    set(&mut req.lora_target, lora_target);
+    set(&mut req.optimizer, optimizer);
+    set(
+        &mut req.use_flash_attention,
+        f.boolean("use_flash_attention")?,
+    );
+    set(&mut req.num_gpus, f.uint(limits::NUM_GPUS)?);
+    // ZERO_STAGE's range ends at 3, so the value fits a u8.
+    set(
+        &mut req.zero_stage,
+        f.uint(limits::ZERO_STAGE)?.map(|z| z as u8),
+    );
+    Ok(req)
+}
+
+/// Overrides a default with the value the request gave, if any.
+fn set<T>(slot: &mut T, given: Option<T>) {
+    if let Some(v) = given {
+        *slot = v;
+    }
+}

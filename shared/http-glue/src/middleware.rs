@@ -1,0 +1,91 @@
+//! The middleware every handler runs in: the method check, the panic guard and the
+//! request's log line.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::time::Instant;
+
+use lambda_http::tracing;
+use lambda_http::{Body, Request, RequestExt, Response};
+
+use crate::logging::log_request;
+use crate::routes::{allowed_methods, Route};
+use crate::ApiError;
+
+/// Runs `handler` for `route`: answers 405 when the method is not the route's (`*`
+/// accepts any), turns an [`ApiError`] into its response and a panic into a 500 JSON
+/// error (a bug, logged), and logs one line per request.
+pub fn respond(
+    route: &Route,
+    request: &Request,
+    handler: impl FnOnce(&Request) -> Result<Response<Body>, ApiError>,
+) -> Response<Body> {
+    let start = Instant::now();
+    let response = if route.method != "*" && request.method().as_str() != route.method {
+        let allowed = allowed_methods(request.raw_http_path());
+        let allowed = if allowed.is_empty() {
+            vec![route.method]
+        } else {
+            allowed
+        };
+        ApiError::method_not_allowed(&allowed).into_response()
+    } else {
+        match catch_unwind(AssertUnwindSafe(|| handler(request))) {
+            Ok(Ok(response)) => response,
+            Ok(Err(error)) => error.into_response(),
+            Err(_) => {
+                tracing::error!(route = route.path, "handler panicked");
+                ApiError::internal().into_response()
+            }
+        }
+    };
+    log_request(route, request, &response, start.elapsed());
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::response::ok;
+    use crate::routes::HEALTH;
+    use lambda_http::http::StatusCode;
+    use serde_json::{json, Value};
+
+    fn request(method: &str) -> Request {
+        let mut r = Request::new(Body::Empty);
+        *r.method_mut() = method.parse().unwrap();
+        *r.uri_mut() = "/health".parse().unwrap();
+        r
+    }
+
+    fn json_body(r: &Response<Body>) -> Value {
+        match r.body() {
+            Body::Text(t) => serde_json::from_str(t).unwrap(),
+            _ => Value::Null,
+        }
+    }
+
+    #[test]
+    fn a_panic_is_a_json_500() {
+        let r = respond(&HEALTH, &request("GET"), |_| panic!("deliberate"));
+        assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(json_body(&r), json!({"error": "internal error"}));
+    }
+
+    #[test]
+    fn errors_become_their_response() {
+        let r = respond(&HEALTH, &request("GET"), |_| {
+            Err(ApiError::field("x", "bad"))
+        });
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(json_body(&r)["field"], "x");
+    }
+
+    #[test]
+    fn other_methods_are_405_and_the_handler_does_not_run() {
+        let r = respond(&HEALTH, &request("POST"), |_| panic!("must not run"));
+        assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(r.headers()["allow"], "GET");
+        let r = respond(&HEALTH, &request("GET"), |_| Ok(ok(&json!({}))));
+        assert_eq!(r.status(), StatusCode::OK);
+    }
+}

@@ -1,0 +1,214 @@
+//! Test support shared by every function's handler tests, the workspace tests and the
+//! end-to-end test (feature `test-support`): the event fixtures, the one table of what
+//! each must answer, and the check of an answer against it.
+
+use std::path::PathBuf;
+
+use lambda_http::{Body, Request, Response};
+use serde_json::Value;
+
+use crate::routes::{NOT_FOUND, ROUTES};
+
+/// What one fixture of `tests/events` must answer.
+#[derive(Clone, Copy, Debug)]
+pub struct Expected {
+    /// `tests/events/<fixture>.json`.
+    pub fixture: &'static str,
+    /// HTTP status.
+    pub status: u16,
+    /// The field an error must name (`field`).
+    pub field: Option<&'static str>,
+    /// Further keys of the body: a string must equal the value, an array must contain
+    /// it.
+    pub holds: &'static [(&'static str, &'static str)],
+}
+
+const fn ok(fixture: &'static str) -> Expected {
+    Expected {
+        fixture,
+        status: 200,
+        field: None,
+        holds: &[],
+    }
+}
+
+const fn error(fixture: &'static str, status: u16, field: Option<&'static str>) -> Expected {
+    Expected {
+        fixture,
+        status,
+        field,
+        holds: &[],
+    }
+}
+
+const fn holding(mut e: Expected, holds: &'static [(&'static str, &'static str)]) -> Expected {
+    e.holds = holds;
+    e
+}
+
+/// Every fixture and what it must answer: the one table of error cases (a test checks
+/// that every fixture file is listed).
+pub const EXPECTED: &[Expected] = &[
+    ok("health"),
+    ok("list-models"),
+    ok("get-model"),
+    ok("get-model-hf-repo"),
+    holding(
+        error("get-model-unknown", 404, None),
+        &[("error", "Model 'Qwen3-7B' not found")],
+    ),
+    ok("config-options"),
+    ok("memory-inference"),
+    ok("memory-inference-explicit"),
+    ok("memory-inference-config"),
+    ok("memory-inference-awq"),
+    ok("memory-inference-tensor-parallel"),
+    error("memory-inference-malformed", 400, None),
+    error("memory-inference-not-object", 400, None),
+    holding(
+        error("memory-inference-unknown-field", 400, Some("precison")),
+        &[("did_you_mean", "precision")],
+    ),
+    holding(
+        error("memory-inference-bad-precision", 400, Some("precision")),
+        &[("allowed", "bfloat16")],
+    ),
+    error("memory-inference-missing-batch", 400, Some("batch_size")),
+    holding(
+        error("memory-inference-unknown-model", 400, Some("model_name")),
+        &[("suggestions", "Llama-3.1-8B")],
+    ),
+    error("memory-inference-negative", 400, Some("batch_size")),
+    error("memory-inference-too-large", 413, None),
+    ok("memory-training"),
+    ok("memory-training-lora"),
+    ok("memory-training-qlora"),
+    ok("memory-training-zero3"),
+    ok("memory-training-legacy"),
+    holding(
+        error("memory-training-bad-optimizer", 400, Some("optimizer")),
+        &[("allowed", "AdamW")],
+    ),
+    error(
+        "memory-training-inference-field",
+        400,
+        Some("max_new_tokens"),
+    ),
+    ok("memory-compare"),
+    ok("memory-compare-training"),
+    error(
+        "memory-compare-bad-config",
+        400,
+        Some("configurations[1].precision"),
+    ),
+    error("memory-compare-empty", 400, Some("configurations")),
+    error("memory-compare-bad-type", 400, Some("calculation_type")),
+    holding(
+        error("not-found", 404, None),
+        &[("error", "Endpoint not found")],
+    ),
+    holding(
+        error("not-found-method", 405, None),
+        &[("error", "Method not allowed")],
+    ),
+];
+
+/// Folder of the API Gateway v2 event fixtures (`tests/events`).
+pub fn events_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/events")
+}
+
+/// The fixture file as JSON.
+pub fn raw_event(name: &str) -> Value {
+    let path = events_dir().join(format!("{name}.json"));
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("parsing {}: {e}", path.display()))
+}
+
+/// Loads `tests/events/<name>.json` as a request, exactly as Lambda would.
+pub fn event(name: &str) -> Request {
+    lambda_http::request::from_str(&raw_event(name).to_string())
+        .unwrap_or_else(|e| panic!("{name} is not an API Gateway v2 event: {e}"))
+}
+
+/// The function a fixture's route key selects (`$default` is `not-found`).
+pub fn function_for(name: &str) -> &'static str {
+    let raw = raw_event(name);
+    let key = raw["routeKey"].as_str().unwrap_or_default();
+    ROUTES
+        .iter()
+        .find(|r| format!("{} {}", r.method, r.path) == key)
+        .map_or(NOT_FOUND.function, |r| r.function)
+}
+
+/// The expectations of the fixtures a function answers.
+pub fn expected_for(function: &str) -> Vec<Expected> {
+    EXPECTED
+        .iter()
+        .filter(|e| function_for(e.fixture) == function)
+        .copied()
+        .collect()
+}
+
+/// Status and JSON body of a response.
+pub fn status_and_json(response: &Response<Body>) -> (u16, Value) {
+    let text = match response.body() {
+        Body::Text(t) => t.clone(),
+        Body::Binary(b) => String::from_utf8_lossy(b).into_owned(),
+        _ => String::new(),
+    };
+    let json = serde_json::from_str(&text).unwrap_or(Value::Null);
+    (response.status().as_u16(), json)
+}
+
+/// Checks an answer (status, headers as `(lowercase name, value)`, body text) against
+/// the table: the status, a JSON object body, an `error` message on errors, the field
+/// named, the further keys, and `Allow` on a 405.
+pub fn check(expected: &Expected, status: u16, headers: &[(String, String)], body: &str) {
+    let name = expected.fixture;
+    let json: Value =
+        serde_json::from_str(body).unwrap_or_else(|_| panic!("{name}: body is not JSON: {body}"));
+    assert_eq!(status, expected.status, "{name}: {json}");
+    assert!(json.is_object(), "{name}: body is not a JSON object");
+    let header = |key: &str| headers.iter().find(|(k, _)| k == key).map(|(_, v)| v);
+    assert_eq!(
+        header("content-type").map(String::as_str),
+        Some("application/json"),
+        "{name}"
+    );
+    if status >= 400 {
+        assert!(
+            json["error"].as_str().is_some_and(|e| !e.is_empty()),
+            "{name}: {json}"
+        );
+    }
+    if let Some(field) = expected.field {
+        assert_eq!(json["field"], field, "{name}: {json}");
+    }
+    for (key, want) in expected.holds {
+        let holds = match &json[*key] {
+            Value::Array(items) => items.iter().any(|v| v == want),
+            other => other == want,
+        };
+        assert!(holds, "{name}: {key} should hold {want}: {json}");
+    }
+    if status == 405 {
+        assert!(header("allow").is_some(), "{name}: 405 without Allow");
+    }
+}
+
+/// [`check`] for an in-process response.
+pub fn check_response(expected: &Expected, response: &Response<Body>) {
+    let headers: Vec<(String, String)> = response
+        .headers()
+        .iter()
+        .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or("").to_owned()))
+        .collect();
+    let body = match response.body() {
+        Body::Text(t) => t.clone(),
+        Body::Binary(b) => String::from_utf8_lossy(b).into_owned(),
+        _ => String::new(),
+    };
+    check(expected, response.status().as_u16(), &headers, &body);
+}
