@@ -186,6 +186,12 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+        // Six edits of eight letters is not close to anything.
+        assert!(
+            suggestions("Qw000000").is_empty(),
+            "{:?}",
+            suggestions("Qw000000")
+        );
         match lookup("zzzzzzzzzzzzzzzzzzzz") {
             Err(CalcError::UnknownModel { suggestions, .. }) => assert!(suggestions.is_empty()),
             other => panic!("{other:?}"),

@@ -50,5 +50,7 @@ mod tests {
         // Within half the longer length: 2 edits of 4 letters, not 3.
         assert_eq!(closest("abxx", ["abcd"]), Some("abcd"));
         assert_eq!(closest("axxx", ["abcd"]), None);
+        // 5 edits of 8 letters: too far (10 > 8).
+        assert_eq!(closest("abcxxxxx", ["abcdefgh"]), None);
     }
 }

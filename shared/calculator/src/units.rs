@@ -96,5 +96,6 @@ mod tests {
         assert_eq!(Unit::parse("GB"), Some(Unit::Gb));
         assert_eq!(Unit::parse(" MiB "), Some(Unit::Mib));
         assert_eq!(Unit::parse("TB"), None);
+        assert_eq!(Unit::Gib.to_string(), "GiB");
     }
 }

@@ -497,3 +497,168 @@ fn sharding_warnings() {
     assert!(!warned(4, 1, "plain data parallelism"));
     assert!(!warned(1, 0, "plain data parallelism"));
 }
+
+/// Qwen3-MoE toy with every layer MoE (4 experts of 20, top-2) and an
+/// `intermediate_size` (5,000) that no layer uses.
+fn toy_all_moe() -> Model {
+    Model::from_config(&json!({
+        "model_type": "qwen3_moe", "hidden_size": 64, "num_hidden_layers": 2,
+        "num_attention_heads": 4, "num_key_value_heads": 2, "moe_intermediate_size": 20,
+        "num_experts": 4, "num_experts_per_tok": 2, "intermediate_size": 5000,
+        "vocab_size": 128
+    }))
+    .unwrap()
+}
+
+#[test]
+fn an_unused_dense_width_costs_nothing() {
+    // Prefill (§5): attention 11,264; MoE 16·4·4 + 16·2·(128 + 60)·2 = 12,288; no
+    // dense MLP exists, so the 5,000-wide one is never counted.
+    let m = toy_all_moe();
+    assert_eq!(inference(&m, |_| {}).activation_memory.0, 4096 + 12_288);
+    // Training, checkpointed (§7.5): attention 128 + 128 + 384 + 16 + q/k norms 192
+    // = 848, MLP norm 256, router 16, routed 2·(128 + 160 + 128) = 832 → 1,952 per token;
+    // working set 2·(max(128, 2·2·20) + 64)·2 = 768.
+    let e = training(&m, |r| r.gradient_checkpointing = true);
+    assert_eq!(e.activation_memory.0, 4096 + 4096 + 16 * (1952 + 768));
+    // LoRA with Lion: the largest adapter is 8 × 64 (attention), not 8 × 5,000.
+    let e = training(&m, |r| {
+        r.method = Method::Lora;
+        r.optimizer = Optimizer::Lion;
+    });
+    assert_eq!(e.details.optimizer_step_workspace.0, 2 * 8 * 64 * 4);
+}
+
+#[test]
+fn plain_mlps_and_parallel_blocks() {
+    // Falcon toy with a 200-wide plain MLP (§5): the MLP block 16·(64 + 2·200)·2 =
+    // 14,848 exceeds attention 16·(64 + 64 + 32 + 64 + 16 + 64)·2 = 9,728.
+    let falcon = Model::from_config(&json!({
+        "model_type": "falcon", "hidden_size": 64, "num_hidden_layers": 2,
+        "num_attention_heads": 4, "vocab_size": 128, "ffn_hidden_size": 200
+    }))
+    .unwrap();
+    assert_eq!(
+        inference(&falcon, |_| {}).activation_memory.0,
+        4096 + 14_848
+    );
+    // Falcon's new architecture: 2 KV heads, parallel attention with two norms; the
+    // MLP reads its own norm's output (saved, 128) but no separate residual input.
+    // Attention 128 + 128 + (64 + 64 + 64)·2 + 16 = 656; MLP (1 + 1)·100·2 = 400 → 1,184;
+    // working set 2·(max(64 + 64, 100) + 64)·2 = 768.
+    let new_arch = Model::from_config(&json!({
+        "model_type": "falcon", "hidden_size": 64, "num_hidden_layers": 2,
+        "num_attention_heads": 4, "num_kv_heads": 2, "new_decoder_architecture": true,
+        "vocab_size": 128, "ffn_hidden_size": 100
+    }))
+    .unwrap();
+    // Fused q/k/v 64·128, o 64·64, MLP 2·64·100, two LayerNorms 256; tied; final 128.
+    assert_eq!(
+        new_arch.params.total,
+        2 * (8192 + 4096 + 12_800 + 256) + 8192 + 128
+    );
+    let e = training(&new_arch, |r| r.gradient_checkpointing = true);
+    assert_eq!(e.activation_memory.0, 4096 + 4096 + 16 * (1184 + 768));
+}
+
+#[test]
+fn tensor_parallel_prefill_of_latent_attention_and_shared_experts() {
+    // The MLA toy over 2 GPUs (§5): q 24, k/v 24 each, o 16 per GPU; attention
+    // 16·(64 + 24 + 48 + 24 + 24 + 16)·2 = 6,400 plus the latents 1,664 = 8,064; dense
+    // MLP 16·(64 + 150)·2 = 6,848; MoE 512 + 16·2·(128 + 12)·2 + 16·3·4·2 = 9,856.
+    let mla = Model::from_config(&json!({
+        "model_type": "deepseek_v3", "hidden_size": 64, "num_hidden_layers": 2,
+        "num_attention_heads": 4, "q_lora_rank": 32, "kv_lora_rank": 16,
+        "qk_nope_head_dim": 8, "qk_rope_head_dim": 4, "v_head_dim": 8,
+        "intermediate_size": 100, "moe_intermediate_size": 8, "n_routed_experts": 8,
+        "n_shared_experts": 1, "num_experts_per_tok": 2, "first_k_dense_replace": 1,
+        "vocab_size": 128
+    }))
+    .unwrap();
+    assert_eq!(
+        inference(&mla, |r| r.num_gpus = 2).activation_memory.0,
+        4096 + 9856
+    );
+    // Qwen2-MoE toy over 2 GPUs: experts 10 and the shared expert 30 wide per GPU:
+    // 256 + 16·2·(128 + 30)·2 + 16·3·30·2 = 13,248 > attention 6,656.
+    let qwen = Model::from_config(&json!({
+        "model_type": "qwen2_moe", "hidden_size": 64, "num_hidden_layers": 2,
+        "num_attention_heads": 4, "num_key_value_heads": 2, "moe_intermediate_size": 20,
+        "shared_expert_intermediate_size": 60, "num_experts": 4, "num_experts_per_tok": 2,
+        "vocab_size": 128
+    }))
+    .unwrap();
+    assert_eq!(
+        inference(&qwen, |r| r.num_gpus = 2).activation_memory.0,
+        4096 + 13_248
+    );
+}
+
+#[test]
+fn mxfp4_quantizes_every_linear_of_a_dense_model() {
+    // §3 MXFP4: 4 bits per weight and an 8-bit scale per 32 inputs per output. q and o
+    // (64 → 64, ×2 each) 16,384 + 1,024; k, v (64 → 32, ×4) 8,192 + 512; gate and up
+    // (64 → 100, ×4) 25,600 + 1,600; down (100 → 64, ×2) 25,600 + 2,048: 268,544 bits.
+    // The other 16,704 parameters in 16-bit: 267,264 bits.
+    let e = inference(&toy(128), |r| {
+        r.quantization = Some(calculator::Quantization::Mxfp4)
+    });
+    assert_eq!(e.model_weights.0, (268_544 + 267_264) / 8);
+    // Generic int4 on the Mixtral toy quantizes experts and attention alike: per layer
+    // q, o 4·4,096 + 20·64 and k, v 4·2,048 + 20·32 (one group of 128 inputs per
+    // output); 16 experts' gate, up 4·6,400 + 20·100 and 8 downs 4·6,400 + 20·64.
+    let e = inference(&toy_moe(128), |r| r.precision = Some(Precision::Int4));
+    let attention = 2 * (2 * (16_384 + 1280) + 2 * (8192 + 640));
+    let experts = 32 * (25_600 + 2000) + 16 * (25_600 + 1280);
+    let rest = toy_moe(128).params.total - 2 * 12_288 - 16 * 19_200;
+    assert_eq!(
+        e.model_weights.0 as u128,
+        (attention + experts + rest * 16) / 8
+    );
+}
+
+#[test]
+fn freeze_counts_the_last_layers_of_each_kind() {
+    // Mixtral toy: both of its (MoE) layers, 12,288 + 128 + 512 + 8·19,200 each.
+    let e = training(&toy_moe(128), |r| r.method = Method::Freeze);
+    assert_eq!(e.details.trainable_parameters, 2 * 166_528);
+}
+
+#[test]
+fn lora_adafactor_and_largest_linear() {
+    // Adafactor on rank-8 adapters: each adapter pair A (8 × n_in) and B (n_out × 8)
+    // keeps (8 + n_in) + (n_out + 8) values: q 144, k 112, v 112, o 144, gate, up and
+    // down 180 each → 1,052 per layer, fp32.
+    let e = training(&toy(128), |r| {
+        r.method = Method::Lora;
+        r.optimizer = Optimizer::Adafactor;
+    });
+    assert_eq!(e.details.optimizer_states.0, 2 * 1052 * 4);
+    // Full training with a 16-token vocabulary: the largest tensor is the 64 × 100
+    // MLP matrix, not the 16 × 64 embedding; Lion holds 2 fp32 copies of it.
+    let e = training(&toy(16), |r| r.optimizer = Optimizer::Lion);
+    assert_eq!(e.details.optimizer_step_workspace.0, 2 * 6400 * 4);
+}
+
+#[test]
+fn warnings_only_where_they_apply() {
+    // trainable_parameters 100 with full training is the default, not a conflict.
+    let e = training(&toy(128), |r| r.trainable_percent = Some(100.0));
+    assert!(
+        !e.warnings.iter().any(|w| w.contains("ignored")),
+        "{:?}",
+        e.warnings
+    );
+    // A training sequence shorter than max_position_embeddings is not warned.
+    let m = Model::from_config(&json!({
+        "model_type": "llama", "hidden_size": 64, "num_hidden_layers": 2,
+        "num_attention_heads": 4, "num_key_value_heads": 2, "intermediate_size": 100,
+        "vocab_size": 128, "max_position_embeddings": 12
+    }))
+    .unwrap();
+    assert!(training(&m, |_| {}).warnings.is_empty());
+    // Mixed precision is reported as applied, except for fp32 compute.
+    assert!(training(&toy(128), |_| {}).mixed_precision);
+    assert!(!training(&toy(128), |r| r.precision = Some(Precision::Float32)).mixed_precision);
+    assert!(!training(&toy(128), |r| r.mixed_precision = false).mixed_precision);
+}

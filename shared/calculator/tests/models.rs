@@ -77,6 +77,16 @@ fn moe_families_count_routers_shared_experts_and_expert_biases() {
     }));
     let layer = 12_288 + 128 + 128 + 256 + 11_520 + 64 + 4 * 3840;
     assert_eq!(qwen.params.total, 2 * layer + 16_384 + 64);
+    // Linear weights (the quantizable ones) of 3 such layers: attention, shared expert
+    // and experts, 12,288 + 11,520 + 15,360 each.
+    let three = model(json!({
+        "model_type": "qwen2_moe", "hidden_size": 64, "num_hidden_layers": 3,
+        "num_attention_heads": 4, "num_key_value_heads": 2, "moe_intermediate_size": 20,
+        "shared_expert_intermediate_size": 60, "num_experts": 4, "vocab_size": 128
+    }));
+    assert_eq!(three.params.linear, 3 * 39_168);
+    // A dense model has no MoE layer.
+    assert_eq!(model(llama(json!({}))).params.moe_layer, 0);
 }
 
 /// A DeepSeek-V3-style toy: MLA (q rank 32, KV rank 16, nope 8, rope 4, v 8), layer 0
@@ -168,6 +178,11 @@ fn qwen_moe_dense_layers() {
     assert_eq!(moe_layers(json!({})), 4);
     assert_eq!(moe_layers(json!({"mlp_only_layers": [0, 3]})), 2);
     assert_eq!(moe_layers(json!({"decoder_sparse_step": 2})), 2);
+    // Every second layer, counted from the second: of 3 layers, only layer 1.
+    assert_eq!(
+        moe_layers(json!({"decoder_sparse_step": 2, "num_hidden_layers": 3})),
+        1
+    );
     let mut out_of_range = base.clone();
     out_of_range["mlp_only_layers"] = json!([4]);
     assert_eq!(error_field(out_of_range), "config.mlp_only_layers");
@@ -277,6 +292,8 @@ fn explicit_fields_with_their_defaults() {
     assert_eq!(field(odd), "num_key_value_heads");
     odd.num_key_value_heads = Some(4);
     assert!(Model::from_explicit(&odd).is_ok());
+    odd.num_key_value_heads = Some(2);
+    assert_eq!(Model::from_explicit(&odd).unwrap().arch.num_kv_heads, 2);
     let mut with_dim = explicit(66, 2, 4);
     with_dim.head_dim = Some(16);
     assert_eq!(Model::from_explicit(&with_dim).unwrap().arch.q_dim(), 64);

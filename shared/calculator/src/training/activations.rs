@@ -55,10 +55,8 @@ fn attention_saved(arch: &Architecture, a: u128, resid: u128) -> u128 {
         // The latents, and their copies as inputs of the trained up-projections.
         attn += 2 * latent * a;
     }
-    if arch.norms_per_layer > 2 {
-        attn += (arch.norms_per_layer as u128 - 2) * h * a;
-    }
-    attn
+    // Norms beyond the usual two (Gemma 2/3's post-attention and post-MLP norms).
+    attn + arch.norms_per_layer.saturating_sub(2) as u128 * h * a
 }
 
 /// The feed-forward block's input norm: its input, and its output when a trained MLP
@@ -110,7 +108,7 @@ fn moe_layer(arch: &Architecture, m: &Moe, t: &Trainable, around: u128, a: u128)
     let k = m.experts_per_token as u128;
     let (ie, is) = (m.expert_intermediate as u128, m.shared_intermediate as u128);
     let routed = k * (t.mlp_weights as u128 * h * a + mlp_saved(arch, t, ie, a) + h * a);
-    let shared = if is > 0 { mlp_saved(arch, t, is, a) } else { 0 };
+    let shared = mlp_saved(arch, t, is, a);
     LayerBytes {
         saved: around + m.num_experts as u128 * FP32_BYTES + routed + shared,
         work: backward_work(arch, (q + 2 * kv).max(2 * (k * ie + is)), a),

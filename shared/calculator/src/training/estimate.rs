@@ -271,6 +271,7 @@ mod tests {
     #[test]
     fn precision_settings_keep_what_the_docs_say() {
         let mixed = run(|_| {});
+        assert!(mixed.mixed_precision);
         assert_eq!(mixed.model_weights.0, 2 * PSI);
         assert_eq!(mixed.gradients_memory.0, 6 * PSI);
         assert_eq!(mixed.details.master_weights.0, 4 * PSI);
@@ -313,12 +314,27 @@ mod tests {
     #[test]
     fn published_rates_match_the_accounting() {
         for o in Optimizer::ALL {
-            let Some(rate) = o.state_bytes_per_param(true) else {
-                continue;
-            };
-            let got = run(|r| r.optimizer = o).details.optimizer_states.0 as f64;
-            assert!((got / PSI as f64 - rate).abs() < 1e-6, "{}", o.name());
+            let e = run(|r| r.optimizer = o);
+            let per_param = |bytes: Bytes| bytes.0 as f64 / PSI as f64;
+            // Adafactor's factored state and its per-tensor step depend on shapes.
+            let shaped = o == Optimizer::Adafactor;
+            match o.state_bytes_per_param(true) {
+                Some(rate) => assert!((per_param(e.details.optimizer_states) - rate).abs() < 1e-6),
+                None => assert!(shaped, "{}", o.name()),
+            }
+            match o.step_workspace_bytes_per_param(true) {
+                Some(rate) => assert!(
+                    (per_param(e.details.optimizer_step_workspace) - rate).abs() < 1e-6,
+                    "{}",
+                    o.name()
+                ),
+                None => assert!(shaped || o == Optimizer::Lion, "{}", o.name()),
+            }
         }
+        assert_eq!(
+            Optimizer::AdamW.step_workspace_bytes_per_param(false),
+            Some(2.0)
+        );
     }
 
     #[test]
