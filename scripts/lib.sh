@@ -1,16 +1,47 @@
-# Shared by the scripts: make sure cargo-lambda is installed and on PATH.
-ensure_cargo_lambda() {
-  local scripts
-  scripts="$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))' 2>/dev/null || true)"
-  if [ -n "$scripts" ]; then
-    export PATH="$PATH:$scripts"
+# Shared by the scripts (sourced from the repository root). The Python tools they use
+# (cargo-lambda; for CI also cfn-lint) live in .venv, a virtual environment of this
+# project (git-ignored): nothing is installed into a system or user Python, so a
+# distribution's externally managed python3 (PEP 668) works as well as pyenv or conda.
+
+VENV="$PWD/.venv"
+
+say() { printf '%s\n' "$*" >&2; }
+
+# Creates .venv with the first python3 on PATH, once.
+ensure_venv() {
+  if [ -x "$VENV/bin/python" ] && "$VENV/bin/python" -m pip --version >/dev/null 2>&1; then
+    return 0
   fi
-  if ! command -v cargo-lambda >/dev/null 2>&1; then
-    echo "cargo-lambda not found: installing it from PyPI (python3 -m pip install cargo-lambda)" >&2
-    python3 -m pip install --quiet cargo-lambda
-  fi
-  command -v cargo-lambda >/dev/null 2>&1 || {
-    echo "cargo-lambda is still not on PATH; see https://www.cargo-lambda.info/guide/installation.html" >&2
+  command -v python3 >/dev/null 2>&1 || {
+    say "python3 is required (any 3.8 or later); install it and run this again."
     return 1
   }
+  say "Setting up $VENV (a Python environment for this project's tools; nothing is installed outside it)..."
+  rm -rf "$VENV"
+  if ! python3 -m venv "$VENV" >/dev/null 2>&1; then
+    # Debian/Ubuntu without the python3-venv package: no ensurepip. Make the
+    # environment without pip and install pip from its wheel.
+    rm -rf "$VENV"
+    python3 -m venv --without-pip "$VENV"
+    "$VENV/bin/python" scripts/bootstrap_pip.py
+  fi
+}
+
+# Installs the pinned tools of a requirements file into .venv, when they changed.
+ensure_tools() {
+  local requirements="$1"
+  ensure_venv
+  local stamp
+  stamp="$VENV/.installed-$(basename "$requirements" .txt)"
+  if [ -f "$stamp" ] && cmp -s "$stamp" <(cat scripts/requirements/*.txt); then
+    return 0
+  fi
+  say "Installing $(grep -hv '^[#-]' scripts/requirements/serve.txt "$requirements" | sort -u | tr '\n' ' ')into $VENV ..."
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r "$requirements"
+  cat scripts/requirements/*.txt >"$stamp"
+}
+
+# The cargo-lambda of .venv (never one that happens to be on PATH).
+cargo_lambda() {
+  "$VENV/bin/cargo-lambda" lambda "$@"
 }

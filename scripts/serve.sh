@@ -1,9 +1,37 @@
 #!/usr/bin/env bash
-# Starts the whole API locally at http://localhost:9000 with `cargo lambda watch`
-# (same routes as template.yaml), installing cargo-lambda first if it is missing.
+# Serves the whole API at http://localhost:9000 with `cargo lambda watch`, the same
+# routes as template.yaml. The first run sets up .venv with cargo-lambda and builds the
+# functions (a few minutes); every run says when the API answers. Ctrl-C stops it.
 # Extra arguments go to `cargo lambda watch` (e.g. --invoke-port 9100).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
-ensure_cargo_lambda
-exec cargo lambda watch "$@"
+ensure_tools scripts/requirements/serve.txt
+
+port=9000
+args=("$@")
+for i in "${!args[@]}"; do
+  case "${args[$i]}" in
+    --invoke-port=* ) port="${args[$i]#*=}" ;;
+    --invoke-port | -P ) port="${args[$((i + 1))]:-$port}" ;;
+  esac
+done
+
+say "Building the functions (cargo build; minutes the first time, seconds after)..."
+cargo build --workspace --bins --quiet
+
+"$VENV/bin/cargo-lambda" lambda watch "$@" &
+watch_pid=$!
+# Stop only the process this script started; cargo-lambda stops the functions it ran.
+trap 'kill -TERM "$watch_pid" 2>/dev/null || true; wait "$watch_pid" 2>/dev/null || true' INT TERM EXIT
+
+if "$VENV/bin/python" scripts/wait_ready.py "http://127.0.0.1:$port/health" "$watch_pid"; then
+  say ""
+  say "Ready: the API answers at http://localhost:$port (Ctrl-C stops it). Try:"
+  say "  curl localhost:$port/api/models/Qwen3-8B"
+  say ""
+else
+  say "The API did not answer at http://127.0.0.1:$port/health; see the log above."
+  exit 1
+fi
+wait "$watch_pid"

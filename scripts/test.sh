@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Runs every test: calculator unit and accuracy tests, handler tests on the event
-# fixtures, template/router parity, and the end-to-end walk over `cargo lambda watch`
-# (cargo-lambda is installed first if it is missing).
+# Runs every test: calculator unit, accounting and accuracy tests, handler tests on the
+# event fixtures, the README contract, template/router parity, the fuzz test, the
+# end-to-end walk over `cargo lambda watch` and the quick-start check. cargo-lambda
+# comes from the project's .venv (set up here on first use).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
-ensure_cargo_lambda
-# Build the function binaries up front so the end-to-end test does not wait for them.
+ensure_tools scripts/requirements/serve.txt
+# The end-to-end test starts .venv's cargo-lambda; build the binaries it runs first.
+export PATH="$VENV/bin:$PATH"
 cargo build --workspace --bins
 cargo test --workspace "$@"

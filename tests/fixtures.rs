@@ -133,3 +133,29 @@ async fn memory_answers_have_the_documented_shape_and_add_up() {
         );
     }
 }
+
+/// `tests/expected-status.json` (read by `scripts/sam-invoke.sh`, which has no Rust) is
+/// the table above as JSON: each fixture's status, and the function each route key
+/// selects. Rewrite it with `EXPECTED_UPDATE=1 cargo test -p api-tests --test fixtures`.
+#[test]
+fn expected_status_file_is_the_table() {
+    let routes: serde_json::Map<String, serde_json::Value> = ROUTES
+        .iter()
+        .map(|r| (format!("{} {}", r.method, r.path), r.function.into()))
+        .collect();
+    let fixtures: serde_json::Map<String, serde_json::Value> = EXPECTED
+        .iter()
+        .map(|e| (e.fixture.to_owned(), e.status.into()))
+        .collect();
+    let table = serde_json::json!({"routes": routes, "fixtures": fixtures});
+    let text = serde_json::to_string_pretty(&table).unwrap() + "\n";
+    let path = events_dir().join("../expected-status.json");
+    if std::env::var_os("EXPECTED_UPDATE").is_some() {
+        std::fs::write(&path, &text).unwrap();
+    }
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap_or_default(),
+        text,
+        "tests/expected-status.json is stale: rerun with EXPECTED_UPDATE=1"
+    );
+}

@@ -2,8 +2,8 @@
 
 use calculator::training::GradientLayout;
 use calculator::{
-    limits, registry, InferenceRequest, LoraTarget, Method, Optimizer, Precision, Quantization,
-    TrainingRequest, Unit, CUDA_CONTEXT_BYTES, DEFAULT_GROUP_SIZE, UNSTATED_DTYPE,
+    limits, registry, InferenceRequest, Logits, LoraTarget, Method, Optimizer, Precision,
+    Quantization, TrainingRequest, Unit, CUDA_CONTEXT_BYTES, DEFAULT_GROUP_SIZE, UNSTATED_DTYPE,
 };
 use http_glue::memory::MAX_COMPARE_CONFIGURATIONS;
 use http_glue::routes::CONFIG_OPTIONS;
@@ -43,10 +43,11 @@ fn defaults() -> Value {
     let inference = InferenceRequest::new(1, 1);
     let training = TrainingRequest::new(1, 1);
     json!({
-        "precision": format!("the model's torch_dtype ({} when it has none)", UNSTATED_DTYPE.name()),
+        "precision": format!("the published checkpoint's format when it is quantized, else the model's torch_dtype ({} when it has none)", UNSTATED_DTYPE.name()),
         "kv_cache_precision": format!("the compute dtype ({} for quantized weights)", calculator::runtime::QUANTIZED_COMPUTE_DTYPE.name()),
         "group_size": DEFAULT_GROUP_SIZE,
         "max_new_tokens": inference.max_new_tokens,
+        "logits": inference.logits.name(),
         "use_flash_attention": inference.use_flash_attention,
         "num_gpus": inference.num_gpus,
         "method": training.method.name(),
@@ -126,6 +127,7 @@ fn options() -> Value {
             "peft": [Method::Lora.name(), Method::Qlora.name()],
         },
         "lora_targets": LoraTarget::ALL.iter().map(|t| t.name()).collect::<Vec<_>>(),
+        "logits": Logits::ALL.iter().map(|l| l.name()).collect::<Vec<_>>(),
         "gradient_checkpointing": ["none", "full"],
         "zero_stages": [0, 1, 2, 3],
         "units": Unit::ALL.iter().map(|u| u.name()).collect::<Vec<_>>(),

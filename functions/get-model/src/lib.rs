@@ -1,7 +1,7 @@
 //! `GET /api/models/{model_name}`: one registry model, its config, the architecture the
 //! calculator extracted, and its parameter counts.
 
-use calculator::{registry, CalcError};
+use calculator::{names, CalcError};
 use http_glue::models::{architecture_json, parameters_json};
 use http_glue::routes::GET_MODEL;
 use http_glue::{ok, respond, ApiError};
@@ -12,13 +12,14 @@ use serde_json::json;
 pub async fn handler(event: Request) -> Result<Response<Body>, Error> {
     Ok(respond(&GET_MODEL, &event, |request| {
         let name = model_name(request);
-        let entry = registry::lookup(&name).map_err(|e| match e {
+        let r = names::resolve(&name).map_err(|e| match e {
             CalcError::UnknownModel { name, suggestions } => {
                 ApiError::model_not_found(&name, &suggestions)
             }
             other => ApiError::from_calc(other, ""),
         })?;
-        let model = &entry.model;
+        let (entry, model) = (r.entry, &r.model);
+        let warnings: Vec<&String> = r.note.iter().chain(&model.warnings).collect();
         Ok(ok(&json!({
             "model_name": entry.name,
             "hf_repo": entry.hf_repo,
@@ -29,7 +30,7 @@ pub async fn handler(event: Request) -> Result<Response<Body>, Error> {
             "model_card_params": entry.model_card_params,
             "notes": entry.notes,
             "sources": entry.sources,
-            "warnings": model.warnings,
+            "warnings": warnings,
         })))
     }))
 }
@@ -102,6 +103,17 @@ mod tests {
         let (_, body) = status_and_json(&handler(event("get-model-unknown")).await.unwrap());
         let suggestions = body["suggestions"].as_array().unwrap();
         assert!(!suggestions.is_empty() && suggestions.len() <= 3);
+    }
+
+    #[tokio::test]
+    async fn variants_say_which_entry_they_use() {
+        let (status, body) = status_and_json(&handler(event("get-model-variant")).await.unwrap());
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["model_name"], "Llama-3.1-8B");
+        assert!(body["warnings"][0]
+            .as_str()
+            .unwrap()
+            .contains("'meta-llama/Llama-3.1-8B-Instruct' is read as registry model Llama-3.1-8B"));
     }
 
     #[test]

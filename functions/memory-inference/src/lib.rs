@@ -74,6 +74,25 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_quantized_checkpoint_by_name() {
+        // Qwen/Qwen3-8B-AWQ: Qwen3-8B stored as AWQ 4-bit, as the
+        // `memory-inference-awq` fixture sizes Qwen3-32B when asked explicitly.
+        let (status, body) = call("memory-inference-checkpoint").await;
+        assert_eq!(status, 200, "{body}");
+        let p = &body["parameters"];
+        assert_eq!(p["model_name"], "Qwen3-8B");
+        assert_eq!(p["requested_model"], "Qwen/Qwen3-8B-AWQ");
+        assert_eq!(
+            (p["precision"].as_str(), p["quantization"].as_str()),
+            (Some("int4"), Some("awq"))
+        );
+        assert!(body["warnings"][0]
+            .as_str()
+            .unwrap()
+            .contains("stored as awq"));
+    }
+
+    #[tokio::test]
     async fn every_fixture_answers_as_the_table_says() {
         for expected in expected_for(MEMORY_INFERENCE.function) {
             check_response(&expected, &handler(event(expected.fixture)).await.unwrap());

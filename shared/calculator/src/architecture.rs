@@ -3,6 +3,7 @@
 //!
 //! Every count is a number of parameters (scalars), computed in `u128`.
 
+use crate::checkpoint::Checkpoint;
 use crate::families::Family;
 use crate::precision::{MatrixShape, Precision};
 
@@ -131,8 +132,10 @@ pub struct Architecture {
     pub max_position_embeddings: Option<u64>,
     /// `torch_dtype` of the published weights.
     pub torch_dtype: Option<Precision>,
-    /// `quantization_config.quant_method` of the published checkpoint.
-    pub shipped_quantization: Option<String>,
+    /// The published checkpoint's storage, when its `quantization_config` states one.
+    pub checkpoint: Option<Checkpoint>,
+    /// For MoE models, whether each decoder layer (by index) holds experts.
+    pub moe_layer_mask: Vec<bool>,
 }
 
 /// What a linear weight matrix belongs to: decides LoRA targets and which weights are
@@ -202,7 +205,8 @@ impl Architecture {
             sliding_layers: 0,
             max_position_embeddings: None,
             torch_dtype: None,
-            shipped_quantization: None,
+            checkpoint: None,
+            moe_layer_mask: Vec::new(),
         }
     }
 

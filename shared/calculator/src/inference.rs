@@ -2,6 +2,7 @@
 //!
 //! Derivations and sources: `docs/methodology.md`, section "Inference".
 
+use crate::checkpoint::ModuleScope;
 use crate::error::{check_workload, to_u64, CalcError};
 use crate::kv_cache::{kv_cache_bytes, kv_heads_per_gpu};
 use crate::limits;
@@ -9,7 +10,39 @@ use crate::model::Model;
 use crate::precision::{Precision, Quantization, WeightFormat};
 use crate::runtime::{compute_bytes, CUDA_CONTEXT_BYTES, FP32_BYTES, QUANTIZED_COMPUTE_DTYPE};
 use crate::units::Bytes;
-use crate::weights::{resolve_weight_format, unties_lm_head, weight_bytes};
+use crate::weights::{resolve_weight_storage, unties_lm_head, weight_bytes};
+
+/// Which positions' logits a forward pass over the prompt computes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Logits {
+    /// The last position of each sequence: what a generating server computes (vLLM,
+    /// TGI, transformers' `generate`, which upcasts them to fp32 and takes the softmax).
+    #[default]
+    Last,
+    /// Every prompt position, in the compute dtype: scoring a prompt (perplexity,
+    /// log-probabilities of the prompt).
+    All,
+}
+
+impl Logits {
+    /// Both, in the order the API lists them.
+    pub const ALL: [Logits; 2] = [Logits::Last, Logits::All];
+
+    /// `last` or `all`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Logits::Last => "last",
+            Logits::All => "all",
+        }
+    }
+
+    /// Case-insensitive parse.
+    pub fn parse(text: &str) -> Option<Logits> {
+        Logits::ALL
+            .into_iter()
+            .find(|l| l.name().eq_ignore_ascii_case(text.trim()))
+    }
+}
 
 /// An inference request, after parsing. Token counts are per sequence.
 #[derive(Clone, Debug, PartialEq)]
@@ -28,6 +61,8 @@ pub struct InferenceRequest {
     pub sequence_length: u64,
     /// Tokens generated per sequence (0: a single forward pass over the prompt).
     pub max_new_tokens: u64,
+    /// Which positions' logits the prompt's forward pass computes.
+    pub logits: Logits,
     /// Flash/memory-efficient attention (no materialised score matrix).
     pub use_flash_attention: bool,
     /// GPUs the model is split over with tensor parallelism.
@@ -45,6 +80,7 @@ impl InferenceRequest {
             batch_size,
             sequence_length,
             max_new_tokens: 0,
+            logits: Logits::Last,
             use_flash_attention: true,
             num_gpus: 1,
         }
@@ -56,6 +92,9 @@ impl InferenceRequest {
 pub struct InferenceEstimate {
     /// How the weights are stored.
     pub weight_format: WeightFormat,
+    /// Linear weights the published checkpoint keeps in 16-bit (when sized in its
+    /// format).
+    pub unquantized_modules: Vec<ModuleScope>,
     /// Precision of the KV cache.
     pub kv_cache_precision: Precision,
     /// Weights (with quantization scales) held by one GPU.
@@ -125,14 +164,14 @@ fn prefill_activation_bytes(model: &Model, req: &InferenceRequest, a: u128) -> u
             + tokens * 3 * is * a
     });
 
-    // Logits: generation keeps only the last position (16-bit logits, the fp32 copy
-    // generate() takes, fp32 probabilities); a plain forward pass returns the 16-bit
-    // logits of every position (transformers upcasts to fp32 only inside the loss).
+    // Logits: a generating server computes the last position only (16-bit logits, the
+    // fp32 copy the sampler takes, fp32 probabilities); scoring a prompt returns the
+    // 16-bit logits of every position (transformers upcasts to fp32 only inside the
+    // loss). Either way with the final norm's output.
     let v = arch.vocab_size as u128;
-    let logits = if req.max_new_tokens > 0 {
-        b * v * (a + 2 * FP32_BYTES)
-    } else {
-        tokens * v * a
+    let logits = match req.logits {
+        Logits::Last => b * v * (a + 2 * FP32_BYTES),
+        Logits::All => tokens * v * a,
     } + tokens * h * a;
 
     residual + attention.max(dense).max(moe).max(logits)
@@ -146,13 +185,14 @@ pub fn estimate_inference(
     check_workload(req.batch_size, req.sequence_length, req.num_gpus)?;
     limits::MAX_NEW_TOKENS_RANGE.check(req.max_new_tokens)?;
     let mut warnings = model.warnings.clone();
-    let format = resolve_weight_format(
+    let storage = resolve_weight_storage(
         model,
         req.precision,
         req.quantization,
         req.group_size,
         &mut warnings,
     )?;
+    let format = storage.format;
     let arch = &model.arch;
     let gpus = req.num_gpus;
     if arch.num_heads % gpus != 0 {
@@ -193,7 +233,7 @@ pub fn estimate_inference(
                 .into(),
         );
     }
-    let weights = weight_bytes(model, &format).div_ceil(gpus as u128);
+    let weights = weight_bytes(model, &storage).div_ceil(gpus as u128);
     let kv = kv_cache_bytes(model, kv_precision, req.batch_size as u128, tokens, gpus);
     let a = compute_bytes(format.precision);
     let activations = prefill_activation_bytes(model, req, a);
@@ -201,6 +241,7 @@ pub fn estimate_inference(
     let total = weights + kv + activations + overhead;
     Ok(InferenceEstimate {
         weight_format: format,
+        unquantized_modules: storage.unquantized.to_vec(),
         kv_cache_precision: kv_precision,
         model_weights: Bytes(to_u64(weights)?),
         kv_cache: Bytes(to_u64(kv)?),
@@ -289,10 +330,10 @@ mod tests {
         let eager = run("Llama-3.1-8B", |r| r.use_flash_attention = false);
         assert!(eager.activation_memory.0 >= 32 * 4096 * 4096 * 8);
         assert!(eager.activation_memory > flash.activation_memory);
-        // A plain forward keeps every position's logits; generating keeps the last.
-        let generating = run("Llama-3.1-8B", |r| r.max_new_tokens = 1);
-        assert!(flash.activation_memory.0 >= 4096 * 128_256 * 2);
-        assert!(generating.activation_memory < flash.activation_memory);
+        // Scoring keeps every position's logits; a generating server the last.
+        let scoring = run("Llama-3.1-8B", |r| r.logits = Logits::All);
+        assert!(scoring.activation_memory.0 >= 4096 * 128_256 * 2);
+        assert!(flash.activation_memory < scoring.activation_memory);
     }
 
     #[test]

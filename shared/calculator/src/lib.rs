@@ -16,6 +16,7 @@
 //! The derivation of every formula, with sources, is in `docs/methodology.md`.
 
 pub mod architecture;
+pub mod checkpoint;
 pub mod config;
 pub mod error;
 pub mod families;
@@ -24,6 +25,7 @@ pub mod inference;
 pub mod kv_cache;
 pub mod limits;
 pub mod model;
+pub mod names;
 pub mod numbers;
 pub mod parameters;
 pub mod precision;
@@ -38,7 +40,7 @@ pub use architecture::Architecture;
 pub use error::CalcError;
 pub use families::Family;
 pub use fit::{max_batch_size, max_sequence_length, Workload};
-pub use inference::{estimate_inference, InferenceEstimate, InferenceRequest};
+pub use inference::{estimate_inference, InferenceEstimate, InferenceRequest, Logits};
 pub use model::{ExplicitModel, Model, UNSTATED_DTYPE};
 pub use parameters::ParameterCounts;
 pub use precision::{Precision, Quantization, WeightFormat, DEFAULT_GROUP_SIZE};

@@ -3,12 +3,13 @@
 
 use serde_json::Value;
 
-use crate::architecture::{Architecture, LinearGroup};
+use crate::architecture::{Architecture, LinearGroup, LinearKind};
+use crate::checkpoint::ModuleScope;
 use crate::config::parse_config;
 use crate::error::CalcError;
 use crate::limits;
 use crate::parameters::ParameterCounts;
-use crate::precision::{Precision, Quantization, WeightFormat};
+use crate::precision::{MatrixShape, Precision, Quantization, WeightFormat};
 
 /// A model: architecture, derived counts, and the assumptions made in reading it.
 #[derive(Clone, Debug, PartialEq)]
@@ -80,28 +81,13 @@ impl Model {
     pub fn from_architecture(arch: Architecture, warnings: Vec<String>) -> Model {
         let linears = arch.linear_groups();
         let params = arch.parameter_counts(&linears);
-        let mut model = Model {
+        Model {
             name: None,
             arch,
             linears,
             params,
             warnings,
-        };
-        if let Some(q) = model.arch.shipped_quantization.clone() {
-            let default = model.default_precision().name();
-            let how = match q.as_str() {
-                "fp8" => "precision float8 with quantization fp8 sizes it as shipped".to_owned(),
-                "gptq" | "awq" | "bitsandbytes" => {
-                    format!("precision int4 (or int8) with quantization {q} sizes it as shipped")
-                }
-                "mxfp4" => "precision int4 with quantization mxfp4 sizes it as shipped".to_owned(),
-                _ => "no supported format matches it exactly; precision int4 approximates a 4-bit checkpoint".to_owned(),
-            };
-            model.warnings.push(format!(
-                "the published checkpoint is quantized ({q}), smaller than the {default} default: {how}"
-            ));
         }
-        model
     }
 
     /// Reads a Hugging Face `config.json` object; errors name `config.<key>`.
@@ -212,19 +198,27 @@ impl Model {
 
     /// Bits of the linear weights a format quantizes, and how many weights that is,
     /// scaled to an overridden parameter total. MXFP4 quantizes only the routed experts
-    /// of an MoE model; every other format all decoder linears.
-    pub(crate) fn quantized_linears(&self, format: &WeightFormat) -> (u128, u128) {
-        use crate::architecture::LinearKind;
+    /// of an MoE model; every other format all decoder linears but those `unquantized`
+    /// keeps in 16-bit.
+    pub(crate) fn quantized_linears(
+        &self,
+        format: &WeightFormat,
+        unquantized: &[ModuleScope],
+    ) -> (u128, u128) {
         let experts_only =
             format.quantization == Some(Quantization::Mxfp4) && self.arch.moe.is_some();
-        let groups = || {
-            self.linears
-                .iter()
-                .filter(move |g| !experts_only || g.kind == LinearKind::Expert)
-        };
+        let shapes: Vec<MatrixShape> = self
+            .linears
+            .iter()
+            .filter(|g| !experts_only || g.kind == LinearKind::Expert)
+            .map(|g| MatrixShape {
+                count: g.shape.count - self.unquantized_count(g, unquantized),
+                ..g.shape
+            })
+            .collect();
         let arch_linear: u128 = self.linears.iter().map(|g| g.shape.elements()).sum();
-        let weights: u128 = groups().map(|g| g.shape.elements()).sum();
-        let bits = format.matrix_bits(groups().map(|g| &g.shape));
+        let weights: u128 = shapes.iter().map(MatrixShape::elements).sum();
+        let bits = format.matrix_bits(&shapes);
         if self.params.linear == arch_linear || arch_linear == 0 {
             (bits, weights)
         } else {
@@ -234,6 +228,43 @@ impl Model {
                 |x: u128| x / arch_linear * linear + (x % arch_linear) * linear / arch_linear;
             (scale(bits), scale(weights))
         }
+    }
+
+    /// How many matrices of a group the scopes keep unquantized: a group holds the same
+    /// number of matrices in every layer that has its kind.
+    fn unquantized_count(&self, group: &LinearGroup, scopes: &[ModuleScope]) -> u128 {
+        let kind = group.kind;
+        let mine = || scopes.iter().filter(|s| s.kind == kind);
+        if mine().next().is_none() {
+            return 0;
+        }
+        let holds = |layer: u64| match kind {
+            LinearKind::Attention => true,
+            LinearKind::Mlp => !self
+                .arch
+                .moe_layer_mask
+                .get(layer as usize)
+                .copied()
+                .unwrap_or(false),
+            LinearKind::Expert | LinearKind::SharedExpert => self
+                .arch
+                .moe_layer_mask
+                .get(layer as usize)
+                .copied()
+                .unwrap_or(false),
+        };
+        let holders = (0..self.arch.num_layers).filter(|l| holds(*l)).count() as u128;
+        if mine().any(|s| s.layer.is_none()) {
+            return group.shape.count;
+        }
+        let mut layers: Vec<u64> = mine()
+            .filter_map(|s| s.layer)
+            .filter(|l| holds(*l))
+            .collect();
+        layers.sort_unstable();
+        layers.dedup();
+        let per_layer = group.shape.count.checked_div(holders).unwrap_or(0);
+        per_layer * layers.len() as u128
     }
 }
 

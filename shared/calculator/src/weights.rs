@@ -1,18 +1,88 @@
-//! How a model's weights are stored: resolving the requested precision and format,
-//! and the bytes that takes (`docs/methodology.md` §3).
+//! How a model's weights are stored: resolving the requested precision and format
+//! (by default the published checkpoint's own), and the bytes that takes
+//! (`docs/methodology.md` §3).
 
+use crate::checkpoint::ModuleScope;
 use crate::error::CalcError;
 use crate::limits;
 use crate::model::Model;
 use crate::precision::{Precision, Quantization, WeightFormat, DEFAULT_GROUP_SIZE};
 
+/// The storage of a model's weights for one request: the format, and the linear
+/// weights the published checkpoint keeps unquantized (only when the format is the
+/// checkpoint's own).
+#[derive(Clone, Debug, PartialEq)]
+pub struct WeightStorage<'m> {
+    /// The format of the quantized linear weights (or of every weight).
+    pub format: WeightFormat,
+    /// Linear weights kept in 16-bit.
+    pub unquantized: &'m [ModuleScope],
+}
+
 /// Resolves precision, format and group size for weights, checking they fit together.
-pub(crate) fn resolve_weight_format(
-    model: &Model,
+/// With neither `precision` nor `quantization` given, a model whose published
+/// checkpoint is quantized is sized in that checkpoint's format.
+pub(crate) fn resolve_weight_storage<'m>(
+    model: &'m Model,
     precision: Option<Precision>,
     quantization: Option<Quantization>,
     group_size: Option<u64>,
     warnings: &mut Vec<String>,
+) -> Result<WeightStorage<'m>, CalcError> {
+    if let Some(g) = group_size {
+        limits::GROUP_SIZE.check(g)?;
+    }
+    let checkpoint = model.arch.checkpoint.as_ref();
+    let shipped = checkpoint.and_then(|c| c.format);
+    let requested = match (precision, quantization, shipped) {
+        (None, None, Some(format)) => format,
+        _ => requested_format(model, precision, quantization)?,
+    };
+    let mut storage = WeightStorage {
+        format: requested,
+        unquantized: &[],
+    };
+    if let (Some(c), Some(s)) = (checkpoint, shipped) {
+        if (s.precision, s.quantization) == (requested.precision, requested.quantization) {
+            // The checkpoint's own format: its group size, constants and the modules
+            // it leaves unquantized apply.
+            storage.format = s;
+            storage.unquantized = &c.unquantized;
+            if precision.is_none() && quantization.is_none() {
+                warnings.push(format!(
+                    "sized as the published checkpoint stores it ({}); precision {} sizes the unquantized model",
+                    c.method,
+                    model.default_precision().name()
+                ));
+            }
+        } else {
+            warnings.push(format!(
+                "the published checkpoint stores its weights in {}; this answer sizes them as asked instead (leave precision and quantization out to size the checkpoint as published)",
+                c.method
+            ));
+        }
+    }
+    if let Some(c) = checkpoint {
+        warnings.extend(c.notes.iter().cloned());
+    }
+    if let Some(g) = group_size {
+        if storage.format.uses_group_size() {
+            storage.format.group_size = g;
+        } else {
+            warnings.push(format!(
+                "group_size {g} ignored: it applies to group-wise int4/int8 formats (generic, gptq, awq)"
+            ));
+        }
+    }
+    Ok(storage)
+}
+
+/// The format a request names: its precision (or its format's usual one, or the
+/// model's dtype) and format, which must fit together.
+fn requested_format(
+    model: &Model,
+    precision: Option<Precision>,
+    quantization: Option<Quantization>,
 ) -> Result<WeightFormat, CalcError> {
     let precision = precision
         .or(quantization.map(Quantization::default_precision))
@@ -31,21 +101,12 @@ pub(crate) fn resolve_weight_format(
             ));
         }
     }
-    if let Some(g) = group_size {
-        limits::GROUP_SIZE.check(g)?;
-    }
-    let format = WeightFormat {
+    Ok(WeightFormat {
         precision,
         quantization,
-        group_size: group_size.unwrap_or(DEFAULT_GROUP_SIZE),
+        group_size: DEFAULT_GROUP_SIZE,
         double_quant: false,
-    };
-    if let (Some(g), false) = (group_size, format.uses_group_size()) {
-        warnings.push(format!(
-            "group_size {g} ignored: it applies to group-wise int4/int8 formats (generic, gptq, awq)"
-        ));
-    }
-    Ok(format)
+    })
 }
 
 /// Whether the format keeps a tied model's `lm_head` as its own 16-bit matrix: the
@@ -55,11 +116,13 @@ pub(crate) fn unties_lm_head(model: &Model, format: &WeightFormat) -> bool {
     format.quantization == Some(Quantization::Fp8) && model.arch.tie_word_embeddings
 }
 
-/// Bytes of all weights in a format: quantized linear matrices with their scales, and
-/// every other parameter in 16-bit; unquantized formats store everything alike.
-pub(crate) fn weight_bytes(model: &Model, format: &WeightFormat) -> u128 {
+/// Bytes of all weights in a storage: quantized linear matrices with their scales, and
+/// every other parameter (and every linear weight kept unquantized) in 16-bit;
+/// unquantized formats store everything alike.
+pub(crate) fn weight_bytes(model: &Model, storage: &WeightStorage) -> u128 {
+    let format = &storage.format;
     if format.precision.is_quantized() {
-        let (bits, quantized) = model.quantized_linears(format);
+        let (bits, quantized) = model.quantized_linears(format, storage.unquantized);
         let mut rest = model.params.total - quantized;
         if unties_lm_head(model, format) {
             rest += model.params.embedding_matrix;

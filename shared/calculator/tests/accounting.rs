@@ -109,19 +109,24 @@ fn prefill_activations_dense() {
         inference(&toy(128), |_| {}).activation_memory.0,
         4096 + 11_648
     );
-    // V = 4096: logits 131,072 + 2,048 dominate.
+    // V = 4096, scoring (the logits of every position): 131,072 + 2,048 dominate.
     assert_eq!(
-        inference(&toy(4096), |_| {}).activation_memory.0,
+        inference(&toy(4096), |r| r.logits = calculator::Logits::All)
+            .activation_memory
+            .0,
         4096 + 131_072 + 2048
     );
 }
 
 #[test]
-fn generation_keeps_only_the_last_positions_logits() {
-    // §5: generating, the logits of the last position per sequence in 16-bit, the fp32
-    // copy and the fp32 probabilities: 2 · 4096 · (2 + 8) = 81,920, plus 2,048.
-    let e = inference(&toy(4096), |r| r.max_new_tokens = 4);
-    assert_eq!(e.activation_memory.0, 4096 + 81_920 + 2048);
+fn a_generating_server_computes_the_last_positions_logits() {
+    // §5, the default: the logits of the last position per sequence in 16-bit, the fp32
+    // copy and the fp32 probabilities: 2 · 4096 · (2 + 8) = 81,920, plus 2,048; the
+    // same whether or not tokens are generated afterwards.
+    for new_tokens in [0, 4] {
+        let e = inference(&toy(4096), |r| r.max_new_tokens = new_tokens);
+        assert_eq!(e.activation_memory.0, 4096 + 81_920 + 2048);
+    }
 }
 
 #[test]

@@ -233,19 +233,114 @@ fn config_errors_and_warnings() {
     assert_eq!(m.default_precision(), Precision::Bfloat16);
 }
 
+/// Inference on `model` with one sequence of one token and `edit` applied.
+fn infer(m: &Model, edit: impl FnOnce(&mut InferenceRequest)) -> calculator::InferenceEstimate {
+    let mut req = InferenceRequest::new(1, 1);
+    edit(&mut req);
+    estimate_inference(m, &req).unwrap()
+}
+
 #[test]
-fn shipped_quantization_names_the_format_that_sizes_it() {
-    let warning = |method: &str| {
-        model(llama(
-            json!({"quantization_config": {"quant_method": method}}),
-        ))
-        .warnings[0]
-            .clone()
-    };
-    assert!(warning("fp8").contains("precision float8 with quantization fp8"));
-    assert!(warning("awq").contains("precision int4 (or int8) with quantization awq"));
-    assert!(warning("mxfp4").contains("precision int4 with quantization mxfp4"));
-    assert!(warning("exl2").contains("no supported format matches it exactly"));
+fn published_checkpoints_are_sized_as_published() {
+    use calculator::Quantization;
+    let fp8 = model(llama(json!({"quantization_config":
+        {"quant_method": "fp8", "weight_block_size": [128, 128]}})));
+    let e = infer(&fp8, |_| {});
+    assert_eq!(
+        (e.weight_format.precision, e.weight_format.quantization),
+        (Precision::Float8, Some(Quantization::Fp8))
+    );
+    assert!(e
+        .warnings
+        .iter()
+        .any(|w| w.contains("sized as the published checkpoint stores it (fp8)")));
+    // Asking for the checkpoint's own format says nothing more; asking for another says
+    // it departs.
+    let same = infer(&fp8, |r| r.quantization = Some(Quantization::Fp8));
+    assert!(same.warnings.is_empty(), "{:?}", same.warnings);
+    let other = infer(&fp8, |r| r.precision = Some(Precision::Bfloat16));
+    assert_eq!(other.model_weights.0, 2 * TOY_LLAMA as u64);
+    assert!(other.warnings[0].contains("stores its weights in fp8"));
+    // A method with no format here: the model's dtype, and the reason.
+    let exl2 = infer(
+        &model(llama(
+            json!({"quantization_config": {"quant_method": "exl2"}}),
+        )),
+        |_| {},
+    );
+    assert_eq!(exl2.weight_format.precision, Precision::Bfloat16);
+    assert!(exl2
+        .warnings
+        .iter()
+        .any(|w| w.contains("'exl2' has no matching format")));
+}
+
+#[test]
+fn modules_a_checkpoint_leaves_unquantized_stay_16_bit() {
+    // AWQ, groups of 64, attention left in 16-bit (§3): gate and up (64 → 100, ×4)
+    // 4·6,400 + 1·100·20 bits each, down (100 → 64, ×2) 4·6,400 + 2·64·20; the other
+    // 79,680 − 38,400 = 41,280 parameters in 16-bit.
+    let attention = model(llama(json!({"quantization_config": {"quant_method": "awq",
+        "bits": 4, "group_size": 64, "modules_to_not_convert": ["self_attn"]}})));
+    let e = infer(&attention, |_| {});
+    assert_eq!(
+        e.model_weights.0,
+        (4 * 27_600 + 2 * 28_160 + 41_280 * 16) / 8
+    );
+    assert_eq!(e.weight_format.group_size, 64);
+    // The first layer left in 16-bit: only layer 1's linears are 4-bit: q and o
+    // 4·4,096 + 64·20, k and v 4·2,048 + 32·20, gate, up and down as above.
+    let first = model(llama(json!({"quantization_config": {"quant_method": "awq",
+        "bits": 4, "group_size": 64, "modules_to_not_convert": ["model.layers.0."]}})));
+    let layer_bits = 2 * 17_664 + 2 * 8832 + 2 * 27_600 + 28_160;
+    assert_eq!(
+        infer(&first, |_| {}).model_weights.0,
+        (layer_bits + (79_680 - 31_488) * 16) / 8
+    );
+    // Routers, norms, embeddings and lm_head are 16-bit anyway; unknown names are said.
+    let known = model(llama(json!({"quantization_config": {"quant_method": "awq",
+        "modules_to_not_convert": ["lm_head", "model.embed_tokens", "mlp.gate", "frobnicator"]}})));
+    let e = infer(&known, |_| {});
+    assert!(e.unquantized_modules.is_empty());
+    assert!(e
+        .warnings
+        .iter()
+        .any(|w| w.contains("'frobnicator' not recognised")));
+}
+
+#[test]
+fn quantization_configs_read_as_formats() {
+    use calculator::checkpoint::Checkpoint;
+    use calculator::Quantization::*;
+    let read = |c: Value| Checkpoint::parse(&c).unwrap().format.unwrap();
+    let gptq = read(json!({"quant_method": "gptq", "bits": 8, "group_size": -1}));
+    assert_eq!(
+        (gptq.precision, gptq.quantization),
+        (Precision::Int8, Some(Gptq))
+    );
+    assert_eq!(gptq.group_size, calculator::limits::MAX_GROUP_SIZE);
+    let nf4 = read(json!({"quant_method": "bitsandbytes", "load_in_4bit": true,
+        "bnb_4bit_use_double_quant": true}));
+    assert_eq!((nf4.precision, nf4.double_quant), (Precision::Int4, true));
+    let int8 = read(json!({"quant_method": "bitsandbytes", "load_in_8bit": true}));
+    assert_eq!(int8.precision, Precision::Int8);
+    let ct = read(
+        json!({"quant_method": "compressed-tensors", "config_groups": {"group_0":
+        {"weights": {"num_bits": 4, "type": "int", "strategy": "group", "group_size": 128}}}}),
+    );
+    assert_eq!(
+        (ct.precision, ct.quantization, ct.group_size),
+        (Precision::Int4, None, 128)
+    );
+    let per_tensor = read(json!({"quant_method": "fp8"}));
+    assert_eq!(
+        (per_tensor.precision, per_tensor.quantization),
+        (Precision::Float8, None)
+    );
+    assert_eq!(
+        read(json!({"quant_method": "mxfp4"})).quantization,
+        Some(Mxfp4)
+    );
 }
 
 #[test]

@@ -4,8 +4,8 @@
 
 use calculator::{
     estimate_inference, estimate_training, limits, max_batch_size, max_sequence_length, registry,
-    Bytes, CalcError, ExplicitModel, InferenceRequest, LoraTarget, Method, Model, Optimizer,
-    Precision, Quantization, TrainingRequest, Workload,
+    Bytes, CalcError, ExplicitModel, InferenceRequest, Logits, LoraTarget, Method, Model,
+    Optimizer, Precision, Quantization, TrainingRequest, Workload,
 };
 
 use testkit::Rng;
@@ -34,6 +34,7 @@ fn random_inference_requests_never_panic() {
             batch_size: rng.edgy(limits::MAX_BATCH_SIZE),
             sequence_length: rng.edgy(limits::MAX_SEQUENCE_LENGTH),
             max_new_tokens: rng.edgy(limits::MAX_NEW_TOKENS),
+            logits: rng.pick(&Logits::ALL),
             use_flash_attention: rng.next_u64() % 2 == 0,
             num_gpus: rng.edgy(64),
         };

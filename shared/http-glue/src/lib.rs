@@ -30,12 +30,14 @@ pub const SERVICE_NAME: &str = "llm-memory-calculator";
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// Starts the Lambda runtime for `handler`, with JSON logging set up first. Every
-/// function's `main` is one call to this.
+/// function's `main` is one call to this. It honours `AWS_LAMBDA_MAX_CONCURRENCY`
+/// (Lambda Managed Instances, and `cargo lambda watch`, which sets it to 1): above 1
+/// it handles that many requests at once, else one at a time.
 pub async fn serve<F, Fut>(handler: F) -> Result<(), lambda_http::Error>
 where
-    F: Fn(lambda_http::Request) -> Fut,
-    Fut: std::future::Future<Output = Result<Response<Body>, lambda_http::Error>> + Send,
+    F: Fn(lambda_http::Request) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = Result<Response<Body>, lambda_http::Error>> + Send + 'static,
 {
     init_tracing();
-    lambda_http::run(lambda_http::service_fn(handler)).await
+    lambda_http::run_concurrent(lambda_http::service_fn(handler)).await
 }

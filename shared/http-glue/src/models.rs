@@ -51,8 +51,8 @@ pub fn architecture_json(model: &Model) -> Value {
             "v_head_dim": m.v_head_dim,
         });
     }
-    if let Some(q) = &a.shipped_quantization {
-        v["published_quantization"] = json!(q);
+    if let Some(c) = &a.checkpoint {
+        v["published_quantization"] = json!(c.method);
     }
     v
 }

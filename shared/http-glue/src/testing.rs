@@ -53,6 +53,7 @@ pub const EXPECTED: &[Expected] = &[
     ok("list-models"),
     ok("get-model"),
     ok("get-model-hf-repo"),
+    ok("get-model-variant"),
     holding(
         error("get-model-unknown", 404, None),
         &[("error", "Model 'Qwen3-7B' not found")],
@@ -62,6 +63,7 @@ pub const EXPECTED: &[Expected] = &[
     ok("memory-inference-explicit"),
     ok("memory-inference-config"),
     ok("memory-inference-awq"),
+    ok("memory-inference-checkpoint"),
     ok("memory-inference-tensor-parallel"),
     error("memory-inference-malformed", 400, None),
     error("memory-inference-not-object", 400, None),

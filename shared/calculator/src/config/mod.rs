@@ -12,6 +12,7 @@ pub(crate) use keys::Keys;
 use serde_json::Value;
 
 use crate::architecture::Architecture;
+use crate::checkpoint::Checkpoint;
 use crate::error::CalcError;
 use crate::families::{self, Family};
 use crate::limits;
@@ -178,11 +179,9 @@ fn read_common(
     let mut arch =
         Architecture::llama_like(model_type, family, hidden, layers, heads, head_dim, vocab);
     arch.torch_dtype = torch_dtype(keys, warnings);
-    arch.shipped_quantization = keys
+    arch.checkpoint = keys
         .find(&["quantization_config"])
-        .and_then(|(_, q)| q.get("quant_method"))
-        .and_then(Value::as_str)
-        .map(str::to_owned);
+        .and_then(|(_, q)| Checkpoint::parse(q));
     arch.tie_word_embeddings = keys
         .flag("tie_word_embeddings")?
         .unwrap_or(family.ties_embeddings);

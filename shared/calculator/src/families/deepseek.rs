@@ -56,14 +56,12 @@ fn read_deepseek_v3(keys: &Keys, c: &Common, arch: &mut Architecture) -> Result<
         default_top_k: DEFAULT_TOP_K,
         router_bias: true,
     };
-    let moe = read_moe(
+    read_moe(
         keys,
-        c.layers,
+        arch,
         experts,
         expert_width,
         shared * expert_width,
         |i| i >= first_dense && i % freq == 0,
-    )?;
-    arch.moe = Some(moe);
-    Ok(())
+    )
 }

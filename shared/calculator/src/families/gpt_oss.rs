@@ -33,8 +33,9 @@ fn read_gpt_oss(keys: &Keys, c: &Common, arch: &mut Architecture) -> Result<(), 
         default_top_k: DEFAULT_TOP_K,
         router_bias: true,
     };
-    let mut moe = read_moe(keys, c.layers, experts, expert_width, 0, |_| true)?;
-    moe.expert_bias = true;
-    arch.moe = Some(moe);
+    read_moe(keys, arch, experts, expert_width, 0, |_| true)?;
+    if let Some(moe) = arch.moe.as_mut() {
+        moe.expert_bias = true;
+    }
     Ok(())
 }

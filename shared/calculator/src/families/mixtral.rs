@@ -30,8 +30,5 @@ fn read_mixtral(keys: &Keys, c: &Common, arch: &mut Architecture) -> Result<(), 
         default_top_k: DEFAULT_TOP_K,
         router_bias: false,
     };
-    arch.moe = Some(read_moe(keys, c.layers, experts, expert_width, 0, |_| {
-        true
-    })?);
-    Ok(())
+    read_moe(keys, arch, experts, expert_width, 0, |_| true)
 }

@@ -143,16 +143,16 @@ pub(crate) struct Experts {
     pub router_bias: bool,
 }
 
-/// Reads the routed-expert keys shared by the MoE families; `is_moe_layer` says which
-/// decoder layers (by index) hold experts.
+/// Reads the routed-expert keys shared by the MoE families into `arch.moe`;
+/// `is_moe_layer` says which decoder layers (by index) hold experts.
 pub(crate) fn read_moe(
     keys: &Keys,
-    layers: u64,
+    arch: &mut Architecture,
     experts: Experts,
     expert_intermediate: u64,
     shared_intermediate: u64,
     is_moe_layer: impl Fn(u64) -> bool,
-) -> Result<Moe, CalcError> {
+) -> Result<(), CalcError> {
     let count = keys.required(experts.count_keys, 1, limits::MAX_EXPERTS)?;
     let top_k = keys
         .uint(
@@ -167,7 +167,8 @@ pub(crate) fn read_moe(
             format!("must not exceed the number of experts ({count})"),
         ));
     }
-    Ok(Moe {
+    let mask: Vec<bool> = (0..arch.num_layers).map(is_moe_layer).collect();
+    arch.moe = Some(Moe {
         num_experts: count,
         experts_per_token: top_k,
         expert_intermediate,
@@ -175,8 +176,10 @@ pub(crate) fn read_moe(
         shared_expert_gate: false,
         router_bias: experts.router_bias,
         expert_bias: false,
-        moe_layers: (0..layers).filter(|i| is_moe_layer(*i)).count() as u64,
-    })
+        moe_layers: mask.iter().filter(|m| **m).count() as u64,
+    });
+    arch.moe_layer_mask = mask;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -108,17 +108,22 @@ fn read_qwen_moe(
         default_top_k: DEFAULT_TOP_K,
         router_bias: false,
     };
-    let mut moe = read_moe(keys, c.layers, experts, expert_width, shared, |i| {
+    read_moe(keys, arch, experts, expert_width, shared, |i| {
         !dense_only.contains(&i) && (i + 1) % step == 0
     })?;
-    moe.shared_expert_gate = shared > 0;
-    if moe.moe_layers < c.layers && arch.intermediate_size == 0 {
+    let moe_layers = match arch.moe.as_mut() {
+        Some(moe) => {
+            moe.shared_expert_gate = shared > 0;
+            moe.moe_layers
+        }
+        None => 0,
+    };
+    if moe_layers < c.layers && arch.intermediate_size == 0 {
         return Err(CalcError::field(
             keys.path("intermediate_size"),
             "is required when some layers keep a dense MLP",
         ));
     }
-    arch.moe = Some(moe);
     Ok(())
 }
 

@@ -173,6 +173,13 @@ fn validate(
             ),
         ));
     }
+    if let (Some(c), false) = (&model.arch.checkpoint, req.method == Method::Qlora) {
+        warnings.push(format!(
+            "the published checkpoint stores its weights in {}; training loads them in {}",
+            c.method,
+            precision.name()
+        ));
+    }
     // The old field's default (100) is harmless with adapters; any other value would
     // be silently meaningless, so it is an error.
     if req.method.is_peft() && req.trainable_percent == Some(100.0) {
@@ -210,7 +217,7 @@ fn weight_memory(
         Method::Qlora => {
             // PEFT's prepare_model_for_kbit_training casts every non-quantized weight
             // (embeddings, lm_head, norms, biases) to fp32.
-            let (bits, quantized) = model.quantized_linears(&QLORA_BASE);
+            let (bits, quantized) = model.quantized_linears(&QLORA_BASE, &[]);
             let rest = params.total - quantized;
             ((bits + rest * 32).div_ceil(8), Some(QLORA_BASE))
         }

@@ -83,7 +83,7 @@ pub const MODEL_FIELDS: [&str; 10] = [
 pub(crate) const EXPLICIT_FIELDS: &[&str] = MODEL_FIELDS.split_at(3).1;
 
 /// The workload fields of `/api/memory/inference`, in the order the API documents them.
-const INFERENCE_WORKLOAD: [&str; 10] = [
+const INFERENCE_WORKLOAD: [&str; 11] = [
     "precision",
     "quantization",
     "group_size",
@@ -91,6 +91,7 @@ const INFERENCE_WORKLOAD: [&str; 10] = [
     "batch_size",
     "sequence_length",
     "max_new_tokens",
+    "logits",
     "use_flash_attention",
     "num_gpus",
     "unit",
@@ -126,7 +127,7 @@ const TRAINING_ONLY: [(&str, &str); 9] = [
     ("calculation_type", "/api/memory/compare"),
 ];
 
-const INFERENCE_ONLY: [(&str, &str); 5] = [
+const INFERENCE_ONLY: [(&str, &str); 6] = [
     (
         "quantization",
         "/api/memory/inference (training supports a 4-bit base through method qlora)",
@@ -134,6 +135,7 @@ const INFERENCE_ONLY: [(&str, &str); 5] = [
     ("group_size", "/api/memory/inference"),
     ("kv_cache_precision", "/api/memory/inference"),
     ("max_new_tokens", "/api/memory/inference"),
+    ("logits", "/api/memory/inference"),
     ("calculation_type", "/api/memory/compare"),
 ];
 

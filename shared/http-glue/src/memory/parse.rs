@@ -5,7 +5,7 @@
 use std::borrow::Cow;
 
 use calculator::{
-    limits, registry, ExplicitModel, InferenceRequest, LoraTarget, Method, Model, Optimizer,
+    limits, names, ExplicitModel, InferenceRequest, Logits, LoraTarget, Method, Model, Optimizer,
     Precision, Quantization, TrainingRequest, Unit,
 };
 use serde_json::{json, Map, Value};
@@ -20,9 +20,11 @@ pub(crate) struct Resolved {
     pub model: Cow<'static, Model>,
     pub source: &'static str,
     pub echo: Map<String, Value>,
+    /// How a model name was read, when not as the registry spells it.
+    pub notes: Vec<String>,
 }
 
-pub(crate) fn names<T: Copy>(all: &[T], name: impl Fn(T) -> &'static str) -> Vec<&'static str> {
+pub(crate) fn names_of<T: Copy>(all: &[T], name: impl Fn(T) -> &'static str) -> Vec<&'static str> {
     all.iter().map(|t| name(*t)).collect()
 }
 
@@ -54,12 +56,17 @@ pub(crate) fn resolve_model(f: &Fields) -> Result<Resolved, ApiError> {
         Some(b) => model.with_model_size(b).map_err(calc),
         None => Ok(model),
     };
+    let mut notes = Vec::new();
     let (model, source) = if let Some(name) = name {
-        let entry = registry::lookup(name).map_err(calc)?;
-        echo.insert("model_name".into(), json!(entry.name));
+        let r = names::resolve(name).map_err(calc)?;
+        echo.insert("model_name".into(), json!(r.entry.name));
+        if let Some(note) = r.note {
+            echo.insert("requested_model".into(), json!(name));
+            notes.push(note);
+        }
         let model = match model_size {
-            Some(_) => Cow::Owned(sized(entry.model.clone())?),
-            None => Cow::Borrowed(&entry.model),
+            Some(_) => Cow::Owned(sized(r.model.into_owned())?),
+            None => r.model,
         };
         (model, "registry")
     } else if let Some(config) = config {
@@ -90,6 +97,7 @@ pub(crate) fn resolve_model(f: &Fields) -> Result<Resolved, ApiError> {
         model,
         source,
         echo,
+        notes,
     })
 }
 
@@ -109,7 +117,7 @@ fn explicit_model(f: &Fields, model_size: Option<f64>) -> Result<ExplicitModel, 
 /// The `unit` field of a request object, `default` when absent.
 pub fn parse_unit(f: &Fields, default: Unit) -> Result<Unit, ApiError> {
     Ok(
-        f.choice("unit", Unit::parse, &names(&Unit::ALL, Unit::name))?
+        f.choice("unit", Unit::parse, &names_of(&Unit::ALL, Unit::name))?
             .unwrap_or(default),
     )
 }
@@ -118,13 +126,13 @@ fn precision_field(f: &Fields, key: &str) -> Result<Option<Precision>, ApiError>
     f.choice(
         key,
         Precision::parse,
-        &names(&Precision::ALL, Precision::name),
+        &names_of(&Precision::ALL, Precision::name),
     )
 }
 
 /// `quantization`: a format name, or `none` for no named format.
 fn quantization(f: &Fields) -> Result<Option<Quantization>, ApiError> {
-    let mut allowed = names(&Quantization::ALL, Quantization::name);
+    let mut allowed = names_of(&Quantization::ALL, Quantization::name);
     allowed.push("none");
     let parse = |t: &str| {
         if t.trim().eq_ignore_ascii_case("none") {
@@ -156,6 +164,14 @@ pub(crate) fn inference_request(f: &Fields) -> Result<InferenceRequest, ApiError
         f.uint(limits::MAX_NEW_TOKENS_RANGE)?,
     );
     set(
+        &mut req.logits,
+        f.choice(
+            "logits",
+            Logits::parse,
+            &names_of(&Logits::ALL, Logits::name),
+        )?,
+    );
+    set(
         &mut req.use_flash_attention,
         f.boolean("use_flash_attention")?,
     );
@@ -183,18 +199,22 @@ pub(crate) fn training_request(f: &Fields) -> Result<TrainingRequest, ApiError> 
     let checkpointing = checkpointing(f)?;
     let precision = precision_field(f, "precision")?;
     let mixed = f.boolean("mixed_precision")?;
-    let method = f.choice("method", Method::parse, &names(&Method::ALL, Method::name))?;
+    let method = f.choice(
+        "method",
+        Method::parse,
+        &names_of(&Method::ALL, Method::name),
+    )?;
     let trainable_percent = f.number("trainable_parameters", 0.0, limits::MAX_TRAINABLE_PERCENT)?;
     let lora_rank = f.uint(limits::LORA_RANK)?;
     let lora_target = f.choice(
         "lora_target",
         LoraTarget::parse,
-        &names(&LoraTarget::ALL, LoraTarget::name),
+        &names_of(&LoraTarget::ALL, LoraTarget::name),
     )?;
     let optimizer = f.choice(
         "optimizer",
         Optimizer::parse,
-        &names(&Optimizer::ALL, Optimizer::name),
+        &names_of(&Optimizer::ALL, Optimizer::name),
     )?;
     let mut req = TrainingRequest::new(
         f.required_uint(limits::BATCH_SIZE)?,

@@ -1,6 +1,7 @@
 //! The memory endpoints' answers: every input as resolved, each component as a string
 //! in the requested unit and as exact bytes, and the warnings.
 
+use calculator::checkpoint::ModuleScope;
 use calculator::{
     Bytes, InferenceEstimate, InferenceRequest, Quantization, TrainingEstimate, TrainingRequest,
     Unit,
@@ -31,6 +32,7 @@ fn result_json(
 ) -> Value {
     let mut strings = Map::new();
     let mut bytes = Map::new();
+    let warnings: Vec<&String> = r.notes.iter().chain(warnings).collect();
     for (name, b) in parts {
         strings.insert((*name).into(), json!(b.format(unit)));
         bytes.insert((*name).into(), json!(b.0));
@@ -43,6 +45,27 @@ fn result_json(
         "memory_bytes": bytes,
         "warnings": warnings,
     })
+}
+
+/// The layout, and the linear weights the checkpoint keeps in 16-bit.
+fn storage_description(layout: String, unquantized: &[ModuleScope]) -> String {
+    if unquantized.is_empty() {
+        return layout;
+    }
+    let kept: Vec<String> = unquantized
+        .iter()
+        .map(|s| {
+            let kind = format!("{:?}", s.kind).to_ascii_lowercase();
+            match s.layer {
+                Some(l) => format!("{kind} of layer {l}"),
+                None => kind,
+            }
+        })
+        .collect();
+    format!(
+        "{layout}; the checkpoint keeps these linear weights in 16-bit: {}",
+        kept.join(", ")
+    )
 }
 
 /// The inference answer.
@@ -64,7 +87,10 @@ pub(crate) fn inference_json(
             "group_size".into(),
             json!(fmt.uses_group_size().then_some(fmt.group_size)),
         ),
-        ("weight_storage".into(), json!(fmt.describe())),
+        (
+            "weight_storage".into(),
+            json!(storage_description(fmt.describe(), &e.unquantized_modules)),
+        ),
         (
             "kv_cache_precision".into(),
             json!(e.kv_cache_precision.name()),
@@ -72,6 +98,7 @@ pub(crate) fn inference_json(
         ("batch_size".into(), json!(req.batch_size)),
         ("sequence_length".into(), json!(req.sequence_length)),
         ("max_new_tokens".into(), json!(req.max_new_tokens)),
+        ("logits".into(), json!(req.logits.name())),
         ("use_flash_attention".into(), json!(req.use_flash_attention)),
         ("num_gpus".into(), json!(req.num_gpus)),
         ("unit".into(), json!(unit.name())),

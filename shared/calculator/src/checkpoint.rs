@@ -1,0 +1,252 @@
+//! What a published checkpoint's `quantization_config` says about its storage, in the
+//! calculator's terms: the precision and format of its quantized linear weights, and
+//! the modules it leaves unquantized (`docs/methodology.md` §3).
+
+use serde_json::Value;
+
+use crate::architecture::LinearKind;
+use crate::limits;
+use crate::numbers::as_integer;
+use crate::precision::{Precision, Quantization, WeightFormat, DEFAULT_GROUP_SIZE};
+
+/// Linear weights a checkpoint keeps unquantized: one kind, in every layer or in one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ModuleScope {
+    /// Decoder layer index; `None` for every layer.
+    pub layer: Option<u64>,
+    /// Kind of linear weight.
+    pub kind: LinearKind,
+}
+
+impl ModuleScope {
+    /// Whether a matrix of `kind` in `layer` is in this scope.
+    pub fn covers(&self, layer: u64, kind: LinearKind) -> bool {
+        self.kind == kind && self.layer.map_or(true, |l| l == layer)
+    }
+}
+
+/// The storage a published checkpoint states.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Checkpoint {
+    /// `quant_method` as published (`fp8`, `awq`, ...).
+    pub method: String,
+    /// The format that sizes it, when the calculator has one.
+    pub format: Option<WeightFormat>,
+    /// Linear weights it keeps in 16-bit (`modules_to_not_convert`, `ignore`,
+    /// `llm_int8_skip_modules`).
+    pub unquantized: Vec<ModuleScope>,
+    /// What the reader could not map exactly, for the response's warnings.
+    pub notes: Vec<String>,
+}
+
+/// Group size meaning "one group per input channel" (`group_size: -1`): at least
+/// every input width the limits allow.
+const PER_CHANNEL: u64 = limits::MAX_GROUP_SIZE;
+
+impl Checkpoint {
+    /// Reads a `quantization_config` object; `None` when it names no method.
+    pub fn parse(config: &Value) -> Option<Checkpoint> {
+        let method = config.get("quant_method")?.as_str()?.to_ascii_lowercase();
+        let mut notes = Vec::new();
+        let format = match method.as_str() {
+            "fp8" => Some(fp8(config, &mut notes)),
+            "mxfp4" => Some(format(
+                Precision::Int4,
+                Quantization::Mxfp4,
+                DEFAULT_GROUP_SIZE,
+            )),
+            "awq" => integer(config, Quantization::Awq, &mut notes),
+            "gptq" => integer(config, Quantization::Gptq, &mut notes),
+            "bitsandbytes" => bitsandbytes(config),
+            "compressed-tensors" => compressed_tensors(config, &mut notes),
+            other => {
+                notes.push(format!(
+                    "the published checkpoint's quant_method '{other}' has no matching format here; give precision (and quantization) to size it"
+                ));
+                None
+            }
+        };
+        let mut unquantized = Vec::new();
+        for key in ["modules_to_not_convert", "ignore", "llm_int8_skip_modules"] {
+            for name in config
+                .get(key)
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                if let Some(name) = name.as_str() {
+                    module_scope(name, &mut unquantized, &mut notes);
+                }
+            }
+        }
+        Some(Checkpoint {
+            method,
+            format,
+            unquantized,
+            notes,
+        })
+    }
+}
+
+fn format(precision: Precision, quantization: Quantization, group_size: u64) -> WeightFormat {
+    WeightFormat {
+        precision,
+        quantization: Some(quantization),
+        group_size,
+        double_quant: false,
+    }
+}
+
+fn int_key(config: &Value, key: &str) -> Option<i64> {
+    config.get(key).and_then(Value::as_i64)
+}
+
+/// Fine-grained FP8 with 128×128 blocks (DeepSeek-V3, Qwen3-FP8), or per-tensor FP8
+/// when no block size is given.
+fn fp8(config: &Value, notes: &mut Vec<String>) -> WeightFormat {
+    match config.get("weight_block_size").and_then(Value::as_array) {
+        Some(block) => {
+            if block.iter().any(|b| as_integer(b) != Some(128)) {
+                notes.push(format!(
+                    "weight_block_size {} counted as 128x128 blocks",
+                    Value::Array(block.clone())
+                ));
+            }
+            format(Precision::Float8, Quantization::Fp8, DEFAULT_GROUP_SIZE)
+        }
+        None => WeightFormat {
+            precision: Precision::Float8,
+            quantization: None,
+            group_size: DEFAULT_GROUP_SIZE,
+            double_quant: false,
+        },
+    }
+}
+
+/// `bits` and `group_size` of a group-wise integer format (AWQ, GPTQ).
+fn integer(config: &Value, q: Quantization, notes: &mut Vec<String>) -> Option<WeightFormat> {
+    let bits = int_key(config, "bits")
+        .or(int_key(config, "w_bit"))
+        .unwrap_or(4);
+    let precision = match bits {
+        4 => Precision::Int4,
+        8 if q.precisions().contains(&Precision::Int8) => Precision::Int8,
+        other => {
+            notes.push(format!(
+                "{}-bit {} checkpoints have no matching format here",
+                other,
+                q.name()
+            ));
+            return None;
+        }
+    };
+    let group = int_key(config, "group_size").or(int_key(config, "q_group_size"));
+    let group_size = match group {
+        Some(g) if g > 0 => (g as u64).min(limits::MAX_GROUP_SIZE),
+        Some(_) => PER_CHANNEL,
+        None => DEFAULT_GROUP_SIZE,
+    };
+    Some(format(precision, q, group_size))
+}
+
+/// bitsandbytes: NF4/FP4 (`load_in_4bit`, double quantization when set) or LLM.int8().
+fn bitsandbytes(config: &Value) -> Option<WeightFormat> {
+    let flag = |key: &str| config.get(key).and_then(Value::as_bool).unwrap_or(false);
+    let precision = if flag("load_in_4bit") {
+        Precision::Int4
+    } else if flag("load_in_8bit") {
+        Precision::Int8
+    } else {
+        return None;
+    };
+    let mut f = format(precision, Quantization::Bitsandbytes, DEFAULT_GROUP_SIZE);
+    f.double_quant = flag("bnb_4bit_use_double_quant");
+    Some(f)
+}
+
+/// llm-compressor's `compressed-tensors`: the weights of its first config group.
+fn compressed_tensors(config: &Value, notes: &mut Vec<String>) -> Option<WeightFormat> {
+    let weights = config
+        .get("config_groups")
+        .and_then(Value::as_object)
+        .and_then(|groups| groups.values().next())
+        .and_then(|g| g.get("weights"))?;
+    let bits = int_key(weights, "num_bits").unwrap_or(8);
+    let kind = weights.get("type").and_then(Value::as_str).unwrap_or("int");
+    let strategy = weights
+        .get("strategy")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let group_size = match int_key(weights, "group_size") {
+        Some(g) if g > 0 && strategy == "group" => (g as u64).min(limits::MAX_GROUP_SIZE),
+        _ => PER_CHANNEL,
+    };
+    let precision = match (kind, bits) {
+        ("float", 8) => Precision::Float8,
+        ("int", 8) => Precision::Int8,
+        ("int", 4) => Precision::Int4,
+        _ => {
+            notes.push(format!(
+                "compressed-tensors {kind} {bits}-bit weights have no matching format here"
+            ));
+            return None;
+        }
+    };
+    if precision == Precision::Float8 && strategy != "tensor" {
+        notes.push(format!(
+            "compressed-tensors FP8 with {strategy} scales sized with one scale per matrix (the difference is one fp32 value per output channel)"
+        ));
+    }
+    Some(WeightFormat {
+        precision,
+        quantization: None,
+        group_size,
+        double_quant: false,
+    })
+}
+
+/// Maps one module name or pattern of an exclusion list to the weights it keeps in
+/// 16-bit. Names of weights the calculator already keeps in 16-bit (embeddings,
+/// `lm_head`, norms, routers and gates, vision towers) change nothing.
+fn module_scope(name: &str, out: &mut Vec<ModuleScope>, notes: &mut Vec<String>) {
+    use LinearKind::*;
+    let n = name.trim_start_matches("re:").to_ascii_lowercase();
+    let n = n.trim_end_matches(['.', '*', '$']);
+    let layer = layer_index(n);
+    let routers = ["mlp.gate", "shared_expert_gate", "router", ".gate"];
+    let already_16bit = [
+        "lm_head", "embed", "norm", "visual", "vision", "mtp", "wte", "wpe",
+    ];
+    let kinds: &[LinearKind] =
+        if routers.iter().any(|r| n.ends_with(r)) || already_16bit.iter().any(|k| n.contains(k)) {
+            &[]
+        } else if n.contains("linear_attn") {
+            notes.push(format!(
+                "unquantized module '{name}' has no linear weights here"
+            ));
+            &[]
+        } else if n.contains("shared_expert") {
+            &[SharedExpert]
+        } else if n.contains("experts") {
+            &[Expert]
+        } else if n.contains("attn") || n.contains("attention") {
+            &[Attention]
+        } else if n.contains("mlp") {
+            &[Mlp, Expert, SharedExpert]
+        } else if layer.is_some() {
+            &[Attention, Mlp, Expert, SharedExpert]
+        } else {
+            notes.push(format!(
+                "unquantized module '{name}' not recognised; its weights are counted as quantized"
+            ));
+            &[]
+        };
+    out.extend(kinds.iter().map(|&kind| ModuleScope { layer, kind }));
+}
+
+/// The decoder layer a module name points into (`model.layers.3.self_attn` → 3).
+fn layer_index(name: &str) -> Option<u64> {
+    let rest = &name[name.find("layers.")? + "layers.".len()..];
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok()
+}
