@@ -423,6 +423,20 @@ mod tests {
     }
 
     #[test]
+    fn bitsandbytes_int8_keeps_a_scale_per_output_row() {
+        let f = WeightFormat {
+            precision: Precision::Int8,
+            quantization: Some(Quantization::Bitsandbytes),
+            group_size: 128,
+            double_quant: false,
+        };
+        assert_eq!(
+            f.matrix_bits(&shape(4096, 1024)),
+            4096 * 1024 * 8 + 1024 * 32
+        );
+    }
+
+    #[test]
     fn fp8_blocks_round_up() {
         let f = WeightFormat {
             precision: Precision::Float8,

@@ -418,6 +418,7 @@ fn freeze_and_partial_training() {
     // Freeze trains the last 2 layers and keeps only their activations.
     let e = training(&four, |r| r.method = Method::Freeze);
     assert_eq!(e.details.trainable_parameters, 2 * 31_616);
+    assert_eq!(e.trainable_percent, 2.0 * 31_616.0 * 100.0 / 142_912.0);
     assert_eq!(e.details.layers_with_activations, 2);
     assert_eq!(e.activation_memory.0, 2 * 16 * 1712 + 4096 + 24_576);
     // 10 %: round(14,291.2) parameters, within one layer.

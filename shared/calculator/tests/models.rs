@@ -162,6 +162,23 @@ fn sliding_windows_by_family_and_layer_types() {
 }
 
 #[test]
+fn qwen_moe_defaults_are_their_config_classes() {
+    // Without num_experts_per_tok: Qwen2MoeConfig routes to 4, Qwen3MoeConfig to 8.
+    let top_k = |t: &str| {
+        model(
+            json!({"model_type": t, "hidden_size": 64, "num_hidden_layers": 2,
+            "num_attention_heads": 4, "moe_intermediate_size": 20, "num_experts": 16,
+            "vocab_size": 128}),
+        )
+        .arch
+        .moe
+        .unwrap()
+        .experts_per_token
+    };
+    assert_eq!((top_k("qwen2_moe"), top_k("qwen3_moe")), (4, 8));
+}
+
+#[test]
 fn qwen_moe_dense_layers() {
     let base = json!({
         "model_type": "qwen3_moe", "hidden_size": 64, "num_hidden_layers": 4,

@@ -46,9 +46,10 @@ pub const QWEN3_MOE: Family = Family {
     sliding_layers: qwen_sliding_layers,
 };
 
-/// `num_experts_per_tok` when a config omits it (every published Qwen MoE config
-/// states it).
-const DEFAULT_TOP_K: u64 = 2;
+/// `num_experts_per_tok` when a config omits it: `Qwen2MoeConfig`'s default.
+const QWEN2_MOE_TOP_K: u64 = 4;
+/// `num_experts_per_tok` when a config omits it: `Qwen3MoeConfig`'s default.
+const QWEN3_MOE_TOP_K: u64 = 8;
 
 fn qwen2_biases(arch: &mut Architecture) {
     arch.qkv_bias = true;
@@ -69,12 +70,12 @@ fn read_qwen3(keys: &Keys, c: &Common, arch: &mut Architecture) -> Result<(), Ca
 
 fn read_qwen2_moe(keys: &Keys, c: &Common, arch: &mut Architecture) -> Result<(), CalcError> {
     qwen2_biases(arch);
-    read_qwen_moe(keys, c, arch, true)
+    read_qwen_moe(keys, c, arch, true, QWEN2_MOE_TOP_K)
 }
 
 fn read_qwen3_moe(keys: &Keys, c: &Common, arch: &mut Architecture) -> Result<(), CalcError> {
     arch.qk_norm = true;
-    read_qwen_moe(keys, c, arch, false)
+    read_qwen_moe(keys, c, arch, false, QWEN3_MOE_TOP_K)
 }
 
 /// The MoE layout both generations share; only Qwen2-MoE has a shared expert.
@@ -83,6 +84,7 @@ fn read_qwen_moe(
     c: &Common,
     arch: &mut Architecture,
     has_shared_expert: bool,
+    default_top_k: u64,
 ) -> Result<(), CalcError> {
     arch.num_kv_heads = c.kv_heads.unwrap_or(c.heads);
     arch.intermediate_size = keys
@@ -105,7 +107,7 @@ fn read_qwen_moe(
     let dense_only = keys.index_list("mlp_only_layers", c.layers)?;
     let experts = Experts {
         count_keys: &["num_experts"],
-        default_top_k: DEFAULT_TOP_K,
+        default_top_k,
         router_bias: false,
     };
     read_moe(keys, arch, experts, expert_width, shared, |i| {

@@ -117,14 +117,12 @@ pub fn estimate_training(
     })
 }
 
-/// The share of the model that trains, in percent: as requested, the adapters' share
-/// for PEFT methods, else every parameter.
+/// The share of the model that trains, in percent: as requested, else the share the
+/// method trains (the adapters of LoRA and QLoRA, the last layers of freeze, every
+/// parameter of full training).
 fn trainable_percent(model: &Model, req: &TrainingRequest, trainable: u128) -> f64 {
-    req.trainable_percent.unwrap_or(if req.method.is_peft() {
-        trainable as f64 * 100.0 / (model.params.total.max(1) as f64)
-    } else {
-        limits::MAX_TRAINABLE_PERCENT
-    })
+    req.trainable_percent
+        .unwrap_or(trainable as f64 * 100.0 / (model.params.total.max(1) as f64))
 }
 
 fn details(
