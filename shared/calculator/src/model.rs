@@ -219,15 +219,14 @@ impl Model {
         let arch_linear: u128 = self.linears.iter().map(|g| g.shape.elements()).sum();
         let weights: u128 = shapes.iter().map(MatrixShape::elements).sum();
         let bits = format.matrix_bits(&shapes);
-        if self.params.linear == arch_linear || arch_linear == 0 {
-            (bits, weights)
-        } else {
-            // Scale by linear / arch_linear, split so that no product can overflow.
-            let linear = self.params.linear;
-            let scale =
-                |x: u128| x / arch_linear * linear + (x % arch_linear) * linear / arch_linear;
-            (scale(bits), scale(weights))
-        }
+        // Scale by linear / arch_linear (1 unless model_size overrides the total), split
+        // so that no product can overflow.
+        let linear = self.params.linear;
+        let scale = |x: u128| match arch_linear {
+            0 => x,
+            _ => x / arch_linear * linear + (x % arch_linear) * linear / arch_linear,
+        };
+        (scale(bits), scale(weights))
     }
 
     /// How many matrices of a group the scopes keep unquantized: a group holds the same

@@ -647,6 +647,20 @@ fn lora_adafactor_and_largest_linear() {
 }
 
 #[test]
+fn trainable_percent_is_a_percentage() {
+    for bad in [-1.0, 100.5, f64::NAN] {
+        let mut req = TrainingRequest::new(2, 8);
+        req.trainable_percent = Some(bad);
+        match estimate_training(&toy(128), &req) {
+            Err(calculator::CalcError::InvalidField { field, .. }) => {
+                assert_eq!(field, "trainable_parameters", "{bad}")
+            }
+            other => panic!("{bad}: {other:?}"),
+        }
+    }
+}
+
+#[test]
 fn warnings_only_where_they_apply() {
     // trainable_parameters 100 with full training is the default, not a conflict.
     let e = training(&toy(128), |r| r.trainable_percent = Some(100.0));

@@ -131,6 +131,7 @@ fn opt_projections_and_final_norm() {
     let m = model(config.clone());
     let layer = 16_384 + 256 + 12_800 + 164 + 256;
     assert_eq!(m.params.total, 2 * layer + 128 * 32 + 18 * 64 + 2 * 32 * 64);
+    assert_eq!(m.params.dense_layer, layer);
     let mut with_norm = config;
     with_norm["do_layer_norm_before"] = json!(true);
     assert_eq!(model(with_norm).params.total, m.params.total + 128);
@@ -433,13 +434,29 @@ fn model_size_sets_the_total_and_solves_the_mlp_width() {
     req.precision = Some(Precision::Int4);
     let w = estimate_inference(&m, &req).unwrap().model_weights.0;
     assert_eq!(w, 4_025_472_594);
-    // A model_size below the embeddings is warned; one out of range is an error.
-    e.model_size_billions = Some(0.1);
-    let small = Model::from_explicit(&e).unwrap();
-    assert!(small
-        .warnings
-        .iter()
-        .any(|w| w.contains("smaller than the embeddings")));
+    // The solution is exact at both ends of a width: the total of I = 11,008 exactly
+    // (2,409,893,888 fixed + 393,216 · 11,008), and one parameter short of 11,009.
+    for billions in [6.738_415_616, 6.738_808_831] {
+        e.model_size_billions = Some(billions);
+        assert_eq!(
+            Model::from_explicit(&e).unwrap().arch.intermediate_size,
+            11_008,
+            "{billions}"
+        );
+    }
+    // A model_size below the embeddings (2 · 32,000 · 4,096) is warned, equal is not;
+    // one out of range is an error.
+    let below = |billions: f64| {
+        let mut e = explicit(4096, 32, 32);
+        e.model_size_billions = Some(billions);
+        Model::from_explicit(&e)
+            .unwrap()
+            .warnings
+            .iter()
+            .any(|w| w.contains("smaller than the embeddings"))
+    };
+    assert!(below(0.1));
+    assert!(!below(0.262_144));
     for bad in [0.0, -1.0, 100_001.0, f64::NAN] {
         e.model_size_billions = Some(bad);
         assert!(Model::from_explicit(&e).is_err(), "{bad}");
