@@ -5,8 +5,9 @@
 //! `scripts/invoke.sh` must work from a new shell; stopping serve.sh stops everything
 //! it started.
 //!
-//! The clone shares this workspace's `target/` so that it does not compile the
-//! dependencies again; its own sources are built from the clone.
+//! The clone builds into its own target folder, kept under this workspace's `target/`
+//! between runs (a build of the clone must not replace the artifacts of the test run
+//! that is going on).
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -44,7 +45,7 @@ fn command(clone: &Path, script: &str, args: &[&str]) -> Command {
         .env_clear()
         .env("HOME", std::env::var("HOME").unwrap_or_default())
         .env("PATH", new_user_path())
-        .env("CARGO_TARGET_DIR", root().join("target"));
+        .env("CARGO_TARGET_DIR", root().join("target/quickstart"));
     for keep in [
         "RUSTUP_HOME",
         "CARGO_HOME",
