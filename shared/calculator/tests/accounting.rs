@@ -36,6 +36,41 @@ fn toy_moe(vocab: u64) -> Model {
     .unwrap()
 }
 
+/// DeepSeek-V3 toy: MLA (q rank 32, KV rank 16, nope 8, rope 4, v 8), layer 0 dense
+/// (I 100), layer 1 MoE with 8 routed experts of 8, top-2, and one shared expert.
+fn toy_mla() -> Model {
+    Model::from_config(&json!({
+        "model_type": "deepseek_v3", "hidden_size": 64, "num_hidden_layers": 2,
+        "num_attention_heads": 4, "q_lora_rank": 32, "kv_lora_rank": 16,
+        "qk_nope_head_dim": 8, "qk_rope_head_dim": 4, "v_head_dim": 8,
+        "intermediate_size": 100, "moe_intermediate_size": 8, "n_routed_experts": 8,
+        "n_shared_experts": 1, "num_experts_per_tok": 2, "first_k_dense_replace": 1,
+        "vocab_size": 128
+    }))
+    .unwrap()
+}
+
+/// Falcon-7B's layout (multi-query, parallel attention, one LayerNorm) with a plain
+/// MLP of `ffn` and V 128.
+fn toy_falcon(ffn: u64) -> Model {
+    Model::from_config(&json!({
+        "model_type": "falcon", "hidden_size": 64, "num_hidden_layers": 2,
+        "num_attention_heads": 4, "vocab_size": 128, "ffn_hidden_size": ffn
+    }))
+    .unwrap()
+}
+
+/// Qwen2-MoE toy: 4 experts of 20, top-2, a shared expert of 60, V 128.
+fn toy_qwen2_moe() -> Model {
+    Model::from_config(&json!({
+        "model_type": "qwen2_moe", "hidden_size": 64, "num_hidden_layers": 2,
+        "num_attention_heads": 4, "num_key_value_heads": 2, "moe_intermediate_size": 20,
+        "shared_expert_intermediate_size": 60, "num_experts": 4, "num_experts_per_tok": 2,
+        "vocab_size": 128
+    }))
+    .unwrap()
+}
+
 fn inference(
     model: &Model,
     edit: impl FnOnce(&mut InferenceRequest),
@@ -298,13 +333,7 @@ fn replicated_heads_and_long_contexts_are_warned() {
 fn shared_experts_in_prefill() {
     // Qwen2-MoE toy: 4 experts of 20, top-2, a shared expert of 60. MoE block:
     // router 16·4·4 = 256, routed 16·2·(128 + 60)·2 = 12,032, shared 16·3·60·2 = 5,760.
-    let m = Model::from_config(&json!({
-        "model_type": "qwen2_moe", "hidden_size": 64, "num_hidden_layers": 2,
-        "num_attention_heads": 4, "num_key_value_heads": 2, "moe_intermediate_size": 20,
-        "shared_expert_intermediate_size": 60, "num_experts": 4, "num_experts_per_tok": 2,
-        "vocab_size": 128
-    }))
-    .unwrap();
+    let m = toy_qwen2_moe();
     assert_eq!(inference(&m, |_| {}).activation_memory.0, 4096 + 18_048);
     // LoRA rank 8 on every linear: attention 3,584 per layer; shared expert
     // 8·(64 + 60)·3 = 2,976; experts 4·8·(64 + 20)·3 = 8,064.
@@ -341,11 +370,7 @@ fn lora_on_attention_keeps_no_mlp_inputs() {
     assert_eq!(e.details.trainable_parameters, 7168);
     assert_eq!(e.activation_memory.0, 2 * 16 * 1384 + 4096 + 24_576);
     // Fused q/k/v (Falcon): one adapter 8·(64 + 96) instead of three, and o 8·128.
-    let falcon = Model::from_config(&json!({
-        "model_type": "falcon", "hidden_size": 64, "num_hidden_layers": 2,
-        "num_attention_heads": 4, "vocab_size": 128, "ffn_hidden_size": 100
-    }))
-    .unwrap();
+    let falcon = toy_falcon(100);
     let e = training(&falcon, |r| {
         r.method = Method::Lora;
         r.lora_target = calculator::LoraTarget::Attention;
@@ -369,11 +394,7 @@ fn norms_of_gemma_and_parallel_blocks() {
     // Falcon-7B's parallel block: one norm feeds attention and MLP; q 64, one KV head
     // of 16, output 64: attention 128 + 128 + (64 + 32 + 64)·2 + 16 = 592; no MLP norm;
     // plain MLP (1 + 1)·100·2 = 400 → 992. Working set 2·(max(96, 100) + 64)·2 = 656.
-    let falcon = Model::from_config(&json!({
-        "model_type": "falcon", "hidden_size": 64, "num_hidden_layers": 2,
-        "num_attention_heads": 4, "vocab_size": 128, "ffn_hidden_size": 100
-    }))
-    .unwrap();
+    let falcon = toy_falcon(100);
     let e = training(&falcon, |r| r.gradient_checkpointing = true);
     // Final LayerNorm input and output 16·256; loss 24,576 < one layer 16·(992 + 656).
     assert_eq!(e.activation_memory.0, 4096 + 4096 + 16 * (992 + 656));
@@ -387,15 +408,7 @@ fn mla_training_activations() {
     // 2·(max(144, 200) + 64)·2 = 1,056. MoE layer: + 256, router 32, per routed copy
     // 128 + (3 + 1)·8·2 + 128 = 320 (×2), shared expert 64: 1,824; working set
     // 2·(max(144, 2·(2·8 + 8)) + 64)·2 = 832.
-    let m = Model::from_config(&json!({
-        "model_type": "deepseek_v3", "hidden_size": 64, "num_hidden_layers": 2,
-        "num_attention_heads": 4, "q_lora_rank": 32, "kv_lora_rank": 16,
-        "qk_nope_head_dim": 8, "qk_rope_head_dim": 4, "v_head_dim": 8,
-        "intermediate_size": 100, "moe_intermediate_size": 8, "n_routed_experts": 8,
-        "n_shared_experts": 1, "num_experts_per_tok": 2, "first_k_dense_replace": 1,
-        "vocab_size": 128
-    }))
-    .unwrap();
+    let m = toy_mla();
     let e = training(&m, |_| {});
     assert_eq!(e.activation_memory.0, 16 * 1888 + 16 * 1824 + 4096 + 24_576);
     let e = training(&m, |r| r.gradient_checkpointing = true);
@@ -539,11 +552,7 @@ fn an_unused_dense_width_costs_nothing() {
 fn plain_mlps_and_parallel_blocks() {
     // Falcon toy with a 200-wide plain MLP (§5): the MLP block 16·(64 + 2·200)·2 =
     // 14,848 exceeds attention 16·(64 + 64 + 32 + 64 + 16 + 64)·2 = 9,728.
-    let falcon = Model::from_config(&json!({
-        "model_type": "falcon", "hidden_size": 64, "num_hidden_layers": 2,
-        "num_attention_heads": 4, "vocab_size": 128, "ffn_hidden_size": 200
-    }))
-    .unwrap();
+    let falcon = toy_falcon(200);
     assert_eq!(
         inference(&falcon, |_| {}).activation_memory.0,
         4096 + 14_848
@@ -572,28 +581,14 @@ fn tensor_parallel_prefill_of_latent_attention_and_shared_experts() {
     // The MLA toy over 2 GPUs (§5): q 24, k/v 24 each, o 16 per GPU; attention
     // 16·(64 + 24 + 48 + 24 + 24 + 16)·2 = 6,400 plus the latents 1,664 = 8,064; dense
     // MLP 16·(64 + 150)·2 = 6,848; MoE 512 + 16·2·(128 + 12)·2 + 16·3·4·2 = 9,856.
-    let mla = Model::from_config(&json!({
-        "model_type": "deepseek_v3", "hidden_size": 64, "num_hidden_layers": 2,
-        "num_attention_heads": 4, "q_lora_rank": 32, "kv_lora_rank": 16,
-        "qk_nope_head_dim": 8, "qk_rope_head_dim": 4, "v_head_dim": 8,
-        "intermediate_size": 100, "moe_intermediate_size": 8, "n_routed_experts": 8,
-        "n_shared_experts": 1, "num_experts_per_tok": 2, "first_k_dense_replace": 1,
-        "vocab_size": 128
-    }))
-    .unwrap();
+    let mla = toy_mla();
     assert_eq!(
         inference(&mla, |r| r.num_gpus = 2).activation_memory.0,
         4096 + 9856
     );
     // Qwen2-MoE toy over 2 GPUs: experts 10 and the shared expert 30 wide per GPU:
     // 256 + 16·2·(128 + 30)·2 + 16·3·30·2 = 13,248 > attention 6,656.
-    let qwen = Model::from_config(&json!({
-        "model_type": "qwen2_moe", "hidden_size": 64, "num_hidden_layers": 2,
-        "num_attention_heads": 4, "num_key_value_heads": 2, "moe_intermediate_size": 20,
-        "shared_expert_intermediate_size": 60, "num_experts": 4, "num_experts_per_tok": 2,
-        "vocab_size": 128
-    }))
-    .unwrap();
+    let qwen = toy_qwen2_moe();
     assert_eq!(
         inference(&qwen, |r| r.num_gpus = 2).activation_memory.0,
         4096 + 13_248
