@@ -45,3 +45,14 @@ ensure_tools() {
 cargo_lambda() {
   "$VENV/bin/cargo-lambda" lambda "$@"
 }
+
+# The S3-compatible server the cost planner's end-to-end test writes to: s3s-fs, a
+# real S3 protocol implementation over a local folder, built into .venv/bin once.
+S3S_FS_VERSION=0.14.1
+ensure_s3_server() {
+  if "$VENV/bin/s3s-fs" --version 2>/dev/null | grep -q " $S3S_FS_VERSION\$"; then
+    return 0
+  fi
+  say "Building s3s-fs $S3S_FS_VERSION into $VENV/bin (the S3 server of the cost-planner test; a minute or two, once)..."
+  cargo install s3s-fs --version "$S3S_FS_VERSION" --locked --features binary --root "$VENV" --quiet
+}

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Runs every test: calculator unit, accounting and accuracy tests, handler tests on the
 # event fixtures, the README contract, template/router parity, the fuzz test, the
-# end-to-end walk over `cargo lambda watch` and the quick-start check. cargo-lambda
-# comes from the project's .venv (set up here on first use).
+# end-to-end walk over `cargo lambda watch`, the cost planner against a local S3 server
+# and the quick-start check. cargo-lambda and s3s-fs come from the project's .venv (set
+# up here on first use).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
 ensure_tools scripts/requirements/serve.txt
+ensure_s3_server
 # The end-to-end test starts .venv's cargo-lambda; build the binaries it runs first.
 export PATH="$VENV/bin:$PATH"
 cargo build --workspace --bins

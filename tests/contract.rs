@@ -70,27 +70,39 @@ fn enumerated(field: &str, training: bool) -> Vec<&'static str> {
         "lora_target" => LoraTarget::ALL.iter().map(|t| t.name()).collect(),
         "optimizer" => Optimizer::ALL.iter().map(|o| o.name()).collect(),
         "unit" => Unit::ALL.iter().map(|u| u.name()).collect(),
+        "engine" => http_glue::memory::ENGINES.to_vec(),
+        "mode" => vec!["inference", "training"],
         _ => Vec::new(),
     }
 }
 
-async fn check_table(heading: &str) {
+async fn check_table(heading: &str, defaults_key: &str) {
     let options = config_options().await;
-    let defaults = &options["defaults"];
+    let defaults = &options[defaults_key];
     let table = readme_table(heading);
-    assert!(table.len() >= 10, "{heading}: {table:?}");
+    assert!(table.len() >= 9, "{heading}: {table:?}");
     for (field, default, allowed) in &table {
         // Defaults: the README says what config-options says.
         match &defaults[field.as_str()] {
             Value::Null => assert!(
-                default == "required" || (field == "quantization" && default == "none"),
+                default.starts_with("required") || default == "none",
                 "{heading} {field}: README default {default} has no source"
             ),
             Value::String(s) if s.contains(' ') => {
-                // Described defaults name the dtype the calculator falls back to.
+                // Described defaults: the dtype the calculator falls back to, or every
+                // number the README states, or the same words.
                 let dtype = s.split(['(', ' ']).find(|w| Precision::parse(w).is_some());
+                let numbers: Vec<&str> = default
+                    .split(|c: char| !c.is_ascii_digit())
+                    .filter(|n| !n.is_empty())
+                    .collect();
+                let agrees = match dtype {
+                    Some(d) => default.contains(d),
+                    None if !numbers.is_empty() => numbers.iter().all(|n| s.contains(n)),
+                    None => default == s,
+                };
                 assert!(
-                    dtype.is_some_and(|d| default.contains(d)),
+                    agrees,
                     "{heading} {field}: README says {default}, config-options {s}"
                 );
             }
@@ -101,7 +113,12 @@ async fn check_table(heading: &str) {
             other => assert_eq!(default, &other.to_string(), "{heading} {field}"),
         }
         // Ranges: the README states calculator::limits.
-        if let Some(range) = limits::REQUEST_FIELDS.iter().find(|r| r.field == field) {
+        let plan_ranges = [planner::MAX_GPUS, planner::CONCURRENT_SEQUENCES];
+        if let Some(range) = limits::REQUEST_FIELDS
+            .iter()
+            .chain(&plan_ranges)
+            .find(|r| r.field == field)
+        {
             let want = format!("{} – {}", range.min, with_commas(range.max));
             assert!(
                 allowed.contains(&want),
@@ -124,12 +141,17 @@ async fn check_table(heading: &str) {
 
 #[tokio::test]
 async fn readme_inference_table_states_the_code() {
-    check_table("### `POST /api/memory/inference`").await;
+    check_table("### `POST /api/memory/inference`", "defaults").await;
 }
 
 #[tokio::test]
 async fn readme_training_table_states_the_code() {
-    check_table("### `POST /api/memory/training`").await;
+    check_table("### `POST /api/memory/training`", "defaults").await;
+}
+
+#[tokio::test]
+async fn readme_plan_table_states_the_code() {
+    check_table("### `POST /api/plan`", "plan_defaults").await;
 }
 
 #[test]

@@ -22,6 +22,8 @@ async fn invoke(function: &str, request: Request) -> Response<Body> {
         "memory-compare" => memory_compare::handler(request).await,
         "config-options" => config_options::handler(request).await,
         "not-found" => not_found::handler(request).await,
+        "plan" => plan::handler(request).await,
+        "list-gpus" => list_gpus::handler(request).await,
         other => panic!("no handler for {other}"),
     };
     // Handlers answer every error with Ok(response): an Err would be a 500 at API

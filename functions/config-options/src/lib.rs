@@ -2,8 +2,9 @@
 
 use calculator::training::GradientLayout;
 use calculator::{
-    limits, registry, InferenceRequest, Logits, LoraTarget, Method, Optimizer, Precision,
-    Quantization, TrainingRequest, Unit, CUDA_CONTEXT_BYTES, DEFAULT_GROUP_SIZE, UNSTATED_DTYPE,
+    limits, registry, vllm, Bytes, InferenceRequest, Logits, LoraTarget, Method, Optimizer,
+    Precision, Quantization, TrainingRequest, Unit, VllmSettings, CUDA_CONTEXT_BYTES,
+    DEFAULT_GROUP_SIZE, UNSTATED_DTYPE,
 };
 use http_glue::memory::MAX_COMPARE_CONFIGURATIONS;
 use http_glue::routes::CONFIG_OPTIONS;
@@ -58,8 +59,37 @@ fn defaults() -> Value {
         "optimizer": training.optimizer.name(),
         "gradient_checkpointing": if training.gradient_checkpointing { "full" } else { "none" },
         "zero_stage": training.zero_stage,
+        "engine": inference.engine.name(),
+        "gpu_memory_utilization": vllm::DEFAULT_GPU_MEMORY_UTILIZATION,
+        "max_num_batched_tokens": batch_default(0),
+        "max_num_seqs": batch_default(1),
+        "enforce_eager": VllmSettings::new(Bytes(0)).enforce_eager,
         "unit": Unit::default().name(),
         "runtime_overhead_bytes": CUDA_CONTEXT_BYTES,
+    })
+}
+
+/// vLLM's default batch as a sentence: `field` 0 is tokens per step, 1 sequences.
+fn batch_default(field: usize) -> String {
+    let pick = |(tokens, seqs, _): (u64, u64, &str)| [tokens, seqs][field];
+    let large = pick(vllm::serve_batch_defaults(Bytes(u64::MAX), None));
+    let small = pick(vllm::serve_batch_defaults(Bytes(0), None));
+    format!("{large} on GPUs with 70 GiB or more (A100s excepted), else {small} (vllm serve's defaults)")
+}
+
+/// The plan's own defaults: the engine and the headroom.
+fn plan_defaults() -> Value {
+    json!({
+        "mode": Value::Null,
+        "engine": calculator::Engine::NAMES[1],
+        "gpus": "every CUDA GPU an instance carries",
+        "instance_types": "all",
+        "max_gpus": Value::Null,
+        "gpu_memory_utilization": vllm::DEFAULT_GPU_MEMORY_UTILIZATION,
+        "concurrent_sequences": Value::Null,
+        "custom_gpus": "none",
+        "prices": "the catalog's",
+        "hours_per_month": planner::HOURS_PER_MONTH,
     })
 }
 
@@ -81,6 +111,16 @@ fn limits_json() -> Value {
         "request_body_bytes".into(),
         json!(http_glue::body::MAX_BODY_BYTES),
     );
+    out.insert(
+        "gpu_memory_gib".into(),
+        json!(http_glue::memory::MAX_GPU_MEMORY_GIB),
+    );
+    out.insert(planner::MAX_GPUS.field.into(), json!(planner::MAX_GPUS.max));
+    out.insert(
+        planner::CONCURRENT_SEQUENCES.field.into(),
+        json!(planner::CONCURRENT_SEQUENCES.max),
+    );
+    out.insert("plan_list_entries".into(), json!(planner::MAX_LISTED));
     Value::Object(out)
 }
 
@@ -131,7 +171,9 @@ fn options() -> Value {
         "gradient_checkpointing": ["none", "full"],
         "zero_stages": [0, 1, 2, 3],
         "units": Unit::ALL.iter().map(|u| u.name()).collect::<Vec<_>>(),
+        "engines": http_glue::memory::ENGINES,
         "defaults": defaults(),
+        "plan_defaults": plan_defaults(),
         "limits": limits_json(),
         "available_models": models,
     })

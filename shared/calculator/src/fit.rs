@@ -58,18 +58,12 @@ impl Workload<'_> {
     }
 }
 
-fn largest_fitting(
-    model: &Model,
-    workload: Workload,
-    knob: Knob,
-    budget: Bytes,
+/// The largest `v` in `1..=max` for which `fits(v)`, given that `fits` is monotone
+/// (true up to a point, false after); `None` when not even 1 fits.
+fn largest(
     max: u64,
+    fits: impl Fn(u64) -> Result<bool, CalcError>,
 ) -> Result<Option<u64>, CalcError> {
-    let fits = |v: u64| -> Result<bool, CalcError> {
-        Ok(workload
-            .total(model, knob, v)?
-            .is_some_and(|t| t <= budget.0))
-    };
     if !fits(1)? {
         return Ok(None);
     }
@@ -89,6 +83,20 @@ fn largest_fitting(
     Ok(Some(lo))
 }
 
+fn largest_fitting(
+    model: &Model,
+    workload: Workload,
+    knob: Knob,
+    budget: Bytes,
+    max: u64,
+) -> Result<Option<u64>, CalcError> {
+    largest(max, |v| {
+        Ok(workload
+            .total(model, knob, v)?
+            .is_some_and(|t| t <= budget.0))
+    })
+}
+
 /// The largest batch size whose per-GPU memory is within `budget`, or `None` when not
 /// even one sequence fits. The rest of the request is kept as given.
 pub fn max_batch_size(
@@ -97,6 +105,34 @@ pub fn max_batch_size(
     budget: Bytes,
 ) -> Result<Option<u64>, CalcError> {
     largest_fitting(model, workload, Knob::Batch, budget, limits::MAX_BATCH_SIZE)
+}
+
+/// With the `vllm` engine: the longest prompt (`sequence_length`, with the request's
+/// `max_new_tokens` after it) for which vLLM starts and its KV pool holds `batch_size`
+/// such requests at once; `None` when not even one token does. The engine's own budget
+/// (`gpu_memory_utilization` × the GPU's memory) applies. With the `transformers`
+/// engine, use [`max_sequence_length`] and a budget. vLLM refuses a `max_model_len`
+/// beyond the model's `max_position_embeddings`, so the answer stops there too.
+pub fn max_sequence_length_vllm(
+    model: &Model,
+    req: &InferenceRequest,
+) -> Result<Option<u64>, CalcError> {
+    let longest = match model.arch.max_position_embeddings {
+        Some(max) if max <= req.max_new_tokens => return Ok(None),
+        Some(max) => (max - req.max_new_tokens).min(limits::MAX_SEQUENCE_LENGTH),
+        None => limits::MAX_SEQUENCE_LENGTH,
+    };
+    largest(longest, |len| {
+        let mut r = req.clone();
+        r.sequence_length = len;
+        match estimate_inference(model, &r) {
+            Ok(e) => Ok(e
+                .vllm
+                .is_some_and(|c| c.starts() && c.max_sequences >= req.batch_size)),
+            Err(CalcError::TooLarge) => Ok(false),
+            Err(e) => Err(e),
+        }
+    })
 }
 
 /// The longest sequence (prompt length for inference) whose per-GPU memory is within

@@ -4,12 +4,13 @@
 
 use crate::checkpoint::ModuleScope;
 use crate::error::{check_workload, to_u64, CalcError};
-use crate::kv_cache::{kv_cache_bytes, kv_heads_per_gpu};
+use crate::kv_cache::{kv_cache_bytes, kv_heads_per_gpu, MlaLayout};
 use crate::limits;
 use crate::model::Model;
 use crate::precision::{Precision, Quantization, WeightFormat};
 use crate::runtime::{compute_bytes, CUDA_CONTEXT_BYTES, FP32_BYTES, QUANTIZED_COMPUTE_DTYPE};
 use crate::units::Bytes;
+use crate::vllm::{self, VllmCapacity, VllmSettings};
 use crate::weights::{resolve_weight_storage, unties_lm_head, weight_bytes};
 
 /// Which positions' logits a forward pass over the prompt computes.
@@ -44,6 +45,31 @@ impl Logits {
     }
 }
 
+/// The software that serves the model: it decides what the KV cache holds and what
+/// the GPU keeps besides.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub enum Engine {
+    /// Hugging Face transformers' `generate()`: the cache of the batch's own tokens, the
+    /// prefill of the whole prompt at once.
+    #[default]
+    Transformers,
+    /// vLLM: a KV pool of everything its memory budget leaves (methodology §10).
+    Vllm(VllmSettings),
+}
+
+impl Engine {
+    /// Engine names, in the order the API lists them.
+    pub const NAMES: [&'static str; 2] = ["transformers", "vllm"];
+
+    /// `transformers` or `vllm`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Engine::Transformers => Engine::NAMES[0],
+            Engine::Vllm(_) => Engine::NAMES[1],
+        }
+    }
+}
+
 /// An inference request, after parsing. Token counts are per sequence.
 #[derive(Clone, Debug, PartialEq)]
 pub struct InferenceRequest {
@@ -67,6 +93,8 @@ pub struct InferenceRequest {
     pub use_flash_attention: bool,
     /// GPUs the model is split over with tensor parallelism.
     pub num_gpus: u64,
+    /// The serving engine.
+    pub engine: Engine,
 }
 
 impl InferenceRequest {
@@ -83,6 +111,7 @@ impl InferenceRequest {
             logits: Logits::Last,
             use_flash_attention: true,
             num_gpus: 1,
+            engine: Engine::Transformers,
         }
     }
 }
@@ -107,23 +136,55 @@ pub struct InferenceEstimate {
     pub runtime_overhead: Bytes,
     /// Sum of the above: what one GPU must hold.
     pub inference_memory: Bytes,
+    /// vLLM's start-up report, with the `vllm` engine.
+    pub vllm: Option<VllmCapacity>,
     /// Assumptions and notes.
     pub warnings: Vec<String>,
 }
 
-/// Peak transient memory of the prefill forward pass (no autograd: each tensor is freed
-/// once its consumer ran, so the peak is the residual stream plus the largest block),
-/// in bytes; methodology §5.
-fn prefill_activation_bytes(model: &Model, req: &InferenceRequest, a: u128) -> u128 {
+/// Which rows of the final hidden state go through `lm_head` in a forward pass.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum LogitRows {
+    /// One row per sequence, sampled from: the logits in the compute dtype and
+    /// `fp32_tensors` fp32 tensors of the same shape that the sampler makes.
+    Sampled {
+        /// Sequences sampled from.
+        rows: u128,
+        /// fp32 `[rows, vocab]` tensors alive at the sampler's peak.
+        fp32_tensors: u128,
+    },
+    /// Every position, returned in the compute dtype.
+    Every,
+}
+
+/// The shape of one forward pass over prompt tokens, per GPU.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ForwardPass {
+    /// Tokens in the pass (all sequences together).
+    pub tokens: u128,
+    /// `(sequences, tokens per sequence)` when attention materialises its score
+    /// matrix (eager attention); `None` for flash/paged attention kernels.
+    pub eager_scores: Option<(u128, u128)>,
+    /// The rows `lm_head` computes.
+    pub logits: LogitRows,
+}
+
+/// Peak transient memory of a forward pass over prompt tokens (no autograd: each
+/// tensor is freed once its consumer ran, so the peak is the residual stream plus the
+/// largest block), in bytes; methodology §5.
+pub(crate) fn forward_activation_bytes(
+    model: &Model,
+    pass: ForwardPass,
+    gpus: u64,
+    a: u128,
+) -> u128 {
     let arch = &model.arch;
-    let n = req.num_gpus as u128;
-    let b = req.batch_size as u128;
-    let s = req.sequence_length as u128;
-    let tokens = b * s;
+    let n = gpus as u128;
+    let tokens = pass.tokens;
     let h = arch.hidden_size as u128;
     let kv_g = match arch.mla {
         Some(_) => arch.kv_dim() as u128 / n,
-        None => kv_heads_per_gpu(model, req.num_gpus) as u128 * arch.head_dim as u128,
+        None => kv_heads_per_gpu(model, gpus) as u128 * arch.head_dim as u128,
     };
     let q_g = arch.q_dim() as u128 / n;
     let o_g = arch.attn_out_dim() as u128 / n;
@@ -138,11 +199,11 @@ fn prefill_activation_bytes(model: &Model, req: &InferenceRequest, a: u128) -> u
             m.q_lora_rank.unwrap_or(0) as u128 + (m.kv_lora_rank + m.qk_rope_head_dim) as u128;
         attention += tokens * latent * a;
     }
-    if !req.use_flash_attention {
+    if let Some((sequences, length)) = pass.eager_scores {
         // Eager attention: scores in the compute dtype, softmax in fp32, probabilities
         // cast back.
         let heads = arch.num_heads as u128 / n;
-        attention += b * heads * s * s * (a + FP32_BYTES + a);
+        attention += sequences * heads * length * length * (a + FP32_BYTES + a);
     }
 
     let i = arch.intermediate_size as u128 / n;
@@ -164,17 +225,39 @@ fn prefill_activation_bytes(model: &Model, req: &InferenceRequest, a: u128) -> u
             + tokens * 3 * is * a
     });
 
-    // Logits: a generating server computes the last position only (16-bit logits, the
+    // Logits: a generating server computes one row per sequence (16-bit logits, the
     // fp32 copy the sampler takes, fp32 probabilities); scoring a prompt returns the
     // 16-bit logits of every position (transformers upcasts to fp32 only inside the
     // loss). Either way with the final norm's output.
     let v = arch.vocab_size as u128;
-    let logits = match req.logits {
-        Logits::Last => b * v * (a + 2 * FP32_BYTES),
-        Logits::All => tokens * v * a,
+    let logits = match pass.logits {
+        LogitRows::Sampled { rows, fp32_tensors } => rows * v * (a + fp32_tensors * FP32_BYTES),
+        LogitRows::Every => tokens * v * a,
     } + tokens * h * a;
 
     residual + attention.max(dense).max(moe).max(logits)
+}
+
+/// fp32 `[batch, vocab]` tensors of transformers' `generate()` step: the logits of the
+/// last position copied to fp32, and the probabilities after the logits processors.
+const GENERATE_FP32_TENSORS: u128 = 2;
+
+/// The prefill of a transformers `generate()` call: every prompt token of the batch in
+/// one pass.
+fn prefill_pass(req: &InferenceRequest) -> ForwardPass {
+    let b = req.batch_size as u128;
+    let s = req.sequence_length as u128;
+    ForwardPass {
+        tokens: b * s,
+        eager_scores: (!req.use_flash_attention).then_some((b, s)),
+        logits: match req.logits {
+            Logits::Last => LogitRows::Sampled {
+                rows: b,
+                fp32_tensors: GENERATE_FP32_TENSORS,
+            },
+            Logits::All => LogitRows::Every,
+        },
+    }
 }
 
 /// Memory one GPU needs to serve `req`.
@@ -195,22 +278,7 @@ pub fn estimate_inference(
     let format = storage.format;
     let arch = &model.arch;
     let gpus = req.num_gpus;
-    if arch.num_heads % gpus != 0 {
-        return Err(CalcError::field(
-            "num_gpus",
-            format!(
-                "tensor parallelism splits attention heads: must divide num_attention_heads ({})",
-                arch.num_heads
-            ),
-        ));
-    }
-    // MLA models have a KV head per query head, which `gpus` divides: never fewer.
-    if arch.num_kv_heads < gpus {
-        warnings.push(format!(
-            "{} key/value heads over {gpus} GPUs: each GPU keeps a replica of one head's cache",
-            arch.num_kv_heads
-        ));
-    }
+    check_tensor_parallel(model, &req.engine, gpus, &mut warnings)?;
     let kv_precision = req
         .kv_cache_precision
         .unwrap_or(if format.precision.is_quantized() {
@@ -218,9 +286,9 @@ pub fn estimate_inference(
         } else {
             format.precision
         });
-    let tokens = req.sequence_length as u128 + req.max_new_tokens as u128;
+    let tokens = req.sequence_length + req.max_new_tokens;
     if let Some(max) = arch.max_position_embeddings {
-        if tokens > max as u128 {
+        if tokens > max {
             warnings.push(format!(
                 "sequence_length + max_new_tokens = {tokens} exceeds the model's max_position_embeddings ({max})"
             ));
@@ -234,10 +302,35 @@ pub fn estimate_inference(
         );
     }
     let weights = weight_bytes(model, &storage).div_ceil(gpus as u128);
-    let kv = kv_cache_bytes(model, kv_precision, req.batch_size as u128, tokens, gpus);
     let a = compute_bytes(format.precision);
-    let activations = prefill_activation_bytes(model, req, a);
-    let overhead = CUDA_CONTEXT_BYTES as u128;
+    let context = CUDA_CONTEXT_BYTES as u128;
+    let (kv, activations, overhead, vllm) = match &req.engine {
+        Engine::Transformers => (
+            kv_cache_bytes(
+                model,
+                kv_precision,
+                req.batch_size as u128,
+                tokens as u128,
+                gpus,
+                MlaLayout::PerHead,
+            ),
+            forward_activation_bytes(model, prefill_pass(req), gpus, a),
+            context,
+            None,
+        ),
+        Engine::Vllm(settings) => {
+            check_vllm_request(settings, kv_precision)?;
+            let c = vllm::start_up(model, settings, gpus, weights, kv_precision, a, tokens)?;
+            vllm_warnings(req, settings, &c, &mut warnings);
+            let overhead = context + c.non_torch_memory.0 as u128 + c.cuda_graph_memory.0 as u128;
+            (
+                c.kv_cache_bytes.0 as u128,
+                c.profile_peak.0 as u128,
+                overhead,
+                Some(c),
+            )
+        }
+    };
     let total = weights + kv + activations + overhead;
     Ok(InferenceEstimate {
         weight_format: format,
@@ -248,8 +341,114 @@ pub fn estimate_inference(
         activation_memory: Bytes(to_u64(activations)?),
         runtime_overhead: Bytes(to_u64(overhead)?),
         inference_memory: Bytes(to_u64(total)?),
+        vllm,
         warnings,
     })
+}
+
+/// Tensor parallelism splits attention heads; vLLM also splits or replicates whole
+/// key/value heads (`QKVParallelLinear`), so their count and the GPUs' must divide one
+/// another.
+fn check_tensor_parallel(
+    model: &Model,
+    engine: &Engine,
+    gpus: u64,
+    warnings: &mut Vec<String>,
+) -> Result<(), CalcError> {
+    let arch = &model.arch;
+    if arch.num_heads % gpus != 0 {
+        return Err(CalcError::field(
+            "num_gpus",
+            format!(
+                "tensor parallelism splits attention heads: must divide num_attention_heads ({})",
+                arch.num_heads
+            ),
+        ));
+    }
+    let kv = arch.num_kv_heads;
+    let vllm = matches!(engine, Engine::Vllm(_));
+    if vllm && arch.mla.is_none() && kv % gpus != 0 && gpus % kv != 0 {
+        return Err(CalcError::field(
+            "num_gpus",
+            format!("vLLM splits or replicates whole key/value heads: num_gpus must divide num_key_value_heads ({kv}) or be a multiple of it"),
+        ));
+    }
+    // MLA models have a KV head per query head, which `gpus` divides: never fewer.
+    if kv < gpus {
+        warnings.push(format!(
+            "{kv} key/value heads over {gpus} GPUs: each GPU keeps a replica of one head's cache"
+        ));
+    }
+    Ok(())
+}
+
+/// What vLLM cannot express: integer KV caches and more requests per step than tokens.
+fn check_vllm_request(settings: &VllmSettings, kv_precision: Precision) -> Result<(), CalcError> {
+    limits::GPU_MEMORY_UTILIZATION.check(settings.gpu_memory_utilization)?;
+    limits::GPU_MEMORY.check(settings.gpu_memory.0)?;
+    if let Some(t) = settings.max_num_batched_tokens {
+        limits::MAX_NUM_BATCHED_TOKENS.check(t)?;
+    }
+    if let Some(s) = settings.max_num_seqs {
+        limits::MAX_NUM_SEQS.check(s)?;
+    }
+    if let (Some(t), Some(s)) = (settings.max_num_batched_tokens, settings.max_num_seqs) {
+        if t < s {
+            return Err(CalcError::field(
+                "max_num_batched_tokens",
+                format!("must be at least max_num_seqs ({s}): vLLM schedules one token per sequence and step at least"),
+            ));
+        }
+    }
+    if kv_precision.is_quantized() && kv_precision != Precision::Float8 {
+        return Err(CalcError::field(
+            "kv_cache_precision",
+            "vLLM caches keys and values in the model's dtype or in float8; integer caches are a transformers option",
+        ));
+    }
+    Ok(())
+}
+
+/// Notes on a vLLM start-up: settings it ignores, a batch larger than the pool, a
+/// refusal to start, too little headroom for what lives outside the budget.
+fn vllm_warnings(
+    req: &InferenceRequest,
+    settings: &VllmSettings,
+    c: &VllmCapacity,
+    warnings: &mut Vec<String>,
+) {
+    if !req.use_flash_attention || req.logits == Logits::All {
+        warnings.push(
+            "vLLM always uses its paged attention kernels and computes the last position's logits; use_flash_attention and logits apply to the transformers engine"
+                .into(),
+        );
+    }
+    if let Some(rule) = c.batch_defaults {
+        warnings.push(format!(
+            "max_num_batched_tokens {} and max_num_seqs {}: {rule}",
+            c.max_num_batched_tokens, c.max_num_seqs
+        ));
+    }
+    if let Some(why) = &c.refusal {
+        warnings.push(format!("vLLM would not start: {why}"));
+    } else if req.batch_size > c.max_sequences {
+        warnings.push(format!(
+            "the KV cache holds {} requests of {} tokens at once; the other {} of batch_size {} wait in vLLM's queue",
+            c.max_sequences,
+            c.max_model_len,
+            req.batch_size - c.max_sequences,
+            req.batch_size
+        ));
+    }
+    let outside = CUDA_CONTEXT_BYTES + c.cuda_graph_memory.0;
+    let headroom = settings.gpu_memory.0.saturating_sub(c.requested_memory.0);
+    if outside > headroom {
+        warnings.push(format!(
+            "the CUDA context and CUDA graphs (about {:.2} GiB) live outside the budget, in the {:.2} GiB that gpu_memory_utilization leaves: start-up may run out of memory; lower gpu_memory_utilization or set enforce_eager",
+            outside as f64 / (1u64 << 30) as f64,
+            headroom as f64 / (1u64 << 30) as f64
+        ));
+    }
 }
 
 #[cfg(test)]
@@ -287,8 +486,14 @@ mod tests {
             run("Llama-3.1-8B", |_| {}).kv_cache.0,
             32 * 8 * 128 * 2 * 2 * 4096
         );
-        // DeepSeek-V3: latent 512 + rope 64 per layer and token.
-        assert_eq!(run("DeepSeek-V3", |_| {}).kv_cache.0, 61 * 576 * 2 * 4096);
+        // DeepSeek-V3 under transformers: keys (128 nope + 64 rope) and values (128) of
+        // 128 heads per layer and token, decompressed: 71x vLLM's 576-value latent.
+        let per_head = 128 * (128 + 64 + 128);
+        assert_eq!(
+            run("DeepSeek-V3", |_| {}).kv_cache.0,
+            61 * per_head * 2 * 4096
+        );
+        assert_eq!(per_head / 576, 71);
         // gemma-2-9b: half its 42 layers keep at most the 4096-token window.
         let gemma = |tokens| {
             run("gemma-2-9b-it", |r| r.sequence_length = tokens)

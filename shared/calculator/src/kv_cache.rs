@@ -1,4 +1,4 @@
-//! The KV cache: bytes per cached token by attention kind, layer windows, cache dtype
+//! The KV cache: values per cached token by attention kind, layer windows, cache dtype
 //! and tensor parallelism (`docs/methodology.md` §4).
 
 use crate::model::Model;
@@ -7,6 +7,18 @@ use crate::precision::Precision;
 /// Values per group in quantized KV caches (the `q_group_size` default of
 /// transformers' `QuantizedCache`), each group with a 16-bit scale and zero point.
 const KV_QUANT_GROUP: u128 = 64;
+
+/// What an engine caches for a multi-head latent attention (MLA) layer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum MlaLayout {
+    /// The compressed latent and the shared rope key (`kv_lora_rank + qk_rope_head_dim`
+    /// values per token and layer), replicated on every GPU: vLLM's MLA backends.
+    Latent,
+    /// Keys and values decompressed per head (`n_h·(d_nope + d_rope) + n_h·d_v`), split
+    /// over GPUs by head: transformers' `DeepseekV3Attention` updates its cache after
+    /// the up-projection.
+    PerHead,
+}
 
 /// Bits of one cached value, with group scales for integer caches.
 fn kv_bits(p: Precision) -> (u128, u128) {
@@ -24,6 +36,25 @@ pub(crate) fn kv_heads_per_gpu(model: &Model, gpus: u64) -> u64 {
     model.arch.num_kv_heads.div_ceil(gpus)
 }
 
+/// Values one GPU caches per token in one attention layer.
+pub(crate) fn values_per_token_layer(model: &Model, gpus: u64, mla: MlaLayout) -> u128 {
+    let arch = &model.arch;
+    match (arch.mla, mla) {
+        (Some(m), MlaLayout::Latent) => (m.kv_lora_rank + m.qk_rope_head_dim) as u128,
+        (Some(m), MlaLayout::PerHead) => {
+            let heads = (arch.num_heads / gpus) as u128;
+            heads * (m.qk_nope_head_dim + m.qk_rope_head_dim + m.v_head_dim) as u128
+        }
+        (None, _) => 2 * kv_heads_per_gpu(model, gpus) as u128 * arch.head_dim as u128,
+    }
+}
+
+/// Bytes of `values` cached values in `precision` (with group scales), rounded up.
+pub(crate) fn cached_bytes(values: u128, precision: Precision) -> u128 {
+    let (bits, per) = kv_bits(precision);
+    (values * bits).div_ceil(per * 8)
+}
+
 /// KV-cache bytes on one GPU for `sequences` sequences of `tokens` tokens.
 pub(crate) fn kv_cache_bytes(
     model: &Model,
@@ -31,13 +62,10 @@ pub(crate) fn kv_cache_bytes(
     sequences: u128,
     tokens: u128,
     gpus: u64,
+    mla: MlaLayout,
 ) -> u128 {
-    let arch = &model.arch;
-    let per_token_layer = match arch.mla {
-        // MLA caches the compressed latent and the shared rope key, replicated per GPU.
-        Some(m) => (m.kv_lora_rank + m.qk_rope_head_dim) as u128,
-        None => 2 * kv_heads_per_gpu(model, gpus) as u128 * arch.head_dim as u128,
-    };
-    let (bits, per) = kv_bits(precision);
-    (sequences * arch.cached_token_layers(tokens) * per_token_layer * bits).div_ceil(per * 8)
+    let values = sequences
+        * model.arch.cached_token_layers(tokens)
+        * values_per_token_layer(model, gpus, mla);
+    cached_bytes(values, precision)
 }

@@ -34,13 +34,14 @@ pub mod runtime;
 pub mod suggest;
 pub mod training;
 pub mod units;
+pub mod vllm;
 pub mod weights;
 
 pub use architecture::Architecture;
 pub use error::CalcError;
 pub use families::Family;
-pub use fit::{max_batch_size, max_sequence_length, Workload};
-pub use inference::{estimate_inference, InferenceEstimate, InferenceRequest, Logits};
+pub use fit::{max_batch_size, max_sequence_length, max_sequence_length_vllm, Workload};
+pub use inference::{estimate_inference, Engine, InferenceEstimate, InferenceRequest, Logits};
 pub use model::{ExplicitModel, Model, UNSTATED_DTYPE};
 pub use parameters::ParameterCounts;
 pub use precision::{Precision, Quantization, WeightFormat, DEFAULT_GROUP_SIZE};
@@ -50,3 +51,4 @@ pub use training::{
     TrainingRequest,
 };
 pub use units::{Bytes, Unit};
+pub use vllm::{VllmCapacity, VllmSettings};

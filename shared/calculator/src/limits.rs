@@ -104,11 +104,56 @@ pub const INTERMEDIATE_SIZE: FieldRange = range("intermediate_size", 1, MAX_INTE
 /// Vocabulary.
 pub const VOCAB_SIZE: FieldRange = range("vocab_size", 1, MAX_VOCAB);
 
+/// Largest memory of one GPU, in bytes (16 TiB, a hundred times today's largest).
+pub const MAX_GPU_MEMORY: u64 = 1 << 44;
+/// Memory of one GPU in bytes (vLLM's `total_memory`), from 1 MiB.
+pub const GPU_MEMORY: FieldRange = range("gpu_memory", 1 << 20, MAX_GPU_MEMORY);
+/// Largest vLLM step, in tokens (the longest sequence).
+pub const MAX_NUM_BATCHED_TOKENS: FieldRange =
+    range("max_num_batched_tokens", 1, MAX_SEQUENCE_LENGTH);
+/// Largest number of sequences per vLLM step (the largest batch).
+pub const MAX_NUM_SEQS: FieldRange = range("max_num_seqs", 1, MAX_BATCH_SIZE);
+
+/// The inclusive-above, exclusive-below range of a decimal request field.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct FractionRange {
+    /// The field as requests spell it.
+    pub field: &'static str,
+    /// Values must exceed this.
+    pub above: f64,
+    /// Largest accepted value.
+    pub max: f64,
+}
+
+impl FractionRange {
+    /// `Ok` when `above < value <= max`; else an error naming the field and the range.
+    pub fn check(&self, value: f64) -> Result<(), CalcError> {
+        if value > self.above && value <= self.max {
+            Ok(())
+        } else {
+            Err(CalcError::field(
+                self.field,
+                format!(
+                    "must be a number above {} and at most {}, got {value}",
+                    self.above, self.max
+                ),
+            ))
+        }
+    }
+}
+
+/// vLLM's share of GPU memory: above 0, at most 1 (`CacheConfig`'s own bounds).
+pub const GPU_MEMORY_UTILIZATION: FractionRange = FractionRange {
+    field: "gpu_memory_utilization",
+    above: 0.0,
+    max: 1.0,
+};
+
 /// Largest `trainable_parameters`, a percentage (the smallest is 0).
 pub const MAX_TRAINABLE_PERCENT: f64 = 100.0;
 
 /// Every integer request field's range, in the order the API documents them.
-pub const REQUEST_FIELDS: [FieldRange; 14] = [
+pub const REQUEST_FIELDS: [FieldRange; 16] = [
     BATCH_SIZE,
     SEQUENCE_LENGTH,
     MAX_NEW_TOKENS_RANGE,
@@ -123,6 +168,8 @@ pub const REQUEST_FIELDS: [FieldRange; 14] = [
     HEAD_DIM,
     INTERMEDIATE_SIZE,
     VOCAB_SIZE,
+    MAX_NUM_BATCHED_TOKENS,
+    MAX_NUM_SEQS,
 ];
 
 #[cfg(test)]

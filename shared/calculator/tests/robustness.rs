@@ -4,8 +4,8 @@
 
 use calculator::{
     estimate_inference, estimate_training, limits, max_batch_size, max_sequence_length, registry,
-    Bytes, CalcError, ExplicitModel, InferenceRequest, Logits, LoraTarget, Method, Model,
-    Optimizer, Precision, Quantization, TrainingRequest, Workload,
+    Bytes, CalcError, Engine, ExplicitModel, InferenceRequest, Logits, LoraTarget, Method, Model,
+    Optimizer, Precision, Quantization, TrainingRequest, VllmSettings, Workload,
 };
 
 use testkit::Rng;
@@ -37,6 +37,18 @@ fn random_inference_requests_never_panic() {
             logits: rng.pick(&Logits::ALL),
             use_flash_attention: rng.next_u64() % 2 == 0,
             num_gpus: rng.edgy(64),
+            engine: if rng.next_u64() % 2 == 0 {
+                Engine::Transformers
+            } else {
+                Engine::Vllm(VllmSettings {
+                    gpu_memory: Bytes(rng.edgy(limits::MAX_GPU_MEMORY + 1)),
+                    gpu_name: rng.maybe(|r| r.pick(&["NVIDIA A100 80GB", "H100"]).to_string()),
+                    gpu_memory_utilization: rng.pick(&[0.0, 1e-9, 0.5, 0.9, 1.0, 1.5, f64::NAN]),
+                    max_num_batched_tokens: rng.maybe(|r| r.edgy(limits::MAX_SEQUENCE_LENGTH + 1)),
+                    max_num_seqs: rng.maybe(|r| r.edgy(limits::MAX_BATCH_SIZE + 1)),
+                    enforce_eager: rng.next_u64() % 2 == 0,
+                })
+            },
         };
         match estimate_inference(model, &req) {
             Ok(e) => {

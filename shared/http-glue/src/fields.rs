@@ -1,7 +1,7 @@
 //! Typed access to the fields of a JSON request object. Every error names the field by
 //! its full path (`configurations[1].precision`) and says what is allowed.
 
-use calculator::limits::FieldRange;
+use calculator::limits::{FieldRange, FractionRange};
 use calculator::numbers::as_integer;
 use calculator::suggest::closest;
 use serde_json::{json, Map, Value};
@@ -114,6 +114,25 @@ impl<'a> Fields<'a> {
         }
     }
 
+    /// A number in `range` (above its lower bound, at most its upper).
+    pub fn fraction(&self, range: FractionRange) -> Result<Option<f64>, ApiError> {
+        let Some(value) = self.get(range.field) else {
+            return Ok(None);
+        };
+        match value.as_f64() {
+            Some(f) if range.check(f).is_ok() => Ok(Some(f)),
+            _ => Err(ApiError::field(
+                &self.path(range.field),
+                format!(
+                    "must be a number above {} and at most {}, got {}",
+                    range.above,
+                    range.max,
+                    short(value)
+                ),
+            )),
+        }
+    }
+
     /// `true` or `false`.
     pub fn boolean(&self, key: &str) -> Result<Option<bool>, ApiError> {
         match self.get(key) {
@@ -156,6 +175,20 @@ impl<'a> Fields<'a> {
             .with("allowed", json!(allowed))
         })
     }
+}
+
+/// A 400 for a name that is not among `names` (a GPU, an instance type), with the
+/// closest one and every one; `kind` says what was looked up.
+pub fn unknown_name(path: &str, kind: &str, name: &str, names: &[&str]) -> ApiError {
+    let err = match closest(name, names.iter().copied()) {
+        Some(near) => ApiError::field(
+            path,
+            format!("unknown {kind} '{name}'; did you mean '{near}'? (see /api/gpus)"),
+        )
+        .with("did_you_mean", json!(near)),
+        None => ApiError::field(path, format!("unknown {kind} '{name}'; see /api/gpus")),
+    };
+    err.with("allowed", json!(names))
 }
 
 /// A value for an error message, cut to a sensible length.

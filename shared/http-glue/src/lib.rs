@@ -7,10 +7,12 @@
 pub mod body;
 pub mod error;
 pub mod fields;
+pub mod gpus;
 pub mod logging;
 pub mod memory;
 pub mod middleware;
 pub mod models;
+pub mod plan;
 pub mod response;
 pub mod routes;
 #[cfg(feature = "test-support")]

@@ -35,11 +35,15 @@ pub const MEMORY_TRAINING: Route = route("POST", "/api/memory/training", "memory
 pub const MEMORY_COMPARE: Route = route("POST", "/api/memory/compare", "memory-compare");
 /// `GET /api/config/options`
 pub const CONFIG_OPTIONS: Route = route("GET", "/api/config/options", "config-options");
+/// `POST /api/plan`
+pub const PLAN: Route = route("POST", "/api/plan", "plan");
+/// `GET /api/gpus`
+pub const LIST_GPUS: Route = route("GET", "/api/gpus", "list-gpus");
 /// The `$default` route: anything no other route matches.
 pub const NOT_FOUND: Route = route("*", "$default", "not-found");
 
 /// Every route except the `$default` catch-all answered by `not-found`.
-pub const ROUTES: [Route; 7] = [
+pub const ROUTES: [Route; 9] = [
     HEALTH,
     LIST_MODELS,
     GET_MODEL,
@@ -47,6 +51,8 @@ pub const ROUTES: [Route; 7] = [
     MEMORY_TRAINING,
     MEMORY_COMPARE,
     CONFIG_OPTIONS,
+    PLAN,
+    LIST_GPUS,
 ];
 
 /// Whether `path` matches `pattern` segment by segment (a trailing slash is ignored).

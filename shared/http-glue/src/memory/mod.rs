@@ -2,9 +2,11 @@
 //! which evaluates many of either): which fields each accepts, and one evaluation from
 //! request fields (`parse`) through the calculator to the answer (`respond`).
 
-mod parse;
-mod respond;
+pub(crate) mod engine;
+pub(crate) mod parse;
+pub(crate) mod respond;
 
+pub use engine::{ENGINES, MAX_GPU_MEMORY_GIB};
 pub use parse::parse_unit;
 
 use calculator::{estimate_inference, estimate_training, Bytes, Unit};
@@ -83,7 +85,7 @@ pub const MODEL_FIELDS: [&str; 10] = [
 pub(crate) const EXPLICIT_FIELDS: &[&str] = MODEL_FIELDS.split_at(3).1;
 
 /// The workload fields of `/api/memory/inference`, in the order the API documents them.
-const INFERENCE_WORKLOAD: [&str; 11] = [
+const INFERENCE_WORKLOAD: [&str; 18] = [
     "precision",
     "quantization",
     "group_size",
@@ -94,6 +96,13 @@ const INFERENCE_WORKLOAD: [&str; 11] = [
     "logits",
     "use_flash_attention",
     "num_gpus",
+    "engine",
+    "gpu",
+    "gpu_memory_gib",
+    "gpu_memory_utilization",
+    "max_num_batched_tokens",
+    "max_num_seqs",
+    "enforce_eager",
     "unit",
 ];
 
@@ -127,7 +136,7 @@ const TRAINING_ONLY: [(&str, &str); 9] = [
     ("calculation_type", "/api/memory/compare"),
 ];
 
-const INFERENCE_ONLY: [(&str, &str); 6] = [
+const INFERENCE_ONLY: [(&str, &str); 13] = [
     (
         "quantization",
         "/api/memory/inference (training supports a 4-bit base through method qlora)",
@@ -136,6 +145,25 @@ const INFERENCE_ONLY: [(&str, &str); 6] = [
     ("kv_cache_precision", "/api/memory/inference"),
     ("max_new_tokens", "/api/memory/inference"),
     ("logits", "/api/memory/inference"),
+    ("engine", "/api/memory/inference and /api/plan"),
+    ("gpu", "/api/memory/inference (engine vllm)"),
+    ("gpu_memory_gib", "/api/memory/inference (engine vllm)"),
+    (
+        "gpu_memory_utilization",
+        "/api/memory/inference (engine vllm) and /api/plan",
+    ),
+    (
+        "max_num_batched_tokens",
+        "/api/memory/inference (engine vllm) and /api/plan",
+    ),
+    (
+        "max_num_seqs",
+        "/api/memory/inference (engine vllm) and /api/plan",
+    ),
+    (
+        "enforce_eager",
+        "/api/memory/inference (engine vllm) and /api/plan",
+    ),
     ("calculation_type", "/api/memory/compare"),
 ];
 
@@ -163,7 +191,7 @@ pub fn evaluate(
     let calc_error = |e| ApiError::from_calc(e, prefix);
     Ok(match calc {
         Calculation::Inference => {
-            let req = parse::inference_request(&f)?;
+            let req = parse::inference_request(&f, engine::Context::Memory)?;
             let e = estimate_inference(&resolved.model, &req).map_err(calc_error)?;
             Evaluated {
                 total: e.inference_memory,

@@ -10,7 +10,7 @@ use calculator::{
 };
 use serde_json::{json, Map, Value};
 
-use super::EXPLICIT_FIELDS;
+use super::{engine, EXPLICIT_FIELDS};
 use crate::fields::Fields;
 use crate::ApiError;
 
@@ -146,7 +146,10 @@ fn quantization(f: &Fields) -> Result<Option<Quantization>, ApiError> {
 
 /// An inference request; fields are read in the order the API documents them, so the
 /// first bad one is the one named.
-pub(crate) fn inference_request(f: &Fields) -> Result<InferenceRequest, ApiError> {
+pub(crate) fn inference_request(
+    f: &Fields,
+    context: engine::Context,
+) -> Result<InferenceRequest, ApiError> {
     let precision = precision_field(f, "precision")?;
     let quantization = quantization(f)?;
     let group_size = f.uint(limits::GROUP_SIZE)?;
@@ -176,6 +179,7 @@ pub(crate) fn inference_request(f: &Fields) -> Result<InferenceRequest, ApiError
         f.boolean("use_flash_attention")?,
     );
     set(&mut req.num_gpus, f.uint(limits::NUM_GPUS)?);
+    req.engine = engine::engine(f, context)?;
     Ok(req)
 }
 

@@ -3,8 +3,8 @@
 
 use calculator::checkpoint::ModuleScope;
 use calculator::{
-    Bytes, InferenceEstimate, InferenceRequest, Quantization, TrainingEstimate, TrainingRequest,
-    Unit,
+    Bytes, Engine, InferenceEstimate, InferenceRequest, Quantization, TrainingEstimate,
+    TrainingRequest, Unit, VllmCapacity, VllmSettings,
 };
 use serde_json::{json, Map, Value};
 
@@ -21,6 +21,19 @@ fn model_json(r: &Resolved) -> Value {
     })
 }
 
+/// Named byte counts as strings in `unit` and as exact bytes.
+fn in_unit(parts: &[(&str, Bytes)], unit: Unit) -> (Map<String, Value>, Map<String, Value>) {
+    let strings = parts
+        .iter()
+        .map(|(name, b)| ((*name).into(), json!(b.format(unit))))
+        .collect();
+    let bytes = parts
+        .iter()
+        .map(|(name, b)| ((*name).into(), json!(b.0)))
+        .collect();
+    (strings, bytes)
+}
+
 /// The response of one calculation: components as strings in `unit` and as bytes.
 fn result_json(
     calc: Calculation,
@@ -30,13 +43,8 @@ fn result_json(
     unit: Unit,
     warnings: &[String],
 ) -> Value {
-    let mut strings = Map::new();
-    let mut bytes = Map::new();
+    let (strings, bytes) = in_unit(parts, unit);
     let warnings: Vec<&String> = r.notes.iter().chain(warnings).collect();
-    for (name, b) in parts {
-        strings.insert((*name).into(), json!(b.format(unit)));
-        bytes.insert((*name).into(), json!(b.0));
-    }
     json!({
         "calculation_type": calc.name(),
         "model": model_json(r),
@@ -101,8 +109,12 @@ pub(crate) fn inference_json(
         ("logits".into(), json!(req.logits.name())),
         ("use_flash_attention".into(), json!(req.use_flash_attention)),
         ("num_gpus".into(), json!(req.num_gpus)),
-        ("unit".into(), json!(unit.name())),
+        ("engine".into(), json!(req.engine.name())),
     ]);
+    if let Engine::Vllm(settings) = &req.engine {
+        parameters.extend(vllm_parameters(settings, e.vllm.as_ref()));
+    }
+    parameters.insert("unit".into(), json!(unit.name()));
     let mut result = result_json(
         Calculation::Inference,
         r,
@@ -118,7 +130,63 @@ pub(crate) fn inference_json(
         &e.warnings,
     );
     result["per_gpu"] = json!(req.num_gpus > 1);
+    if let Some(v) = &e.vllm {
+        result["vllm"] = vllm_json(v, unit);
+    }
     result
+}
+
+/// The vLLM settings as used: the GPU's memory, the share of it, and the scheduler's
+/// limits (defaults filled in).
+fn vllm_parameters(s: &VllmSettings, c: Option<&VllmCapacity>) -> Map<String, Value> {
+    let mut out = Map::new();
+    out.insert("gpu".into(), json!(s.gpu_name));
+    out.insert(
+        "gpu_memory_gib".into(),
+        json!(s.gpu_memory.0 as f64 / (1u64 << 30) as f64),
+    );
+    out.insert(
+        "gpu_memory_utilization".into(),
+        json!(s.gpu_memory_utilization),
+    );
+    if let Some(c) = c {
+        out.insert(
+            "max_num_batched_tokens".into(),
+            json!(c.max_num_batched_tokens),
+        );
+        out.insert("max_num_seqs".into(), json!(c.max_num_seqs));
+    }
+    out.insert("enforce_eager".into(), json!(s.enforce_eager));
+    out
+}
+
+/// What vLLM reports at start-up, per GPU: the budget and what it leaves for the KV
+/// cache, the cache in blocks and tokens, and how many requests it holds.
+pub(crate) fn vllm_json(c: &VllmCapacity, unit: Unit) -> Value {
+    let parts = [
+        ("requested_memory", c.requested_memory),
+        ("non_kv_memory", c.non_kv_memory),
+        ("profile_peak", c.profile_peak),
+        ("non_torch_memory", c.non_torch_memory),
+        ("available_kv_cache_memory", c.available_kv_cache_memory),
+        ("cuda_graph_memory", c.cuda_graph_memory),
+        ("request_kv_cache", c.request_kv_bytes),
+    ];
+    let (strings, bytes) = in_unit(&parts, unit);
+    json!({
+        "starts": c.starts(),
+        "refusal": c.refusal,
+        "kv_cache_tokens": c.kv_cache_tokens,
+        "num_blocks": c.num_blocks,
+        "block_size": c.block_size,
+        "max_model_len": c.max_model_len,
+        "max_concurrency": (c.max_concurrency * 100.0).round() / 100.0,
+        "max_sequences": c.max_sequences,
+        "max_num_batched_tokens": c.max_num_batched_tokens,
+        "max_num_seqs": c.max_num_seqs,
+        "memory": strings,
+        "memory_bytes": bytes,
+    })
 }
 
 /// The training request as resolved, for the answer's `parameters`.

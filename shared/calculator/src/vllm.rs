@@ -1,0 +1,321 @@
+//! vLLM's start-up memory plan (V1 engine, `vllm serve`, v0.11 to v0.20): the budget
+//! `gpu_memory_utilization × total`, what the profile run takes out of it, and the KV
+//! pool that is left, in whole blocks. Derivation and sources: `docs/methodology.md`
+//! §10; validation against published start-up logs: `docs/accuracy.md`.
+
+use crate::error::CalcError;
+use crate::inference::{forward_activation_bytes, ForwardPass, LogitRows};
+use crate::kv_cache::{cached_bytes, values_per_token_layer, MlaLayout};
+use crate::model::Model;
+use crate::precision::Precision;
+use crate::units::Bytes;
+
+/// vLLM's default `gpu_memory_utilization` (`CacheConfig`, v0.11 to v0.20): the share
+/// of the GPU's total memory the instance may use; the rest is headroom for the CUDA
+/// context, CUDA graphs, the allocator and other processes.
+pub const DEFAULT_GPU_MEMORY_UTILIZATION: f64 = 0.9;
+
+/// Tokens per KV-cache block on CUDA (`vllm/platforms/cuda.py`, when `block_size` is
+/// unset).
+pub const BLOCK_SIZE: u64 = 16;
+
+/// Tokens per block of MLA caches: FlashMLA, vLLM's MLA backend on Hopper, needs a
+/// multiple of 64.
+pub const MLA_BLOCK_SIZE: u64 = 64;
+
+/// vLLM serves with larger default batches on GPUs with at least this much memory
+/// (70 GiB, `EngineArgs._set_default_args`), A100s excepted.
+const LARGE_GPU_BYTES: u64 = 70 << 30;
+
+/// Memory outside PyTorch's allocator that the profile run adds on one GPU (cuBLAS and
+/// attention-backend handles, lazily loaded kernel images), in bytes. An allowance,
+/// not a derivation: vLLM v0.19 reports 0.24-0.26 GiB on one H100 for five models
+/// (llm-d-planner PR #205's logs); gemma-3-4b reported 0.07 GiB (vLLM PR #21489).
+const NON_TORCH_SINGLE_GPU: u64 = 256 << 20;
+
+/// The same under tensor parallelism, where NCCL communicators and vLLM's custom
+/// all-reduce buffers are created during the profile run: 2.06-2.13 GiB on H100s at
+/// TP 2 and 4 in the same logs. An allowance; PCIe GPUs without NVLink SHARP need less.
+const NON_TORCH_TENSOR_PARALLEL: u64 = 2200 << 20;
+
+/// CUDA-graph memory per decoder layer, in bytes: the piecewise graphs vLLM captures
+/// per layer and batch size after the KV pool is allocated, outside the budget. An
+/// allowance: the logs above report 0.91 GiB (32 layers), 1.09 GiB (42) and 1.79 GiB
+/// (80), i.e. 23-29 MiB per layer; 32 MiB covers them.
+const CUDA_GRAPH_BYTES_PER_LAYER: u64 = 32 << 20;
+
+/// fp32 `[rows, vocab]` tensors of the sampler's warm-up besides the model-dtype
+/// logits: the fp32 copy (`Sampler.forward`), the probabilities and the exponential
+/// noise of the Gumbel-max draw (`random_sample`).
+const SAMPLER_FP32_TENSORS: u128 = 3;
+
+/// The engine settings a start-up depends on.
+#[derive(Clone, Debug, PartialEq)]
+pub struct VllmSettings {
+    /// Total memory of one GPU as the driver reports it, in bytes.
+    pub gpu_memory: Bytes,
+    /// The GPU's name, for vLLM's default batch (it excludes A100s); `None` if unknown.
+    pub gpu_name: Option<String>,
+    /// Share of `gpu_memory` the instance may use, in (0, 1].
+    pub gpu_memory_utilization: f64,
+    /// Tokens per scheduler step (the profile run's batch); `None` for the default.
+    pub max_num_batched_tokens: Option<u64>,
+    /// Sequences per step (the sampler warm-up's rows); `None` for the default.
+    pub max_num_seqs: Option<u64>,
+    /// `--enforce-eager`: no CUDA graphs.
+    pub enforce_eager: bool,
+}
+
+impl VllmSettings {
+    /// Settings for a GPU of `gpu_memory` bytes, everything else at vLLM's defaults.
+    pub fn new(gpu_memory: Bytes) -> VllmSettings {
+        VllmSettings {
+            gpu_memory,
+            gpu_name: None,
+            gpu_memory_utilization: DEFAULT_GPU_MEMORY_UTILIZATION,
+            max_num_batched_tokens: None,
+            max_num_seqs: None,
+            enforce_eager: false,
+        }
+    }
+}
+
+/// `vllm serve`'s default batch for a GPU (`EngineArgs._set_default_args`, usage
+/// context `OPENAI_API_SERVER`), with the rule that chose it.
+pub fn serve_batch_defaults(gpu_memory: Bytes, gpu_name: Option<&str>) -> (u64, u64, &'static str) {
+    let a100 = gpu_name.is_some_and(|n| n.to_ascii_lowercase().contains("a100"));
+    if gpu_memory.0 >= LARGE_GPU_BYTES && !a100 {
+        (8192, 1024, "vllm serve's default on GPUs with 70 GiB or more (A100s excepted): 8192 tokens, 1024 sequences")
+    } else {
+        (
+            2048,
+            256,
+            "vllm serve's default on GPUs under 70 GiB and on A100s: 2048 tokens, 256 sequences",
+        )
+    }
+}
+
+/// What vLLM reports at start-up, per GPU.
+#[derive(Clone, Debug, PartialEq)]
+pub struct VllmCapacity {
+    /// `gpu_memory_utilization × total`, rounded up: the instance's budget.
+    pub requested_memory: Bytes,
+    /// Tokens per step, as used.
+    pub max_num_batched_tokens: u64,
+    /// Sequences per step, as used.
+    pub max_num_seqs: u64,
+    /// Which default chose the batch, when the request left it out.
+    pub batch_defaults: Option<&'static str>,
+    /// The profile run's peak above the weights (forward pass and sampler warm-up).
+    pub profile_peak: Bytes,
+    /// Non-torch memory the profile run adds (allowance).
+    pub non_torch_memory: Bytes,
+    /// Weights, profile peak and non-torch memory: what the budget holds besides the
+    /// KV cache.
+    pub non_kv_memory: Bytes,
+    /// CUDA-graph memory captured after the KV pool, outside the budget (allowance; 0
+    /// with `enforce_eager`).
+    pub cuda_graph_memory: Bytes,
+    /// The budget left for the KV cache ("Available KV cache memory"); 0 when the rest
+    /// of the budget already exceeds it.
+    pub available_kv_cache_memory: Bytes,
+    /// How far the budget falls short of weights, profile peak and non-torch memory.
+    pub budget_shortfall: Bytes,
+    /// Tokens per block.
+    pub block_size: u64,
+    /// Blocks per layer group (`num_gpu_blocks`).
+    pub num_blocks: u64,
+    /// "GPU KV cache size", in tokens.
+    pub kv_cache_tokens: u64,
+    /// Bytes the pool allocates: whole blocks of every layer.
+    pub kv_cache_bytes: Bytes,
+    /// `max_model_len`: prompt plus generated tokens of one request.
+    pub max_model_len: u64,
+    /// KV-cache bytes one request of `max_model_len` tokens needs (what vLLM checks
+    /// before it starts).
+    pub request_kv_bytes: Bytes,
+    /// "Maximum concurrency for `max_model_len` tokens per request".
+    pub max_concurrency: f64,
+    /// Whole requests of `max_model_len` tokens the pool holds at once, at most
+    /// `max_num_seqs`.
+    pub max_sequences: u64,
+    /// Why vLLM would refuse to start, if it would.
+    pub refusal: Option<String>,
+}
+
+impl VllmCapacity {
+    /// Whether vLLM starts with these settings.
+    pub fn starts(&self) -> bool {
+        self.refusal.is_none()
+    }
+}
+
+/// The attention layers of a model as vLLM's KV-cache manager groups them: full
+/// attention and sliding-window layers get separate block tables.
+struct LayerGroups {
+    full: u64,
+    sliding: u64,
+    window: u64,
+}
+
+impl LayerGroups {
+    fn of(model: &Model) -> LayerGroups {
+        let arch = &model.arch;
+        let window = arch.sliding_window.unwrap_or(0);
+        let sliding = if window > 0 { arch.sliding_layers } else { 0 };
+        LayerGroups {
+            full: arch.num_layers - sliding,
+            sliding,
+            window,
+        }
+    }
+
+    /// Layers per group: vLLM splits a hybrid model into groups of the smaller layer
+    /// count (padding the last), or of the larger when the two are within 1.5x; a
+    /// uniform model is one group of every layer.
+    fn group_size(&self) -> u64 {
+        let (small, large) = (self.full.min(self.sliding), self.full.max(self.sliding));
+        // Uniform (small == 0), or within 1.5x: groups of the larger count.
+        if small == 0 || 2 * large < 3 * small {
+            large
+        } else {
+            small
+        }
+    }
+
+    /// `(full-attention groups, sliding-window groups)`.
+    fn groups(&self) -> (u64, u64) {
+        let g = self.group_size();
+        (self.full.div_ceil(g), self.sliding.div_ceil(g))
+    }
+
+    /// Blocks one layer needs for a request of `len` tokens (`max_memory_usage_bytes`
+    /// of its spec over the page size): a full layer keeps every token, a sliding one
+    /// its window plus the tokens of one step, and one block more.
+    fn layer_blocks(&self, len: u64, block: u64, step_tokens: u64) -> (u64, u64) {
+        let window_tokens = len.min(self.window.saturating_sub(1) + step_tokens);
+        (len.div_ceil(block), window_tokens.div_ceil(block) + 1)
+    }
+
+    /// Blocks a request needs, summed over groups: what "Maximum concurrency" divides
+    /// the pool by.
+    fn blocks_per_request(&self, len: u64, block: u64, step_tokens: u64) -> u64 {
+        let (full, sliding) = self.groups();
+        let (f, s) = self.layer_blocks(len, block, step_tokens);
+        full * f + sliding * s
+    }
+
+    /// Pages a request needs, summed over layers: what vLLM checks against the pool
+    /// before it starts (padding layers of a group hold nothing).
+    fn pages_per_request(&self, len: u64, block: u64, step_tokens: u64) -> u128 {
+        let (f, s) = self.layer_blocks(len, block, step_tokens);
+        self.full as u128 * f as u128 + self.sliding as u128 * s as u128
+    }
+}
+
+/// vLLM's start-up on one GPU of `settings`, for a model whose weights take `weights`
+/// bytes per GPU under `gpus`-way tensor parallelism, `max_model_len` tokens per request
+/// and a KV cache in `kv_precision`; `a` is the compute dtype's bytes.
+pub(crate) fn start_up(
+    model: &Model,
+    settings: &VllmSettings,
+    gpus: u64,
+    weights: u128,
+    kv_precision: Precision,
+    a: u128,
+    max_model_len: u64,
+) -> Result<VllmCapacity, CalcError> {
+    let (default_tokens, default_seqs, rule) =
+        serve_batch_defaults(settings.gpu_memory, settings.gpu_name.as_deref());
+    let defaulted = settings.max_num_batched_tokens.is_none() || settings.max_num_seqs.is_none();
+    let max_num_seqs = settings.max_num_seqs.unwrap_or(default_seqs);
+    let max_num_batched_tokens = settings.max_num_batched_tokens.unwrap_or_else(|| {
+        // A defaulted step never exceeds what max_num_seqs requests could fill.
+        default_tokens.min(max_num_seqs.saturating_mul(max_model_len))
+    });
+    let max_num_seqs = max_num_seqs.min(max_num_batched_tokens);
+
+    let requested = (settings.gpu_memory.0 as f64 * settings.gpu_memory_utilization).ceil() as u128;
+    let pass = ForwardPass {
+        tokens: max_num_batched_tokens as u128,
+        eager_scores: None,
+        logits: LogitRows::Sampled {
+            rows: max_num_seqs as u128,
+            fp32_tensors: SAMPLER_FP32_TENSORS,
+        },
+    };
+    let peak = forward_activation_bytes(model, pass, gpus, a);
+    let non_torch = if gpus > 1 {
+        NON_TORCH_TENSOR_PARALLEL
+    } else {
+        NON_TORCH_SINGLE_GPU
+    } as u128;
+    let non_kv = weights + peak + non_torch;
+    let available = requested.saturating_sub(non_kv);
+
+    let block = if model.arch.mla.is_some() {
+        MLA_BLOCK_SIZE
+    } else {
+        BLOCK_SIZE
+    };
+    let page = cached_bytes(
+        block as u128 * values_per_token_layer(model, gpus, MlaLayout::Latent),
+        kv_precision,
+    );
+    let layers = LayerGroups::of(model);
+    let group_size = layers.group_size() as u128;
+    let (full_groups, sliding_groups) = layers.groups();
+    let num_blocks = available / page / group_size;
+    let blocks_per_request =
+        layers.blocks_per_request(max_model_len, block, max_num_batched_tokens) as u128;
+    let max_concurrency = num_blocks as f64 / blocks_per_request as f64;
+    let kv_tokens = num_blocks / (full_groups + sliding_groups) as u128 * block as u128;
+    let one_request = layers.pages_per_request(max_model_len, block, max_num_batched_tokens) * page;
+
+    let refusal = if available == 0 {
+        Some(format!(
+            "no memory is left for the KV cache: weights, the profile run's peak and non-torch memory need {:.2} GiB of the {:.2} GiB budget (gpu_memory_utilization x total)",
+            gib(non_kv),
+            gib(requested)
+        ))
+    } else if one_request > available {
+        Some(format!(
+            "one request of max_model_len {max_model_len} tokens needs {:.2} GiB of KV cache, more than the {:.2} GiB available",
+            gib(one_request),
+            gib(available)
+        ))
+    } else {
+        None
+    };
+    let graphs = if settings.enforce_eager {
+        0
+    } else {
+        CUDA_GRAPH_BYTES_PER_LAYER as u128 * model.arch.num_layers as u128
+    };
+    let to = |v: u128| u64::try_from(v).map(Bytes).map_err(|_| CalcError::TooLarge);
+    Ok(VllmCapacity {
+        requested_memory: to(requested)?,
+        max_num_batched_tokens,
+        max_num_seqs,
+        batch_defaults: defaulted.then_some(rule),
+        profile_peak: to(peak)?,
+        non_torch_memory: to(non_torch)?,
+        non_kv_memory: to(non_kv)?,
+        cuda_graph_memory: to(graphs)?,
+        available_kv_cache_memory: to(available)?,
+        budget_shortfall: to(non_kv.saturating_sub(requested))?,
+        block_size: block,
+        num_blocks: to(num_blocks)?.0,
+        kv_cache_tokens: to(kv_tokens)?.0,
+        kv_cache_bytes: to(num_blocks * page * group_size)?,
+        max_model_len,
+        request_kv_bytes: to(one_request)?,
+        max_concurrency,
+        max_sequences: (num_blocks / blocks_per_request).min(max_num_seqs as u128) as u64,
+        refusal,
+    })
+}
+
+fn gib(bytes: u128) -> f64 {
+    bytes as f64 / (1u64 << 30) as f64
+}

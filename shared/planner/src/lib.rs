@@ -1,0 +1,40 @@
+//! Capacity and cost planning: which GPU instances hold a workload, how it is split
+//! over their GPUs, how much traffic it then holds, and what it costs.
+//!
+//! Pure like the calculator (no I/O, no clock, no AWS), and built on it: every memory
+//! figure is the calculator's; the planner only chooses settings (tensor-parallel
+//! degree, data-parallel width, the GPU's memory and kernels) and compares.
+//!
+//! ```
+//! use calculator::{registry, Engine, InferenceRequest, VllmSettings, Bytes};
+//! use planner::{plan, Catalog, Constraints, PlanRequest, Workload};
+//! let model = &registry::lookup("Qwen3-0.6B").unwrap().model;
+//! let mut req = InferenceRequest::new(1, 4096);
+//! req.engine = Engine::Vllm(VllmSettings::new(Bytes(0)));
+//! let request = PlanRequest {
+//!     workload: Workload::Inference(req),
+//!     constraints: Constraints {
+//!         gpus: vec![],
+//!         instance_types: vec![],
+//!         max_gpus: None,
+//!         gpu_memory_utilization: 0.9,
+//!         concurrent_sequences: None,
+//!     },
+//!     custom_gpus: vec![],
+//! };
+//! let plan = plan(model, &request, Catalog::embedded()).unwrap();
+//! assert!(plan.cheapest().is_some());
+//! ```
+//!
+//! Methodology: `docs/methodology.md` §10 (the vLLM engine) and §11 (planning).
+
+pub mod catalog;
+pub mod kernels;
+pub mod plan;
+
+pub use catalog::{Catalog, ComputeCapability, Gpu, Instance, MemorySource, Platform, PriceList};
+pub use kernels::{weight_support, Support};
+pub use plan::{
+    plan, Candidate, Constraints, CustomGpu, Estimate, Excluded, Parallelism, Plan, PlanRequest,
+    Workload, CONCURRENT_SEQUENCES, HOURS_PER_MONTH, MAX_GPUS, MAX_LISTED, TENSOR_PARALLEL_DEGREES,
+};
