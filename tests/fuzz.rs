@@ -35,6 +35,13 @@ const WORDS: &[&str] = &[
     "GiB",
     "MB",
     "full",
+    "vllm",
+    "transformers",
+    "inference",
+    "training",
+    "NVIDIA T4 16GB",
+    "NVIDIA H100 SXM 80GB",
+    "p5.48xlarge",
 ];
 
 fn value(rng: &mut Rng, depth: u32) -> Value {
@@ -153,4 +160,29 @@ async fn random_bodies_never_produce_a_500() {
     }
     // The generator must reach both the calculation and the error paths.
     assert!((300..2700).contains(&ok), "{ok} of 3000 succeeded");
+}
+
+#[tokio::test]
+async fn random_plans_never_produce_a_500() {
+    let mut rng = Rng(43);
+    let mut ok = 0;
+    let runs = 150;
+    for _ in 0..runs {
+        let mode = ["inference", "training"][rng.below(2) as usize];
+        let calc = Calculation::parse(mode).unwrap();
+        let fields: Vec<&str> = calc
+            .fields()
+            .into_iter()
+            .chain(http_glue::plan::PLAN_FIELDS)
+            .collect();
+        let mut sent = body(&mut rng, &fields);
+        if rng.below(8) != 0 {
+            sent["mode"] = json!(mode);
+        }
+        let response = plan::handler(request("/api/plan", &sent))
+            .await
+            .expect("handlers never return Err");
+        ok += usize::from(check(response.status().as_u16(), response.body(), &sent));
+    }
+    assert!((15..135).contains(&ok), "{ok} of {runs} plans succeeded");
 }
