@@ -13,3 +13,6 @@ ensure_s3_server
 export PATH="$VENV/bin:$PATH"
 cargo build --workspace --bins
 cargo test --workspace "$@"
+# The calculator's property tests once more in release (no overflow checks: the
+# results themselves must hold).
+cargo test --release -p calculator --test properties "$@"

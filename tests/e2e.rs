@@ -191,8 +191,11 @@ fn every_fixture_over_http(server: &Server) {
     for expected in EXPECTED {
         let raw = raw_event(expected.fixture);
         let method = raw["requestContext"]["http"]["method"].as_str().unwrap();
-        let path = raw["rawPath"].as_str().unwrap();
-        let (status, headers, body) = server.request(method, path, raw["body"].as_str());
+        let path = match raw["rawQueryString"].as_str() {
+            Some(q) if !q.is_empty() => format!("{}?{q}", raw["rawPath"].as_str().unwrap()),
+            _ => raw["rawPath"].as_str().unwrap().to_owned(),
+        };
+        let (status, headers, body) = server.request(method, &path, raw["body"].as_str());
         check(expected, status, &headers, &body);
     }
 }
@@ -276,7 +279,9 @@ fn other_methods_are_405(server: &Server) {
     let (status, headers, _) = server.request("DELETE", "/api/models", None);
     assert_eq!(status, 405);
     assert!(
-        headers.iter().any(|(k, v)| k == "allow" && v == "GET"),
+        headers
+            .iter()
+            .any(|(k, v)| k == "allow" && v == "GET, HEAD"),
         "{headers:?}"
     );
     let (status, _, _) = server.request("GET", "/api/memory/inference", None);

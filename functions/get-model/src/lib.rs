@@ -2,21 +2,21 @@
 //! calculator extracted, and its parameter counts.
 
 use calculator::{names, CalcError};
-use http_glue::models::{architecture_json, parameters_json};
+use http_glue::models::{architecture_json, parameters_json, path_model_name};
 use http_glue::routes::GET_MODEL;
 use http_glue::{ok, respond, ApiError};
-use lambda_http::{Body, Error, Request, RequestExt, Response};
+use lambda_http::{Body, Error, Request, Response};
 use serde_json::json;
 
 /// The Lambda handler.
 pub async fn handler(event: Request) -> Result<Response<Body>, Error> {
     Ok(respond(&GET_MODEL, &event, |request| {
-        let name = model_name(request);
+        let name = path_model_name(request);
         let r = names::resolve(&name).map_err(|e| match e {
             CalcError::UnknownModel { name, suggestions } => {
                 ApiError::model_not_found(&name, &suggestions)
             }
-            other => ApiError::from_calc(other, ""),
+            other => ApiError::from_calc(other, "", "model_name"),
         })?;
         let (entry, model) = (r.entry, &r.model);
         let warnings: Vec<&String> = r.note.iter().chain(&model.warnings).collect();
@@ -33,44 +33,6 @@ pub async fn handler(event: Request) -> Result<Response<Body>, Error> {
             "warnings": warnings,
         })))
     }))
-}
-
-/// The `{model_name}` path parameter, percent-decoded so that a Hugging Face repo id
-/// can be passed as `Qwen%2FQwen3-8B`. Falls back to the last path segment.
-fn model_name(request: &Request) -> String {
-    let raw = request
-        .path_parameters_ref()
-        .and_then(|p| p.first("model_name").map(str::to_owned))
-        .unwrap_or_else(|| {
-            let path = request.raw_http_path();
-            path.strip_prefix("/api/models/").unwrap_or(path).to_owned()
-        });
-    percent_decode(&raw)
-}
-
-/// Decodes `%XX` escapes; malformed escapes are kept as they are.
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |b: u8| (b as char).to_digit(16);
-        match (
-            bytes[i],
-            bytes.get(i + 1).copied().and_then(hex),
-            bytes.get(i + 2).copied().and_then(hex),
-        ) {
-            (b'%', Some(h), Some(l)) => {
-                out.push((h * 16 + l) as u8);
-                i += 3;
-            }
-            (b, _, _) => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[cfg(test)]
@@ -95,6 +57,28 @@ mod tests {
         assert_eq!(body["model_name"], "Qwen3-0.6B");
     }
 
+    /// The fixture as API Gateway sends it (the parameter decoded) and as
+    /// `cargo lambda watch` does (raw), once and twice encoded: one answer.
+    #[tokio::test]
+    async fn one_answer_however_often_the_path_was_decoded() {
+        for param in [
+            "Qwen/Qwen3-0.6B",
+            "Qwen%2FQwen3-0.6B",
+            "Qwen%252FQwen3-0.6B",
+            "Qwen%25252FQwen3-0.6B",
+        ] {
+            let mut raw = http_glue::testing::raw_event("get-model-hf-repo");
+            raw["pathParameters"]["model_name"] = param.into();
+            let request = lambda_http::request::from_str(&raw.to_string()).unwrap();
+            let (status, body) = status_and_json(&handler(request).await.unwrap());
+            assert_eq!(
+                (status, body["model_name"].as_str()),
+                (200, Some("Qwen3-0.6B")),
+                "{param}"
+            );
+        }
+    }
+
     #[tokio::test]
     async fn every_fixture_answers_as_the_table_says() {
         for expected in expected_for(GET_MODEL.function) {
@@ -114,12 +98,5 @@ mod tests {
             .as_str()
             .unwrap()
             .contains("'meta-llama/Llama-3.1-8B-Instruct' is read as registry model Llama-3.1-8B"));
-    }
-
-    #[test]
-    fn percent_decoding() {
-        assert_eq!(percent_decode("Qwen%2FQwen3-8B"), "Qwen/Qwen3-8B");
-        assert_eq!(percent_decode("a%2"), "a%2");
-        assert_eq!(percent_decode("%zz"), "%zz");
     }
 }

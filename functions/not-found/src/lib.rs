@@ -1,20 +1,66 @@
-//! The `$default` route: 404 for unknown paths, 405 (with `Allow`) for a known path
-//! asked with another method.
+//! The `$default` route: what API Gateway sends when no route matches. A known path
+//! with trailing slashes is a 308 to the path without them; `HEAD` on a `GET` route is
+//! that route's answer without a body (API Gateway routes `HEAD` here); another method
+//! on a known path is a 405 with `Allow`; anything else a 404.
 
-use http_glue::routes::{allowed_methods, NOT_FOUND};
-use http_glue::{respond, ApiError};
+use calculator::names;
+use http_glue::middleware::without_body;
+use http_glue::models::path_model_name;
+use http_glue::routes::{allowed_methods, canonical, matches, GET_MODEL, NOT_FOUND};
+use http_glue::{json_response, respond, ApiError};
+use lambda_http::http::header::LOCATION;
+use lambda_http::http::{HeaderValue, StatusCode};
 use lambda_http::{Body, Error, Request, RequestExt, Response};
+use serde_json::json;
 
 /// The Lambda handler.
 pub async fn handler(event: Request) -> Result<Response<Body>, Error> {
     Ok(respond(&NOT_FOUND, &event, |request| {
-        let allowed = allowed_methods(request.raw_http_path());
+        let path = request.raw_http_path();
+        if let Some(to) = canonical(path) {
+            return Ok(redirect(to, request.uri().query()));
+        }
+        let allowed = allowed_methods(path);
+        if request.method() == "HEAD" && allowed.contains(&"GET") {
+            return Ok(head(request));
+        }
         Err(if allowed.is_empty() {
             ApiError::endpoint_not_found()
         } else {
             ApiError::method_not_allowed(&allowed)
         })
     }))
+}
+
+/// 308 Permanent Redirect to the canonical path (the method and body are kept by
+/// clients, unlike 301), with a JSON body saying where.
+fn redirect(to: &str, query: Option<&str>) -> Response<Body> {
+    let location = match query {
+        Some(q) if !q.is_empty() => format!("{to}?{q}"),
+        _ => to.to_owned(),
+    };
+    let mut response = json_response(
+        StatusCode::PERMANENT_REDIRECT,
+        &json!({"message": format!("the path is {to}, without the trailing slash"), "location": location}),
+    );
+    if let Ok(value) = HeaderValue::from_str(&location) {
+        response.headers_mut().insert(LOCATION, value);
+    }
+    response
+}
+
+/// `HEAD` on a `GET` route: the status the `GET` would answer and the JSON content
+/// type, no body. Every `GET` route answers 200, except `/api/models/{model_name}` for
+/// a model the registry does not know (404).
+fn head(request: &Request) -> Response<Body> {
+    let status = if matches(GET_MODEL.path, request.raw_http_path())
+        && names::resolve(&path_model_name(request)).is_err()
+    {
+        StatusCode::NOT_FOUND
+    } else {
+        StatusCode::OK
+    };
+    without_body(json_response(status, &json!({})))
 }
 
 #[cfg(test)]
@@ -28,6 +74,49 @@ mod tests {
             check_response(&expected, &handler(event(expected.fixture)).await.unwrap());
         }
         let response = handler(event("not-found-method")).await.unwrap();
-        assert_eq!(response.headers()["allow"], "GET");
+        assert_eq!(response.headers()["allow"], "GET, HEAD");
+    }
+
+    /// The not-found fixture with another method and path.
+    async fn call(method: &str, path: &str) -> Response<Body> {
+        let mut raw = http_glue::testing::raw_event("not-found");
+        raw["rawPath"] = path.into();
+        raw["requestContext"]["http"]["method"] = method.into();
+        raw["requestContext"]["http"]["path"] = path.into();
+        handler(lambda_http::request::from_str(&raw.to_string()).unwrap())
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_trailing_slash_redirects_whatever_the_method() {
+        for (method, path, to) in [
+            ("POST", "/api/memory/inference/", "/api/memory/inference"),
+            ("GET", "/api/models/Qwen3-8B/", "/api/models/Qwen3-8B"),
+            ("GET", "/health//", "/health"),
+        ] {
+            let r = call(method, path).await;
+            assert_eq!(r.status(), 308, "{method} {path}");
+            assert_eq!(r.headers()["location"], to);
+        }
+        // Not a known path once trimmed: 404, never a 405 naming the method used.
+        assert_eq!(call("GET", "/api/nothing/").await.status(), 404);
+    }
+
+    #[tokio::test]
+    async fn head_answers_as_get_would_without_a_body() {
+        for (path, status) in [
+            ("/health", 200),
+            ("/api/models/Qwen3-8B", 200),
+            ("/api/models/Qwen%2FQwen3-8B", 200),
+            ("/api/models/Nope", 404),
+        ] {
+            let r = call("HEAD", path).await;
+            assert_eq!(r.status(), status, "{path}");
+            assert!(matches!(r.body(), Body::Empty), "{path}");
+        }
+        let r = call("HEAD", "/api/plan").await;
+        assert_eq!(r.status(), 405);
+        assert_eq!(r.headers()["allow"], "POST");
     }
 }

@@ -24,12 +24,19 @@ pub enum CalcError {
         /// Up to three registry names closest to it.
         suggestions: Vec<String>,
     },
-    /// The configuration is valid but its memory does not fit in 64 bits of bytes.
+    /// The workload needs more than [`limits::MAX_REPORTED_BYTES`] per GPU (the
+    /// weights alone do not).
     #[error(
         "the requested configuration needs more than {} of memory",
         limits::LARGEST_REPORTABLE
     )]
     TooLarge,
+    /// The model's weights alone exceed [`limits::MAX_REPORTED_BYTES`] per GPU.
+    #[error(
+        "the model's weights alone take more than {} per GPU",
+        limits::LARGEST_REPORTABLE
+    )]
+    WeightsTooLarge,
 }
 
 impl CalcError {
@@ -64,7 +71,21 @@ pub(crate) fn check_workload(
     limits::NUM_GPUS.check(num_gpus)
 }
 
-/// Converts an internal `u128` byte count to the 64-bit value the API reports.
+/// Converts an internal `u128` byte count to the value the API reports, refusing
+/// counts above [`limits::MAX_REPORTED_BYTES`].
 pub(crate) fn to_u64(value: u128) -> Result<u64, CalcError> {
-    u64::try_from(value).map_err(|_| CalcError::TooLarge)
+    if value > limits::MAX_REPORTED_BYTES as u128 {
+        return Err(CalcError::TooLarge);
+    }
+    Ok(value as u64)
+}
+
+/// Refuses weights above [`limits::MAX_REPORTED_BYTES`] per GPU, before anything that
+/// grows with the workload is blamed.
+pub(crate) fn check_weights(per_gpu: u128) -> Result<(), CalcError> {
+    if per_gpu > limits::MAX_REPORTED_BYTES as u128 {
+        Err(CalcError::WeightsTooLarge)
+    } else {
+        Ok(())
+    }
 }

@@ -52,7 +52,7 @@ impl Workload<'_> {
         };
         match result {
             Ok(v) => Ok(Some(v)),
-            Err(CalcError::TooLarge) => Ok(None),
+            Err(CalcError::TooLarge | CalcError::WeightsTooLarge) => Ok(None),
             Err(e) => Err(e),
         }
     }
@@ -129,7 +129,7 @@ pub fn max_sequence_length_vllm(
             Ok(e) => Ok(e
                 .vllm
                 .is_some_and(|c| c.starts() && c.max_sequences >= req.batch_size)),
-            Err(CalcError::TooLarge) => Ok(false),
+            Err(CalcError::TooLarge | CalcError::WeightsTooLarge) => Ok(false),
             Err(e) => Err(e),
         }
     })

@@ -3,7 +3,7 @@
 //! Derivations and sources: `docs/methodology.md`, section "Inference".
 
 use crate::checkpoint::ModuleScope;
-use crate::error::{check_workload, to_u64, CalcError};
+use crate::error::{check_weights, check_workload, to_u64, CalcError};
 use crate::kv_cache::{kv_cache_bytes, kv_heads_per_gpu, MlaLayout};
 use crate::limits;
 use crate::model::Model;
@@ -302,6 +302,7 @@ pub fn estimate_inference(
         );
     }
     let weights = weight_bytes(model, &storage).div_ceil(gpus as u128);
+    check_weights(weights)?;
     let a = compute_bytes(format.precision);
     let context = CUDA_CONTEXT_BYTES as u128;
     let (kv, activations, overhead, vllm) = match &req.engine {

@@ -1,7 +1,10 @@
-//! Upper bounds on inputs. With these, every intermediate product of the memory model
-//! stays far below `u128::MAX` (the largest, eager attention scores over all layers,
-//! is below 2^105), so arithmetic cannot overflow; only the final conversion to
-//! 64-bit bytes can fail, with [`CalcError::TooLarge`].
+//! Upper bounds on inputs and results. With the field limits below and models of at
+//! most [`MAX_PARAMETERS`], every intermediate product of the memory model stays below
+//! 2^110 (the largest: Adafactor's factored state scaled by the trained share,
+//! at most 2^54 · 2^54; eager attention scores, 2^20 · 2^16 · 2^48 · 8 = 2^87), so `u128`
+//! arithmetic cannot overflow (the property tests run with overflow checks on). A
+//! result above [`MAX_REPORTED_BYTES`] is refused with [`CalcError::TooLarge`] or, when
+//! the weights alone exceed it, [`CalcError::WeightsTooLarge`].
 //!
 //! The request fields' ranges are stated here once, as [`FieldRange`]s: the
 //! calculator's checks, the HTTP parser, `/api/config/options` and the README's tables
@@ -40,8 +43,23 @@ pub const MAX_GROUP_SIZE: u64 = 1 << 20;
 /// Largest `model_size`, in billions of parameters (100 trillion parameters).
 pub const MAX_MODEL_SIZE_BILLIONS: f64 = 100_000.0;
 
-/// What a 64-bit byte count can hold, as said in errors: `u64::MAX` bytes.
-pub const LARGEST_REPORTABLE: &str = "18.4 exabytes";
+/// Largest byte count an answer reports: 2^53 bytes (9 PB), the largest integer a
+/// JSON number holds exactly in JavaScript (`Number.MAX_SAFE_INTEGER + 1`).
+pub const MAX_REPORTED_BYTES: u64 = 1 << 53;
+
+/// [`MAX_REPORTED_BYTES`] as said in errors.
+pub const LARGEST_REPORTABLE: &str = "9.0 petabytes (2^53 bytes)";
+
+/// Largest model, in parameters: 2^54, whose weights fill [`MAX_REPORTED_BYTES`] even
+/// at 4 bits. A config that describes more is refused when it is read.
+pub const MAX_PARAMETERS: u128 = 1 << 54;
+
+/// Longest model name looked up (a Hugging Face repo id is at most 96 characters);
+/// longer names are unknown without a near-name search.
+pub const MAX_MODEL_NAME_CHARS: usize = 256;
+
+/// Most keys of one `config` object (a Hugging Face config has 30 to 100).
+pub const MAX_CONFIG_KEYS: usize = 512;
 
 /// The inclusive range of an integer request field, with the field's name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -149,8 +167,16 @@ pub const GPU_MEMORY_UTILIZATION: FractionRange = FractionRange {
     max: 1.0,
 };
 
-/// Largest `trainable_parameters`, a percentage (the smallest is 0).
+/// Largest `trainable_parameters`, a percentage.
 pub const MAX_TRAINABLE_PERCENT: f64 = 100.0;
+
+/// `trainable_parameters`: a percentage above 0 (training nothing is no training) and
+/// at most [`MAX_TRAINABLE_PERCENT`].
+pub const TRAINABLE_PARAMETERS: FractionRange = FractionRange {
+    field: "trainable_parameters",
+    above: 0.0,
+    max: MAX_TRAINABLE_PERCENT,
+};
 
 /// Every integer request field's range, in the order the API documents them.
 pub const REQUEST_FIELDS: [FieldRange; 16] = [
@@ -177,11 +203,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn largest_reportable_is_u64_max_bytes() {
+    fn largest_reportable_is_2_to_the_53_bytes() {
         assert_eq!(
-            format!("{:.1} exabytes", u64::MAX as f64 / 1e18),
+            format!(
+                "{:.1} petabytes (2^53 bytes)",
+                MAX_REPORTED_BYTES as f64 / 1e15
+            ),
             LARGEST_REPORTABLE
         );
+        // Exactly representable as an f64, as JavaScript numbers are.
+        assert_eq!(MAX_REPORTED_BYTES as f64 as u64, MAX_REPORTED_BYTES);
+        assert_eq!(MAX_PARAMETERS / 2, MAX_REPORTED_BYTES as u128);
     }
 
     #[test]

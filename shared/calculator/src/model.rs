@@ -93,10 +93,29 @@ impl Model {
     /// Reads a Hugging Face `config.json` object; errors name `config.<key>`.
     pub fn from_config(config: &Value) -> Result<Model, CalcError> {
         let parsed = parse_config(config, "config")?;
-        Ok(Model::from_architecture(
-            parsed.architecture,
-            parsed.warnings,
-        ))
+        Model::from_architecture(parsed.architecture, parsed.warnings).within_limits("config")
+    }
+
+    /// Refuses a model of more than [`limits::MAX_PARAMETERS`] (its own count, and the
+    /// `model_size` its weights are computed from), naming `field`.
+    fn within_limits(self, field: &str) -> Result<Model, CalcError> {
+        let own: u128 = self
+            .linears
+            .iter()
+            .map(|g| g.shape.elements())
+            .sum::<u128>()
+            .max(self.params.total);
+        if own > limits::MAX_PARAMETERS {
+            return Err(CalcError::field(
+                field,
+                format!(
+                    "describes a model of {own} parameters; the limit is 2^54 ({}), whose weights alone fill {} even at 4 bits",
+                    limits::MAX_PARAMETERS,
+                    limits::LARGEST_REPORTABLE
+                ),
+            ));
+        }
+        Ok(self)
     }
 
     /// Builds a llama-style model from explicit fields. Where `model_size` is given it
@@ -144,7 +163,7 @@ impl Model {
             Some(i) => i,
             None => intermediate_for(&arch, total_override, &mut warnings),
         };
-        let mut model = Model::from_architecture(arch, warnings);
+        let mut model = Model::from_architecture(arch, warnings).within_limits("hidden_size")?;
         if let Some(total) = total_override {
             model.override_total(total);
         }

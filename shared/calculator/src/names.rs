@@ -74,6 +74,14 @@ static BY_BASE: LazyLock<Vec<(String, &'static RegistryEntry)>> = LazyLock::new(
 /// quantized checkpoints of registry models. An unknown name is an error with up to
 /// three close names.
 pub fn resolve(name: &str) -> Result<Resolution, CalcError> {
+    // No model name is this long: answer at once, without the near-name search (whose
+    // cost grows with the length) and without echoing the whole text.
+    if name.chars().count() > limits::MAX_MODEL_NAME_CHARS {
+        return Err(CalcError::UnknownModel {
+            name: name.chars().take(limits::MAX_MODEL_NAME_CHARS).collect(),
+            suggestions: Vec::new(),
+        });
+    }
     if let Ok(entry) = registry::lookup(name) {
         return Ok(Resolution {
             entry,

@@ -3,7 +3,7 @@
 //! pool that is left, in whole blocks. Derivation and sources: `docs/methodology.md`
 //! §10; validation against published start-up logs: `docs/accuracy.md`.
 
-use crate::error::CalcError;
+use crate::error::{to_u64, CalcError};
 use crate::inference::{forward_activation_bytes, ForwardPass, LogitRows};
 use crate::kv_cache::{cached_bytes, values_per_token_layer, MlaLayout};
 use crate::model::Model;
@@ -292,7 +292,7 @@ pub(crate) fn start_up(
     } else {
         CUDA_GRAPH_BYTES_PER_LAYER as u128 * model.arch.num_layers as u128
     };
-    let to = |v: u128| u64::try_from(v).map(Bytes).map_err(|_| CalcError::TooLarge);
+    let to = |v: u128| to_u64(v).map(Bytes);
     Ok(VllmCapacity {
         requested_memory: to(requested)?,
         max_num_batched_tokens,

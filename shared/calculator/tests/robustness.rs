@@ -15,7 +15,7 @@ fn check_error(err: CalcError) {
         CalcError::InvalidField { field, message } => {
             assert!(!field.is_empty() && !message.is_empty())
         }
-        CalcError::TooLarge => {}
+        CalcError::TooLarge | CalcError::WeightsTooLarge => {}
         CalcError::UnknownModel { .. } => panic!("unexpected unknown model"),
     }
 }

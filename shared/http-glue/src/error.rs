@@ -66,9 +66,12 @@ impl ApiError {
         )
     }
 
-    /// 404 for an unknown model in a path, with suggestions.
+    /// 404 for an unknown model, with suggestions. A long name is cut in the message.
     pub fn model_not_found(name: &str, suggestions: &[String]) -> ApiError {
-        let mut e = ApiError::new(StatusCode::NOT_FOUND, format!("Model '{name}' not found"));
+        let mut e = ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!("Model '{}' not found", crate::fields::clip(name)),
+        );
         e.body.insert("suggestions".into(), json!(suggestions));
         e
     }
@@ -85,22 +88,32 @@ impl ApiError {
     }
 
     /// Maps a calculator error, placing field names under `prefix` (e.g.
-    /// `configurations[2].`). An unknown model in a request body is a bad field
-    /// (400), not a missing resource.
-    pub fn from_calc(err: CalcError, prefix: &str) -> ApiError {
+    /// `configurations[2].`). An unknown model is a 404 wherever it is named, as the
+    /// old service answered (`{"error": "Model 'X' not found"}`), with the field and
+    /// suggestions. Weights too large for any answer are blamed on `model_field`, the
+    /// field that named the model.
+    pub fn from_calc(err: CalcError, prefix: &str, model_field: &str) -> ApiError {
         match err {
             CalcError::InvalidField { field, message } => {
                 ApiError::field(&format!("{prefix}{field}"), message)
             }
-            CalcError::UnknownModel { name, suggestions } => ApiError::field(
-                &format!("{prefix}model_name"),
-                format!("Model '{name}' not found"),
-            )
-            .with("suggestions", json!(suggestions)),
+            CalcError::UnknownModel { name, suggestions } => {
+                let mut e = ApiError::model_not_found(&name, &suggestions);
+                e.body
+                    .insert("field".into(), json!(format!("{prefix}model_name")));
+                e
+            }
             CalcError::TooLarge => ApiError::field(
                 &format!("{prefix}batch_size"),
                 format!(
-                    "with this model and sequence length the memory exceeds {}; lower batch_size or sequence_length",
+                    "the weights fit, but with this batch_size and sequence_length the memory per GPU exceeds {}; lower batch_size or sequence_length",
+                    limits::LARGEST_REPORTABLE
+                ),
+            ),
+            CalcError::WeightsTooLarge => ApiError::field(
+                &format!("{prefix}{model_field}"),
+                format!(
+                    "the model's weights alone take more than {} per GPU; no batch or sequence length changes that",
                     limits::LARGEST_REPORTABLE
                 ),
             ),
@@ -140,27 +153,33 @@ mod tests {
         let e = ApiError::from_calc(
             CalcError::field("config.hidden_size", "is required"),
             "configurations[0].",
+            "config",
         );
         assert_eq!(e.body["field"], "configurations[0].config.hidden_size");
+        // The old service's contract: an unknown model is a 404 wherever it is named.
         let e = ApiError::from_calc(
             CalcError::UnknownModel {
                 name: "Qwen3-7B".into(),
                 suggestions: vec!["Qwen3-8B".into()],
             },
-            "",
+            "configurations[1].",
+            "model_name",
         );
         assert_eq!(
             (e.status, body(&e)),
             (
-                StatusCode::BAD_REQUEST,
-                json!({"error": "model_name: Model 'Qwen3-7B' not found", "field": "model_name", "suggestions": ["Qwen3-8B"]})
+                StatusCode::NOT_FOUND,
+                json!({"error": "Model 'Qwen3-7B' not found", "field": "configurations[1].model_name", "suggestions": ["Qwen3-8B"]})
             )
         );
-        let e = ApiError::from_calc(CalcError::TooLarge, "");
+        let e = ApiError::from_calc(CalcError::TooLarge, "", "config");
+        assert_eq!(e.body["field"], "batch_size");
         assert!(e.body["error"]
             .as_str()
             .unwrap()
             .contains(limits::LARGEST_REPORTABLE));
+        let e = ApiError::from_calc(CalcError::WeightsTooLarge, "", "config");
+        assert_eq!(e.body["field"], "config");
     }
 
     #[test]

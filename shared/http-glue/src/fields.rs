@@ -43,14 +43,19 @@ impl<'a> Fields<'a> {
                     format!("is not used here; it belongs to {endpoint}"),
                 ));
             }
-            let mut err = ApiError::field(&self.path(key), "unknown field");
-            if let Some(near) = closest(key, known.iter().copied()) {
-                err = ApiError::field(
-                    &self.path(key),
-                    format!("unknown field; did you mean '{near}'?"),
-                )
-                .with("did_you_mean", json!(near));
-            }
+            // A key longer than any known one is not searched for a near name (the
+            // search costs length squared) and is repeated only in part.
+            let path = self.path(&clip(key));
+            let near = (key.len() <= ECHO_CHARS)
+                .then(|| closest(key, known.iter().copied()))
+                .flatten();
+            let err = match near {
+                Some(near) => {
+                    ApiError::field(&path, format!("unknown field; did you mean '{near}'?"))
+                        .with("did_you_mean", json!(near))
+                }
+                None => ApiError::field(&path, "unknown field"),
+            };
             return Err(err.with("known_fields", json!(known)));
         }
         Ok(())
@@ -189,6 +194,19 @@ pub fn unknown_name(path: &str, kind: &str, name: &str, names: &[&str]) -> ApiEr
         None => ApiError::field(path, format!("unknown {kind} '{name}'; see /api/gpus")),
     };
     err.with("allowed", json!(names))
+}
+
+/// Longest piece of a caller's text an answer repeats (names, keys).
+pub const ECHO_CHARS: usize = 64;
+
+/// `text`, cut to [`ECHO_CHARS`] characters (with `...` when cut): what an answer
+/// repeats of a caller's name or key.
+pub fn clip(text: &str) -> String {
+    if text.chars().count() > ECHO_CHARS {
+        format!("{}...", text.chars().take(ECHO_CHARS).collect::<String>())
+    } else {
+        text.to_owned()
+    }
 }
 
 /// A value for an error message, cut to a sensible length.

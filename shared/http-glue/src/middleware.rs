@@ -12,20 +12,23 @@ use crate::routes::{allowed_methods, Route};
 use crate::ApiError;
 
 /// Runs `handler` for `route`: answers 405 when the method is not the route's (`*`
-/// accepts any), turns an [`ApiError`] into its response and a panic into a 500 JSON
-/// error (a bug, logged), and logs one line per request.
+/// accepts any; a `GET` route answers `HEAD` with the same status and headers and no
+/// body), turns an [`ApiError`] into its response and a panic into a 500 JSON error
+/// (a bug, logged), and logs one line per request.
 pub fn respond(
     route: &Route,
     request: &Request,
     handler: impl FnOnce(&Request) -> Result<Response<Body>, ApiError>,
 ) -> Response<Body> {
     let start = Instant::now();
-    let response = if route.method != "*" && request.method().as_str() != route.method {
+    let method = request.method().as_str();
+    let head = method == "HEAD" && route.method == "GET";
+    let response = if route.method != "*" && method != route.method && !head {
         let allowed = allowed_methods(request.raw_http_path());
-        let allowed = if allowed.is_empty() {
-            vec![route.method]
-        } else {
-            allowed
+        let allowed = match (allowed.is_empty(), route.method) {
+            (false, _) => allowed,
+            (true, "GET") => vec!["GET", "HEAD"],
+            (true, method) => vec![method],
         };
         ApiError::method_not_allowed(&allowed).into_response()
     } else {
@@ -38,8 +41,19 @@ pub fn respond(
             }
         }
     };
+    let response = if head {
+        without_body(response)
+    } else {
+        response
+    };
     log_request(route, request, &response, start.elapsed());
     response
+}
+
+/// The response to a `HEAD`: the `GET` answer's status and headers, no body.
+pub fn without_body(response: Response<Body>) -> Response<Body> {
+    let (parts, _) = response.into_parts();
+    Response::from_parts(parts, Body::Empty)
 }
 
 #[cfg(test)]
@@ -84,8 +98,16 @@ mod tests {
     fn other_methods_are_405_and_the_handler_does_not_run() {
         let r = respond(&HEALTH, &request("POST"), |_| panic!("must not run"));
         assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
-        assert_eq!(r.headers()["allow"], "GET");
+        assert_eq!(r.headers()["allow"], "GET, HEAD");
         let r = respond(&HEALTH, &request("GET"), |_| Ok(ok(&json!({}))));
         assert_eq!(r.status(), StatusCode::OK);
+    }
+
+    #[test]
+    fn head_on_a_get_route_is_the_answer_without_its_body() {
+        let r = respond(&HEALTH, &request("HEAD"), |_| Ok(ok(&json!({"a": 1}))));
+        assert_eq!(r.status(), StatusCode::OK);
+        assert_eq!(r.headers()["content-type"], "application/json");
+        assert!(matches!(r.body(), Body::Empty));
     }
 }

@@ -58,6 +58,7 @@ fn known_fields(calc: Calculation) -> Vec<&'static str> {
 /// request's prices.
 pub struct ParsedPlan {
     resolved: Resolved,
+    prefix: String,
     calc: Calculation,
     request: PlanRequest,
     catalog: Catalog,
@@ -115,6 +116,7 @@ pub fn parse(
     }
     Ok(ParsedPlan {
         catalog: prices(&f, catalog)?,
+        prefix: prefix.to_owned(),
         resolved,
         calc,
         request: PlanRequest {
@@ -312,7 +314,7 @@ impl ParsedPlan {
     /// Runs the planner and renders the answer.
     pub fn answer(&self) -> Result<Value, ApiError> {
         let plan = planner::plan(&self.resolved.model, &self.request, &self.catalog)
-            .map_err(|e| ApiError::from_calc(e, ""))?;
+            .map_err(|e| ApiError::from_calc(e, &self.prefix, self.resolved.field()))?;
         Ok(self.json(&plan))
     }
 

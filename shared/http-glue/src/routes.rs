@@ -55,12 +55,9 @@ pub const ROUTES: [Route; 9] = [
     LIST_GPUS,
 ];
 
-/// Whether `path` matches `pattern` segment by segment (a trailing slash is ignored).
+/// Whether `path` matches `pattern` segment by segment (exactly: `/health/` is not
+/// `/health`, see [`canonical`]).
 pub fn matches(pattern: &str, path: &str) -> bool {
-    let path = path
-        .strip_suffix('/')
-        .filter(|p| !p.is_empty())
-        .unwrap_or(path);
     let mut p = pattern.split('/');
     let mut q = path.split('/');
     loop {
@@ -77,13 +74,27 @@ pub fn matches(pattern: &str, path: &str) -> bool {
     }
 }
 
-/// Methods accepted for `path`, in table order (empty when no route matches).
+/// Methods accepted for `path`, in table order, with `HEAD` after `GET` (a `GET` route
+/// answers `HEAD` too); empty when no route matches.
 pub fn allowed_methods(path: &str) -> Vec<&'static str> {
     ROUTES
         .iter()
         .filter(|r| matches(r.path, path))
-        .map(|r| r.method)
+        .flat_map(|r| match r.method {
+            "GET" => vec!["GET", "HEAD"],
+            other => vec![other],
+        })
         .collect()
+}
+
+/// The route path `path` means when it only differs by trailing slashes
+/// (`/health/` → `/health`); `None` when it is already canonical or matches nothing.
+pub fn canonical(path: &str) -> Option<&str> {
+    let trimmed = path.trim_end_matches('/');
+    (trimmed.len() < path.len()
+        && !trimmed.is_empty()
+        && ROUTES.iter().any(|r| matches(r.path, trimmed)))
+    .then_some(trimmed)
 }
 
 #[cfg(test)]
@@ -93,7 +104,15 @@ mod tests {
     #[test]
     fn matches_static_and_parameter_segments() {
         assert!(matches("/health", "/health"));
-        assert!(matches("/health", "/health/"));
+        assert!(!matches("/health", "/health/"));
+        assert_eq!(canonical("/health/"), Some("/health"));
+        assert_eq!(
+            canonical("/api/models/Qwen3-8B//"),
+            Some("/api/models/Qwen3-8B")
+        );
+        assert_eq!(canonical("/health"), None);
+        assert_eq!(canonical("/nothing/"), None);
+        assert_eq!(canonical("/"), None);
         assert!(matches("/api/models/{model_name}", "/api/models/Qwen3-8B"));
         assert!(!matches("/api/models/{model_name}", "/api/models/"));
         assert!(!matches("/api/models/{model_name}", "/api/models/a/b"));
@@ -103,7 +122,7 @@ mod tests {
     #[test]
     fn allowed_methods_for_known_paths() {
         assert_eq!(allowed_methods("/api/memory/inference"), vec!["POST"]);
-        assert_eq!(allowed_methods("/api/models/x"), vec!["GET"]);
+        assert_eq!(allowed_methods("/api/models/x"), vec!["GET", "HEAD"]);
         assert!(allowed_methods("/nope").is_empty());
     }
 }

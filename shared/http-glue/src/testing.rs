@@ -21,15 +21,12 @@ pub struct Expected {
     /// Further keys of the body: a string must equal the value, an array must contain
     /// it.
     pub holds: &'static [(&'static str, &'static str)],
+    /// The answer has no body (a `HEAD`).
+    pub empty: bool,
 }
 
 const fn ok(fixture: &'static str) -> Expected {
-    Expected {
-        fixture,
-        status: 200,
-        field: None,
-        holds: &[],
-    }
+    error(fixture, 200, None)
 }
 
 const fn error(fixture: &'static str, status: u16, field: Option<&'static str>) -> Expected {
@@ -38,7 +35,14 @@ const fn error(fixture: &'static str, status: u16, field: Option<&'static str>) 
         status,
         field,
         holds: &[],
+        empty: false,
     }
+}
+
+const fn head(fixture: &'static str) -> Expected {
+    let mut e = ok(fixture);
+    e.empty = true;
+    e
 }
 
 const fn holding(mut e: Expected, holds: &'static [(&'static str, &'static str)]) -> Expected {
@@ -77,7 +81,7 @@ pub const EXPECTED: &[Expected] = &[
     ),
     error("memory-inference-missing-batch", 400, Some("batch_size")),
     holding(
-        error("memory-inference-unknown-model", 400, Some("model_name")),
+        error("memory-inference-unknown-model", 404, Some("model_name")),
         &[("suggestions", "Llama-3.1-8B")],
     ),
     error("memory-inference-negative", 400, Some("batch_size")),
@@ -126,6 +130,11 @@ pub const EXPECTED: &[Expected] = &[
         error("not-found-method", 405, None),
         &[("error", "Method not allowed")],
     ),
+    holding(
+        error("not-found-trailing-slash-known", 308, None),
+        &[("location", "/health?verbose=1")],
+    ),
+    head("not-found-head"),
 ];
 
 /// Folder of the API Gateway v2 event fixtures (`tests/events`).
@@ -182,6 +191,11 @@ pub fn status_and_json(response: &Response<Body>) -> (u16, Value) {
 /// named, the further keys, and `Allow` on a 405.
 pub fn check(expected: &Expected, status: u16, headers: &[(String, String)], body: &str) {
     let name = expected.fixture;
+    if expected.empty {
+        assert_eq!(status, expected.status, "{name}");
+        assert!(body.is_empty(), "{name}: a HEAD answer has no body: {body}");
+        return;
+    }
     let json: Value =
         serde_json::from_str(body).unwrap_or_else(|_| panic!("{name}: body is not JSON: {body}"));
     assert_eq!(status, expected.status, "{name}: {json}");
@@ -210,6 +224,13 @@ pub fn check(expected: &Expected, status: u16, headers: &[(String, String)], bod
     }
     if status == 405 {
         assert!(header("allow").is_some(), "{name}: 405 without Allow");
+    }
+    if (300..400).contains(&status) {
+        assert_eq!(
+            header("location"),
+            json["location"].as_str().map(str::to_owned).as_ref(),
+            "{name}: Location"
+        );
     }
 }
 

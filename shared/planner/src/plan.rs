@@ -450,10 +450,7 @@ struct Setting<'a> {
 }
 
 fn too_large(gpu: &Gpu) -> String {
-    format!(
-        "{}: the workload needs more memory than a 64-bit byte count holds",
-        gpu.name
-    )
+    format!("{}: the workload needs more than 9 PB per GPU", gpu.name)
 }
 
 fn gb(bytes: u128) -> String {
@@ -526,7 +523,9 @@ impl Setting<'_> {
                 Ok(e) => e,
                 // A degree the heads do not divide: the next one may.
                 Err(CalcError::InvalidField { ref field, .. }) if field == "num_gpus" => continue,
-                Err(CalcError::TooLarge) => return Ok(Err(too_large(self.gpu))),
+                Err(CalcError::TooLarge | CalcError::WeightsTooLarge) => {
+                    return Ok(Err(too_large(self.gpu)))
+                }
                 Err(e) => return Err(e),
             };
             let notes = match self.support(&e) {
@@ -631,7 +630,9 @@ impl Setting<'_> {
         r.num_gpus = self.count;
         let e = match estimate_training(self.model, &r) {
             Ok(e) => e,
-            Err(CalcError::TooLarge) => return Ok(Err(too_large(self.gpu))),
+            Err(CalcError::TooLarge | CalcError::WeightsTooLarge) => {
+                return Ok(Err(too_large(self.gpu)))
+            }
             Err(e) => return Err(e),
         };
         let mut notes = Vec::new();

@@ -1,20 +1,66 @@
 //! Typed access to the keys of one `config.json` object. Every error names the key by
 //! its full path (`config.text_config.hidden_size`).
 
+use std::cell::RefCell;
+use std::collections::BTreeSet;
+
 use serde_json::{Map, Value};
 
 use crate::error::CalcError;
 use crate::numbers::as_integer;
 
-/// The keys of one config object and the path used in errors.
+/// Longest key compared with the keys the calculator reads, for typo warnings.
+const MAX_TYPO_KEY_CHARS: usize = 64;
+
+/// The keys of one config object and the path used in errors, with every name a
+/// reader looked for (to spot a key one typo away from one of them).
 pub(crate) struct Keys<'a> {
     map: &'a Map<String, Value>,
     prefix: &'a str,
+    looked_up: RefCell<BTreeSet<&'static str>>,
+}
+
+/// Whether `a` and `b` differ by exactly one inserted, deleted or replaced character
+/// (O(length)).
+fn one_edit_apart(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+    if long.len() - short.len() > 1 || a == b {
+        return false;
+    }
+    let prefix = short.iter().zip(long).take_while(|(x, y)| x == y).count();
+    if short.len() == long.len() {
+        short[prefix + 1..] == long[prefix + 1..]
+    } else {
+        short[prefix..] == long[prefix + 1..]
+    }
 }
 
 impl<'a> Keys<'a> {
     pub(crate) fn new(map: &'a Map<String, Value>, prefix: &'a str) -> Keys<'a> {
-        Keys { map, prefix }
+        Keys {
+            map,
+            prefix,
+            looked_up: RefCell::new(BTreeSet::new()),
+        }
+    }
+
+    /// Warnings for keys the readers never looked for that are one typo away from a
+    /// key they did: `num_key_value_head` would otherwise silently mean full
+    /// multi-head attention. Keys longer than 64 characters are not compared.
+    pub(crate) fn typo_warnings(&self) -> Vec<String> {
+        let looked_up = self.looked_up.borrow();
+        self.map
+            .keys()
+            .filter(|k| k.len() <= MAX_TYPO_KEY_CHARS && !looked_up.contains(k.as_str()))
+            .filter_map(|k| {
+                let near = looked_up.iter().find(|n| one_edit_apart(k, n))?;
+                Some(format!(
+                    "{}: not a key this calculator reads; did you mean {near}? It was left at its default",
+                    self.path(k)
+                ))
+            })
+            .collect()
     }
 
     /// `prefix.key`, for errors.
@@ -24,6 +70,7 @@ impl<'a> Keys<'a> {
 
     /// The first of `names` present with a non-null value.
     pub(crate) fn find(&self, names: &[&'static str]) -> Option<(&'static str, &'a Value)> {
+        self.looked_up.borrow_mut().extend(names);
         names
             .iter()
             .find_map(|n| self.map.get(*n).filter(|v| !v.is_null()).map(|v| (*n, v)))
@@ -114,27 +161,32 @@ impl<'a> Keys<'a> {
         Ok(Some(sliding))
     }
 
-    /// A list of layer indices below `layers` (`mlp_only_layers`); empty when absent.
+    /// A set of layer indices below `layers` (`mlp_only_layers`), as one flag per layer
+    /// (looked up in O(1)); all false when absent. The list may not be longer than the
+    /// model has layers, so reading it costs at most `layers` steps.
     pub(crate) fn index_list(
         &self,
         name: &'static str,
         layers: u64,
-    ) -> Result<Vec<u64>, CalcError> {
+    ) -> Result<Vec<bool>, CalcError> {
+        let mut set = vec![false; layers as usize];
         let Some((_, value)) = self.find(&[name]) else {
-            return Ok(Vec::new());
+            return Ok(set);
         };
-        value
+        let bad = || {
+            CalcError::field(
+                self.path(name),
+                format!("must be a list of at most {layers} layer indices below {layers}"),
+            )
+        };
+        let list = value
             .as_array()
-            .and_then(|list| {
-                list.iter()
-                    .map(|v| v.as_u64().filter(|i| *i < layers))
-                    .collect::<Option<Vec<_>>>()
-            })
-            .ok_or_else(|| {
-                CalcError::field(
-                    self.path(name),
-                    format!("must be a list of layer indices below {layers}"),
-                )
-            })
+            .filter(|l| l.len() as u64 <= layers)
+            .ok_or_else(bad)?;
+        for v in list {
+            let i = v.as_u64().filter(|i| *i < layers).ok_or_else(bad)?;
+            set[i as usize] = true;
+        }
+        Ok(set)
     }
 }

@@ -48,6 +48,16 @@ pub fn parse_config(value: &Value, prefix: &str) -> Result<ParsedConfig, CalcErr
     let map = value
         .as_object()
         .ok_or_else(|| CalcError::field(prefix, "must be a JSON object"))?;
+    if map.len() > limits::MAX_CONFIG_KEYS {
+        return Err(CalcError::field(
+            prefix,
+            format!(
+                "has {} keys; a config has at most {}",
+                map.len(),
+                limits::MAX_CONFIG_KEYS
+            ),
+        ));
+    }
     let keys = Keys::new(map, prefix);
     let model_type = keys.text("model_type")?;
     if let Some((_, text)) = keys.find(&["text_config"]) {
@@ -71,10 +81,20 @@ pub fn parse_config(value: &Value, prefix: &str) -> Result<ParsedConfig, CalcErr
         }
     };
     let architecture = read(&keys, family, model_type.unwrap_or("llama"), &mut warnings)?;
+    warnings.extend(keys.typo_warnings());
     Ok(ParsedConfig {
         architecture,
-        warnings,
+        warnings: unique(warnings),
     })
+}
+
+/// The warnings in their order, each once.
+fn unique(warnings: Vec<String>) -> Vec<String> {
+    let mut seen = std::collections::BTreeSet::new();
+    warnings
+        .into_iter()
+        .filter(|w| seen.insert(w.clone()))
+        .collect()
 }
 
 /// Multimodal wrappers (gemma3 and the like): the language model lives in
@@ -106,6 +126,7 @@ fn parse_text_config(
         "only the language model (text_config) is counted; a vision tower and projector add their own weights"
             .into(),
     );
+    parsed.warnings = unique(parsed.warnings);
     Ok(parsed)
 }
 
@@ -178,10 +199,17 @@ fn read_common(
     )?;
     let mut arch =
         Architecture::llama_like(model_type, family, hidden, layers, heads, head_dim, vocab);
-    arch.torch_dtype = torch_dtype(keys, warnings);
-    arch.checkpoint = keys
-        .find(&["quantization_config"])
-        .and_then(|(_, q)| Checkpoint::parse(q));
+    arch.torch_dtype = torch_dtype(keys, warnings)?;
+    arch.checkpoint = match keys.find(&["quantization_config"]) {
+        Some((name, q)) if !q.is_object() => {
+            return Err(CalcError::field(
+                keys.path(name),
+                "must be an object (the checkpoint's quantization settings)",
+            ))
+        }
+        Some((_, q)) => Checkpoint::parse(q),
+        None => None,
+    };
     arch.tie_word_embeddings = keys
         .flag("tie_word_embeddings")?
         .unwrap_or(family.ties_embeddings);
@@ -208,19 +236,23 @@ fn read_common(
 
 /// `torch_dtype` (or `dtype`) when it is a 16- or 32-bit float; anything else is warned
 /// and left to the default.
-fn torch_dtype(keys: &Keys, warnings: &mut Vec<String>) -> Option<Precision> {
-    let text = keys
-        .find(&["torch_dtype", "dtype"])
-        .and_then(|(_, v)| v.as_str())?;
-    match Precision::parse(text) {
+fn torch_dtype(keys: &Keys, warnings: &mut Vec<String>) -> Result<Option<Precision>, CalcError> {
+    let Some((name, value)) = keys.find(&["torch_dtype", "dtype"]) else {
+        return Ok(None);
+    };
+    let text = value.as_str().ok_or_else(|| {
+        CalcError::field(keys.path(name), "must be a string such as \"bfloat16\"")
+    })?;
+    Ok(match Precision::parse(text) {
         Some(p) if !p.is_quantized() => Some(p),
         _ => {
+            let shown: String = text.chars().take(32).collect();
             warnings.push(format!(
-                "torch_dtype '{text}' is not float32, float16 or bfloat16; bfloat16 assumed"
+                "torch_dtype '{shown}' is not float32, float16 or bfloat16; bfloat16 assumed"
             ));
             None
         }
-    }
+    })
 }
 
 #[cfg(test)]

@@ -44,7 +44,7 @@ fn read_deepseek_v3(keys: &Keys, c: &Common, arch: &mut Architecture) -> Result<
         .uint(&["n_shared_experts"], 0, limits::MAX_EXPERTS)?
         .unwrap_or(0);
     let first_dense = keys
-        .uint(&["first_k_dense_replace"], 0, limits::MAX_LAYERS)?
+        .uint(&["first_k_dense_replace"], 0, c.layers)?
         .unwrap_or(0);
     let freq = keys
         .uint(&["moe_layer_freq"], 1, limits::MAX_LAYERS)?

@@ -111,7 +111,7 @@ fn read_qwen_moe(
         router_bias: false,
     };
     read_moe(keys, arch, experts, expert_width, shared, |i| {
-        !dense_only.contains(&i) && (i + 1) % step == 0
+        !dense_only[i as usize] && (i + 1) % step == 0
     })?;
     let moe_layers = match arch.moe.as_mut() {
         Some(moe) => {

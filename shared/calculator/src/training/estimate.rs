@@ -3,10 +3,10 @@
 
 use super::activations::activation_bytes;
 use super::optimizer::{state_bytes, step_workspace_bytes, GradientLayout};
-use super::trainable::{trainable_set, Trainable};
+use super::trainable::{smallest_adapted_dimension, trainable_set, Trainable};
 use super::vocabulary::Method;
 use super::{TrainingDetails, TrainingEstimate, TrainingRequest};
-use crate::error::{check_workload, to_u64, CalcError};
+use crate::error::{check_weights, check_workload, to_u64, CalcError};
 use crate::limits;
 use crate::model::Model;
 use crate::precision::{Precision, Quantization, WeightFormat, DEFAULT_GROUP_SIZE};
@@ -83,6 +83,7 @@ pub fn estimate_training(
         .max(params.embedding_matrix);
 
     let (weights, base_format) = weight_memory(model, req, t, a, sharding, largest_layer);
+    check_weights(weights)?;
     let gradients = sharding.shard(t * layout.grad_16bit, 2)
         + sharding.shard(t * layout.grad_fp32, 1)
         + sharding.gathered(largest_layer.min(t) * a);
@@ -151,14 +152,19 @@ fn validate(
     check_workload(req.batch_size, req.sequence_length, req.num_gpus)?;
     limits::LORA_RANK.check(req.lora_rank)?;
     if let Some(p) = req.trainable_percent {
-        if !(p.is_finite() && (0.0..=limits::MAX_TRAINABLE_PERCENT).contains(&p)) {
-            return Err(CalcError::field(
-                "trainable_parameters",
-                format!(
-                    "must be a percentage from 0 to {}",
-                    limits::MAX_TRAINABLE_PERCENT
-                ),
-            ));
+        limits::TRAINABLE_PARAMETERS.check(p)?;
+    }
+    if req.method.is_peft() {
+        if let Some(d) = smallest_adapted_dimension(model, req.lora_target) {
+            if req.lora_rank > d {
+                return Err(CalcError::field(
+                    "lora_rank",
+                    format!(
+                        "must be at most {d}, the smallest dimension of the matrices lora_target {} adapts (a larger rank makes adapters bigger than the matrices)",
+                        req.lora_target.name()
+                    ),
+                ));
+            }
         }
     }
     let precision = req.precision.unwrap_or_else(|| model.default_precision());

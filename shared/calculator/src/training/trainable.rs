@@ -47,6 +47,18 @@ pub(crate) fn trainable_set(
     }
 }
 
+/// The smallest dimension of the matrices `target` adapts: a rank above it gives
+/// adapters larger than the matrices themselves. `None` when nothing is adapted.
+pub(crate) fn smallest_adapted_dimension(model: &Model, target: LoraTarget) -> Option<u64> {
+    model
+        .linears
+        .iter()
+        .filter(|g| target == LoraTarget::AllLinear || g.kind == LinearKind::Attention)
+        .filter(|g| g.shape.count > 0)
+        .map(|g| g.shape.rows_in.min(g.shape.cols_out))
+        .min()
+}
+
 /// LoRA adapters: `r·(n_in + n_out)` per adapted matrix (methodology §7.1).
 fn adapters(model: &Model, req: &TrainingRequest) -> Trainable {
     let layers = model.arch.num_layers;

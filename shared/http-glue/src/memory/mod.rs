@@ -188,7 +188,7 @@ pub fn evaluate(
     f.reject_unknown(&calc.fields(), calc.other_fields())?;
     let resolved = parse::resolve_model(&f)?;
     let unit = parse_unit(&f, default_unit)?;
-    let calc_error = |e| ApiError::from_calc(e, prefix);
+    let calc_error = |e| ApiError::from_calc(e, prefix, resolved.field());
     Ok(match calc {
         Calculation::Inference => {
             let req = parse::inference_request(&f, engine::Context::Memory)?;

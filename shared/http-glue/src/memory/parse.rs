@@ -16,12 +16,30 @@ use crate::ApiError;
 
 /// A model resolved from a request, borrowed from the registry when possible, with
 /// how it was named and the naming fields to echo back.
+///
+/// [`Resolved::field`] names the field that sized the model, for errors about it.
 pub(crate) struct Resolved {
     pub model: Cow<'static, Model>,
     pub source: &'static str,
     pub echo: Map<String, Value>,
     /// How a model name was read, when not as the registry spells it.
     pub notes: Vec<String>,
+}
+
+impl Resolved {
+    /// The request field that determined the model's size: `model_size` when given,
+    /// else `model_name`, `config` or (explicit fields) `hidden_size`.
+    pub fn field(&self) -> &'static str {
+        if self.echo.contains_key("model_size") {
+            "model_size"
+        } else {
+            match self.source {
+                "registry" => "model_name",
+                "config" => "config",
+                _ => "hidden_size",
+            }
+        }
+    }
 }
 
 pub(crate) fn names_of<T: Copy>(all: &[T], name: impl Fn(T) -> &'static str) -> Vec<&'static str> {
@@ -32,7 +50,7 @@ pub(crate) fn names_of<T: Copy>(all: &[T], name: impl Fn(T) -> &'static str) -> 
 /// with `model_size` as an optional parameter-count override.
 pub(crate) fn resolve_model(f: &Fields) -> Result<Resolved, ApiError> {
     let prefix = f.path("");
-    let calc = |e| ApiError::from_calc(e, &prefix);
+    let calc = |e| ApiError::from_calc(e, &prefix, "model_name");
     let name = f.text("model_name")?;
     let config = f.get("config");
     let explicit = EXPLICIT_FIELDS.iter().any(|k| f.has(k));
@@ -208,7 +226,7 @@ pub(crate) fn training_request(f: &Fields) -> Result<TrainingRequest, ApiError> 
         Method::parse,
         &names_of(&Method::ALL, Method::name),
     )?;
-    let trainable_percent = f.number("trainable_parameters", 0.0, limits::MAX_TRAINABLE_PERCENT)?;
+    let trainable_percent = f.fraction(limits::TRAINABLE_PARAMETERS)?;
     let lora_rank = f.uint(limits::LORA_RANK)?;
     let lora_target = f.choice(
         "lora_target",
