@@ -507,7 +507,7 @@ impl Setting<'_> {
     /// all-reduce traffic; when none meets it, the largest valid degree, with what it
     /// lacks.
     fn inference(&self, base: &InferenceRequest) -> Result<Result<Candidate, String>, CalcError> {
-        let mut best: Option<Candidate> = None;
+        let mut best: Option<(Candidate, InferenceRequest)> = None;
         for tp in TENSOR_PARALLEL_DEGREES
             .into_iter()
             .filter(|t| self.count % t == 0)
@@ -543,17 +543,25 @@ impl Setting<'_> {
             c.notes = notes;
             self.judge_inference(&mut c, &r, &e, replicas)?;
             let fits = c.fits;
-            best = Some(c);
+            best = Some((c, r));
             if fits {
                 break;
             }
         }
-        Ok(best.ok_or_else(|| {
-            format!(
+        let Some((mut c, r)) = best else {
+            return Ok(Err(format!(
                 "{}: no tensor-parallel degree in {:?} that divides {} GPUs also divides the model's attention heads",
                 self.gpu.name, TENSOR_PARALLEL_DEGREES, self.count
-            )
-        }))
+            )));
+        };
+        // The longest context, a bisection, only for the degree chosen.
+        c.max_sequence_length = match &r.engine {
+            Engine::Vllm(_) => max_sequence_length_vllm(self.model, &r)?,
+            Engine::Transformers => {
+                max_sequence_length(self.model, FitWorkload::Inference(&r), self.budget())?
+            }
+        };
+        Ok(Ok(c))
     }
 
     fn judge_inference(
@@ -572,7 +580,6 @@ impl Setting<'_> {
         match &e.vllm {
             Some(v) => {
                 c.max_batch_size = v.starts().then_some(v.max_sequences);
-                c.max_sequence_length = max_sequence_length_vllm(self.model, r)?;
                 c.concurrent_sequences = Some(if v.starts() {
                     v.max_sequences * replicas
                 } else {
@@ -605,7 +612,6 @@ impl Setting<'_> {
                 let budget = self.budget();
                 let w = FitWorkload::Inference(r);
                 c.max_batch_size = max_batch_size(self.model, w, budget)?;
-                c.max_sequence_length = max_sequence_length(self.model, w, budget)?;
                 c.concurrent_sequences = c.max_batch_size.map(|b| b * replicas);
                 let fits_target =
                     c.concurrent_sequences.unwrap_or(0) >= target.unwrap_or(r.batch_size);
