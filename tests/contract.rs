@@ -196,3 +196,81 @@ fn omitted_fields_take_the_calculator_defaults() {
     assert_eq!(p["zero_stage"], defaults.zero_stage);
     assert_eq!(p["num_gpus"], defaults.num_gpus);
 }
+
+/// A request schema of the OpenAPI document.
+fn openapi_schema(name: &str) -> &'static Value {
+    &openapi::document()["components"]["schemas"][name]
+}
+
+fn schema_fields(name: &str) -> std::collections::BTreeSet<String> {
+    openapi_schema(name)["properties"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect()
+}
+
+#[test]
+fn the_openapi_request_schemas_state_the_code() {
+    use http_glue::memory::Calculation;
+    let fields = |c: Calculation| -> std::collections::BTreeSet<String> {
+        c.fields().into_iter().map(str::to_owned).collect()
+    };
+    assert_eq!(
+        schema_fields("InferenceRequest"),
+        fields(Calculation::Inference)
+    );
+    assert_eq!(
+        schema_fields("TrainingRequest"),
+        fields(Calculation::Training)
+    );
+    let mut plan: std::collections::BTreeSet<String> = fields(Calculation::Inference)
+        .into_iter()
+        .chain(fields(Calculation::Training))
+        .chain(http_glue::plan::PLAN_FIELDS.iter().map(|f| f.to_string()))
+        .collect();
+    for set_by_plan in ["num_gpus", "gpu", "gpu_memory_gib"] {
+        plan.remove(set_by_plan);
+    }
+    assert_eq!(schema_fields("PlanRequest"), plan);
+    for schema in ["InferenceRequest", "TrainingRequest", "PlanRequest"] {
+        let s = openapi_schema(schema);
+        assert_eq!(
+            s["additionalProperties"], false,
+            "{schema}: unknown fields are refused"
+        );
+        for range in limits::REQUEST_FIELDS {
+            let p = &s["properties"][range.field];
+            if p.is_null() {
+                continue;
+            }
+            assert_eq!(
+                (p["minimum"].as_u64(), p["maximum"].as_u64()),
+                (Some(range.min), Some(range.max)),
+                "{schema}.{}",
+                range.field
+            );
+        }
+        for (field, names) in [
+            ("quantization", enumerated("quantization", false)),
+            (
+                "kv_cache_precision",
+                enumerated("kv_cache_precision", false),
+            ),
+            ("optimizer", enumerated("optimizer", true)),
+            ("method", enumerated("method", true)),
+            ("lora_target", enumerated("lora_target", true)),
+            ("unit", enumerated("unit", false)),
+            ("engine", enumerated("engine", false)),
+        ] {
+            let listed = &s["properties"][field]["enum"];
+            if listed.is_null() {
+                continue;
+            }
+            let mut want: Vec<Value> = names.iter().map(|n| json!(n)).collect();
+            want.push(Value::Null);
+            assert_eq!(listed.as_array().unwrap(), &want, "{schema}.{field}");
+        }
+    }
+}

@@ -24,6 +24,7 @@ async fn invoke(function: &str, request: Request) -> Response<Body> {
         "not-found" => not_found::handler(request).await,
         "plan" => plan::handler(request).await,
         "list-gpus" => list_gpus::handler(request).await,
+        "openapi" => openapi::handler(request).await,
         other => panic!("no handler for {other}"),
     };
     // Handlers answer every error with Ok(response): an Err would be a 500 at API

@@ -120,6 +120,30 @@ fn template_and_router_serve_the_same_routes() {
     );
 }
 
+/// (method, path) of every operation of the OpenAPI document.
+fn openapi_routes() -> BTreeSet<(String, String)> {
+    let doc = openapi::document();
+    doc["paths"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .flat_map(|(path, item)| {
+            item.as_object()
+                .unwrap()
+                .keys()
+                .map(move |method| (method.to_ascii_uppercase(), path.clone()))
+        })
+        .collect()
+}
+
+#[test]
+fn the_openapi_document_describes_the_templates_routes() {
+    let (template, _) = template_routes();
+    let template: BTreeSet<(String, String)> =
+        template.into_iter().map(|(m, p, _)| (m, p)).collect();
+    assert_eq!(openapi_routes(), template);
+}
+
 #[test]
 fn router_sends_other_methods_on_known_paths_to_not_found() {
     let text = std::fs::read_to_string(root().join("Cargo.toml")).unwrap();
@@ -129,7 +153,9 @@ fn router_sends_other_methods_on_known_paths_to_not_found() {
         .unwrap();
     for route in ROUTES {
         let entries = router[route.path].as_array().unwrap();
-        for method in ["GET", "POST", "PUT", "PATCH", "DELETE"] {
+        for method in [
+            "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "TRACE",
+        ] {
             let target = entries
                 .iter()
                 .find(|e| e["method"].as_str() == Some(method))

@@ -39,11 +39,13 @@ pub const CONFIG_OPTIONS: Route = route("GET", "/api/config/options", "config-op
 pub const PLAN: Route = route("POST", "/api/plan", "plan");
 /// `GET /api/gpus`
 pub const LIST_GPUS: Route = route("GET", "/api/gpus", "list-gpus");
+/// `GET /api/openapi.json`
+pub const OPENAPI: Route = route("GET", "/api/openapi.json", "openapi");
 /// The `$default` route: anything no other route matches.
 pub const NOT_FOUND: Route = route("*", "$default", "not-found");
 
 /// Every route except the `$default` catch-all answered by `not-found`.
-pub const ROUTES: [Route; 9] = [
+pub const ROUTES: [Route; 10] = [
     HEALTH,
     LIST_MODELS,
     GET_MODEL,
@@ -53,6 +55,7 @@ pub const ROUTES: [Route; 9] = [
     CONFIG_OPTIONS,
     PLAN,
     LIST_GPUS,
+    OPENAPI,
 ];
 
 /// Whether `path` matches `pattern` segment by segment (exactly: `/health/` is not

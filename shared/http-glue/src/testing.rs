@@ -70,6 +70,7 @@ pub const EXPECTED: &[Expected] = &[
     ok("memory-inference-checkpoint"),
     ok("memory-inference-tensor-parallel"),
     error("memory-inference-malformed", 400, None),
+    error("memory-inference-not-utf8", 400, None),
     error("memory-inference-not-object", 400, None),
     holding(
         error("memory-inference-unknown-field", 400, Some("precison")),
@@ -122,6 +123,7 @@ pub const EXPECTED: &[Expected] = &[
     ),
     error("plan-bad-utilization", 400, Some("gpu_memory_utilization")),
     ok("list-gpus"),
+    ok("openapi"),
     holding(
         error("not-found", 404, None),
         &[("error", "Endpoint not found")],

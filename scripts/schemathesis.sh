@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Schema-driven fuzzing: serves the API with `cargo lambda watch` on a free port, runs
+# Schemathesis against docs/openapi.yaml with every check on (settings in
+# schemathesis.toml, hooks in scripts/schemathesis_hooks.py), and stops the server.
+# Extra arguments go to `schemathesis run` (e.g. --seed 3).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/lib.sh
+ensure_tools scripts/requirements/ci.txt
+
+port=$("$VENV/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+log=$(mktemp)
+./scripts/serve.sh --invoke-port "$port" >"$log" 2>&1 &
+serve_pid=$!
+# serve.sh stops the cargo-lambda it started when it gets TERM.
+trap 'kill -TERM "$serve_pid" 2>/dev/null || true; wait "$serve_pid" 2>/dev/null || true; rm -f "$log"' EXIT
+for _ in $(seq 1 600); do
+  grep -q '^Ready' "$log" && break
+  kill -0 "$serve_pid" 2>/dev/null || { cat "$log"; say "serve.sh stopped"; exit 1; }
+  sleep 1
+done
+grep -q '^Ready' "$log" || { cat "$log"; say "the API did not start"; exit 1; }
+
+SCHEMATHESIS_HOOKS=scripts.schemathesis_hooks "$VENV/bin/schemathesis" run docs/openapi.yaml \
+  --url "http://127.0.0.1:$port" --checks all --workers 1 --generation-database none \
+  --no-color "$@"
