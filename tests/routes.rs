@@ -200,7 +200,34 @@ fn every_function_is_a_workspace_member_with_a_template_resource() {
         "ThrottlingBurstLimit:",
         "LogFormat: JSON",
         "ApiUrl:",
+        // A public API as a reviewer wants it: bounded concurrency and time, alarms to a
+        // topic, the platform's REPORT lines kept, access logs with the error.
+        "ReservedConcurrentExecutions: !Ref ReservedConcurrency",
+        "Timeout: 3",
+        "SystemLogLevel: INFO",
+        "HasAlarmTopic: !Not [!Equals [!Ref AlarmTopicArn, \"\"]]",
+        "\"errorMessage\":\"$context.error.message\"",
+        "\"integrationStatus\":\"$context.integration.status\"",
+        "Api5xxAlarm:",
+        "MetricName: 5xx",
     ] {
         assert!(text.contains(required), "template.yaml lacks {required}");
+    }
+    // Every function: its errors, throttles and p99 duration alarmed.
+    let resources: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("  ")?.strip_suffix("Function:"))
+        .filter(|n| !n.is_empty() && !n.starts_with(' '))
+        .collect();
+    assert_eq!(resources.len(), ROUTES.len() + 2, "{resources:?}");
+    for name in resources {
+        for alarm in ["Errors", "Throttles", "Duration"] {
+            let key = format!("  {name}{alarm}Alarm:");
+            assert!(text.contains(&key), "template.yaml lacks {key}");
+        }
+        assert!(
+            text.contains(&format!("Value: !Ref {name}Function")),
+            "{name}: alarms name the function"
+        );
     }
 }

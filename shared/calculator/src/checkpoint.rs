@@ -18,13 +18,6 @@ pub struct ModuleScope {
     pub kind: LinearKind,
 }
 
-impl ModuleScope {
-    /// Whether a matrix of `kind` in `layer` is in this scope.
-    pub fn covers(&self, layer: u64, kind: LinearKind) -> bool {
-        self.kind == kind && self.layer.map_or(true, |l| l == layer)
-    }
-}
-
 /// The storage a published checkpoint states.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Checkpoint {

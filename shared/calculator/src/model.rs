@@ -241,10 +241,9 @@ impl Model {
         // Scale by linear / arch_linear (1 unless model_size overrides the total), split
         // so that no product can overflow.
         let linear = self.params.linear;
-        let scale = |x: u128| match arch_linear {
-            0 => x,
-            _ => x / arch_linear * linear + (x % arch_linear) * linear / arch_linear,
-        };
+        // A model always has linears; max(1) only keeps the division total.
+        let arch_linear = arch_linear.max(1);
+        let scale = |x: u128| x / arch_linear * linear + (x % arch_linear) * linear / arch_linear;
         (scale(bits), scale(weights))
     }
 

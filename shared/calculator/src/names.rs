@@ -32,19 +32,47 @@ const VARIANT_TOKENS: [&str; 9] = [
 ];
 
 /// Name tokens of quantized checkpoints; which format they mean is [`checkpoint_for`].
-const QUANT_TOKENS: [&str; 14] = [
-    "fp8", "dynamic", "awq", "gptq", "int4", "int8", "bnb", "4bit", "8bit", "nf4", "w4a16", "w8a8",
-    "w8a16", "mxfp4",
+const QUANT_TOKENS: [&str; 15] = [
+    "fp8",
+    "dynamic",
+    "awq",
+    "gptq",
+    "int4",
+    "int8",
+    "bnb",
+    "4bit",
+    "8bit",
+    "nf4",
+    "w4a16",
+    "w8a8",
+    "w8a16",
+    "mxfp4",
+    "quantized",
 ];
 
-/// The tokens of a name: lower case, without the organisation, split at `-` and `_`.
+/// The tokens of a name: lower case, without the organisation, split at `-` and `_`,
+/// and at `.` where it separates words rather than a version (`quantized.w4a16`, but
+/// `3.1`).
 fn tokens(name: &str) -> Vec<String> {
     let lower = name.trim().to_ascii_lowercase();
     let short = lower.rsplit('/').next().unwrap_or(&lower);
+    let version = |t: &str| {
+        t.split('.')
+            .all(|p| p.starts_with(|c: char| c.is_ascii_digit()))
+    };
     short
         .split(['-', '_'])
         .filter(|t| !t.is_empty())
-        .map(str::to_owned)
+        .flat_map(|t| {
+            if version(t) {
+                vec![t.to_owned()]
+            } else {
+                t.split('.')
+                    .filter(|p| !p.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            }
+        })
         .collect()
 }
 

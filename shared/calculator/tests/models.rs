@@ -363,6 +363,63 @@ fn quantization_configs_read_as_formats() {
 }
 
 #[test]
+fn quantization_config_edge_cases() {
+    use calculator::checkpoint::Checkpoint;
+    let parse = |c: Value| Checkpoint::parse(&c).unwrap();
+    // AWQ has no 8-bit format (GPTQ has): said, not sized.
+    let awq8 = parse(json!({"quant_method": "awq", "bits": 8}));
+    assert!(awq8.format.is_none());
+    assert!(awq8.notes[0].starts_with("8-bit awq checkpoints have no matching format"));
+    assert_eq!(
+        parse(json!({"quant_method": "gptq", "bits": 8}))
+            .format
+            .unwrap()
+            .precision,
+        Precision::Int8
+    );
+    // group_size 0 or -1: one group per input channel; a positive one as given.
+    for g in [0, -1] {
+        let f = parse(json!({"quant_method": "gptq", "bits": 4, "group_size": g}))
+            .format
+            .unwrap();
+        assert_eq!(f.group_size, calculator::limits::MAX_GROUP_SIZE, "{g}");
+    }
+    assert_eq!(
+        parse(json!({"quant_method": "awq", "q_group_size": 32}))
+            .format
+            .unwrap()
+            .group_size,
+        32
+    );
+    // compressed-tensors: float 8 is FP8, int 8 int8 (per channel unless grouped),
+    // other widths are said; FP8 with channel scales is noted.
+    let ct = |weights: Value| {
+        parse(json!({"quant_method": "compressed-tensors",
+        "config_groups": {"group_0": {"weights": weights}}}))
+    };
+    let fp8 = ct(json!({"num_bits": 8, "type": "float", "strategy": "channel"}));
+    assert_eq!(fp8.format.unwrap().precision, Precision::Float8);
+    assert!(fp8.notes[0].contains("channel scales"));
+    let tensor = ct(json!({"num_bits": 8, "type": "float", "strategy": "tensor"}));
+    assert!(tensor.notes.is_empty());
+    let int8 = ct(json!({"num_bits": 8, "type": "int", "strategy": "channel", "group_size": 64}));
+    let int8 = int8.format.unwrap();
+    assert_eq!(
+        (int8.precision, int8.group_size),
+        (Precision::Int8, calculator::limits::MAX_GROUP_SIZE)
+    );
+    let grouped0 = ct(json!({"num_bits": 4, "type": "int", "strategy": "group", "group_size": 0}));
+    assert_eq!(
+        grouped0.format.unwrap().group_size,
+        calculator::limits::MAX_GROUP_SIZE
+    );
+    let odd = ct(json!({"num_bits": 2, "type": "int"}));
+    assert!(odd.format.is_none() && odd.notes[0].contains("int 2-bit"));
+    let float4 = ct(json!({"num_bits": 4, "type": "float"}));
+    assert!(float4.format.is_none());
+}
+
+#[test]
 fn families_compare_by_name() {
     assert_eq!(families::lookup("llama"), Some(&families::LLAMA));
     assert_ne!(families::LLAMA, families::MISTRAL);
@@ -464,4 +521,61 @@ fn model_size_sets_the_total_and_solves_the_mlp_width() {
     }
     e.model_size_billions = Some(1e-12);
     assert_eq!(Model::from_explicit(&e).unwrap().params.total, 1);
+}
+
+#[test]
+fn every_quantization_mark_of_a_checkpoint_name() {
+    use calculator::names::resolve;
+    let fmt = |name: &str| {
+        let r = resolve(name).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let f = r.model.arch.checkpoint.as_ref().unwrap().format.unwrap();
+        (f.precision, f.quantization)
+    };
+    use calculator::Quantization::*;
+    for name in [
+        "unsloth/Llama-3.1-8B-bnb-4bit",
+        "someone/Llama-3.1-8B-nf4",
+        "someone/Llama-3.1-8B-4bit",
+    ] {
+        assert_eq!(fmt(name), (Precision::Int4, Some(Bitsandbytes)), "{name}");
+    }
+    assert_eq!(
+        fmt("someone/Llama-3.1-8B-8bit"),
+        (Precision::Int8, Some(Bitsandbytes))
+    );
+    for name in [
+        "RedHatAI/Llama-3.1-8B-Instruct-quantized.w4a16",
+        "someone/Llama-3.1-8B-int4",
+    ] {
+        assert_eq!(fmt(name), (Precision::Int4, None), "{name}");
+    }
+    for name in [
+        "RedHatAI/Llama-3.1-8B-Instruct-quantized.w8a8",
+        "someone/Llama-3.1-8B-w8a16",
+        "someone/Llama-3.1-8B-int8",
+    ] {
+        assert_eq!(fmt(name), (Precision::Int8, None), "{name}");
+    }
+    assert_eq!(
+        fmt("someone/Llama-3.1-8B-GPTQ-Int8"),
+        (Precision::Int8, Some(Gptq))
+    );
+    assert_eq!(
+        fmt("someone/Llama-3.1-8B-GPTQ"),
+        (Precision::Int4, Some(Gptq))
+    );
+    assert_eq!(
+        fmt("someone/Llama-3.1-8B-AWQ"),
+        (Precision::Int4, Some(Awq))
+    );
+}
+
+#[test]
+fn two_layers_left_unquantized_count_twice() {
+    // As in modules_a_checkpoint_leaves_unquantized_stay_16_bit, both layers of the toy
+    // listed: nothing is quantized, every linear 16-bit.
+    let both = model(llama(json!({"quantization_config": {"quant_method": "awq",
+        "bits": 4, "group_size": 64,
+        "modules_to_not_convert": ["model.layers.0.", "model.layers.1."]}})));
+    assert_eq!(infer(&both, |_| {}).model_weights.0, 79_680 * 16 / 8);
 }
