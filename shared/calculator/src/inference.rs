@@ -4,7 +4,7 @@
 
 use crate::checkpoint::ModuleScope;
 use crate::error::{check_weights, check_workload, to_u64, CalcError};
-use crate::kv_cache::{kv_cache_bytes, kv_heads_per_gpu, MlaLayout};
+use crate::kv_cache::{kv_cache_bytes, kv_heads_per_gpu};
 use crate::limits;
 use crate::model::Model;
 use crate::precision::{Precision, Quantization, WeightFormat};
@@ -313,7 +313,6 @@ pub fn estimate_inference(
                 req.batch_size as u128,
                 tokens as u128,
                 gpus,
-                MlaLayout::PerHead,
             ),
             forward_activation_bytes(model, prefill_pass(req), gpus, a),
             context,
@@ -487,14 +486,9 @@ mod tests {
             run("Llama-3.1-8B", |_| {}).kv_cache.0,
             32 * 8 * 128 * 2 * 2 * 4096
         );
-        // DeepSeek-V3 under transformers: keys (128 nope + 64 rope) and values (128) of
-        // 128 heads per layer and token, decompressed: 71x vLLM's 576-value latent.
-        let per_head = 128 * (128 + 64 + 128);
-        assert_eq!(
-            run("DeepSeek-V3", |_| {}).kv_cache.0,
-            61 * per_head * 2 * 4096
-        );
-        assert_eq!(per_head / 576, 71);
+        // DeepSeek-V3: the latent 512 + rope 64 per layer and token (transformers 5 and
+        // vLLM alike).
+        assert_eq!(run("DeepSeek-V3", |_| {}).kv_cache.0, 61 * 576 * 2 * 4096);
         // gemma-2-9b: half its 42 layers keep at most the 4096-token window.
         let gemma = |tokens| {
             run("gemma-2-9b-it", |r| r.sequence_length = tokens)

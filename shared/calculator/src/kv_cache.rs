@@ -8,18 +8,6 @@ use crate::precision::Precision;
 /// transformers' `QuantizedCache`), each group with a 16-bit scale and zero point.
 const KV_QUANT_GROUP: u128 = 64;
 
-/// What an engine caches for a multi-head latent attention (MLA) layer.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum MlaLayout {
-    /// The compressed latent and the shared rope key (`kv_lora_rank + qk_rope_head_dim`
-    /// values per token and layer), replicated on every GPU: vLLM's MLA backends.
-    Latent,
-    /// Keys and values decompressed per head (`n_h·(d_nope + d_rope) + n_h·d_v`), split
-    /// over GPUs by head: transformers' `DeepseekV3Attention` updates its cache after
-    /// the up-projection.
-    PerHead,
-}
-
 /// Bits of one cached value, with group scales for integer caches.
 fn kv_bits(p: Precision) -> (u128, u128) {
     match p {
@@ -36,16 +24,17 @@ pub(crate) fn kv_heads_per_gpu(model: &Model, gpus: u64) -> u64 {
     model.arch.num_kv_heads.div_ceil(gpus)
 }
 
-/// Values one GPU caches per token in one attention layer.
-pub(crate) fn values_per_token_layer(model: &Model, gpus: u64, mla: MlaLayout) -> u128 {
+/// Values one GPU caches per token in one attention layer. A multi-head latent
+/// attention (MLA) layer caches its compressed latent and the shared rope key
+/// (`kv_lora_rank + qk_rope_head_dim`), replicated on every GPU: vLLM's MLA backends
+/// do, and so does transformers 5 (measured with 5.17.0: keys `[b, 1, s, r_kv]`, values
+/// `[b, 1, s, d_rope]`; transformers 4 cached the decompressed per-head keys and values,
+/// 71x more for DeepSeek-V3; methodology §4).
+pub(crate) fn values_per_token_layer(model: &Model, gpus: u64) -> u128 {
     let arch = &model.arch;
-    match (arch.mla, mla) {
-        (Some(m), MlaLayout::Latent) => (m.kv_lora_rank + m.qk_rope_head_dim) as u128,
-        (Some(m), MlaLayout::PerHead) => {
-            let heads = (arch.num_heads / gpus) as u128;
-            heads * (m.qk_nope_head_dim + m.qk_rope_head_dim + m.v_head_dim) as u128
-        }
-        (None, _) => 2 * kv_heads_per_gpu(model, gpus) as u128 * arch.head_dim as u128,
+    match arch.mla {
+        Some(m) => (m.kv_lora_rank + m.qk_rope_head_dim) as u128,
+        None => 2 * kv_heads_per_gpu(model, gpus) as u128 * arch.head_dim as u128,
     }
 }
 
@@ -62,10 +51,8 @@ pub(crate) fn kv_cache_bytes(
     sequences: u128,
     tokens: u128,
     gpus: u64,
-    mla: MlaLayout,
 ) -> u128 {
-    let values = sequences
-        * model.arch.cached_token_layers(tokens)
-        * values_per_token_layer(model, gpus, mla);
+    let values =
+        sequences * model.arch.cached_token_layers(tokens) * values_per_token_layer(model, gpus);
     cached_bytes(values, precision)
 }

@@ -5,7 +5,7 @@
 
 use crate::error::{to_u64, CalcError};
 use crate::inference::{forward_activation_bytes, ForwardPass, LogitRows};
-use crate::kv_cache::{cached_bytes, values_per_token_layer, MlaLayout};
+use crate::kv_cache::{cached_bytes, values_per_token_layer};
 use crate::model::Model;
 use crate::precision::Precision;
 use crate::units::Bytes;
@@ -259,7 +259,7 @@ pub(crate) fn start_up(
         BLOCK_SIZE
     };
     let page = cached_bytes(
-        block as u128 * values_per_token_layer(model, gpus, MlaLayout::Latent),
+        block as u128 * values_per_token_layer(model, gpus),
         kv_precision,
     );
     let layers = LayerGroups::of(model);

@@ -112,10 +112,9 @@ fn multi_head_latent_attention() {
     assert_eq!(m.params.total, 27_428 + 22_572 + 16_384 + 64);
     assert_eq!(m.params.active, m.params.total - 6 * 1536);
     assert_eq!(m.arch.head_dim, 12);
-    // transformers caches keys and values per head after the up-projection:
-    // 4 heads · (8 + 4 + 8) · 2 bytes per token and layer, 2 layers, 2 × 8 tokens.
+    // KV cache: the latent and the rope key, (16 + 4) · 2 bytes per token and layer.
     let e = estimate_inference(&m, &InferenceRequest::new(2, 8)).unwrap();
-    assert_eq!(e.kv_cache.0, 160 * 2 * 2 * 8);
+    assert_eq!(e.kv_cache.0, 40 * 2 * 8 * 2);
 }
 
 #[test]

@@ -209,11 +209,11 @@ fn mla_caches_the_latent_on_every_gpu_in_blocks_of_64() {
     // 61 layers x 576 latent values x 2 bytes x 64 tokens, the same on each of 8 GPUs.
     assert_eq!(one.request_kv_bytes.0, 61 * 576 * 2 * 4096);
     assert_eq!(one.kv_cache_bytes.0 % (61 * 576 * 2 * 64), 0);
-    // transformers decompresses per head, split over the GPUs.
+    // transformers 5 caches the same latent, replicated too.
     let mut r = InferenceRequest::new(1, 4096);
     r.num_gpus = 8;
     let t = estimate_inference(m, &r).unwrap();
-    assert_eq!(t.kv_cache.0, 61 * (128 / 8) * (128 + 64 + 128) * 2 * 4096);
+    assert_eq!(t.kv_cache.0, 61 * 576 * 2 * 4096);
 }
 
 #[test]
