@@ -10,6 +10,11 @@ pub const PRICES_KEY: &str = "prices.json";
 /// Largest `prices.json` read, in bytes (the embedded catalog's prices take 3 KiB).
 const MAX_PRICES_BYTES: i64 = 1 << 20;
 
+/// Whether `S3_FORCE_PATH_STYLE` asks for path-style requests (`true` or `1`).
+fn path_style(value: Option<String>) -> bool {
+    value.is_some_and(|v| v.trim().eq_ignore_ascii_case("true") || v.trim() == "1")
+}
+
 /// An S3 failure, with what was being done.
 #[derive(Debug)]
 pub struct StoreError(pub String);
@@ -40,13 +45,18 @@ impl ReportStore {
 
     /// The store of `REPORT_BUCKET`, with a client from the environment's
     /// configuration (Lambda's role credentials); `None` when the variable is unset
-    /// (local runs return the report instead).
+    /// (local runs return the report instead). For an S3-compatible server (MinIO,
+    /// s3s-fs) set `AWS_ENDPOINT_URL_S3`, and `S3_FORCE_PATH_STYLE=true` when it does
+    /// not serve virtual-hosted bucket names.
     pub async fn from_env() -> Option<ReportStore> {
         let bucket = std::env::var("REPORT_BUCKET")
             .ok()
             .filter(|b| !b.is_empty())?;
-        let config = aws_config::load_from_env().await;
-        Some(ReportStore::new(Client::new(&config), bucket))
+        let shared = aws_config::load_from_env().await;
+        let config = aws_sdk_s3::config::Builder::from(&shared)
+            .force_path_style(path_style(std::env::var("S3_FORCE_PATH_STYLE").ok()))
+            .build();
+        Some(ReportStore::new(Client::from_conf(config), bucket))
     }
 
     /// The bucket's name.
@@ -112,5 +122,19 @@ impl ReportStore {
                     aws_sdk_s3::error::DisplayErrorContext(e)
                 ))
             })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::path_style;
+
+    #[test]
+    fn path_style_is_asked_for_by_true_or_1() {
+        assert!(path_style(Some("true".into())) && path_style(Some(" TRUE ".into())));
+        assert!(path_style(Some("1".into())));
+        assert!(
+            !path_style(None) && !path_style(Some("false".into())) && !path_style(Some("".into()))
+        );
     }
 }

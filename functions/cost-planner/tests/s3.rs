@@ -146,7 +146,23 @@ async fn reports_land_in_s3_once_per_scheduled_time_with_the_buckets_prices() {
     let server = Server::start();
     let client = server.client();
     client.create_bucket().bucket(BUCKET).send().await.unwrap();
-    let store = ReportStore::new(client.clone(), BUCKET);
+    // The store as the function builds it in Lambda: from the environment, here
+    // pointed at the local server.
+    for (key, value) in [
+        ("REPORT_BUCKET", BUCKET.to_owned()),
+        (
+            "AWS_ENDPOINT_URL_S3",
+            format!("http://127.0.0.1:{}", server.port),
+        ),
+        ("S3_FORCE_PATH_STYLE", "true".to_owned()),
+        ("AWS_ACCESS_KEY_ID", ACCESS_KEY.to_owned()),
+        ("AWS_SECRET_ACCESS_KEY", SECRET_KEY.to_owned()),
+        ("AWS_REGION", "us-east-1".to_owned()),
+    ] {
+        std::env::set_var(key, value);
+    }
+    let store = ReportStore::from_env().await.expect("REPORT_BUCKET is set");
+    assert_eq!(store.bucket(), BUCKET);
     let event = event();
     let date = &event["scheduled_time"].as_str().unwrap()[..10];
     let name = event["plan"]["name"].as_str().unwrap();
@@ -196,10 +212,12 @@ async fn reports_land_in_s3_once_per_scheduled_time_with_the_buckets_prices() {
         .unwrap();
     handle(event.clone(), Some(&store)).await.unwrap();
     let report: Value = serde_json::from_str(&object(&client, &json_key).await).unwrap();
-    assert_eq!(report["prices"]["as_of"], "2026-11-01");
+    // It prices one instance type: the others keep the catalog's date, and the report
+    // says which prices are whose.
+    assert_eq!(report["prices"]["as_of"], "2026-07-20");
     assert_eq!(
         report["prices"]["source"],
-        format!("s3://{BUCKET}/{PRICES_KEY}")
+        format!("s3://{BUCKET}/{PRICES_KEY} (as of 2026-11-01) for 1 of the instance types; embedded catalog (as of 2026-07-20) for the other 26")
     );
     let after = chat(&report);
     assert_eq!(after["instance"], instance);

@@ -8,6 +8,7 @@ use crate::architecture::LinearKind;
 use crate::limits;
 use crate::numbers::as_integer;
 use crate::precision::{Precision, Quantization, WeightFormat, DEFAULT_GROUP_SIZE};
+use crate::suggest::clip;
 
 /// Linear weights a checkpoint keeps unquantized: one kind, in every layer or in one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -54,23 +55,40 @@ impl Checkpoint {
             "compressed-tensors" => compressed_tensors(config, &mut notes),
             other => {
                 notes.push(format!(
-                    "the published checkpoint's quant_method '{other}' has no matching format here; give precision (and quantization) to size it"
+                    "the published checkpoint's quant_method '{}' has no matching format here; give precision (and quantization) to size it",
+                    clip(other)
                 ));
                 None
             }
         };
         let mut unquantized = Vec::new();
-        for key in ["modules_to_not_convert", "ignore", "llm_int8_skip_modules"] {
-            for name in config
-                .get(key)
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
-                if let Some(name) = name.as_str() {
-                    module_scope(name, &mut unquantized, &mut notes);
-                }
-            }
+        let mut module_notes = Vec::new();
+        let names: Vec<&str> = ["modules_to_not_convert", "ignore", "llm_int8_skip_modules"]
+            .iter()
+            .filter_map(|key| config.get(*key).and_then(Value::as_array))
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
+        // Bounded work and answers: a caller's list is read up to a limit, and a few of
+        // its unknown names are said.
+        for name in names.iter().take(limits::MAX_MODULE_NAMES) {
+            module_scope(name, &mut unquantized, &mut module_notes);
+        }
+        unquantized.sort_by_key(|s: &ModuleScope| (s.layer, s.kind as u8));
+        unquantized.dedup();
+        if names.len() > limits::MAX_MODULE_NAMES {
+            notes.push(format!(
+                "only the first {} of the checkpoint's {} unquantized module names were read",
+                limits::MAX_MODULE_NAMES,
+                names.len()
+            ));
+        }
+        let unsaid = module_notes.len().saturating_sub(limits::MAX_MODULE_NOTES);
+        notes.extend(module_notes.into_iter().take(limits::MAX_MODULE_NOTES));
+        if unsaid > 0 {
+            notes.push(format!(
+                "{unsaid} more module names not recognised or without linear weights"
+            ));
         }
         Some(Checkpoint {
             method,
@@ -215,7 +233,8 @@ fn module_scope(name: &str, out: &mut Vec<ModuleScope>, notes: &mut Vec<String>)
             &[]
         } else if n.contains("linear_attn") {
             notes.push(format!(
-                "unquantized module '{name}' has no linear weights here"
+                "unquantized module '{}' has no linear weights here",
+                clip(name)
             ));
             &[]
         } else if n.contains("shared_expert") {
@@ -230,7 +249,8 @@ fn module_scope(name: &str, out: &mut Vec<ModuleScope>, notes: &mut Vec<String>)
             &[Attention, Mlp, Expert, SharedExpert]
         } else {
             notes.push(format!(
-                "unquantized module '{name}' not recognised; its weights are counted as quantized"
+                "unquantized module '{}' not recognised; its weights are counted as quantized",
+                clip(name)
             ));
             &[]
         };

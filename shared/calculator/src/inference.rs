@@ -321,7 +321,7 @@ pub fn estimate_inference(
         Engine::Vllm(settings) => {
             check_vllm_request(settings, kv_precision)?;
             let c = vllm::start_up(model, settings, gpus, weights, kv_precision, a, tokens)?;
-            vllm_warnings(req, settings, &c, &mut warnings);
+            vllm_warnings(req, &c, &mut warnings);
             let overhead = context + c.non_torch_memory.0 as u128 + c.cuda_graph_memory.0 as u128;
             (
                 c.kv_cache_bytes.0 as u128,
@@ -356,7 +356,7 @@ fn check_tensor_parallel(
     warnings: &mut Vec<String>,
 ) -> Result<(), CalcError> {
     let arch = &model.arch;
-    if arch.num_heads % gpus != 0 {
+    if !arch.num_heads.is_multiple_of(gpus) {
         return Err(CalcError::field(
             "num_gpus",
             format!(
@@ -367,7 +367,7 @@ fn check_tensor_parallel(
     }
     let kv = arch.num_kv_heads;
     let vllm = matches!(engine, Engine::Vllm(_));
-    if vllm && arch.mla.is_none() && kv % gpus != 0 && gpus % kv != 0 {
+    if vllm && arch.mla.is_none() && !kv.is_multiple_of(gpus) && !gpus.is_multiple_of(kv) {
         return Err(CalcError::field(
             "num_gpus",
             format!("vLLM splits or replicates whole key/value heads: num_gpus must divide num_key_value_heads ({kv}) or be a multiple of it"),
@@ -392,14 +392,6 @@ fn check_vllm_request(settings: &VllmSettings, kv_precision: Precision) -> Resul
     if let Some(s) = settings.max_num_seqs {
         limits::MAX_NUM_SEQS.check(s)?;
     }
-    if let (Some(t), Some(s)) = (settings.max_num_batched_tokens, settings.max_num_seqs) {
-        if t < s {
-            return Err(CalcError::field(
-                "max_num_batched_tokens",
-                format!("must be at least max_num_seqs ({s}): vLLM schedules one token per sequence and step at least"),
-            ));
-        }
-    }
     if kv_precision.is_quantized() && kv_precision != Precision::Float8 {
         return Err(CalcError::field(
             "kv_cache_precision",
@@ -411,12 +403,7 @@ fn check_vllm_request(settings: &VllmSettings, kv_precision: Precision) -> Resul
 
 /// Notes on a vLLM start-up: settings it ignores, a batch larger than the pool, a
 /// refusal to start, too little headroom for what lives outside the budget.
-fn vllm_warnings(
-    req: &InferenceRequest,
-    settings: &VllmSettings,
-    c: &VllmCapacity,
-    warnings: &mut Vec<String>,
-) {
+fn vllm_warnings(req: &InferenceRequest, c: &VllmCapacity, warnings: &mut Vec<String>) {
     if !req.use_flash_attention || req.logits == Logits::All {
         warnings.push(
             "vLLM always uses its paged attention kernels and computes the last position's logits; use_flash_attention and logits apply to the transformers engine"
@@ -440,13 +427,11 @@ fn vllm_warnings(
             req.batch_size
         ));
     }
-    let outside = CUDA_CONTEXT_BYTES + c.cuda_graph_memory.0;
-    let headroom = settings.gpu_memory.0.saturating_sub(c.requested_memory.0);
-    if outside > headroom {
+    if !c.headroom_suffices() {
         warnings.push(format!(
             "the CUDA context and CUDA graphs (about {:.2} GiB) live outside the budget, in the {:.2} GiB that gpu_memory_utilization leaves: start-up may run out of memory; lower gpu_memory_utilization or set enforce_eager",
-            outside as f64 / (1u64 << 30) as f64,
-            headroom as f64 / (1u64 << 30) as f64
+            c.outside_budget.0 as f64 / (1u64 << 30) as f64,
+            c.headroom.0 as f64 / (1u64 << 30) as f64
         ));
     }
 }

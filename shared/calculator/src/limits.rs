@@ -58,6 +58,17 @@ pub const MAX_PARAMETERS: u128 = 1 << 54;
 /// longer names are unknown without a near-name search.
 pub const MAX_MODEL_NAME_CHARS: usize = 256;
 
+/// Longest piece of a caller's text an answer repeats (names, keys, values); longer
+/// text is cut, and never searched for a near name.
+pub const ECHO_CHARS: usize = 64;
+
+/// Most module names a checkpoint's exclusion lists are read for (`ignore`,
+/// `modules_to_not_convert`, ...); published checkpoints list a few dozen.
+pub const MAX_MODULE_NAMES: usize = 1024;
+
+/// Most notes about module names the calculator does not recognise.
+pub const MAX_MODULE_NOTES: usize = 8;
+
 /// Most keys of one `config` object (a Hugging Face config has 30 to 100).
 pub const MAX_CONFIG_KEYS: usize = 512;
 

@@ -127,7 +127,7 @@ impl Model {
         let heads = e.num_attention_heads;
         let head_dim = match e.head_dim {
             Some(d) => d,
-            None if e.hidden_size % heads == 0 => e.hidden_size / heads,
+            None if e.hidden_size.is_multiple_of(heads) => e.hidden_size / heads,
             None => {
                 return Err(CalcError::field(
                     "head_dim",
@@ -136,7 +136,7 @@ impl Model {
             }
         };
         let kv_heads = e.num_key_value_heads.unwrap_or(heads);
-        if kv_heads > heads || heads % kv_heads != 0 {
+        if kv_heads > heads || !heads.is_multiple_of(kv_heads) {
             return Err(CalcError::field(
                 "num_key_value_heads",
                 format!("must divide num_attention_heads ({heads})"),

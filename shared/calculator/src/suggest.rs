@@ -1,4 +1,17 @@
-//! Closest-name suggestions for misspelled names (models, request fields).
+//! Closest-name suggestions for misspelled names (models, request fields), and the
+//! cut of a caller's text that answers repeat.
+
+use crate::limits::ECHO_CHARS;
+
+/// `text`, cut to [`ECHO_CHARS`] characters (with `...` when cut): what an answer
+/// repeats of a caller's name, key or value.
+pub fn clip(text: &str) -> String {
+    if text.chars().count() > ECHO_CHARS {
+        format!("{}...", text.chars().take(ECHO_CHARS).collect::<String>())
+    } else {
+        text.to_owned()
+    }
+}
 
 /// Levenshtein distance over bytes (the names compared are ASCII).
 pub fn edit_distance(a: &str, b: &str) -> usize {

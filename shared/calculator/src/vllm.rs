@@ -8,6 +8,7 @@ use crate::inference::{forward_activation_bytes, ForwardPass, LogitRows};
 use crate::kv_cache::{cached_bytes, values_per_token_layer};
 use crate::model::Model;
 use crate::precision::Precision;
+use crate::runtime::CUDA_CONTEXT_BYTES;
 use crate::units::Bytes;
 
 /// vLLM's default `gpu_memory_utilization` (`CacheConfig`, v0.11 to v0.20): the share
@@ -116,6 +117,10 @@ pub struct VllmCapacity {
     /// CUDA-graph memory captured after the KV pool, outside the budget (allowance; 0
     /// with `enforce_eager`).
     pub cuda_graph_memory: Bytes,
+    /// What lives outside the budget: the CUDA context and the CUDA graphs.
+    pub outside_budget: Bytes,
+    /// What `gpu_memory_utilization` leaves of the GPU: `total − requested`.
+    pub headroom: Bytes,
     /// The budget left for the KV cache ("Available KV cache memory"); 0 when the rest
     /// of the budget already exceeds it.
     pub available_kv_cache_memory: Bytes,
@@ -147,6 +152,12 @@ impl VllmCapacity {
     /// Whether vLLM starts with these settings.
     pub fn starts(&self) -> bool {
         self.refusal.is_none()
+    }
+
+    /// Whether the headroom holds what lives outside the budget; if not, start-up runs
+    /// out of memory when it captures the CUDA graphs.
+    pub fn headroom_suffices(&self) -> bool {
+        self.outside_budget <= self.headroom
     }
 }
 
@@ -213,6 +224,67 @@ impl LayerGroups {
     }
 }
 
+/// The scheduler's limits as vLLM resolves them: `(max_num_batched_tokens,
+/// max_num_seqs, the default rule when one applied)`. A defaulted step never exceeds
+/// what `max_num_seqs` requests could fill, and a defaulted `max_num_seqs` never
+/// exceeds the step; given values must satisfy `max_num_batched_tokens ≥ max_num_seqs`
+/// (vLLM's `SchedulerConfig` refuses anything else).
+fn batch_limits(
+    settings: &VllmSettings,
+    max_model_len: u64,
+) -> Result<(u64, u64, Option<&'static str>), CalcError> {
+    let (default_tokens, default_seqs, rule) =
+        serve_batch_defaults(settings.gpu_memory, settings.gpu_name.as_deref());
+    let seqs = settings.max_num_seqs.unwrap_or(default_seqs);
+    let tokens = settings
+        .max_num_batched_tokens
+        .unwrap_or_else(|| default_tokens.min(seqs.saturating_mul(max_model_len)));
+    let seqs = match settings.max_num_seqs {
+        Some(s) if s > tokens => {
+            return Err(CalcError::field(
+                "max_num_seqs",
+                format!("must be at most max_num_batched_tokens ({tokens}): vLLM schedules one token per sequence and step at least; raise max_num_batched_tokens"),
+            ))
+        }
+        Some(s) => s,
+        None => seqs.min(tokens),
+    };
+    let defaulted = settings.max_num_batched_tokens.is_none() || settings.max_num_seqs.is_none();
+    Ok((tokens, seqs, defaulted.then_some(rule)))
+}
+
+/// Why vLLM would refuse to start, if it would: nothing left for the KV cache, a
+/// `max_model_len` past the model's context, or one request larger than the pool.
+fn refusal(
+    model: &Model,
+    max_model_len: u64,
+    non_kv: u128,
+    requested: u128,
+    available: u128,
+    one_request: u128,
+) -> Option<String> {
+    let context = model.arch.max_position_embeddings;
+    if available == 0 {
+        Some(format!(
+            "no memory is left for the KV cache: weights, the profile run's peak and non-torch memory need {:.2} GiB of the {:.2} GiB budget (gpu_memory_utilization x total)",
+            gib(non_kv),
+            gib(requested)
+        ))
+    } else if let Some(max) = context.filter(|m| max_model_len > *m) {
+        Some(format!(
+            "max_model_len {max_model_len} is longer than the model's context (max_position_embeddings {max}); vLLM refuses it"
+        ))
+    } else if one_request > available {
+        Some(format!(
+            "one request of max_model_len {max_model_len} tokens needs {:.2} GiB of KV cache, more than the {:.2} GiB available",
+            gib(one_request),
+            gib(available)
+        ))
+    } else {
+        None
+    }
+}
+
 /// vLLM's start-up on one GPU of `settings`, for a model whose weights take `weights`
 /// bytes per GPU under `gpus`-way tensor parallelism, `max_model_len` tokens per request
 /// and a KV cache in `kv_precision`; `a` is the compute dtype's bytes.
@@ -225,16 +297,8 @@ pub(crate) fn start_up(
     a: u128,
     max_model_len: u64,
 ) -> Result<VllmCapacity, CalcError> {
-    let (default_tokens, default_seqs, rule) =
-        serve_batch_defaults(settings.gpu_memory, settings.gpu_name.as_deref());
-    let defaulted = settings.max_num_batched_tokens.is_none() || settings.max_num_seqs.is_none();
-    let max_num_seqs = settings.max_num_seqs.unwrap_or(default_seqs);
-    let max_num_batched_tokens = settings.max_num_batched_tokens.unwrap_or_else(|| {
-        // A defaulted step never exceeds what max_num_seqs requests could fill.
-        default_tokens.min(max_num_seqs.saturating_mul(max_model_len))
-    });
-    let max_num_seqs = max_num_seqs.min(max_num_batched_tokens);
-
+    let (max_num_batched_tokens, max_num_seqs, batch_defaults) =
+        batch_limits(settings, max_model_len)?;
     let requested = (settings.gpu_memory.0 as f64 * settings.gpu_memory_utilization).ceil() as u128;
     let pass = ForwardPass {
         tokens: max_num_batched_tokens as u128,
@@ -268,25 +332,7 @@ pub(crate) fn start_up(
     let num_blocks = available / page / group_size;
     let blocks_per_request =
         layers.blocks_per_request(max_model_len, block, max_num_batched_tokens) as u128;
-    let max_concurrency = num_blocks as f64 / blocks_per_request as f64;
-    let kv_tokens = num_blocks / (full_groups + sliding_groups) as u128 * block as u128;
     let one_request = layers.pages_per_request(max_model_len, block, max_num_batched_tokens) * page;
-
-    let refusal = if available == 0 {
-        Some(format!(
-            "no memory is left for the KV cache: weights, the profile run's peak and non-torch memory need {:.2} GiB of the {:.2} GiB budget (gpu_memory_utilization x total)",
-            gib(non_kv),
-            gib(requested)
-        ))
-    } else if one_request > available {
-        Some(format!(
-            "one request of max_model_len {max_model_len} tokens needs {:.2} GiB of KV cache, more than the {:.2} GiB available",
-            gib(one_request),
-            gib(available)
-        ))
-    } else {
-        None
-    };
     let graphs = if settings.enforce_eager {
         0
     } else {
@@ -297,22 +343,31 @@ pub(crate) fn start_up(
         requested_memory: to(requested)?,
         max_num_batched_tokens,
         max_num_seqs,
-        batch_defaults: defaulted.then_some(rule),
+        batch_defaults,
         profile_peak: to(peak)?,
         non_torch_memory: to(non_torch)?,
         non_kv_memory: to(non_kv)?,
         cuda_graph_memory: to(graphs)?,
+        outside_budget: to(CUDA_CONTEXT_BYTES as u128 + graphs)?,
+        headroom: to((settings.gpu_memory.0 as u128).saturating_sub(requested))?,
         available_kv_cache_memory: to(available)?,
         budget_shortfall: to(non_kv.saturating_sub(requested))?,
         block_size: block,
         num_blocks: to(num_blocks)?.0,
-        kv_cache_tokens: to(kv_tokens)?.0,
+        kv_cache_tokens: to(num_blocks / (full_groups + sliding_groups) as u128 * block as u128)?.0,
         kv_cache_bytes: to(num_blocks * page * group_size)?,
         max_model_len,
         request_kv_bytes: to(one_request)?,
-        max_concurrency,
+        max_concurrency: num_blocks as f64 / blocks_per_request as f64,
         max_sequences: (num_blocks / blocks_per_request).min(max_num_seqs as u128) as u64,
-        refusal,
+        refusal: refusal(
+            model,
+            max_model_len,
+            non_kv,
+            requested,
+            available,
+            one_request,
+        ),
     })
 }
 

@@ -174,10 +174,19 @@ fn totals_past_2_to_the_53_bytes_are_refused() {
     r.use_flash_attention = true;
     let err = estimate_inference(registry("Llama-3.1-8B"), &r).unwrap_err();
     assert_eq!(err, CalcError::TooLarge);
-    // Just under the limit is answered exactly.
-    let mut r = InferenceRequest::new(1, 1);
-    r.batch_size = 1 << 16;
-    r.sequence_length = 1 << 15;
-    let e = estimate_inference(registry("Llama-3.1-8B"), &r).unwrap();
+    // At the limit: the largest batch within 2^53 bytes is answered, one more is not.
+    let model = registry("Llama-3.1-8B");
+    let mut r = InferenceRequest::new(1, limits::MAX_SEQUENCE_LENGTH);
+    let w = calculator::Workload::Inference(&r);
+    let b = calculator::max_batch_size(model, w, calculator::Bytes(limits::MAX_REPORTED_BYTES))
+        .unwrap()
+        .unwrap();
+    r.batch_size = b;
+    let e = estimate_inference(model, &r).unwrap();
     assert!(e.inference_memory.0 <= limits::MAX_REPORTED_BYTES);
+    r.batch_size = b + 1;
+    assert_eq!(
+        estimate_inference(model, &r).unwrap_err(),
+        CalcError::TooLarge
+    );
 }

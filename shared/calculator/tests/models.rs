@@ -578,3 +578,23 @@ fn two_layers_left_unquantized_count_twice() {
         "modules_to_not_convert": ["model.layers.0.", "model.layers.1."]}})));
     assert_eq!(infer(&both, |_| {}).model_weights.0, 79_680 * 16 / 8);
 }
+
+#[test]
+fn training_a_quantized_checkpoint_says_how_it_is_loaded() {
+    use calculator::{estimate_training, Method, TrainingRequest};
+    let awq = calculator::names::resolve("Qwen/Qwen3-8B-AWQ")
+        .unwrap()
+        .model;
+    let says = |method: Method| {
+        let mut r = TrainingRequest::new(1, 512);
+        r.method = method;
+        estimate_training(&awq, &r)
+            .unwrap()
+            .warnings
+            .iter()
+            .any(|w| w.starts_with("the published checkpoint stores its weights in awq"))
+    };
+    assert!(says(Method::Lora) && says(Method::Full));
+    // QLoRA quantizes the base itself: nothing to say.
+    assert!(!says(Method::Qlora));
+}

@@ -35,9 +35,9 @@ fn random_inference_requests_never_panic() {
             sequence_length: rng.edgy(limits::MAX_SEQUENCE_LENGTH),
             max_new_tokens: rng.edgy(limits::MAX_NEW_TOKENS),
             logits: rng.pick(&Logits::ALL),
-            use_flash_attention: rng.next_u64() % 2 == 0,
+            use_flash_attention: rng.next_u64().is_multiple_of(2),
             num_gpus: rng.edgy(64),
-            engine: if rng.next_u64() % 2 == 0 {
+            engine: if rng.next_u64().is_multiple_of(2) {
                 Engine::Transformers
             } else {
                 Engine::Vllm(VllmSettings {
@@ -46,7 +46,7 @@ fn random_inference_requests_never_panic() {
                     gpu_memory_utilization: rng.pick(&[0.0, 1e-9, 0.5, 0.9, 1.0, 1.5, f64::NAN]),
                     max_num_batched_tokens: rng.maybe(|r| r.edgy(limits::MAX_SEQUENCE_LENGTH + 1)),
                     max_num_seqs: rng.maybe(|r| r.edgy(limits::MAX_BATCH_SIZE + 1)),
-                    enforce_eager: rng.next_u64() % 2 == 0,
+                    enforce_eager: rng.next_u64().is_multiple_of(2),
                 })
             },
         };
@@ -75,17 +75,17 @@ fn random_training_requests_never_panic() {
         let model = rng.pick(&models);
         let req = TrainingRequest {
             precision: rng.maybe(|r| r.pick(&Precision::ALL)),
-            mixed_precision: rng.next_u64() % 2 == 0,
+            mixed_precision: rng.next_u64().is_multiple_of(2),
             method: rng.pick(&Method::ALL),
             trainable_percent: rng
                 .maybe(|r| r.pick(&[0.0, 0.5, 50.0, 100.0, 101.0, f64::NAN, -1.0])),
             lora_rank: rng.edgy(limits::MAX_LORA_RANK),
             lora_target: rng.pick(&LoraTarget::ALL),
             optimizer: rng.pick(&Optimizer::ALL),
-            gradient_checkpointing: rng.next_u64() % 2 == 0,
+            gradient_checkpointing: rng.next_u64().is_multiple_of(2),
             batch_size: rng.edgy(limits::MAX_BATCH_SIZE),
             sequence_length: rng.edgy(limits::MAX_SEQUENCE_LENGTH),
-            use_flash_attention: rng.next_u64() % 2 == 0,
+            use_flash_attention: rng.next_u64().is_multiple_of(2),
             num_gpus: rng.edgy(1024),
             zero_stage: (rng.next_u64() % 5) as u8,
         };

@@ -217,6 +217,24 @@ fn mla_caches_the_latent_on_every_gpu_in_blocks_of_64() {
 }
 
 #[test]
+fn a_max_model_len_past_the_models_context_is_refused() {
+    // Qwen3-0.6B's context is 40,960 tokens.
+    let e = vllm(model("Qwen3-0.6B"), 40_961, settings(80, None), |_| {});
+    let why = capacity(&e).refusal.clone().unwrap();
+    assert!(
+        why.starts_with("max_model_len 40961 is longer than the model's context"),
+        "{why}"
+    );
+    assert!(capacity(&vllm(
+        model("Qwen3-0.6B"),
+        40_960,
+        settings(80, None),
+        |_| {}
+    ))
+    .starts());
+}
+
+#[test]
 fn refusals_say_why() {
     // Llama-3.1-70B on one 80 GiB GPU: the weights alone overfill the budget.
     let e = vllm(model("Llama-3.1-70B"), 8192, settings(80, None), |_| {});
@@ -312,7 +330,12 @@ fn settings_vllm_cannot_run_are_field_errors() {
             s.max_num_batched_tokens = Some(8);
             s.max_num_seqs = Some(9)
         }),
-        Some("max_num_batched_tokens".into())
+        Some("max_num_seqs".into())
+    );
+    // A given max_num_seqs above the defaulted step (2048 on a 24 GiB GPU) is refused too.
+    assert_eq!(
+        run(&|_, s| s.max_num_seqs = Some(4096)),
+        Some("max_num_seqs".into())
     );
     assert_eq!(
         run(&|_, s| {

@@ -17,15 +17,16 @@ const GIB: f64 = (1u64 << 30) as f64;
 /// rests on).
 const POOL_TARGET: f64 = 5.0;
 
-/// Rows whose pool misses the target, with the error they had when listed: they may
-/// not get worse. Each is explained in `docs/accuracy.md`.
-const KNOWN_MISSES: &[(&str, f64)] = &[
+/// Rows whose pool misses the target, with the errors (available KV, KV tokens, in
+/// percent) they had when listed: they may not get worse. Each is explained in
+/// `docs/accuracy.md`.
+const KNOWN_MISSES: &[(&str, f64, f64)] = &[
     // vLLM loads gemma-3-27b-it as its multimodal class: the vision tower's weights and
     // the image encoder's profile take 1.4 GiB this text-only model does not have.
-    ("gemma-3-27b-h100-tp1", 7.1),
+    ("gemma-3-27b-h100-tp1", 7.1, 7.1),
     // Run with an LMCache connector and a vLLM of July 2025; 3.7 GiB more than modelled
     // went elsewhere, and the thread does not say where.
-    ("qwen3-235b-a22b-fp8-h100-tp4", 47.9),
+    ("qwen3-235b-a22b-fp8-h100-tp4", 46.2, 47.9),
 ];
 
 struct Row {
@@ -178,7 +179,7 @@ fn vllm_table_in_docs_is_current() {
 #[test]
 fn every_pool_within_its_target_or_its_ratchet() {
     let rows = rows();
-    for (id, _) in KNOWN_MISSES {
+    for (id, _, _) in KNOWN_MISSES {
         assert!(
             rows.iter().any(|r| r.id == *id),
             "unknown row {id} in KNOWN_MISSES"
@@ -190,13 +191,10 @@ fn every_pool_within_its_target_or_its_ratchet() {
                 continue;
             }
             let err = error(printed, predicted).abs();
-            match KNOWN_MISSES.iter().find(|(id, _)| *id == r.id) {
-                Some((_, listed)) => {
-                    assert!(
-                        err <= listed.abs() + 0.05,
-                        "{}: {name} {err:.1}% got worse",
-                        r.id
-                    )
+            match KNOWN_MISSES.iter().find(|(id, _, _)| *id == r.id) {
+                Some((_, pool, tokens)) => {
+                    let listed = if name == "KV tokens" { tokens } else { pool };
+                    assert!(err <= listed + 0.05, "{}: {name} {err:.1}% got worse", r.id)
                 }
                 None => assert!(err <= POOL_TARGET, "{}: {name} off by {err:.1}%", r.id),
             }

@@ -34,7 +34,7 @@ fn workload(model: Value) -> Value {
 /// The worst bodies, each with its endpoint; every one fits the body limit.
 fn bodies() -> Vec<(&'static str, &'static str, String)> {
     let near_limit = MAX_BODY_BYTES - 1024;
-    let name = "x".repeat(near_limit);
+    let name = "x".repeat(near_limit - 256);
     let long_key = format!(
         "{{\"{}\": 1, \"model_name\": \"Qwen3-8B\", \"batch_size\": 1, \"sequence_length\": 8}}",
         "k".repeat(near_limit)
@@ -78,15 +78,18 @@ fn bodies() -> Vec<(&'static str, &'static str, String)> {
     let custom: Vec<Value> = (0..64)
         .map(|i| json!({"name": format!("gpu-{i}"), "memory_gib": 8 + i, "usd_per_hour": 1.0}))
         .collect();
-    let names: Vec<String> = (0..64).map(|i| format!("gpu-{i}")).collect();
     vec![
-        ("inference", "a 255 KiB model_name", workload(json!({"model_name": name})).to_string()),
+        ("inference", "a 255 KiB model_name", workload(json!({"model_name": name.clone()})).to_string()),
         ("inference", "a 255 KiB unknown key", long_key),
         ("inference", "mlp_only_layers over 16,384 layers", workload(json!({"config": moe_config(layers, json!({"mlp_only_layers": all_layers}))})).to_string()),
         ("inference", "layer_types of 12,000 layers", workload(json!({"config": {"model_type": "gemma2", "hidden_size": 256, "num_hidden_layers": 12_000, "num_attention_heads": 4, "intermediate_size": 512, "vocab_size": 1000, "sliding_window": 4096, "layer_types": types}})).to_string()),
         ("inference", "500 config keys one typo away", workload(json!({"config": typo_config})).to_string()),
         ("compare", "50 pasted configs", json!({"calculation_type": "inference", "configurations": config_50}).to_string()),
-        ("plan", "64 custom GPUs over every instance", json!({"mode": "inference", "model_name": "Llama-3.1-70B", "batch_size": 8, "sequence_length": 8192, "custom_gpus": custom, "gpus": names}).to_string()),
+        ("plan", "64 custom GPUs over every instance", json!({"mode": "inference", "model_name": "Llama-3.1-70B", "batch_size": 8, "sequence_length": 8192, "custom_gpus": custom}).to_string()),
+        ("plan", "a 250 KB model_type over every instance", json!({"mode": "inference", "config": {"model_type": "m".repeat(near_limit - 1024), "hidden_size": 1024, "num_hidden_layers": 24, "num_attention_heads": 16, "intermediate_size": 4096, "vocab_size": 32000}, "batch_size": 8, "sequence_length": 4096}).to_string()),
+        ("plan", "16,000 unknown unquantized modules", json!({"mode": "inference", "config": {"model_type": "llama", "hidden_size": 1024, "num_hidden_layers": 24, "num_attention_heads": 16, "intermediate_size": 4096, "vocab_size": 32000, "quantization_config": {"quant_method": "awq", "modules_to_not_convert": (0..16_000).map(|i| format!("m{i:08}")).collect::<Vec<_>>()}}, "batch_size": 8, "sequence_length": 4096}).to_string()),
+        ("plan", "a 255 KiB GPU name", json!({"mode": "inference", "model_name": "Qwen3-8B", "batch_size": 1, "sequence_length": 4096, "gpus": [name.clone()]}).to_string()),
+        ("plan", "a 255 KiB price key", json!({"mode": "inference", "model_name": "Qwen3-8B", "batch_size": 1, "sequence_length": 4096, "prices": {name.clone(): 1.0}}).to_string()),
         ("plan", "every instance, transformers engine", json!({"mode": "inference", "engine": "transformers", "model_name": "Qwen3-235B-A22B", "batch_size": 64, "sequence_length": 32768}).to_string()),
     ]
 }

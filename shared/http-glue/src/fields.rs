@@ -175,7 +175,11 @@ impl<'a> Fields<'a> {
         parse(text).map(Some).ok_or_else(|| {
             ApiError::field(
                 &self.path(key),
-                format!("unknown value '{text}'; allowed: {}", allowed.join(", ")),
+                format!(
+                    "unknown value '{}'; allowed: {}",
+                    clip(text),
+                    allowed.join(", ")
+                ),
             )
             .with("allowed", json!(allowed))
         })
@@ -185,29 +189,25 @@ impl<'a> Fields<'a> {
 /// A 400 for a name that is not among `names` (a GPU, an instance type), with the
 /// closest one and every one; `kind` says what was looked up.
 pub fn unknown_name(path: &str, kind: &str, name: &str, names: &[&str]) -> ApiError {
-    let err = match closest(name, names.iter().copied()) {
+    // A name longer than any known one is not searched (the search costs length
+    // squared) and is repeated only in part.
+    let near = (name.len() <= ECHO_CHARS)
+        .then(|| closest(name, names.iter().copied()))
+        .flatten();
+    let shown = clip(name);
+    let err = match near {
         Some(near) => ApiError::field(
             path,
-            format!("unknown {kind} '{name}'; did you mean '{near}'? (see /api/gpus)"),
+            format!("unknown {kind} '{shown}'; did you mean '{near}'? (see /api/gpus)"),
         )
         .with("did_you_mean", json!(near)),
-        None => ApiError::field(path, format!("unknown {kind} '{name}'; see /api/gpus")),
+        None => ApiError::field(path, format!("unknown {kind} '{shown}'; see /api/gpus")),
     };
     err.with("allowed", json!(names))
 }
 
-/// Longest piece of a caller's text an answer repeats (names, keys).
-pub const ECHO_CHARS: usize = 64;
-
-/// `text`, cut to [`ECHO_CHARS`] characters (with `...` when cut): what an answer
-/// repeats of a caller's name or key.
-pub fn clip(text: &str) -> String {
-    if text.chars().count() > ECHO_CHARS {
-        format!("{}...", text.chars().take(ECHO_CHARS).collect::<String>())
-    } else {
-        text.to_owned()
-    }
-}
+pub use calculator::limits::ECHO_CHARS;
+pub use calculator::suggest::clip;
 
 /// A value for an error message, cut to a sensible length.
 fn short(value: &Value) -> String {

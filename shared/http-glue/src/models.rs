@@ -71,7 +71,9 @@ pub fn path_model_name(request: &Request) -> String {
             let path = request.raw_http_path();
             path.strip_prefix("/api/models/").unwrap_or(path).to_owned()
         });
-    // Each pass that changes the text shortens it: at most len/2 passes.
+    // Each pass that changes the text turns a three-byte escape into one character
+    // (at most three bytes, the replacement character for a stray byte): the text
+    // never grows, and a pass that changes nothing ends the loop.
     loop {
         let decoded = percent_decode(&name);
         if decoded == name {

@@ -9,7 +9,7 @@ use planner::{
 use serde_json::{json, Map, Value};
 
 use crate::body::json_kind;
-use crate::fields::{unknown_name, Fields};
+use crate::fields::{clip, unknown_name, Fields};
 use crate::memory::engine::{unknown_gpu, Context, MAX_GPU_MEMORY_GIB};
 use crate::memory::parse::{inference_request, resolve_model, training_request, Resolved};
 use crate::memory::respond::vllm_json;
@@ -164,7 +164,10 @@ fn gpu_names(f: &Fields, catalog: &Catalog, custom: &[CustomGpu]) -> Result<Vec<
         .map(|(path, name)| {
             if let Some(g) = catalog.gpu(name) {
                 Ok(g.name.clone())
-            } else if let Some(c) = custom.iter().find(|c| c.name == name.trim()) {
+            } else if let Some(c) = custom
+                .iter()
+                .find(|c| c.name.eq_ignore_ascii_case(name.trim()))
+            {
                 Ok(c.name.clone())
             } else {
                 Err(unknown_gpu(&path, name, catalog))
@@ -230,7 +233,7 @@ fn custom_gpus(f: &Fields, catalog: &Catalog) -> Result<Vec<CustomGpu>, ApiError
                     format!("is required: a name of 1 to {MAX_NAME_CHARS} characters"),
                 )
             })?;
-        if catalog.gpu(name).is_some() || out.iter().any(|c| c.name == name) {
+        if catalog.gpu(name).is_some() || out.iter().any(|c| c.name.eq_ignore_ascii_case(name)) {
             return Err(ApiError::field(
                 &g.path("name"),
                 format!("'{name}' is already a GPU name; give each custom GPU a name of its own"),
@@ -275,38 +278,32 @@ fn prices(f: &Fields, catalog: &Catalog) -> Result<Catalog, ApiError> {
                 ),
             )
         })?;
-    let prices = Fields::new(map, "");
     let mut list = PriceList {
         as_of: catalog.prices_as_of.clone(),
         region: catalog.region.clone(),
         prices: Vec::new(),
         source: String::new(),
     };
-    for key in map.keys() {
-        let path = f.path(&format!("prices.{key}"));
+    for (key, value) in map {
+        let path = f.path(&format!("prices.{}", clip(key)));
         let instance = catalog
             .instance(key)
             .ok_or_else(|| unknown_instance(&path, key, catalog))?;
-        let price = prices
-            .number(key, 0.0, planner::catalog::MAX_USD_PER_HOUR)
-            .map_err(|_| {
+        let max = planner::catalog::MAX_USD_PER_HOUR;
+        // null is not a price: it would otherwise read as free.
+        let price = value
+            .as_f64()
+            .filter(|p| p.is_finite() && (0.0..=max).contains(p))
+            .ok_or_else(|| {
                 ApiError::field(
                     &path,
-                    format!(
-                        "must be a price in USD per hour, 0 to {}",
-                        planner::catalog::MAX_USD_PER_HOUR
-                    ),
+                    format!("must be a price in USD per hour, 0 to {max}"),
                 )
-            })?
-            .unwrap_or(0.0);
+            })?;
         list.prices.push((instance.name.clone(), price));
     }
     let names: Vec<&str> = list.prices.iter().map(|(n, _)| n.as_str()).collect();
-    list.source = format!(
-        "{}; the request's prices for {}",
-        catalog.price_source,
-        names.join(", ")
-    );
+    list.source = format!("the request's prices for {}", names.join(", "));
     Ok(catalog.with_prices(&list))
 }
 
@@ -361,11 +358,15 @@ impl ParsedPlan {
                 ("zero_stage".into(), json!(r.zero_stage)),
             ]),
         }
+        // Warnings every candidate shares (about the model and its checkpoint) are said
+        // once, at the top; each candidate keeps its own.
+        let shared = shared_warnings(plan);
         let candidates: Vec<Value> = plan
             .candidates
             .iter()
-            .map(|c| self.candidate_json(c))
+            .map(|c| self.candidate_json(c, &shared))
             .collect();
+        let warnings: Vec<&String> = self.resolved.notes.iter().chain(&shared).collect();
         json!({
             "mode": self.calc.name(),
             "model": {
@@ -374,7 +375,7 @@ impl ParsedPlan {
             },
             "parameters": parameters,
             "summary": plan.summary(),
-            "cheapest": plan.cheapest().map(|c| self.candidate_json(c)),
+            "cheapest": plan.cheapest().map(|c| self.candidate_json(c, &shared)),
             "candidates": candidates,
             "excluded": plan.excluded.iter().map(|e| json!({
                 "gpu": e.gpu, "instance": e.instance, "reason": e.reason,
@@ -385,11 +386,11 @@ impl ParsedPlan {
                 "source": plan.price_source,
                 "hours_per_month": HOURS_PER_MONTH,
             },
-            "warnings": self.resolved.notes,
+            "warnings": warnings,
         })
     }
 
-    fn candidate_json(&self, c: &Candidate) -> Value {
+    fn candidate_json(&self, c: &Candidate, shared: &[String]) -> Value {
         let unit = self.unit;
         let per_gpu = c.memory_per_gpu();
         let headroom = c.usable_memory.0 as i128 - per_gpu.0 as i128;
@@ -456,9 +457,34 @@ impl ParsedPlan {
             v["vllm"] = vllm_json(vllm, unit);
             v["kv_cache_tokens"] = json!(vllm.kv_cache_tokens);
         }
-        v["warnings"] = json!(warnings);
+        let own: Vec<&String> = warnings.iter().filter(|w| !shared.contains(w)).collect();
+        v["warnings"] = json!(own);
+        v["mem_bandwidth_gbps"] = json!(c.bandwidth_gbps);
         v
     }
+}
+
+fn candidate_warnings(c: &Candidate) -> &[String] {
+    match &c.estimate {
+        Estimate::Inference(e) => &e.warnings,
+        Estimate::Training(e) => &e.warnings,
+    }
+}
+
+/// The warnings every candidate of the plan has, in the first one's order.
+fn shared_warnings(plan: &Plan) -> Vec<String> {
+    let Some(first) = plan.candidates.first() else {
+        return Vec::new();
+    };
+    candidate_warnings(first)
+        .iter()
+        .filter(|w| {
+            plan.candidates
+                .iter()
+                .all(|c| candidate_warnings(c).contains(w))
+        })
+        .cloned()
+        .collect()
 }
 
 /// A signed byte count as `"-1.20 GB"`.

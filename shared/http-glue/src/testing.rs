@@ -118,6 +118,13 @@ pub const EXPECTED: &[Expected] = &[
     ok("plan-custom-gpu"),
     error("plan-missing-mode", 400, Some("mode")),
     holding(
+        error("plan-unknown-model", 404, Some("model_name")),
+        &[
+            ("error", "Model 'Llama-3.1-7B' not found"),
+            ("suggestions", "Llama-3.1-8B"),
+        ],
+    ),
+    holding(
         error("plan-unknown-gpu", 400, Some("gpus[0]")),
         &[("did_you_mean", "NVIDIA A100 80GB")],
     ),

@@ -282,9 +282,32 @@ impl Catalog {
                 i.usd_per_hour = Some(*price);
             }
         }
-        out.prices_as_of.clone_from(&list.as_of);
-        out.region.clone_from(&list.region);
-        out.price_source.clone_from(&list.source);
+        // A list that prices every priced instance replaces the date; a partial one
+        // leaves the others at theirs, and the source says which is which.
+        let covered = |i: &Instance| {
+            list.prices
+                .iter()
+                .any(|(name, _)| name.eq_ignore_ascii_case(&i.name))
+        };
+        let missing = self
+            .instances
+            .iter()
+            .filter(|i| i.usd_per_hour.is_some() && !covered(i))
+            .count();
+        if missing == 0 {
+            out.prices_as_of.clone_from(&list.as_of);
+            out.region.clone_from(&list.region);
+            out.price_source.clone_from(&list.source);
+        } else {
+            out.price_source = format!(
+                "{} (as of {}) for {} of the instance types; {} (as of {}) for the other {missing}",
+                list.source,
+                list.as_of,
+                list.prices.len(),
+                self.price_source,
+                self.prices_as_of
+            );
+        }
         out
     }
 }
@@ -321,7 +344,10 @@ impl PriceList {
                 .filter(|s| !s.trim().is_empty() && s.len() <= 64)
                 .map(str::to_owned)
                 .ok_or_else(|| {
-                    CalcError::field(format!("{source}.{key}"), "must be a non-empty string")
+                    CalcError::field(
+                        format!("{source}.{key}"),
+                        "must be a string of 1 to 64 characters",
+                    )
                 })
         };
         let as_of = text_field("prices_as_of")?;
@@ -426,8 +452,32 @@ mod tests {
             updated.instance("p4d.24xlarge").unwrap().usd_per_hour,
             c.instance("p4d.24xlarge").unwrap().usd_per_hour
         );
-        assert_eq!(updated.prices_as_of, "2026-11-01");
-        assert_eq!(updated.price_source, "prices.json");
+        // A partial list keeps the catalog's date and says which prices are whose.
+        assert_eq!(updated.prices_as_of, "2026-07-20");
+        assert_eq!(
+            updated.price_source,
+            "prices.json (as of 2026-11-01) for 1 of the instance types; embedded catalog (as of 2026-07-20) for the other 26"
+        );
+        // A full one replaces the date.
+        let all: Vec<String> = c
+            .instances
+            .iter()
+            .map(|i| {
+                format!(
+                    r#"{{"instance": "{}", "on_demand_usd_per_hour": 1}}"#,
+                    i.name
+                )
+            })
+            .collect();
+        let text = format!(
+            r#"{{"prices_as_of": "2026-11-02", "region": "us-east-1", "instances": [{}]}}"#,
+            all.join(",")
+        );
+        let full = c.with_prices(&PriceList::parse(&text, "prices.json", c).unwrap());
+        assert_eq!(
+            (full.prices_as_of.as_str(), full.price_source.as_str()),
+            ("2026-11-02", "prices.json")
+        );
     }
 
     #[test]

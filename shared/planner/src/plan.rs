@@ -2,11 +2,12 @@
 //! their GPUs, what that leaves, and what it costs. Every memory figure comes from the
 //! calculator; this module only chooses settings and compares. Methodology §11.
 
-use calculator::limits::FieldRange;
+use calculator::limits::{self, FieldRange};
+use calculator::vllm::serve_batch_defaults;
 use calculator::{
     estimate_inference, estimate_training, max_batch_size, max_sequence_length,
     max_sequence_length_vllm, Bytes, CalcError, Engine, InferenceEstimate, InferenceRequest, Model,
-    TrainingEstimate, TrainingRequest, VllmCapacity, Workload as FitWorkload, CUDA_CONTEXT_BYTES,
+    TrainingEstimate, TrainingRequest, VllmCapacity, VllmSettings, Workload as FitWorkload,
 };
 
 use crate::catalog::{Catalog, Gpu, MemorySource, Platform};
@@ -37,8 +38,8 @@ pub const CONCURRENT_SEQUENCES: FieldRange = FieldRange {
 };
 
 /// GPU counts tried for a GPU that no catalog instance carries (a custom GPU, or one
-/// named in `gpus`), up to `max_gpus`.
-const GPU_COUNTS: [u64; 4] = [1, 2, 4, 8];
+/// named in `gpus`), up to `max_gpus`: the counts a tensor-parallel replica can have.
+const GPU_COUNTS: [u64; 4] = TENSOR_PARALLEL_DEGREES;
 
 /// What is being planned.
 #[derive(Clone, Debug, PartialEq)]
@@ -172,6 +173,8 @@ pub struct Candidate {
     pub parallelism: Parallelism,
     /// Memory one GPU offers, in bytes (what its driver reports).
     pub usable_memory: Bytes,
+    /// The GPU's memory bandwidth, GB/s, when known.
+    pub bandwidth_gbps: Option<f64>,
     /// `gpu_memory_utilization × usable_memory`, in bytes.
     pub budget: Bytes,
     /// The estimate at the chosen parallelism.
@@ -317,16 +320,16 @@ fn check_workload(model: &Model, workload: &Workload) -> Result<(), CalcError> {
         Workload::Inference(r) => {
             let mut r = r.clone();
             r.num_gpus = 1;
-            if let Engine::Vllm(s) = &r.engine {
-                // The engine settings' own ranges, on any GPU.
-                let mut probe = r.clone();
-                let mut s = s.clone();
-                s.gpu_memory = Bytes(1 << 40);
-                probe.engine = Engine::Vllm(s);
-                estimate_inference(model, &probe).map(drop)?;
+            if let Engine::Vllm(s) = &mut r.engine {
+                // The request's own fields and the engine settings' ranges, on a GPU
+                // large enough for any model the limits allow.
+                s.gpu_memory = Bytes(limits::MAX_GPU_MEMORY);
             }
-            r.engine = Engine::Transformers;
-            estimate_inference(model, &r).map(drop)
+            match estimate_inference(model, &r) {
+                // Too large for one GPU is for the candidates to say, not a bad field.
+                Err(CalcError::TooLarge | CalcError::WeightsTooLarge) | Ok(_) => Ok(()),
+                Err(e) => Err(e),
+            }
         }
         Workload::Training(r) => {
             let mut r = r.clone();
@@ -370,10 +373,14 @@ fn places(req: &PlanRequest, catalog: &Catalog) -> Vec<(Gpu, Option<Place>, Vec<
         return out;
     }
     let counts: Vec<u64> = GPU_COUNTS.into_iter().filter(|n| *n <= max_gpus).collect();
-    // Named catalog GPUs that no instance carries, and the request's own GPUs.
+    // Named catalog GPUs that no instance carries (each once), and the request's own.
+    let mut seen: Vec<&str> = Vec::new();
     for name in &c.gpus {
         if let Some(gpu) = catalog.gpu(name) {
-            if catalog.instances_of(&gpu.name).next().is_none() {
+            if catalog.instances_of(&gpu.name).next().is_none()
+                && !seen.contains(&gpu.name.as_str())
+            {
+                seen.push(&gpu.name);
                 out.push((gpu.clone(), None, counts.clone()));
             }
         }
@@ -436,7 +443,7 @@ fn evaluate(
 fn custom_price(req: &PlanRequest, gpu: &Gpu) -> Option<f64> {
     req.custom_gpus
         .iter()
-        .find(|c| c.name == gpu.name)
+        .find(|c| c.name.eq_ignore_ascii_case(&gpu.name))
         .and_then(|c| c.usd_per_hour)
 }
 
@@ -450,7 +457,11 @@ struct Setting<'a> {
 }
 
 fn too_large(gpu: &Gpu) -> String {
-    format!("{}: the workload needs more than 9 PB per GPU", gpu.name)
+    format!(
+        "{}: the workload needs more than {} per GPU",
+        gpu.name,
+        limits::LARGEST_REPORTABLE
+    )
 }
 
 fn gb(bytes: u128) -> String {
@@ -474,6 +485,7 @@ impl Setting<'_> {
             fits: false,
             parallelism,
             usable_memory: self.usable,
+            bandwidth_gbps: self.gpu.bandwidth_gbps,
             budget: self.budget(),
             estimate,
             max_batch_size: None,
@@ -510,29 +522,36 @@ impl Setting<'_> {
         let mut best: Option<(Candidate, InferenceRequest)> = None;
         for tp in TENSOR_PARALLEL_DEGREES
             .into_iter()
-            .filter(|t| self.count % t == 0)
+            .filter(|t| self.count.is_multiple_of(*t))
         {
             let mut r = base.clone();
             r.num_gpus = tp;
+            let replicas = self.count / tp;
+            let mut notes = Vec::new();
+            let need = self.per_replica(&r, replicas);
             if let Engine::Vllm(s) = &mut r.engine {
                 s.gpu_memory = self.usable;
                 s.gpu_name = Some(self.gpu.name.clone());
                 s.gpu_memory_utilization = self.utilization();
+                notes.extend(self.raise_max_num_seqs(s, need));
             }
             let e = match estimate_inference(self.model, &r) {
                 Ok(e) => e,
                 // A degree the heads do not divide: the next one may.
                 Err(CalcError::InvalidField { ref field, .. }) if field == "num_gpus" => continue,
+                // Scheduler limits this GPU's defaults cannot take.
+                Err(CalcError::InvalidField { field, message }) if field.starts_with("max_num") => {
+                    return Ok(Err(format!("{}: {field}: {message}", self.gpu.name)))
+                }
                 Err(CalcError::TooLarge | CalcError::WeightsTooLarge) => {
                     return Ok(Err(too_large(self.gpu)))
                 }
                 Err(e) => return Err(e),
             };
-            let notes = match self.support(&e) {
-                Ok(n) => n,
+            match self.support(&e) {
+                Ok(n) => notes.splice(0..0, n).for_each(drop),
                 Err(reason) => return Ok(Err(reason)),
             };
-            let replicas = self.count / tp;
             let mut c = self.candidate(
                 Parallelism::Tensor {
                     tensor_parallel: tp,
@@ -554,7 +573,11 @@ impl Setting<'_> {
                 self.gpu.name, TENSOR_PARALLEL_DEGREES, self.count
             )));
         };
-        // The longest context, a bisection, only for the degree chosen.
+        // The longest context, a bisection, only for the degree chosen, holding what
+        // each replica must hold.
+        let replicas = self.count / r.num_gpus;
+        let mut r = r;
+        r.batch_size = self.per_replica(&r, replicas);
         c.max_sequence_length = match &r.engine {
             Engine::Vllm(_) => max_sequence_length_vllm(self.model, &r)?,
             Engine::Transformers => {
@@ -562,6 +585,33 @@ impl Setting<'_> {
             }
         };
         Ok(Ok(c))
+    }
+
+    /// Requests of the requested length one replica must hold: `batch_size`, or its
+    /// share of `concurrent_sequences`.
+    fn per_replica(&self, r: &InferenceRequest, replicas: u64) -> u64 {
+        match self.req.constraints.concurrent_sequences {
+            Some(t) => t.div_ceil(replicas),
+            None => r.batch_size,
+        }
+    }
+
+    /// Raises a defaulted `max_num_seqs` (and, if needed, a defaulted
+    /// `max_num_batched_tokens`) to what a replica must hold, as an operator would pass
+    /// `--max-num-seqs`; says so. Given values are kept.
+    fn raise_max_num_seqs(&self, s: &mut VllmSettings, need: u64) -> Option<String> {
+        let (tokens, seqs, _) = serve_batch_defaults(self.usable, Some(&self.gpu.name));
+        if s.max_num_seqs.is_some() || need <= seqs {
+            return None;
+        }
+        let need = need.min(limits::MAX_NUM_SEQS.max);
+        s.max_num_seqs = Some(need);
+        if s.max_num_batched_tokens.is_none() && need > tokens {
+            s.max_num_batched_tokens = Some(need);
+        }
+        Some(format!(
+            "max_num_seqs raised from vllm serve's default {seqs} to {need} (--max-num-seqs {need}) for the requests each replica holds"
+        ))
     }
 
     fn judge_inference(
@@ -573,10 +623,7 @@ impl Setting<'_> {
     ) -> Result<(), CalcError> {
         let tp = r.num_gpus;
         let target = self.req.constraints.concurrent_sequences;
-        let per_replica = match target {
-            Some(t) => t.div_ceil(replicas),
-            None => r.batch_size,
-        };
+        let per_replica = self.per_replica(r, replicas);
         match &e.vllm {
             Some(v) => {
                 c.max_batch_size = v.starts().then_some(v.max_sequences);
@@ -585,11 +632,15 @@ impl Setting<'_> {
                 } else {
                     0
                 });
-                let outside = CUDA_CONTEXT_BYTES + v.cuda_graph_memory.0;
-                let headroom = self.usable.0.saturating_sub(v.requested_memory.0);
                 let need =
                     v.non_kv_memory.0 as u128 + per_replica as u128 * v.request_kv_bytes.0 as u128;
-                if !v.starts() || v.max_sequences < per_replica {
+                let pool_holds = v.max_concurrency.floor() as u64;
+                if v.starts() && v.max_num_seqs < per_replica && pool_holds >= per_replica {
+                    c.missing = Some(format!(
+                        "max_num_seqs ({}) limits each replica to {} concurrent requests; the KV cache holds {pool_holds}: raise max_num_seqs to {per_replica}",
+                        v.max_num_seqs, v.max_num_seqs
+                    ));
+                } else if !v.starts() || v.max_sequences < per_replica {
                     c.missing = Some(format!(
                         "needs {} per GPU at TP {tp} for {per_replica} concurrent requests of {} tokens per replica (has {} at gpu_memory_utilization {})",
                         gb((need as f64 / self.utilization()).ceil() as u128),
@@ -597,12 +648,12 @@ impl Setting<'_> {
                         gb(self.usable.0 as u128),
                         self.utilization()
                     ));
-                } else if outside > headroom {
+                } else if !v.headroom_suffices() {
                     c.missing = Some(format!(
                         "gpu_memory_utilization {} leaves {} per GPU, less than the CUDA context and CUDA graphs need ({})",
                         self.utilization(),
-                        gb(headroom as u128),
-                        gb(outside as u128)
+                        gb(v.headroom.0 as u128),
+                        gb(v.outside_budget.0 as u128)
                     ));
                 } else {
                     c.fits = true;
@@ -756,6 +807,49 @@ mod tests {
         assert!(
             missing.starts_with("needs ") && missing.contains("at TP 1"),
             "{missing}"
+        );
+    }
+
+    #[test]
+    fn a_defaulted_max_num_seqs_is_raised_to_what_a_replica_holds() {
+        // 300 concurrent 512-token requests of Qwen3-0.6B fit one L4's KV pool, but
+        // vllm serve's default max_num_seqs on it is 256: the plan raises it and says so.
+        let p = run(
+            "Qwen3-0.6B",
+            &request(Workload::Inference(serving(1, 512)), |c| {
+                c.instance_types = vec!["g6.xlarge".into()];
+                c.concurrent_sequences = Some(300);
+            }),
+        );
+        let c = &p.candidates[0];
+        assert!(c.fits, "{:?}", c.missing);
+        assert_eq!(c.estimate.vllm().unwrap().max_num_seqs, 300);
+        assert!(
+            c.notes.iter().any(|n| n.contains("--max-num-seqs 300")),
+            "{:?}",
+            c.notes
+        );
+        // A value the request gives is kept, and what it limits is said.
+        let mut given = serving(1, 512);
+        if let Engine::Vllm(s) = &mut given.engine {
+            s.max_num_seqs = Some(256);
+        }
+        let p = run(
+            "Qwen3-0.6B",
+            &request(Workload::Inference(given), |c| {
+                c.instance_types = vec!["g6.xlarge".into()];
+                c.concurrent_sequences = Some(300);
+            }),
+        );
+        let c = &p.candidates[0];
+        assert!(!c.fits);
+        assert!(
+            c.missing
+                .as_deref()
+                .unwrap()
+                .starts_with("max_num_seqs (256) limits"),
+            "{:?}",
+            c.missing
         );
     }
 

@@ -68,7 +68,8 @@ pub fn parse_config(value: &Value, prefix: &str) -> Result<ParsedConfig, CalcErr
         Some((_, Some(f))) => f,
         Some((t, None)) => {
             warnings.push(format!(
-                "model_type '{t}' is not a known family; read as a llama-style decoder (gated MLP, RMSNorm, rotary positions, no biases unless attention_bias/mlp_bias say so)"
+                "model_type '{}' is not a known family; read as a llama-style decoder (gated MLP, RMSNorm, rotary positions, no biases unless attention_bias/mlp_bias say so)",
+                crate::suggest::clip(t)
             ));
             &families::GENERIC
         }
@@ -246,9 +247,9 @@ fn torch_dtype(keys: &Keys, warnings: &mut Vec<String>) -> Result<Option<Precisi
     Ok(match Precision::parse(text) {
         Some(p) if !p.is_quantized() => Some(p),
         _ => {
-            let shown: String = text.chars().take(32).collect();
             warnings.push(format!(
-                "torch_dtype '{shown}' is not float32, float16 or bfloat16; bfloat16 assumed"
+                "torch_dtype '{}' is not float32, float16 or bfloat16; bfloat16 assumed",
+                crate::suggest::clip(text)
             ));
             None
         }
