@@ -7,10 +7,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
 ensure_tools scripts/requirements/ci.txt
+# The hooks module is imported from scripts/: no bytecode cache written into the tree.
+export PYTHONDONTWRITEBYTECODE=1
 
 port=$("$VENV/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 log=$(mktemp)
-./scripts/serve.sh --invoke-port "$port" >"$log" 2>&1 &
+# --ignore-changes: the build under test stays the one served. Without it cargo-lambda
+# restarts every function when any file under the tree changes (a Python bytecode
+# cache, an editor's swap file) and a request in flight during the restart hangs.
+./scripts/serve.sh --invoke-port "$port" --ignore-changes >"$log" 2>&1 &
 serve_pid=$!
 # serve.sh stops the cargo-lambda it started when it gets TERM.
 trap 'kill -TERM "$serve_pid" 2>/dev/null || true; wait "$serve_pid" 2>/dev/null || true; rm -f "$log"' EXIT
