@@ -1,10 +1,13 @@
 //! `GET /api/config/options`: every accepted value, with the facts behind it.
 
-use calculator::training::GradientLayout;
+use calculator::training::framework::{
+    DEEPSPEED_BUCKET_ELEMENTS, DEEPSPEED_SUB_GROUP_ELEMENTS, DEFAULT_GPUS_PER_NODE,
+};
+use calculator::training::{GradientLayout, DEFAULT_LOSS_CHUNKS};
 use calculator::{
-    limits, registry, vllm, Bytes, InferenceRequest, Logits, LoraTarget, Method, Optimizer,
-    Precision, Quantization, TrainingRequest, Unit, VllmSettings, CUDA_CONTEXT_BYTES,
-    DEFAULT_GROUP_SIZE, UNSTATED_DTYPE,
+    limits, registry, vllm, Bytes, Choice, Framework, FsdpSharding, InferenceRequest, Logits,
+    LoraTarget, Loss, Method, Offload, Optimizer, OptimizerImplementation, Precision, Quantization,
+    TrainingRequest, Unit, VllmSettings, CUDA_CONTEXT_BYTES, DEFAULT_GROUP_SIZE, UNSTATED_DTYPE,
 };
 use http_glue::memory::MAX_COMPARE_CONFIGURATIONS;
 use http_glue::routes::CONFIG_OPTIONS;
@@ -25,16 +28,30 @@ fn optimizer_json(o: Optimizer) -> Value {
         Optimizer::Sgd | Optimizer::Lion => "one fp32 momentum buffer",
         Optimizer::AdamW | Optimizer::Adam => "fp32 first and second moments",
     };
-    // Mixed precision: per trainable parameter a 16-bit weight, 16-bit and fp32
-    // gradients, an fp32 master copy and the states, as the accounting charges them.
+    // Mixed precision, per trainable parameter, as the accounting charges it:
+    // DeepSpeed a 16-bit weight, 16-bit and fp32 gradients, an fp32 master and the
+    // states; torch autocast (transformers) and FSDP an fp32 weight that is its own
+    // master, an fp32 gradient and the states (autocast adds its 16-bit copy).
     let mixed = GradientLayout::new(Precision::Bfloat16, true);
     let states = o.state_bytes_per_param(mixed.fp32_states);
-    let per_parameter = (2 + mixed.grad_16bit + mixed.grad_fp32 + mixed.master) as f64;
+    let deepspeed = (2 + mixed.grad_16bit + mixed.grad_fp32 + mixed.master) as f64;
+    let fp32_params = (mixed.master + mixed.grad_fp32) as f64;
+    let workspace: serde_json::Map<String, Value> = OptimizerImplementation::ALL
+        .iter()
+        .map(|i| {
+            let bytes = o.step_workspace_bytes_per_param(*i, mixed.fp32_states);
+            (i.name().to_string(), json!(bytes))
+        })
+        .collect();
     json!({
         "name": o.name(),
         "state_bytes_per_trainable_parameter": states,
-        "bytes_per_trainable_parameter_mixed_precision": states.map(|s| s + per_parameter),
-        "step_workspace_bytes_per_trainable_parameter": o.step_workspace_bytes_per_param(mixed.fp32_states),
+        "bytes_per_trainable_parameter_mixed_precision": {
+            Framework::Transformers.name(): states.map(|s| s + fp32_params + 2.0),
+            Framework::Deepspeed.name(): states.map(|s| s + deepspeed),
+            Framework::Fsdp.name(): states.map(|s| s + fp32_params),
+        },
+        "step_workspace_bytes_per_trainable_parameter": workspace,
         "note": note,
     })
 }
@@ -59,6 +76,18 @@ fn defaults() -> Value {
         "optimizer": training.optimizer.name(),
         "gradient_checkpointing": if training.gradient_checkpointing { "full" } else { "none" },
         "zero_stage": training.zero_stage,
+        "framework": "transformers; deepspeed when zero_stage is above 0 or a DeepSpeed setting is given, fsdp when fsdp_sharding is",
+        "fsdp_sharding": FsdpSharding::FullShard.name(),
+        "gpus_per_node": DEFAULT_GPUS_PER_NODE,
+        "optimizer_implementation": OptimizerImplementation::Fused.name(),
+        "offload_optimizer": training.offload_optimizer.name(),
+        "offload_parameters": training.offload_parameters.name(),
+        "loss": training.loss.name(),
+        "loss_chunks": DEFAULT_LOSS_CHUNKS,
+        "lora_dropout": training.lora_dropout,
+        "reduce_bucket_size": DEEPSPEED_BUCKET_ELEMENTS,
+        "overlap_comm": "true at zero_stage 3, else false (DeepSpeed's)",
+        "sub_group_size": DEEPSPEED_SUB_GROUP_ELEMENTS,
         "engine": inference.engine.name(),
         "gpu_memory_utilization": vllm::DEFAULT_GPU_MEMORY_UTILIZATION,
         "max_num_batched_tokens": batch_default(0),
@@ -170,6 +199,11 @@ fn options() -> Value {
         "logits": Logits::ALL.iter().map(|l| l.name()).collect::<Vec<_>>(),
         "gradient_checkpointing": ["none", "full"],
         "zero_stages": [0, 1, 2, 3],
+        "frameworks": Framework::names(),
+        "fsdp_sharding": FsdpSharding::names(),
+        "offload": Offload::names(),
+        "losses": Loss::names(),
+        "optimizer_implementations": OptimizerImplementation::names(),
         "units": Unit::ALL.iter().map(|u| u.name()).collect::<Vec<_>>(),
         "engines": http_glue::memory::ENGINES,
         "defaults": defaults(),
@@ -202,9 +236,21 @@ mod tests {
             .find(|o| o["name"] == "AdamW")
             .unwrap();
         assert_eq!(adamw["state_bytes_per_trainable_parameter"], 8.0);
-        // 2 (bf16 weight) + 2 (bf16 gradient) + 4 (fp32 gradient) + 4 (master) + 8.
-        assert_eq!(adamw["bytes_per_trainable_parameter_mixed_precision"], 20.0);
-        assert_eq!(adamw["step_workspace_bytes_per_trainable_parameter"], 4.0);
+        // DeepSpeed: 2 (bf16 weight) + 2 (bf16 gradient) + 4 (fp32 gradient) + 4
+        // (master) + 8; autocast: 4 (fp32 weight) + 2 (its bf16 copy) + 4 + 8.
+        let per_param = &adamw["bytes_per_trainable_parameter_mixed_precision"];
+        assert_eq!(per_param["deepspeed"], 20.0);
+        assert_eq!(per_param["transformers"], 18.0);
+        assert_eq!(per_param["fsdp"], 16.0);
+        let workspace = &adamw["step_workspace_bytes_per_trainable_parameter"];
+        assert_eq!(
+            workspace,
+            &json!({"fused": 0.0, "foreach": 4.0, "forloop": null})
+        );
+        assert_eq!(
+            body["frameworks"],
+            json!(["transformers", "deepspeed", "fsdp"])
+        );
         assert_eq!(body["optimizers"].as_array().unwrap().len(), 7);
         assert_eq!(body["available_models"].as_array().unwrap().len(), 46);
         assert_eq!(body["sft_or_peft"]["peft"], json!(["lora", "qlora"]));

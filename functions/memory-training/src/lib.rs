@@ -30,14 +30,18 @@ mod tests {
     async fn full_fine_tuning_keeps_mixed_precision_state() {
         let (_, body) = call("memory-training").await;
         let params = 8_030_261_248u64;
-        // 16-bit weights; 16-bit + fp32 gradients; fp32 master weights and Adam moments.
-        assert_eq!(bytes(&body, "model_weights"), 2 * params);
-        assert_eq!(bytes(&body, "gradients_memory"), 6 * params);
+        // The default framework, transformers with torch autocast: fp32 weights (their
+        // own master) with 16-bit copies of the linear weights, fp32 gradients and
+        // Adam moments; the default fused AdamW step has no temporaries.
         let details = &body["details"];
-        assert_eq!(details["master_weights_bytes"], 4 * params);
+        let copies = details["autocast_weight_copies_bytes"].as_u64().unwrap();
+        assert_eq!(bytes(&body, "model_weights"), 4 * params + copies);
+        assert_eq!(bytes(&body, "gradients_memory"), 4 * params);
+        assert_eq!(details["master_weights_bytes"], 0);
         assert_eq!(details["optimizer_states_bytes"], 8 * params);
-        // PyTorch's foreach AdamW step: one fp32 temporary per parameter.
-        assert_eq!(details["optimizer_step_workspace_bytes"], 4 * params);
+        assert_eq!(details["optimizer_step_workspace_bytes"], 0);
+        assert_eq!(body["parameters"]["framework"], "transformers");
+        assert_eq!(body["parameters"]["optimizer_implementation"], "fused");
         assert_eq!(body["parameters"]["gradient_checkpointing"], "full");
     }
 
@@ -51,7 +55,8 @@ mod tests {
         let per_layer =
             (4096 + 4096) + 2 * (4096 + 1024) + (4096 + 4096) + 2 * (4096 + 12288) + (12288 + 4096);
         assert_eq!(adapters, 36 * 16 * per_layer);
-        assert_eq!(bytes(&lora, "gradients_memory"), 6 * adapters);
+        // fp32 adapters under autocast: fp32 gradients.
+        assert_eq!(bytes(&lora, "gradients_memory"), 4 * adapters);
         let (_, qlora) = call("memory-training-qlora").await;
         assert!(qlora["parameters"]["base_weight_storage"]
             .as_str()
@@ -62,7 +67,7 @@ mod tests {
             (8192 + 8192) + 2 * (8192 + 1024) + (8192 + 8192) + 2 * (8192 + 28672) + (28672 + 8192);
         let adapters = 80 * 64 * per_layer;
         assert_eq!(qlora["details"]["trainable_parameter_count"], adapters);
-        assert_eq!(bytes(&qlora, "gradients_memory"), 6 * adapters);
+        assert_eq!(bytes(&qlora, "gradients_memory"), 4 * adapters);
         // 8-bit AdamW: two 1-byte moments, an fp32 absmax per 256 values each.
         assert_eq!(
             qlora["details"]["optimizer_states_bytes"],

@@ -17,6 +17,7 @@
 
 pub mod architecture;
 pub mod checkpoint;
+pub mod choice;
 pub mod config;
 pub mod error;
 pub mod families;
@@ -38,6 +39,7 @@ pub mod vllm;
 pub mod weights;
 
 pub use architecture::Architecture;
+pub use choice::Choice;
 pub use error::CalcError;
 pub use families::Family;
 pub use fit::{max_batch_size, max_sequence_length, max_sequence_length_vllm, Workload};
@@ -47,7 +49,8 @@ pub use parameters::ParameterCounts;
 pub use precision::{Precision, Quantization, WeightFormat, DEFAULT_GROUP_SIZE};
 pub use runtime::CUDA_CONTEXT_BYTES;
 pub use training::{
-    estimate_training, LoraTarget, Method, Optimizer, TrainingDetails, TrainingEstimate,
+    estimate_training, DeepspeedSettings, Framework, FsdpSharding, LoraTarget, Loss, Method,
+    Offload, Optimizer, OptimizerImplementation, TrainingDetails, TrainingEstimate,
     TrainingRequest,
 };
 pub use units::{Bytes, Unit};

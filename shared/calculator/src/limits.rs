@@ -116,8 +116,19 @@ pub const NUM_GPUS: FieldRange = range("num_gpus", 1, MAX_GPUS);
 pub const LORA_RANK: FieldRange = range("lora_rank", 1, MAX_LORA_RANK);
 /// Values sharing one scale in group-wise integer formats.
 pub const GROUP_SIZE: FieldRange = range("group_size", 1, MAX_GROUP_SIZE);
-/// ZeRO stage (3 = FSDP full shard).
+/// DeepSpeed ZeRO stage.
 pub const ZERO_STAGE: FieldRange = range("zero_stage", 0, 3);
+/// GPUs per node (hybrid sharding's group, host memory's node).
+pub const GPUS_PER_NODE: FieldRange = range("gpus_per_node", 1, MAX_GPUS);
+/// Largest DeepSpeed bucket or sub-group, in elements (2^40, a thousand times the
+/// largest default).
+pub const MAX_BUCKET_ELEMENTS: u64 = 1 << 40;
+/// DeepSpeed's `reduce_bucket_size`, elements.
+pub const REDUCE_BUCKET_SIZE: FieldRange = range("reduce_bucket_size", 1, MAX_BUCKET_ELEMENTS);
+/// DeepSpeed's `sub_group_size`, elements.
+pub const SUB_GROUP_SIZE: FieldRange = range("sub_group_size", 1, MAX_BUCKET_ELEMENTS);
+/// Chunks of the chunked loss (at most one per token of the longest sequence).
+pub const LOSS_CHUNKS: FieldRange = range("loss_chunks", 1, MAX_SEQUENCE_LENGTH);
 /// Explicit-field architecture values.
 pub const HIDDEN_SIZE: FieldRange = range("hidden_size", 1, MAX_HIDDEN);
 /// Decoder layers.
@@ -178,6 +189,9 @@ pub const GPU_MEMORY_UTILIZATION: FractionRange = FractionRange {
     max: 1.0,
 };
 
+/// `lora_dropout`: a probability, from 0 to 1.
+pub const LORA_DROPOUT: (&str, f64, f64) = ("lora_dropout", 0.0, 1.0);
+
 /// Largest `trainable_parameters`, a percentage.
 pub const MAX_TRAINABLE_PERCENT: f64 = 100.0;
 
@@ -190,7 +204,7 @@ pub const TRAINABLE_PARAMETERS: FractionRange = FractionRange {
 };
 
 /// Every integer request field's range, in the order the API documents them.
-pub const REQUEST_FIELDS: [FieldRange; 16] = [
+pub const REQUEST_FIELDS: [FieldRange; 20] = [
     BATCH_SIZE,
     SEQUENCE_LENGTH,
     MAX_NEW_TOKENS_RANGE,
@@ -198,6 +212,10 @@ pub const REQUEST_FIELDS: [FieldRange; 16] = [
     LORA_RANK,
     GROUP_SIZE,
     ZERO_STAGE,
+    GPUS_PER_NODE,
+    REDUCE_BUCKET_SIZE,
+    SUB_GROUP_SIZE,
+    LOSS_CHUNKS,
     HIDDEN_SIZE,
     NUM_HIDDEN_LAYERS,
     NUM_ATTENTION_HEADS,

@@ -10,8 +10,8 @@
 //! - embedding and lm_head V·64 each; final norm 64.
 
 use calculator::{
-    estimate_inference, estimate_training, InferenceRequest, Method, Model, Optimizer, Precision,
-    TrainingRequest,
+    estimate_inference, estimate_training, Framework, InferenceRequest, Method, Model, Optimizer,
+    OptimizerImplementation, Precision, TrainingRequest,
 };
 use serde_json::json;
 
@@ -183,15 +183,30 @@ fn prefill_activations_moe() {
 
 #[test]
 fn training_state_per_parameter() {
-    // §7.2 mixed precision, AdamW, Ψ = 587,584: 16-bit weights 2Ψ; gradients 2Ψ + 4Ψ;
-    // master 4Ψ; moments 8Ψ; foreach step workspace 4Ψ (§7.3).
+    // §7.2 mixed precision, AdamW, Ψ = 587,584. DeepSpeed: 16-bit weights 2Ψ;
+    // gradients 2Ψ + 4Ψ; master 4Ψ; moments 8Ψ; a foreach step's workspace 4Ψ (§7.3).
     let psi = 587_584u64;
-    let e = training(&toy(4096), |_| {});
+    let e = training(&toy(4096), |r| {
+        r.framework = Some(Framework::Deepspeed);
+        r.optimizer_implementation = Some(OptimizerImplementation::Foreach);
+    });
     assert_eq!(e.model_weights.0, 2 * psi);
     assert_eq!(e.gradients_memory.0, 6 * psi);
     assert_eq!(e.details.master_weights.0, 4 * psi);
     assert_eq!(e.details.optimizer_states.0, 8 * psi);
     assert_eq!(e.details.optimizer_step_workspace.0, 4 * psi);
+    // transformers (torch autocast, the default): fp32 weights 4Ψ with 16-bit copies
+    // of the linear weights and the output projection, 2 · (2 · 31,488 + 4096 · 64);
+    // fp32 gradients 4Ψ; no separate master; the fused step has no workspace.
+    let e = training(&toy(4096), |_| {});
+    assert_eq!(
+        e.details.autocast_weight_copies.0,
+        2 * (2 * 31_488 + 262_144)
+    );
+    assert_eq!(e.model_weights.0, 4 * psi + 2 * (2 * 31_488 + 262_144));
+    assert_eq!(e.gradients_memory.0, 4 * psi);
+    assert_eq!(e.details.master_weights.0, 0);
+    assert_eq!(e.details.optimizer_step_workspace.0, 0);
 }
 
 #[test]
@@ -253,14 +268,19 @@ fn qlora_keeps_an_fp32_residual_stream() {
 #[test]
 fn zero3_gathers_the_largest_layer() {
     // §7.4 over 4 GPUs: weights ceil(2Ψ / 4) = 293,792 plus the gathered largest tensor
-    // group in 16-bit, here the 4096·64 embedding: 524,288. Gradients: 16-bit and fp32
-    // shards 293,792 + 587,584 and the gathered group's 16-bit gradients 524,288.
+    // group in 16-bit, here the 4096·64 embedding: 524,288. Gradients: the 16-bit
+    // shard 293,792, the fp32 gradient of the one sub-group (the whole shard here,
+    // 4 · 146,896 = 587,584), the gathered group's 16-bit gradients 524,288 and
+    // DeepSpeed's reduce bucket, 5e8 16-bit values, allocated whatever the model.
     let e = training(&toy(4096), |r| {
         r.num_gpus = 4;
         r.zero_stage = 3;
     });
     assert_eq!(e.model_weights.0, 293_792 + 524_288);
-    assert_eq!(e.gradients_memory.0, 293_792 + 587_584 + 524_288);
+    assert_eq!(
+        e.gradients_memory.0,
+        293_792 + 587_584 + 524_288 + 1_000_000_000
+    );
 }
 
 #[test]
@@ -270,10 +290,11 @@ fn qlora_base_in_nf4_with_the_rest_in_fp32() {
     // gate, up (6,400, ×4) and down (×2): 26,432 → 260,224 bits for 62,976 weights.
     // The other 79,680 − 62,976 = 16,704 parameters in fp32 (§7.1): 534,528 bits.
     // (260,224 + 534,528) / 8 = 99,344 bytes. Rank-8 adapters on every linear:
-    // 8·(128 + 96 + 96 + 128 + 164 + 164 + 164) = 7,520 per layer, 15,040 in bf16.
+    // 8·(128 + 96 + 96 + 128 + 164 + 164 + 164) = 7,520 per layer, 15,040, in fp32
+    // (PEFT's adapter dtype under autocast) with their 16-bit autocast copies.
     let e = training(&toy(128), |r| r.method = Method::Qlora);
     assert_eq!(e.details.trainable_parameters, 15_040);
-    assert_eq!(e.model_weights.0, 99_344 + 2 * 15_040);
+    assert_eq!(e.model_weights.0, 99_344 + (4 + 2) * 15_040);
 }
 
 #[test]
@@ -508,11 +529,16 @@ fn sharding_warnings() {
     ));
     assert!(!warned(1, 0, "shards across GPUs"));
     assert!(!warned(2, 2, "shards across GPUs"));
-    assert!(warned(
-        4,
-        0,
-        "num_gpus 4 with zero_stage 0: plain data parallelism"
-    ));
+    // DDP under transformers is the plain data parallelism the user asked for;
+    // DeepSpeed at stage 0 is said.
+    assert!(!warned(4, 0, "plain data parallelism"));
+    assert!(training(&toy(128), |r| {
+        r.num_gpus = 4;
+        r.framework = Some(Framework::Deepspeed);
+    })
+    .warnings
+    .iter()
+    .any(|w| w.contains("num_gpus 4 with zero_stage 0: plain data parallelism")));
     assert!(!warned(4, 1, "plain data parallelism"));
     assert!(!warned(1, 0, "plain data parallelism"));
 }

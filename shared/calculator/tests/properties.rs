@@ -15,6 +15,7 @@ use calculator::{
     estimate_inference, estimate_training, limits, Bytes, CalcError, Engine, InferenceEstimate,
     InferenceRequest, Method, Model, Precision, TrainingRequest, VllmSettings,
 };
+use calculator::{Choice, Framework, FsdpSharding, Loss, Offload};
 use proptest::prelude::*;
 use serde_json::{json, Map, Value};
 
@@ -138,17 +139,31 @@ fn training() -> impl Strategy<Value = TrainingRequest> {
         0..=3u8,
         any::<bool>(),
         edgy(limits::MAX_LORA_RANK),
+        (
+            proptest::option::of(proptest::sample::select(Framework::ALL.to_vec())),
+            proptest::sample::select(Offload::ALL.to_vec()),
+            proptest::sample::select(Offload::ALL.to_vec()),
+            proptest::sample::select(Loss::ALL.to_vec()),
+            proptest::option::of(proptest::sample::select(FsdpSharding::ALL.to_vec())),
+        ),
     )
-        .prop_map(|(b, s, gpus, method, optimizer, zero, ckpt, rank)| {
-            let mut r = TrainingRequest::new(b, s);
-            r.num_gpus = gpus;
-            r.method = method;
-            r.optimizer = optimizer;
-            r.zero_stage = zero;
-            r.gradient_checkpointing = ckpt;
-            r.lora_rank = rank;
-            r
-        })
+        .prop_map(
+            |(b, s, gpus, method, optimizer, zero, ckpt, rank, (fw, oo, op, loss, fsdp))| {
+                let mut r = TrainingRequest::new(b, s);
+                r.num_gpus = gpus;
+                r.method = method;
+                r.optimizer = optimizer;
+                r.zero_stage = zero;
+                r.gradient_checkpointing = ckpt;
+                r.lora_rank = rank;
+                r.framework = fw;
+                r.offload_optimizer = oo;
+                r.offload_parameters = op;
+                r.loss = loss;
+                r.fsdp_sharding = fsdp;
+                r
+            },
+        )
 }
 
 /// A field error names a request field or a config key; anything else is one of the

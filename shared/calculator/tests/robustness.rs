@@ -4,8 +4,9 @@
 
 use calculator::{
     estimate_inference, estimate_training, limits, max_batch_size, max_sequence_length, registry,
-    Bytes, CalcError, Engine, ExplicitModel, InferenceRequest, Logits, LoraTarget, Method, Model,
-    Optimizer, Precision, Quantization, TrainingRequest, VllmSettings, Workload,
+    Bytes, CalcError, Choice, DeepspeedSettings, Engine, ExplicitModel, Framework, FsdpSharding,
+    InferenceRequest, Logits, LoraTarget, Loss, Method, Model, Offload, Optimizer,
+    OptimizerImplementation, Precision, Quantization, TrainingRequest, VllmSettings, Workload,
 };
 
 use testkit::Rng;
@@ -88,6 +89,20 @@ fn random_training_requests_never_panic() {
             use_flash_attention: rng.next_u64().is_multiple_of(2),
             num_gpus: rng.edgy(1024),
             zero_stage: (rng.next_u64() % 5) as u8,
+            framework: rng.maybe(|r| r.pick(Framework::ALL)),
+            fsdp_sharding: rng.maybe(|r| r.pick(FsdpSharding::ALL)),
+            gpus_per_node: rng.maybe(|r| r.edgy(limits::MAX_GPUS)),
+            optimizer_implementation: rng.maybe(|r| r.pick(OptimizerImplementation::ALL)),
+            offload_optimizer: rng.pick(Offload::ALL),
+            offload_parameters: rng.pick(Offload::ALL),
+            loss: rng.pick(Loss::ALL),
+            loss_chunks: rng.maybe(|r| r.edgy(limits::MAX_SEQUENCE_LENGTH)),
+            lora_dropout: rng.pick(&[0.0, 0.05, 1.0, 1.5, -0.1, f64::NAN]),
+            deepspeed: rng.maybe(|r| DeepspeedSettings {
+                reduce_bucket_size: r.edgy(limits::MAX_BUCKET_ELEMENTS),
+                overlap_comm: r.maybe(|r| r.next_u64().is_multiple_of(2)),
+                sub_group_size: r.edgy(limits::MAX_BUCKET_ELEMENTS),
+            }),
         };
         match estimate_training(model, &req) {
             Ok(e) => {

@@ -10,17 +10,24 @@
 //! need. All sizes below are bytes per token unless a name says otherwise.
 
 use super::trainable::Trainable;
-use super::TrainingRequest;
-use crate::architecture::{Architecture, Moe};
+use super::vocabulary::Loss;
+use super::{TrainingRequest, DEFAULT_LOSS_CHUNKS};
+use crate::architecture::{Architecture, LinearKind, Moe};
 use crate::model::Model;
 use crate::runtime::FP32_BYTES;
 
-/// Bytes per (token × vocabulary entry) at the loss. transformers' `ForCausalLMLoss`
-/// upcasts the logits to fp32; at the start of backward three fp32 tensors of that
-/// shape coexist: the log-probabilities `log_softmax` saved, the gradient `nll_loss`
-/// returns for them, and the gradient `log_softmax`'s backward produces for the
-/// logits (3 × 4 bytes).
-pub(crate) const CE_BYTES_PER_LOGIT: u128 = 3 * FP32_BYTES;
+/// Tensors of one logit's size alive at the peak of the loss's backward: the
+/// log-probabilities `log_softmax` saved, the gradient `nll_loss` returns for them and
+/// the gradient `log_softmax`'s backward produces for the logits. In fp32 for the
+/// standard loss (12 bytes per logit), in the compute dtype without the upcast (6 for
+/// bf16); both measured on an H100 (`scripts/device/training_terms.py`: 12.0 and 6.0
+/// bytes per logit beyond the 16-bit logits).
+pub(crate) const CE_TENSORS_PER_LOGIT: u128 = 3;
+
+/// The chunked loss keeps every chunk's fp32 log-probabilities for backward, and
+/// builds the two fp32 gradients of one chunk at a time (measured 5.0 bytes per logit
+/// with 8 chunks: 4 + 8/8).
+const CHUNKED_GRADIENT_TENSORS: u128 = 2;
 
 /// Tensors of the widest intermediate alive in one layer's backward: the gradient
 /// arriving at it and the gradient it produces for its input (likewise two of the
@@ -137,7 +144,9 @@ pub(crate) fn activation_bytes(
     let arch = &model.arch;
     let tokens = req.batch_size as u128 * req.sequence_length as u128;
     let h = arch.hidden_size as u128;
-    let around = attention_saved(arch, a, resid) + ffn_norm_saved(arch, t, a, resid);
+    let around = attention_saved(arch, a, resid)
+        + ffn_norm_saved(arch, t, a, resid)
+        + lora_dropout_saved(model, req, a);
     let dense = dense_layer(arch, t, around, a);
     let moe = arch.moe.map(|m| moe_layer(arch, &m, t, around, a));
     let eager = eager_scores(arch, req, a);
@@ -149,7 +158,8 @@ pub(crate) fn activation_bytes(
     let moe = moe.unwrap_or(LayerBytes { saved: 0, work: 0 });
 
     let final_norm = tokens * (h * resid + h * a);
-    let loss = tokens * arch.vocab_size as u128 * CE_BYTES_PER_LOGIT;
+    let loss = loss_bytes(req, arch, a, t.lm_head);
+
     let peak = if req.gradient_checkpointing {
         // Each layer keeps only its input; one layer at a time is recomputed, after
         // the loss buffers are freed.
@@ -169,4 +179,61 @@ pub(crate) fn activation_bytes(
         stored + final_norm + loss.max(tokens * dense.work.max(moe.work))
     };
     (peak, loss)
+}
+
+/// Loss buffers of one micro-batch, in bytes (methodology §7.5). `lm_head_trained`:
+/// whether the output projection's weight receives a gradient (the fused loss then
+/// accumulates it in its own buffer).
+fn loss_bytes(req: &TrainingRequest, arch: &Architecture, a: u128, lm_head_trained: bool) -> u128 {
+    let tokens = req.batch_size as u128 * req.sequence_length as u128;
+    let (v, h) = (arch.vocab_size as u128, arch.hidden_size as u128);
+    match req.loss {
+        Loss::Standard => tokens * v * CE_TENSORS_PER_LOGIT * FP32_BYTES.max(a),
+        Loss::NoUpcast => tokens * v * CE_TENSORS_PER_LOGIT * a,
+        Loss::Chunked => {
+            let chunk =
+                tokens.div_ceil(req.loss_chunks.unwrap_or(DEFAULT_LOSS_CHUNKS).max(1) as u128);
+            tokens * v * FP32_BYTES + chunk * v * CHUNKED_GRADIENT_TENSORS * FP32_BYTES
+        }
+        Loss::Fused => {
+            // Liger Kernel's fused linear cross-entropy
+            // (`fused_linear_cross_entropy_forward`): positions in chunks of
+            // next_power_of_two(ceil(tokens / ceil(V / h))), each chunk's logits
+            // overwritten in place by their gradient; the hidden states' gradient; and
+            // the output weight's gradient when it trains.
+            let chunk = tokens
+                .div_ceil(v.div_ceil(h.max(1)))
+                .next_power_of_two()
+                .min(tokens);
+            let weight_grad = if lm_head_trained { v * h * a } else { 0 };
+            chunk * v * a + tokens * h * a + weight_grad
+        }
+    }
+}
+
+/// Bytes per token and layer that LoRA dropout adds (`lora_dropout` > 0): PEFT applies
+/// its own `nn.Dropout` before each adapter's `lora_A`, which saves a 1-byte mask, and
+/// `lora_A` saves the dropped copy of its input. Averaged over the layers; routed
+/// experts see `k` of `E` tokens.
+fn lora_dropout_saved(model: &Model, req: &TrainingRequest, a: u128) -> u128 {
+    if !req.method.is_peft() || req.lora_dropout <= 0.0 {
+        return 0;
+    }
+    const MASK_BYTES: u128 = 1;
+    let moe = model.arch.moe;
+    let inputs: u128 = model
+        .linears
+        .iter()
+        .filter(|g| req.lora_target.adapts(g.kind))
+        .map(|g| {
+            let width = g.shape.rows_in as u128 * g.shape.count;
+            match (g.kind, moe) {
+                (LinearKind::Expert, Some(m)) => {
+                    width * m.experts_per_token as u128 / m.num_experts.max(1) as u128
+                }
+                _ => width,
+            }
+        })
+        .sum();
+    (inputs * (MASK_BYTES + a)).div_ceil(model.arch.num_layers.max(1) as u128)
 }

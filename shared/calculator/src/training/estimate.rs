@@ -2,10 +2,14 @@
 //! activations put together under ZeRO sharding (`docs/methodology.md` §7.2–7.6).
 
 use super::activations::activation_bytes;
+use super::framework::{
+    place, Framework, FsdpSharding, Offload, Placement, StateInputs, DEFAULT_GPUS_PER_NODE,
+};
 use super::optimizer::{state_bytes, step_workspace_bytes, GradientLayout};
 use super::trainable::{smallest_adapted_dimension, trainable_set, Trainable};
-use super::vocabulary::Method;
+use super::vocabulary::{Loss, Method, Optimizer, OptimizerImplementation};
 use super::{TrainingDetails, TrainingEstimate, TrainingRequest};
+use crate::choice::Choice;
 use crate::error::{check_weights, check_workload, to_u64, CalcError};
 use crate::limits;
 use crate::model::Model;
@@ -26,43 +30,6 @@ const QLORA_BASE: WeightFormat = WeightFormat {
     double_quant: true,
 };
 
-/// ZeRO sharding over data-parallel GPUs: stage 1 shards optimizer state (with the
-/// fp32 gradient and master copy), stage 2 also the 16-bit gradients, stage 3 also the
-/// weights (methodology §7.4). One GPU shards nothing.
-#[derive(Clone, Copy)]
-struct Sharding {
-    gpus: u128,
-    stage: u8,
-}
-
-impl Sharding {
-    fn new(req: &TrainingRequest) -> Sharding {
-        let gpus = req.num_gpus as u128;
-        Sharding {
-            gpus,
-            stage: if gpus > 1 { req.zero_stage } else { 0 },
-        }
-    }
-
-    /// `bytes` held by one GPU for a state that stage `from_stage` and later shard.
-    fn shard(self, bytes: u128, from_stage: u8) -> u128 {
-        if self.stage >= from_stage {
-            bytes.div_ceil(self.gpus)
-        } else {
-            bytes
-        }
-    }
-
-    /// ZeRO-3's working set: `bytes` gathered for the layer being computed.
-    fn gathered(self, bytes: u128) -> u128 {
-        if self.stage >= 3 {
-            bytes
-        } else {
-            0
-        }
-    }
-}
-
 /// Memory one GPU needs to train with `req`.
 pub fn estimate_training(
     model: &Model,
@@ -70,26 +37,51 @@ pub fn estimate_training(
 ) -> Result<TrainingEstimate, CalcError> {
     let mut warnings = model.warnings.clone();
     let precision = validate(model, req, &mut warnings)?;
+    let framework = resolve_framework(req);
+    check_framework(req, framework, &mut warnings)?;
+    let implementation = req
+        .optimizer_implementation
+        .unwrap_or(OptimizerImplementation::Fused);
     let a = compute_bytes(precision);
     let layout = GradientLayout::new(precision, req.mixed_precision);
-    let sharding = Sharding::new(req);
     let trainable = trainable_set(model, req, &mut warnings);
     let t = trainable.elements;
     let params = &model.params;
-    // The largest tensor group ZeRO-3 gathers at once: a decoder layer or the embedding.
-    let largest_layer = params
-        .dense_layer
-        .max(params.moe_layer)
-        .max(params.embedding_matrix);
-
-    let (weights, base_format) = weight_memory(model, req, t, a, sharding, largest_layer);
+    let (peft_base, base_format) = peft_base(model, req, a);
+    let gpus = req.num_gpus as u128;
+    let per_node = gpus_per_node(req) as u128;
+    let inputs = StateInputs {
+        framework,
+        layout,
+        peft_base,
+        model_elements: params.total,
+        trainable: t,
+        cast_elements: trainable.linear_elements,
+        // The largest tensor group a sharding framework gathers at once: a decoder
+        // layer or the embedding.
+        largest_layer: params
+            .dense_layer
+            .max(params.moe_layer)
+            .max(params.embedding_matrix),
+        compute: a,
+        states: state_bytes(req.optimizer, &trainable, layout),
+        workspace: step_workspace_bytes(req.optimizer, implementation, &trainable, layout),
+        gpus,
+        shard_group: match req.fsdp_sharding.unwrap_or(FsdpSharding::FullShard) {
+            FsdpSharding::HybridShard => per_node,
+            FsdpSharding::NoShard => 1,
+            _ => gpus,
+        },
+        zero_stage: req.zero_stage,
+        fsdp_sharding: req.fsdp_sharding.unwrap_or(FsdpSharding::FullShard),
+        offload_optimizer: req.offload_optimizer,
+        offload_parameters: req.offload_parameters,
+        deepspeed: req.deepspeed.unwrap_or_default(),
+    };
+    let placed = place(&inputs);
+    let weights = placed.weights + placed.autocast_copies;
     check_weights(weights)?;
-    let gradients = sharding.shard(t * layout.grad_16bit, 2)
-        + sharding.shard(t * layout.grad_fp32, 1)
-        + sharding.gathered(largest_layer.min(t) * a);
-    let master = sharding.shard(t * layout.master, 1);
-    let states = sharding.shard(state_bytes(req.optimizer, &trainable, layout), 1);
-    let workspace = sharding.shard(step_workspace_bytes(req.optimizer, &trainable, layout), 1);
+    let gradients = placed.gradients + placed.comm_buffers;
     let resid = if req.method == Method::Qlora {
         QLORA_RESIDUAL_BYTES
     } else {
@@ -97,12 +89,15 @@ pub fn estimate_training(
     };
     let (activations, loss) = activation_bytes(model, req, &trainable, a, resid);
     // The step runs after the activations are freed: only its excess counts (§7.6).
-    let optimizer = master + states + workspace.saturating_sub(activations);
+    let optimizer = placed.master + placed.states + placed.workspace.saturating_sub(activations);
     let overhead = CUDA_CONTEXT_BYTES as u128;
     let total = weights + gradients + optimizer + activations + overhead;
-    sharding_warnings(model, req, &mut warnings);
+    let node_gpus = per_node.min(gpus);
+    sharding_warnings(model, req, framework, &mut warnings);
 
     Ok(TrainingEstimate {
+        framework,
+        optimizer_implementation: implementation,
         precision,
         mixed_precision: layout.is_mixed(),
         base_format,
@@ -113,9 +108,147 @@ pub fn estimate_training(
         activation_memory: Bytes(to_u64(activations)?),
         runtime_overhead: Bytes(to_u64(overhead)?),
         training_memory: Bytes(to_u64(total)?),
-        details: details(&trainable, master, states, workspace, loss)?,
+        host_memory_per_node: Bytes(to_u64(placed.host * node_gpus)?),
+        nvme_per_node: Bytes(to_u64(placed.nvme * node_gpus)?),
+        details: details(&trainable, &placed, loss)?,
         warnings,
     })
+}
+
+/// GPUs of one node: the request's, else the default, never more than `num_gpus`.
+fn gpus_per_node(req: &TrainingRequest) -> u64 {
+    req.gpus_per_node
+        .unwrap_or(DEFAULT_GPUS_PER_NODE)
+        .min(req.num_gpus)
+        .max(1)
+}
+
+/// The framework: the request's, else DeepSpeed when a ZeRO stage is given (the only
+/// framework with stages), else transformers.
+fn resolve_framework(req: &TrainingRequest) -> Framework {
+    match req.framework {
+        Some(f) => f,
+        None if req.zero_stage > 0 || req.deepspeed.is_some() => Framework::Deepspeed,
+        None if req.fsdp_sharding.is_some() => Framework::Fsdp,
+        None => Framework::Transformers,
+    }
+}
+
+/// Refuses settings the framework does not have, and says what a setting implies.
+fn check_framework(
+    req: &TrainingRequest,
+    framework: Framework,
+    warnings: &mut Vec<String>,
+) -> Result<(), CalcError> {
+    let name = framework.name();
+    let refuse = |field: &str, why: String| Err(CalcError::field(field, why));
+    if req.zero_stage > 0 && framework != Framework::Deepspeed {
+        return refuse(
+            "zero_stage",
+            format!("ZeRO stages are DeepSpeed's; framework {name} does not have them (use framework deepspeed, or fsdp with fsdp_sharding)"),
+        );
+    }
+    if req.fsdp_sharding.is_some() && framework != Framework::Fsdp {
+        return refuse(
+            "fsdp_sharding",
+            format!("applies to framework fsdp, not {name}"),
+        );
+    }
+    if req.deepspeed.is_some() && framework != Framework::Deepspeed {
+        return refuse(
+            "framework",
+            format!("reduce_bucket_size, overlap_comm and sub_group_size are DeepSpeed settings; framework is {name}"),
+        );
+    }
+    if req.loss_chunks.is_some() && req.loss != Loss::Chunked {
+        return refuse(
+            "loss_chunks",
+            format!("applies to loss chunked, not {}", req.loss.name()),
+        );
+    }
+    if req.lora_dropout > 0.0 && !req.method.is_peft() {
+        return refuse(
+            "lora_dropout",
+            format!(
+                "applies to methods lora and qlora, not {}",
+                req.method.name()
+            ),
+        );
+    }
+    let mixed_16bit = req.mixed_precision;
+    if framework == Framework::Deepspeed && !mixed_16bit {
+        return refuse(
+            "mixed_precision",
+            "DeepSpeed's bf16 and fp16 modes always keep fp32 master weights and optimizer state; pure 16-bit training is not one of its modes (set mixed_precision true, or use framework transformers or fsdp)".into(),
+        );
+    }
+    if let Some(implementation) = req.optimizer_implementation {
+        if !matches!(req.optimizer, Optimizer::AdamW | Optimizer::Adam) {
+            warnings.push(format!(
+                "optimizer_implementation {} applies to Adam and AdamW; {} is accounted as its own implementation runs",
+                implementation.name(),
+                req.optimizer.name()
+            ));
+        }
+    }
+    check_offload(req, framework, warnings)
+}
+
+/// Offload as each framework allows it: DeepSpeed's optimizer offload from stage 1 (to
+/// NVMe from stage 3) and parameter offload at stage 3; FSDP's one CPU switch, which
+/// moves parameters, gradients and the optimizer step together.
+fn check_offload(
+    req: &TrainingRequest,
+    framework: Framework,
+    warnings: &mut Vec<String>,
+) -> Result<(), CalcError> {
+    let (opt, par) = (req.offload_optimizer, req.offload_parameters);
+    let refuse = |field: &str, why: &str| Err(CalcError::field(field, why.to_string()));
+    match framework {
+        Framework::Transformers => {
+            if opt != Offload::None {
+                return refuse(
+                    "offload_optimizer",
+                    "framework transformers (DDP) has no offload; use framework deepspeed or fsdp",
+                );
+            }
+            if par != Offload::None {
+                return refuse(
+                    "offload_parameters",
+                    "framework transformers (DDP) has no offload; use framework deepspeed or fsdp",
+                );
+            }
+        }
+        Framework::Deepspeed => {
+            if opt != Offload::None && req.zero_stage == 0 {
+                return refuse(
+                    "offload_optimizer",
+                    "DeepSpeed offloads the optimizer from zero_stage 1",
+                );
+            }
+            if opt == Offload::Nvme && req.zero_stage < 3 {
+                return refuse("offload_optimizer", "DeepSpeed offloads the optimizer to NVMe only with zero_stage 3 (ZeRO-Infinity); use cpu");
+            }
+            if par != Offload::None && req.zero_stage < 3 {
+                return refuse(
+                    "offload_parameters",
+                    "DeepSpeed offloads parameters only with zero_stage 3",
+                );
+            }
+        }
+        Framework::Fsdp => {
+            if opt == Offload::Nvme {
+                return refuse("offload_optimizer", "FSDP offloads to the CPU only");
+            }
+            if par == Offload::Nvme {
+                return refuse("offload_parameters", "FSDP offloads to the CPU only");
+            }
+            if opt != par {
+                warnings.push("FSDP offloads parameters, gradients and the optimizer step together (CPUOffload(offload_params=True)); accounted as both offloaded".into());
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The share of the model that trains, in percent: as requested, else the share the
@@ -126,18 +259,14 @@ fn trainable_percent(model: &Model, req: &TrainingRequest, trainable: u128) -> f
         .unwrap_or(trainable as f64 * 100.0 / (model.params.total.max(1) as f64))
 }
 
-fn details(
-    t: &Trainable,
-    master: u128,
-    states: u128,
-    workspace: u128,
-    loss: u128,
-) -> Result<TrainingDetails, CalcError> {
+fn details(t: &Trainable, p: &Placement, loss: u128) -> Result<TrainingDetails, CalcError> {
     Ok(TrainingDetails {
         trainable_parameters: to_u64(t.elements)?,
-        master_weights: Bytes(to_u64(master)?),
-        optimizer_states: Bytes(to_u64(states)?),
-        optimizer_step_workspace: Bytes(to_u64(workspace)?),
+        master_weights: Bytes(to_u64(p.master)?),
+        optimizer_states: Bytes(to_u64(p.states)?),
+        optimizer_step_workspace: Bytes(to_u64(p.workspace)?),
+        communication_buffers: Bytes(to_u64(p.comm_buffers)?),
+        autocast_weight_copies: Bytes(to_u64(p.autocast_copies)?),
         loss_buffers: Bytes(to_u64(loss)?),
         layers_with_activations: t.grad_layers,
     })
@@ -202,51 +331,66 @@ fn validate(
         ));
     }
     limits::ZERO_STAGE.check(req.zero_stage.into())?;
+    if let Some(n) = req.gpus_per_node {
+        limits::GPUS_PER_NODE.check(n)?;
+    }
+    if let Some(n) = req.loss_chunks {
+        limits::LOSS_CHUNKS.check(n)?;
+    }
+    if let Some(ds) = req.deepspeed {
+        limits::REDUCE_BUCKET_SIZE.check(ds.reduce_bucket_size)?;
+        limits::SUB_GROUP_SIZE.check(ds.sub_group_size)?;
+    }
+    let (field, min, max) = limits::LORA_DROPOUT;
+    if !(min..=max).contains(&req.lora_dropout) {
+        return Err(CalcError::field(
+            field,
+            format!(
+                "must be a number from {min} to {max}, got {}",
+                req.lora_dropout
+            ),
+        ));
+    }
     Ok(precision)
 }
 
-/// Weights one GPU holds: the base in its storage (16-bit, or QLoRA's NF4 with the
-/// rest in fp32), the adapters, sharded by ZeRO-3 plus the gathered layer; and the
-/// QLoRA base format.
-fn weight_memory(
+/// The frozen base of LoRA (compute dtype) and QLoRA (NF4 linears, the rest fp32),
+/// in bytes, with the QLoRA base format; `None` for full and freeze.
+fn peft_base(
     model: &Model,
     req: &TrainingRequest,
-    trainable: u128,
     a: u128,
-    sharding: Sharding,
-    largest_layer: u128,
-) -> (u128, Option<WeightFormat>) {
+) -> (Option<u128>, Option<WeightFormat>) {
     let params = &model.params;
-    let (base, base_format) = match req.method {
+    match req.method {
         Method::Qlora => {
             // PEFT's prepare_model_for_kbit_training casts every non-quantized weight
             // (embeddings, lm_head, norms, biases) to fp32.
             let (bits, quantized) = model.quantized_linears(&QLORA_BASE, &[]);
             let rest = params.total - quantized;
-            ((bits + rest * 32).div_ceil(8), Some(QLORA_BASE))
+            (Some((bits + rest * 32).div_ceil(8)), Some(QLORA_BASE))
         }
-        _ => (params.total * a, None),
-    };
-    let adapters = if req.method.is_peft() {
-        trainable * a
-    } else {
-        0
-    };
-    let weights = sharding.shard(base + adapters, 3) + sharding.gathered(largest_layer * a);
-    (weights, base_format)
+        Method::Lora => (Some(params.total * a), None),
+        Method::Full | Method::Freeze => (None, None),
+    }
 }
 
 /// Says when the GPU count and the ZeRO stage do not combine as the user may think,
 /// and when the sequence is longer than the model was trained for.
-fn sharding_warnings(model: &Model, req: &TrainingRequest, warnings: &mut Vec<String>) {
+fn sharding_warnings(
+    model: &Model,
+    req: &TrainingRequest,
+    framework: Framework,
+    warnings: &mut Vec<String>,
+) {
     let n = req.num_gpus;
     if n == 1 && req.zero_stage > 0 {
         warnings.push(format!(
-            "zero_stage {} shards across GPUs; with num_gpus 1 nothing is sharded",
+            "zero_stage {} shards across GPUs; with num_gpus 1 nothing is sharded (DeepSpeed still allocates its buckets)",
             req.zero_stage
         ));
     }
-    if n > 1 && req.zero_stage == 0 {
+    if n > 1 && framework == Framework::Deepspeed && req.zero_stage == 0 {
         warnings.push(format!(
             "num_gpus {n} with zero_stage 0: plain data parallelism, every GPU holds a full copy of weights, gradients and optimizer state"
         ));
@@ -265,7 +409,7 @@ fn sharding_warnings(model: &Model, req: &TrainingRequest, warnings: &mut Vec<St
 mod tests {
     use super::*;
     use crate::registry;
-    use crate::training::{LoraTarget, Optimizer};
+    use crate::training::LoraTarget;
 
     fn llama() -> &'static Model {
         &registry::lookup("Llama-3.1-8B").unwrap().model
@@ -279,15 +423,32 @@ mod tests {
 
     const PSI: u64 = 8_030_261_248;
 
+    /// Llama-3.1-8B's linear weights with the output projection: 32 layers of
+    /// q, o (4096²), k, v (4096 × 1024) and gate, up, down (4096 × 14336), plus
+    /// 128,256 × 4096.
+    const LINEAR: u64 =
+        32 * (2 * 4096 * 4096 + 2 * 4096 * 1024 + 3 * 4096 * 14336) + 128_256 * 4096;
+
     #[test]
     fn precision_settings_keep_what_the_docs_say() {
-        let mixed = run(|_| {});
-        assert!(mixed.mixed_precision);
-        assert_eq!(mixed.model_weights.0, 2 * PSI);
-        assert_eq!(mixed.gradients_memory.0, 6 * PSI);
-        assert_eq!(mixed.details.master_weights.0, 4 * PSI);
-        assert_eq!(mixed.details.optimizer_states.0, 8 * PSI);
+        // transformers (torch autocast): fp32 weights that are their own master, a
+        // 16-bit cached copy of every linear weight, fp32 gradients and states.
+        let amp = run(|_| {});
+        assert!(amp.mixed_precision);
+        assert_eq!(amp.framework, Framework::Transformers);
+        assert_eq!(amp.details.autocast_weight_copies.0, 2 * LINEAR);
+        assert_eq!(amp.model_weights.0, 4 * PSI + 2 * LINEAR);
+        assert_eq!(amp.gradients_memory.0, 4 * PSI);
+        assert_eq!(amp.details.master_weights.0, 0);
+        assert_eq!(amp.details.optimizer_states.0, 8 * PSI);
+        // DeepSpeed: 16-bit weights and gradients, fp32 master and gradient, states.
+        let ds = run(|r| r.framework = Some(Framework::Deepspeed));
+        assert_eq!(ds.model_weights.0, 2 * PSI);
+        assert_eq!(ds.gradients_memory.0, 6 * PSI);
+        assert_eq!(ds.details.master_weights.0, 4 * PSI);
+        assert_eq!(ds.details.optimizer_states.0, 8 * PSI);
         let pure = run(|r| r.mixed_precision = false);
+        assert_eq!(pure.model_weights.0, 2 * PSI);
         assert_eq!(pure.gradients_memory.0, 2 * PSI);
         assert_eq!(pure.details.master_weights.0, 0);
         assert_eq!(pure.details.optimizer_states.0, 4 * PSI);
@@ -299,6 +460,14 @@ mod tests {
     }
 
     #[test]
+    fn ddp_copies_the_gradients_into_its_buckets() {
+        let one = run(|_| {});
+        let two = run(|r| r.num_gpus = 2);
+        assert_eq!(two.details.communication_buffers.0, 4 * PSI);
+        assert_eq!(two.gradients_memory.0, one.gradients_memory.0 + 4 * PSI);
+    }
+
+    #[test]
     fn zero_stages_shard_progressively() {
         let stage = |z| {
             run(|r| {
@@ -307,25 +476,219 @@ mod tests {
             })
         };
         let (s0, s1, s2, s3) = (stage(0), stage(1), stage(2), stage(3));
+        assert_eq!(s1.framework, Framework::Deepspeed);
         assert_eq!(
             s1.details.optimizer_states.0,
             s0.details.optimizer_states.0.div_ceil(8)
         );
-        assert_eq!(s1.gradients_memory.0, 2 * PSI + (4 * PSI).div_ceil(8));
+        // Stages 1-2: one 5e8-element 16-bit bucket (overlap_comm off by default).
+        let buckets = 500_000_000 * 2;
+        assert_eq!(s1.details.communication_buffers.0, buckets);
+        assert_eq!(
+            s1.gradients_memory.0,
+            2 * PSI + (4 * PSI).div_ceil(8) + buckets
+        );
         assert_eq!(
             s2.gradients_memory.0,
-            (2 * PSI).div_ceil(8) + (4 * PSI).div_ceil(8)
+            (2 * PSI).div_ceil(8) + (4 * PSI).div_ceil(8) + buckets
         );
+        // The step's flattened 16-bit copy of the gradient partition.
+        assert_eq!(s2.details.optimizer_step_workspace.0, (2 * PSI).div_ceil(8));
         assert!(s3.model_weights.0 < s2.model_weights.0 / 4);
-        assert!(s0.training_memory > s1.training_memory);
         assert!(s1.training_memory > s2.training_memory);
         assert!(s2.training_memory > s3.training_memory);
+    }
+
+    /// Llama-3.1-70B: 70,553,706,496 parameters; its largest layer is the embedding,
+    /// 128,256 × 8,192.
+    const PSI_70B: u64 = 70_553_706_496;
+    const LAYER_70B: u64 = 128_256 * 8_192;
+
+    fn llama_70b(edit: impl FnOnce(&mut TrainingRequest)) -> TrainingEstimate {
+        let mut req = TrainingRequest::new(1, 4096);
+        req.num_gpus = 8;
+        req.gradient_checkpointing = true;
+        edit(&mut req);
+        let model = &registry::lookup("Llama-3.1-70B").unwrap().model;
+        assert_eq!(model.params.total, PSI_70B as u128);
+        estimate_training(model, &req).unwrap()
+    }
+
+    #[test]
+    fn llama_70b_zero3_over_8_gpus_is_the_hand_derivation() {
+        let e = llama_70b(|r| r.zero_stage = 3);
+        // 16-bit weight partition + the gathered embedding.
+        assert_eq!(e.model_weights.0, 2 * PSI_70B / 8 + 2 * LAYER_70B);
+        // 16-bit gradient partition + one 1e9-element fp32 sub-group + the gathered
+        // layer's gradient + one 5e8-element 16-bit reduce bucket.
+        assert_eq!(
+            e.gradients_memory.0,
+            2 * PSI_70B / 8 + 4 * 1_000_000_000 + 2 * LAYER_70B + 2 * 500_000_000
+        );
+        // fp32 master + two fp32 moments, fused AdamW: no step temporaries.
+        assert_eq!(e.optimizer_memory.0, 12 * PSI_70B / 8);
+        assert_eq!(e.details.optimizer_step_workspace.0, 0);
+    }
+
+    #[test]
+    fn llama_70b_fsdp_full_shard_over_8_gpus_is_the_hand_derivation() {
+        let e = llama_70b(|r| r.framework = Some(Framework::Fsdp));
+        // fp32 shards + two gathered 16-bit units (the computed and the prefetched).
+        assert_eq!(e.model_weights.0, 4 * PSI_70B / 8 + 2 * 2 * LAYER_70B);
+        // fp32 gradient shards + the unit's unsharded 16-bit gradient.
+        assert_eq!(e.gradients_memory.0, 4 * PSI_70B / 8 + 2 * LAYER_70B);
+        assert_eq!(e.optimizer_memory.0, 8 * PSI_70B / 8);
+        // Hybrid sharding over nodes of 4 GPUs holds twice the shards.
+        let hybrid = llama_70b(|r| {
+            r.framework = Some(Framework::Fsdp);
+            r.fsdp_sharding = Some(FsdpSharding::HybridShard);
+            r.gpus_per_node = Some(4);
+        });
+        assert_eq!(hybrid.optimizer_memory.0, 8 * PSI_70B / 4);
+    }
+
+    #[test]
+    fn offloading_the_optimizer_moves_its_bytes_to_the_host() {
+        let on_gpu = llama_70b(|r| r.zero_stage = 3);
+        let off = llama_70b(|r| {
+            r.zero_stage = 3;
+            r.offload_optimizer = Offload::Cpu;
+        });
+        assert_eq!(off.optimizer_memory.0, 0);
+        // Master, moments and fp32 gradient of every GPU's partition, on its node.
+        assert_eq!(off.host_memory_per_node.0, 16 * PSI_70B);
+        assert_eq!(off.nvme_per_node.0, 0);
+        assert_eq!(off.model_weights, on_gpu.model_weights);
+        let nvme = llama_70b(|r| {
+            r.zero_stage = 3;
+            r.offload_optimizer = Offload::Nvme;
+            r.offload_parameters = Offload::Nvme;
+        });
+        assert_eq!(nvme.nvme_per_node.0, 12 * PSI_70B + 2 * PSI_70B);
+        assert_eq!(nvme.host_memory_per_node.0, 4 * PSI_70B);
+        assert_eq!(nvme.model_weights.0, 2 * LAYER_70B);
+    }
+
+    #[test]
+    fn refusals_name_the_setting() {
+        let field_of = |edit: &dyn Fn(&mut TrainingRequest)| {
+            let mut req = TrainingRequest::new(1, 1024);
+            req.num_gpus = 8;
+            edit(&mut req);
+            match estimate_training(llama(), &req) {
+                Err(CalcError::InvalidField { field, .. }) => field,
+                other => panic!("{other:?}"),
+            }
+        };
+        type Edit = dyn Fn(&mut TrainingRequest);
+        let cases: [(&Edit, &str); 8] = [
+            (
+                &|r| {
+                    r.framework = Some(Framework::Transformers);
+                    r.zero_stage = 2
+                },
+                "zero_stage",
+            ),
+            (&|r| r.offload_optimizer = Offload::Cpu, "offload_optimizer"),
+            (
+                &|r| {
+                    r.zero_stage = 2;
+                    r.offload_optimizer = Offload::Nvme
+                },
+                "offload_optimizer",
+            ),
+            (
+                &|r| {
+                    r.zero_stage = 2;
+                    r.offload_parameters = Offload::Cpu
+                },
+                "offload_parameters",
+            ),
+            (
+                &|r| {
+                    r.zero_stage = 2;
+                    r.fsdp_sharding = Some(FsdpSharding::FullShard)
+                },
+                "fsdp_sharding",
+            ),
+            (&|r| r.loss_chunks = Some(4), "loss_chunks"),
+            (&|r| r.lora_dropout = 0.1, "lora_dropout"),
+            (
+                &|r| {
+                    r.zero_stage = 1;
+                    r.mixed_precision = false
+                },
+                "mixed_precision",
+            ),
+        ];
+        for (edit, field) in cases {
+            assert_eq!(field_of(edit), field);
+        }
+    }
+
+    #[test]
+    fn loss_variants_hold_what_was_measured() {
+        // 1 x 1024 tokens x 128,256 logits.
+        let logits = 1024 * 128_256;
+        let with = |loss| run(|r| r.loss = loss).details.loss_buffers.0;
+        assert_eq!(with(Loss::Standard), 12 * logits);
+        assert_eq!(with(Loss::NoUpcast), 6 * logits);
+        // All fp32 log-probabilities + two fp32 gradients of one of 8 chunks.
+        assert_eq!(with(Loss::Chunked), 4 * logits + 2 * 4 * logits / 8);
+        // Liger: chunks of next_pow2(1024 / ceil(128256 / 4096) = 32) = 32 positions,
+        // the hidden states' gradient, the trained output weight's gradient.
+        assert_eq!(
+            with(Loss::Fused),
+            32 * 128_256 * 2 + 1024 * 4096 * 2 + 128_256 * 4096 * 2
+        );
+        let standard = run(|r| r.sequence_length = 8192);
+        let fused = run(|r| {
+            r.sequence_length = 8192;
+            r.loss = Loss::Fused;
+        });
+        assert!(fused.activation_memory.0 + 8 * 8192 * 128_256 < standard.activation_memory.0);
+    }
+
+    #[test]
+    fn lora_dropout_keeps_a_mask_and_a_copy_per_adapted_input() {
+        let lora = |p| {
+            run(|r| {
+                r.method = Method::Lora;
+                r.lora_target = LoraTarget::Attention;
+                r.lora_dropout = p;
+            })
+        };
+        // q, k, v, o read 4096 values per token each, in 32 layers; 1 + 2 bytes each.
+        assert_eq!(
+            lora(0.05).activation_memory.0 - lora(0.0).activation_memory.0,
+            1024 * 32 * 4 * 4096 * 3
+        );
+    }
+
+    #[test]
+    fn optimizer_implementations_differ_in_the_step_only() {
+        let with = |i| {
+            run(|r| r.optimizer_implementation = Some(i))
+                .details
+                .optimizer_step_workspace
+                .0
+        };
+        assert_eq!(with(OptimizerImplementation::Fused), 0);
+        assert_eq!(with(OptimizerImplementation::Foreach), 4 * PSI);
+        // Two fp32 temporaries of the largest tensor, the 128,256 x 4,096 embedding.
+        assert_eq!(
+            with(OptimizerImplementation::Forloop),
+            2 * 4 * 128_256 * 4096
+        );
     }
 
     #[test]
     fn published_rates_match_the_accounting() {
         for o in Optimizer::ALL {
-            let e = run(|r| r.optimizer = o);
+            let e = run(|r| {
+                r.optimizer = o;
+                r.optimizer_implementation = Some(OptimizerImplementation::Foreach);
+            });
             let per_param = |bytes: Bytes| bytes.0 as f64 / PSI as f64;
             // Adafactor's factored state and its per-tensor step depend on shapes.
             let shaped = o == Optimizer::Adafactor;
@@ -333,7 +696,7 @@ mod tests {
                 Some(rate) => assert!((per_param(e.details.optimizer_states) - rate).abs() < 1e-6),
                 None => assert!(shaped, "{}", o.name()),
             }
-            match o.step_workspace_bytes_per_param(true) {
+            match o.step_workspace_bytes_per_param(OptimizerImplementation::Foreach, true) {
                 Some(rate) => assert!(
                     (per_param(e.details.optimizer_step_workspace) - rate).abs() < 1e-6,
                     "{}",
@@ -343,8 +706,13 @@ mod tests {
             }
         }
         assert_eq!(
-            Optimizer::AdamW.step_workspace_bytes_per_param(false),
+            Optimizer::AdamW
+                .step_workspace_bytes_per_param(OptimizerImplementation::Foreach, false),
             Some(2.0)
+        );
+        assert_eq!(
+            Optimizer::AdamW.step_workspace_bytes_per_param(OptimizerImplementation::Fused, true),
+            Some(0.0)
         );
     }
 

@@ -5,18 +5,21 @@
 //! - `vocabulary`: methods, LoRA targets, optimizers (names and parsing);
 //! - `trainable`: which parameters a method trains;
 //! - `optimizer`: gradients, master weights, optimizer state and step temporaries;
+//! - `framework`: where each framework keeps them (DDP, DeepSpeed ZeRO, FSDP, offload);
 //! - `activations`: what one micro-batch keeps for backward;
 //! - `estimate`: the per-GPU total.
 
 mod activations;
 mod estimate;
+pub mod framework;
 pub mod optimizer;
 mod trainable;
 pub mod vocabulary;
 
 pub use estimate::estimate_training;
+pub use framework::{DeepspeedSettings, Framework, FsdpSharding, Offload};
 pub use optimizer::GradientLayout;
-pub use vocabulary::{LoraTarget, Method, Optimizer};
+pub use vocabulary::{LoraTarget, Loss, Method, Optimizer, OptimizerImplementation};
 
 use crate::precision::{Precision, WeightFormat};
 use crate::units::Bytes;
@@ -49,9 +52,33 @@ pub struct TrainingRequest {
     pub use_flash_attention: bool,
     /// Data-parallel GPUs.
     pub num_gpus: u64,
-    /// ZeRO stage 0-3 (3 = FSDP full shard).
+    /// DeepSpeed's ZeRO stage 0-3.
     pub zero_stage: u8,
+    /// Training framework; `None`: DeepSpeed when `zero_stage` > 0, else transformers.
+    pub framework: Option<Framework>,
+    /// FSDP's sharding strategy; `None`: full shard (FSDP only).
+    pub fsdp_sharding: Option<FsdpSharding>,
+    /// GPUs per node: the hybrid-shard group and the host memory's node; `None`:
+    /// [`framework::DEFAULT_GPUS_PER_NODE`] (at most `num_gpus`).
+    pub gpus_per_node: Option<u64>,
+    /// Adam/AdamW implementation; `None`: fused.
+    pub optimizer_implementation: Option<OptimizerImplementation>,
+    /// Where the optimizer state lives.
+    pub offload_optimizer: Offload,
+    /// Where the weights live between uses (DeepSpeed ZeRO-3, FSDP).
+    pub offload_parameters: Offload,
+    /// How the loss is computed.
+    pub loss: Loss,
+    /// Chunks of the chunked loss; `None`: [`DEFAULT_LOSS_CHUNKS`].
+    pub loss_chunks: Option<u64>,
+    /// LoRA dropout probability, `0 <= p < 1`.
+    pub lora_dropout: f64,
+    /// DeepSpeed's bucket settings; `None`: DeepSpeed's defaults.
+    pub deepspeed: Option<DeepspeedSettings>,
 }
+
+/// Chunks of the chunked loss by default: torchtune's `num_output_chunks` (8).
+pub const DEFAULT_LOSS_CHUNKS: u64 = 8;
 
 impl TrainingRequest {
     /// A request with every optional field at its default.
@@ -70,6 +97,16 @@ impl TrainingRequest {
             use_flash_attention: true,
             num_gpus: 1,
             zero_stage: 0,
+            framework: None,
+            fsdp_sharding: None,
+            gpus_per_node: None,
+            optimizer_implementation: None,
+            offload_optimizer: Offload::None,
+            offload_parameters: Offload::None,
+            loss: Loss::Standard,
+            loss_chunks: None,
+            lora_dropout: 0.0,
+            deepspeed: None,
         }
     }
 }
@@ -87,6 +124,11 @@ pub struct TrainingDetails {
     /// GPU; they reuse memory that activations free, so only their excess over the
     /// activation peak is added to `optimizer_memory`.
     pub optimizer_step_workspace: Bytes,
+    /// The framework's communication buffers per GPU (inside `gradients_memory`).
+    pub communication_buffers: Bytes,
+    /// torch autocast's 16-bit copies of the trained weights per GPU (inside
+    /// `model_weights`).
+    pub autocast_weight_copies: Bytes,
     /// Logits and cross-entropy buffers at the loss, per GPU (inside activations).
     pub loss_buffers: Bytes,
     /// Layers whose activations are kept for backward.
@@ -96,6 +138,10 @@ pub struct TrainingDetails {
 /// Training memory per GPU with the inputs as resolved.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TrainingEstimate {
+    /// The framework, as resolved.
+    pub framework: Framework,
+    /// The Adam/AdamW implementation, as resolved.
+    pub optimizer_implementation: OptimizerImplementation,
     /// Compute dtype.
     pub precision: Precision,
     /// Whether mixed precision applies (false for float32 compute).
@@ -118,6 +164,11 @@ pub struct TrainingEstimate {
     pub runtime_overhead: Bytes,
     /// Sum of the above: the peak one GPU must hold.
     pub training_memory: Bytes,
+    /// Host memory that offloaded state takes on one node (its GPUs together), with
+    /// the pinned buffers; 0 without offload.
+    pub host_memory_per_node: Bytes,
+    /// NVMe bytes offloaded state takes on one node; 0 without NVMe offload.
+    pub nvme_per_node: Bytes,
     /// Explanation of the totals.
     pub details: TrainingDetails,
     /// Assumptions and notes.

@@ -3,7 +3,7 @@
 //! (`docs/methodology.md` §7.2–7.3).
 
 use super::trainable::Trainable;
-use super::vocabulary::Optimizer;
+use super::vocabulary::{Optimizer, OptimizerImplementation};
 use crate::precision::Precision;
 use crate::runtime::FP32_BYTES;
 
@@ -89,12 +89,21 @@ impl Optimizer {
     }
 
     /// Bytes of the optimizer step's temporaries per trainable parameter; `None` where
-    /// they depend on the largest tensor rather than on the count (Adafactor, Lion).
-    pub fn step_workspace_bytes_per_param(self, fp32_states: bool) -> Option<f64> {
-        match self {
-            Optimizer::AdamW | Optimizer::Adam => Some(if fp32_states { 4.0 } else { 2.0 }),
-            Optimizer::Adafactor | Optimizer::Lion => None,
-            Optimizer::QuantizedAdamW | Optimizer::Sgd | Optimizer::SgdNoMomentum => Some(0.0),
+    /// they depend on the largest tensor rather than on the count (Adafactor, Lion,
+    /// per-tensor Adam).
+    pub fn step_workspace_bytes_per_param(
+        self,
+        implementation: OptimizerImplementation,
+        fp32_states: bool,
+    ) -> Option<f64> {
+        match (self, implementation) {
+            (Optimizer::AdamW | Optimizer::Adam, OptimizerImplementation::Foreach) => {
+                Some(if fp32_states { 4.0 } else { 2.0 })
+            }
+            (Optimizer::AdamW | Optimizer::Adam, OptimizerImplementation::Fused) => Some(0.0),
+            (Optimizer::AdamW | Optimizer::Adam, OptimizerImplementation::Forloop) => None,
+            (Optimizer::Adafactor | Optimizer::Lion, _) => None,
+            (Optimizer::QuantizedAdamW | Optimizer::Sgd | Optimizer::SgdNoMomentum, _) => Some(0.0),
         }
     }
 }
@@ -115,17 +124,30 @@ pub(crate) fn state_bytes(opt: Optimizer, t: &Trainable, layout: GradientLayout)
     }
 }
 
-/// Temporaries of one optimizer step, in bytes. PyTorch's default multi-tensor
-/// (foreach) Adam and AdamW materialise `sqrt(v) + eps` for every parameter at once:
-/// one state-sized tensor list. Per-tensor optimizers hold temporaries of one tensor at
-/// a time: Adafactor three fp32 copies of the largest (row and column statistics'
-/// update, the preconditioned update and its clipped copy), Lion two (the interpolated
-/// sign update and the new momentum). bitsandbytes' 8-bit step and SGD's foreach step
-/// work in place.
-pub(crate) fn step_workspace_bytes(opt: Optimizer, t: &Trainable, layout: GradientLayout) -> u128 {
+/// Temporaries of one optimizer step, in bytes. Adam and AdamW by implementation
+/// (measured on an H100 with torch 2.11, `scripts/device/training_terms.py`): the fused
+/// kernel (`fused=True`, DeepSpeed's FusedAdam) updates in place, 0; the multi-tensor
+/// (foreach) step materialises `sqrt(v) + eps` for every parameter at once, one
+/// state-sized tensor list (4.0 B per fp32 parameter measured; torch 2.0 also kept the
+/// list before `+ eps`, twice that); the per-tensor loop holds two temporaries of one
+/// tensor at a time, so two copies of the largest (measured 2 × largest plus the
+/// previous tensor's denominator, which is not counted). Other per-tensor optimizers:
+/// Adafactor three fp32 copies of the largest (row and column statistics' update, the
+/// preconditioned update and its clipped copy), Lion two (the interpolated sign update
+/// and the new momentum). bitsandbytes' 8-bit step and SGD's foreach step work in place.
+pub(crate) fn step_workspace_bytes(
+    opt: Optimizer,
+    implementation: OptimizerImplementation,
+    t: &Trainable,
+    layout: GradientLayout,
+) -> u128 {
     let w = layout.state_value_bytes();
     match opt {
-        Optimizer::AdamW | Optimizer::Adam => t.elements * w,
+        Optimizer::AdamW | Optimizer::Adam => match implementation {
+            OptimizerImplementation::Fused => 0,
+            OptimizerImplementation::Foreach => t.elements * w,
+            OptimizerImplementation::Forloop => 2 * t.largest * w,
+        },
         Optimizer::Adafactor => 3 * t.largest * FP32_BYTES,
         Optimizer::Lion => 2 * t.largest * w,
         Optimizer::QuantizedAdamW | Optimizer::Sgd | Optimizer::SgdNoMomentum => 0,

@@ -4,7 +4,6 @@
 
 use super::vocabulary::{LoraTarget, Method};
 use super::TrainingRequest;
-use crate::architecture::LinearKind;
 use crate::model::Model;
 
 /// Decoder layers freeze tuning trains when no `trainable_parameters` is given:
@@ -27,6 +26,11 @@ pub(crate) struct Trainable {
     /// saved). The attention projections train under every method (full, freeze, and
     /// both LoRA targets), so their inputs are always saved.
     pub mlp_weights: bool,
+    /// Whether the output projection (`lm_head`, or the tied embedding) trains.
+    pub lm_head: bool,
+    /// Trainable elements in linear layers and the output projection: what torch
+    /// autocast casts to 16 bits and caches.
+    pub linear_elements: u128,
 }
 
 /// `percent` of `total`, rounded to a whole parameter.
@@ -53,7 +57,7 @@ pub(crate) fn smallest_adapted_dimension(model: &Model, target: LoraTarget) -> O
     model
         .linears
         .iter()
-        .filter(|g| target == LoraTarget::AllLinear || g.kind == LinearKind::Attention)
+        .filter(|g| target.adapts(g.kind))
         .filter(|g| g.shape.count > 0)
         .map(|g| g.shape.rows_in.min(g.shape.cols_out))
         .min()
@@ -69,7 +73,7 @@ fn adapters(model: &Model, req: &TrainingRequest) -> Trainable {
         ..Trainable::default()
     };
     for g in &model.linears {
-        if req.lora_target == LoraTarget::Attention && g.kind != LinearKind::Attention {
+        if !req.lora_target.adapts(g.kind) {
             continue;
         }
         let (i, o) = (g.shape.rows_in as u128, g.shape.cols_out as u128);
@@ -77,6 +81,7 @@ fn adapters(model: &Model, req: &TrainingRequest) -> Trainable {
         t.factored += (2 * r + i + o) * g.shape.count;
         t.largest = t.largest.max(r * i.max(o));
     }
+    t.linear_elements = t.elements;
     t
 }
 
@@ -114,12 +119,17 @@ fn model_weights(model: &Model, req: &TrainingRequest, warnings: &mut Vec<String
             (e.min(p.total), k)
         }
     };
+    // Linear weights, with the output projection, as a share of the trained count:
+    // full training trains them all; the last layers of freeze are almost all linear.
+    let linear_total = p.linear + p.embedding_matrix;
     Trainable {
         elements,
         factored: (full_factored * elements).checked_div(p.total).unwrap_or(0),
         largest: largest_matrix.min(elements),
         grad_layers,
         mlp_weights: true,
+        lm_head: req.method == Method::Full,
+        linear_elements: elements.min(linear_total),
     }
 }
 

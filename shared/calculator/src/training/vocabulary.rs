@@ -1,6 +1,39 @@
 //! The words of a training request: fine-tuning methods, LoRA targets and optimizers,
 //! with their canonical names and the spellings accepted for them.
 
+use crate::choice::choice;
+
+choice!(
+    /// How PyTorch runs Adam and AdamW, which decides the step's temporaries.
+    OptimizerImplementation {
+        /// One fused kernel (`fused=True`; `adamw_torch_fused`, transformers' default
+        /// on current torch; DeepSpeed's FusedAdam): no temporaries.
+        Fused => "fused",
+        /// Multi-tensor (`foreach=True`; torch's default when neither is given,
+        /// `adamw_torch`): one state-sized temporary list.
+        Foreach => "foreach",
+        /// One tensor at a time (`foreach=False`): temporaries of the largest tensor.
+        Forloop => "forloop",
+    }
+);
+
+choice!(
+    /// How the cross-entropy loss is computed over the vocabulary.
+    Loss {
+        /// The logits of every position upcast to fp32 (transformers'
+        /// `ForCausalLMLoss`).
+        Standard => "standard",
+        /// Cross-entropy in the compute dtype (older model code, e.g. Qwen v1).
+        NoUpcast => "no_upcast",
+        /// Upcast and cross-entropy one chunk of positions at a time (torchtune's
+        /// `CEWithChunkedOutputLoss`); `loss_chunks` chunks.
+        Chunked => "chunked",
+        /// Fused linear cross-entropy (Liger Kernel, Cut Cross-Entropy): the logits of
+        /// all positions never exist at once.
+        Fused => "fused",
+    }
+);
+
 /// How the model is fine-tuned.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Method {
@@ -62,6 +95,11 @@ impl LoraTarget {
         }
     }
 
+    /// Whether this target adapts matrices of `kind`.
+    pub fn adapts(self, kind: crate::architecture::LinearKind) -> bool {
+        self == LoraTarget::AllLinear || kind == crate::architecture::LinearKind::Attention
+    }
+
     /// Case-insensitive parse (`all-linear` accepted).
     pub fn parse(text: &str) -> Option<LoraTarget> {
         match text.trim().to_ascii_lowercase().replace('-', "_").as_str() {
@@ -119,14 +157,32 @@ impl Optimizer {
     /// Case-insensitive parse; spaces, dashes and underscores are interchangeable, and
     /// `AdamW 8-bit` (and `adamw_8bit`, `adamw_bnb_8bit`) mean the quantized AdamW.
     pub fn parse(text: &str) -> Option<Optimizer> {
+        Optimizer::parse_with_implementation(text).map(|(o, _)| o)
+    }
+
+    /// [`Optimizer::parse`], with the implementation a Hugging Face `optim` name
+    /// implies: `adamw_torch_fused` and `adamw_apex_fused` run a fused kernel,
+    /// `adamw_torch` torch's default for CUDA parameters (foreach).
+    pub fn parse_with_implementation(
+        text: &str,
+    ) -> Option<(Optimizer, Option<OptimizerImplementation>)> {
         let key: String = text
             .trim()
             .to_ascii_lowercase()
             .chars()
             .filter(|c| !matches!(c, ' ' | '-' | '_' | '(' | ')'))
             .collect();
-        Some(match key.as_str() {
-            "adamw" | "adamwtorch" | "adamwtorchfused" => Optimizer::AdamW,
+        let implied = match key.as_str() {
+            "adamwtorchfused" | "adamwapexfused" => Some(OptimizerImplementation::Fused),
+            "adamwtorch" => Some(OptimizerImplementation::Foreach),
+            _ => None,
+        };
+        Some((Optimizer::from_key(&key)?, implied))
+    }
+
+    fn from_key(key: &str) -> Option<Optimizer> {
+        Some(match key {
+            "adamw" | "adamwtorch" | "adamwtorchfused" | "adamwapexfused" => Optimizer::AdamW,
             "adam" => Optimizer::Adam,
             "quantizedadamw" | "adamw8bit" | "adamwbnb8bit" | "8bitadamw" | "pagedadamw8bit" => {
                 Optimizer::QuantizedAdamW

@@ -107,32 +107,56 @@ const INFERENCE_WORKLOAD: [&str; 18] = [
 ];
 
 /// The workload fields of `/api/memory/training`, in the order the API documents them.
-const TRAINING_WORKLOAD: [&str; 14] = [
+const TRAINING_WORKLOAD: [&str; 26] = [
     "precision",
     "mixed_precision",
     "method",
     "trainable_parameters",
     "lora_rank",
     "lora_target",
+    "lora_dropout",
     "optimizer",
+    "optimizer_implementation",
     "gradient_checkpointing",
     "batch_size",
     "sequence_length",
     "use_flash_attention",
+    "loss",
+    "loss_chunks",
     "num_gpus",
+    "framework",
     "zero_stage",
+    "fsdp_sharding",
+    "gpus_per_node",
+    "offload_optimizer",
+    "offload_parameters",
+    "reduce_bucket_size",
+    "overlap_comm",
+    "sub_group_size",
     "unit",
 ];
 
-const TRAINING_ONLY: [(&str, &str); 9] = [
+const TRAINING_ONLY: [(&str, &str); 21] = [
     ("mixed_precision", "/api/memory/training"),
     ("method", "/api/memory/training"),
     ("trainable_parameters", "/api/memory/training"),
     ("lora_rank", "/api/memory/training"),
     ("lora_target", "/api/memory/training"),
+    ("lora_dropout", "/api/memory/training"),
     ("optimizer", "/api/memory/training"),
+    ("optimizer_implementation", "/api/memory/training"),
     ("gradient_checkpointing", "/api/memory/training"),
+    ("loss", "/api/memory/training"),
+    ("loss_chunks", "/api/memory/training"),
+    ("framework", "/api/memory/training"),
     ("zero_stage", "/api/memory/training"),
+    ("fsdp_sharding", "/api/memory/training"),
+    ("gpus_per_node", "/api/memory/training"),
+    ("offload_optimizer", "/api/memory/training"),
+    ("offload_parameters", "/api/memory/training"),
+    ("reduce_bucket_size", "/api/memory/training"),
+    ("overlap_comm", "/api/memory/training"),
+    ("sub_group_size", "/api/memory/training"),
     ("calculation_type", "/api/memory/compare"),
 ];
 

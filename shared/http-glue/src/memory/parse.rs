@@ -5,8 +5,9 @@
 use std::borrow::Cow;
 
 use calculator::{
-    limits, names, ExplicitModel, InferenceRequest, Logits, LoraTarget, Method, Model, Optimizer,
-    Precision, Quantization, TrainingRequest, Unit,
+    limits, names, Choice, DeepspeedSettings, ExplicitModel, Framework, FsdpSharding,
+    InferenceRequest, Logits, LoraTarget, Loss, Method, Model, Offload, Optimizer,
+    OptimizerImplementation, Precision, Quantization, TrainingRequest, Unit,
 };
 use serde_json::{json, Map, Value};
 
@@ -235,9 +236,10 @@ pub(crate) fn training_request(f: &Fields) -> Result<TrainingRequest, ApiError> 
     )?;
     let optimizer = f.choice(
         "optimizer",
-        Optimizer::parse,
+        Optimizer::parse_with_implementation,
         &names_of(&Optimizer::ALL, Optimizer::name),
     )?;
+    let implementation = optimizer_implementation(f, optimizer.and_then(|(_, i)| i))?;
     let mut req = TrainingRequest::new(
         f.required_uint(limits::BATCH_SIZE)?,
         f.required_uint(limits::SEQUENCE_LENGTH)?,
@@ -249,7 +251,8 @@ pub(crate) fn training_request(f: &Fields) -> Result<TrainingRequest, ApiError> 
     set(&mut req.method, method);
     set(&mut req.lora_rank, lora_rank);
     set(&mut req.lora_target, lora_target);
-    set(&mut req.optimizer, optimizer);
+    set(&mut req.optimizer, optimizer.map(|(o, _)| o));
+    req.optimizer_implementation = implementation;
     set(
         &mut req.use_flash_attention,
         f.boolean("use_flash_attention")?,
@@ -260,7 +263,64 @@ pub(crate) fn training_request(f: &Fields) -> Result<TrainingRequest, ApiError> 
         &mut req.zero_stage,
         f.uint(limits::ZERO_STAGE)?.map(|z| z as u8),
     );
+    framework_fields(f, &mut req)?;
     Ok(req)
+}
+
+/// A field whose value is one of a [`Choice`]'s names.
+fn named<T: Choice>(f: &Fields, key: &str) -> Result<Option<T>, ApiError> {
+    f.choice(key, T::parse, &T::names())
+}
+
+/// `optimizer_implementation`, or the one a Hugging Face optimizer name implies
+/// (`adamw_torch_fused`); both given and different is an error.
+fn optimizer_implementation(
+    f: &Fields,
+    implied: Option<OptimizerImplementation>,
+) -> Result<Option<OptimizerImplementation>, ApiError> {
+    let given = named::<OptimizerImplementation>(f, "optimizer_implementation")?;
+    match (given, implied) {
+        (Some(g), Some(i)) if g != i => Err(ApiError::field(
+            &f.path("optimizer_implementation"),
+            format!(
+                "is {}, but the optimizer's name means {}; give one",
+                g.name(),
+                i.name()
+            ),
+        )),
+        _ => Ok(given.or(implied)),
+    }
+}
+
+/// The framework, offload, loss, LoRA dropout and DeepSpeed fields.
+fn framework_fields(f: &Fields, req: &mut TrainingRequest) -> Result<(), ApiError> {
+    req.framework = named::<Framework>(f, "framework")?;
+    req.fsdp_sharding = named::<FsdpSharding>(f, "fsdp_sharding")?;
+    req.gpus_per_node = f.uint(limits::GPUS_PER_NODE)?;
+    set(
+        &mut req.offload_optimizer,
+        named::<Offload>(f, "offload_optimizer")?,
+    );
+    set(
+        &mut req.offload_parameters,
+        named::<Offload>(f, "offload_parameters")?,
+    );
+    set(&mut req.loss, named::<Loss>(f, "loss")?);
+    req.loss_chunks = f.uint(limits::LOSS_CHUNKS)?;
+    let (field, min, max) = limits::LORA_DROPOUT;
+    set(&mut req.lora_dropout, f.number(field, min, max)?);
+    let reduce = f.uint(limits::REDUCE_BUCKET_SIZE)?;
+    let overlap = f.boolean("overlap_comm")?;
+    let sub_group = f.uint(limits::SUB_GROUP_SIZE)?;
+    if reduce.is_some() || overlap.is_some() || sub_group.is_some() {
+        let defaults = DeepspeedSettings::default();
+        req.deepspeed = Some(DeepspeedSettings {
+            reduce_bucket_size: reduce.unwrap_or(defaults.reduce_bucket_size),
+            overlap_comm: overlap,
+            sub_group_size: sub_group.unwrap_or(defaults.sub_group_size),
+        });
+    }
+    Ok(())
 }
 
 /// Overrides a default with the value the request gave, if any.

@@ -3,8 +3,8 @@
 
 use calculator::checkpoint::ModuleScope;
 use calculator::{
-    Bytes, Engine, InferenceEstimate, InferenceRequest, Quantization, TrainingEstimate,
-    TrainingRequest, Unit, VllmCapacity, VllmSettings,
+    Bytes, Choice, Engine, Framework, FsdpSharding, InferenceEstimate, InferenceRequest,
+    Quantization, TrainingEstimate, TrainingRequest, Unit, VllmCapacity, VllmSettings,
 };
 use serde_json::{json, Map, Value};
 
@@ -221,9 +221,30 @@ fn training_parameters(
         ("sequence_length".into(), json!(req.sequence_length)),
         ("use_flash_attention".into(), json!(req.use_flash_attention)),
         ("num_gpus".into(), json!(req.num_gpus)),
+        ("framework".into(), json!(e.framework.name())),
         ("zero_stage".into(), json!(req.zero_stage)),
+        (
+            "optimizer_implementation".into(),
+            json!(e.optimizer_implementation.name()),
+        ),
+        ("loss".into(), json!(req.loss.name())),
+        (
+            "offload_optimizer".into(),
+            json!(req.offload_optimizer.name()),
+        ),
+        (
+            "offload_parameters".into(),
+            json!(req.offload_parameters.name()),
+        ),
         ("unit".into(), json!(unit.name())),
     ]);
+    if peft {
+        parameters.insert("lora_dropout".into(), json!(req.lora_dropout));
+    }
+    if e.framework == Framework::Fsdp {
+        let sharding = req.fsdp_sharding.unwrap_or(FsdpSharding::FullShard);
+        parameters.insert("fsdp_sharding".into(), json!(sharding.name()));
+    }
     if let Some(base) = e.base_format {
         parameters.insert("base_weight_storage".into(), json!(base.describe()));
     }
@@ -258,9 +279,17 @@ pub(crate) fn training_json(
         "master_weights_bytes": d.master_weights.0,
         "optimizer_states_bytes": d.optimizer_states.0,
         "optimizer_step_workspace_bytes": d.optimizer_step_workspace.0,
+        "communication_buffers_bytes": d.communication_buffers.0,
+        "autocast_weight_copies_bytes": d.autocast_weight_copies.0,
         "loss_buffers_bytes": d.loss_buffers.0,
         "layers_with_activations": d.layers_with_activations,
     });
     result["per_gpu"] = json!(true);
+    result["offloaded"] = json!({
+        "host_memory_per_node": e.host_memory_per_node.format(unit),
+        "host_memory_per_node_bytes": e.host_memory_per_node.0,
+        "nvme_per_node": e.nvme_per_node.format(unit),
+        "nvme_per_node_bytes": e.nvme_per_node.0,
+    });
     result
 }

@@ -1,0 +1,366 @@
+//! Training frameworks and what each keeps per GPU: where the weights, gradients,
+//! master weights and optimizer state live (GPU, host or NVMe), how they are sharded,
+//! and the transient buffers of the framework itself (`docs/methodology.md` §7.4).
+
+use super::optimizer::GradientLayout;
+use crate::choice::choice;
+use crate::runtime::FP32_BYTES;
+
+choice!(
+    /// The software that runs the training loop, which decides the memory layout.
+    Framework {
+        /// Hugging Face Trainer / accelerate without DeepSpeed or FSDP: one replica per
+        /// GPU (PyTorch DDP) and torch autocast for mixed precision.
+        Transformers => "transformers",
+        /// DeepSpeed ZeRO stages 0-3 (`zero_stage`), its bf16/fp16 optimizer wrapper.
+        Deepspeed => "deepspeed",
+        /// PyTorch FSDP (`fsdp_sharding`) with a mixed-precision policy.
+        Fsdp => "fsdp",
+    }
+);
+
+choice!(
+    /// FSDP's sharding strategy.
+    FsdpSharding {
+        /// Weights, gradients and optimizer state sharded over every GPU.
+        FullShard => "full_shard",
+        /// Full sharding within a node (`gpus_per_node`), replicas across nodes.
+        HybridShard => "hybrid_shard",
+        /// Gradients and optimizer state sharded; weights stay gathered from forward
+        /// to backward (ZeRO-2-like).
+        ShardGradOp => "shard_grad_op",
+        /// Nothing sharded (DDP-like).
+        NoShard => "no_shard",
+    }
+);
+
+choice!(
+    /// Where state is moved off the GPU.
+    Offload {
+        /// Kept on the GPU.
+        None => "none",
+        /// Host (CPU) memory, pinned.
+        Cpu => "cpu",
+        /// NVMe, through pinned host buffers (DeepSpeed ZeRO-Infinity).
+        Nvme => "nvme",
+    }
+);
+
+/// GPUs per node unless a request says: eight, as in the GPU instances training runs
+/// on (p4d, p5, p6, and most HGX servers).
+pub const DEFAULT_GPUS_PER_NODE: u64 = 8;
+
+/// DeepSpeed's default `reduce_bucket_size`, in elements
+/// (`deepspeed/runtime/zero/config.py`, `DeepSpeedZeroConfig`; DeepSpeed's
+/// configuration docs).
+pub const DEEPSPEED_BUCKET_ELEMENTS: u64 = 500_000_000;
+/// DeepSpeed's default `sub_group_size` in elements: ZeRO-3 steps the optimizer over
+/// sub-groups of at most this many parameters, one at a time.
+pub const DEEPSPEED_SUB_GROUP_ELEMENTS: u64 = 1_000_000_000;
+/// Bytes of an element of DeepSpeed's gradient buckets: the 16-bit gradients it
+/// reduces.
+const BUCKET_VALUE_BYTES: u128 = 2;
+/// Units FSDP holds gathered at once under full and hybrid sharding: the one being
+/// computed and the next one, prefetched (`BackwardPrefetch.BACKWARD_PRE`, the
+/// default).
+const FSDP_GATHERED_UNITS: u128 = 2;
+
+/// DeepSpeed's bucket settings (the `zero_optimization` section).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DeepspeedSettings {
+    /// `reduce_bucket_size`, elements.
+    pub reduce_bucket_size: u64,
+    /// `overlap_comm`; `None` is DeepSpeed's default (true for stage 3, else false).
+    pub overlap_comm: Option<bool>,
+    /// `sub_group_size`, elements (ZeRO-3).
+    pub sub_group_size: u64,
+}
+
+impl Default for DeepspeedSettings {
+    fn default() -> DeepspeedSettings {
+        DeepspeedSettings {
+            reduce_bucket_size: DEEPSPEED_BUCKET_ELEMENTS,
+            overlap_comm: None,
+            sub_group_size: DEEPSPEED_SUB_GROUP_ELEMENTS,
+        }
+    }
+}
+
+impl DeepspeedSettings {
+    /// `overlap_comm` as DeepSpeed resolves it for `stage`.
+    pub fn overlap(self, stage: u8) -> bool {
+        self.overlap_comm.unwrap_or(stage == 3)
+    }
+}
+
+/// What one GPU holds of the trained state, with the host and NVMe bytes offload
+/// moves there (for this GPU's share), all in bytes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Placement {
+    /// The model's weights in their storage, with adapters and gathered layers.
+    pub weights: u128,
+    /// torch autocast's 16-bit copies of the trained weights (kept for backward).
+    pub autocast_copies: u128,
+    /// Gradients (16-bit and fp32), with gathered and unsharded working gradients.
+    pub gradients: u128,
+    /// The framework's communication buffers (DDP's gradient buckets, DeepSpeed's).
+    pub comm_buffers: u128,
+    /// fp32 master weights.
+    pub master: u128,
+    /// Optimizer states.
+    pub states: u128,
+    /// Optimizer step temporaries.
+    pub workspace: u128,
+    /// Host memory this GPU's offloaded state takes, with pinned buffers.
+    pub host: u128,
+    /// NVMe bytes this GPU's offloaded state takes.
+    pub nvme: u128,
+}
+
+/// The inputs of [`place`], resolved from the request and the model; bytes unless a
+/// name says elements.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct StateInputs {
+    pub framework: Framework,
+    pub layout: GradientLayout,
+    /// The frozen base of LoRA and QLoRA in its storage, bytes; `None` for full and
+    /// freeze, whose untrained weights are stored like the trained ones.
+    pub peft_base: Option<u128>,
+    /// Parameters of the model (without adapters).
+    pub model_elements: u128,
+    /// Trainable elements.
+    pub trainable: u128,
+    /// Trainable elements in linear layers: what torch autocast casts and caches.
+    pub cast_elements: u128,
+    /// Elements of the largest layer a sharding framework gathers at once.
+    pub largest_layer: u128,
+    /// Compute dtype bytes.
+    pub compute: u128,
+    /// Optimizer state and step workspace of the whole trainable set, unsharded.
+    pub states: u128,
+    pub workspace: u128,
+    /// GPUs training together and the shard group size (`num_gpus`, or the node for
+    /// hybrid sharding).
+    pub gpus: u128,
+    pub shard_group: u128,
+    pub zero_stage: u8,
+    pub fsdp_sharding: FsdpSharding,
+    pub offload_optimizer: Offload,
+    pub offload_parameters: Offload,
+    pub deepspeed: DeepspeedSettings,
+}
+
+impl StateInputs {
+    /// Bytes per trainable parameter of the weight itself: fp32 under torch autocast
+    /// and FSDP's mixed-precision policy (the fp32 parameter is the master), else the
+    /// 16-bit compute dtype (DeepSpeed keeps a separate fp32 master).
+    fn trained_weight_bytes(&self) -> u128 {
+        let fp32_params = self.layout.is_mixed() && self.framework != Framework::Deepspeed;
+        if fp32_params {
+            FP32_BYTES
+        } else {
+            self.compute
+        }
+    }
+
+    /// Master copy bytes per trainable parameter: DeepSpeed's separate fp32 copy.
+    fn master_bytes(&self) -> u128 {
+        if self.framework == Framework::Deepspeed {
+            self.layout.master
+        } else {
+            0
+        }
+    }
+
+    /// The model's weights in their storage: the PEFT base and adapters, or every
+    /// parameter at the trained weights' width.
+    fn stored_weights(&self) -> u128 {
+        let w = self.trained_weight_bytes();
+        match self.peft_base {
+            Some(base) => base + self.trainable * w,
+            None => self.model_elements * w,
+        }
+    }
+
+    /// Bytes of a gathered or unsharded gradient: the 16-bit dtype under mixed
+    /// precision (FSDP reduces in `param_dtype`, DeepSpeed in 16 bits), else the
+    /// gradient's own.
+    fn working_gradient_bytes(&self) -> u128 {
+        if self.layout.is_mixed() {
+            self.layout.grad_16bit
+        } else {
+            self.gradient_bytes()
+        }
+    }
+
+    /// Gradient bytes per trainable parameter that the framework keeps.
+    fn gradient_bytes(&self) -> u128 {
+        match (self.framework, self.layout.is_mixed()) {
+            // DeepSpeed: the 16-bit gradient from backward and the fp32 copy the
+            // optimizer consumes (counted apart, sharded from stage 1).
+            (Framework::Deepspeed, true) => self.layout.grad_16bit,
+            // fp32 parameters get fp32 gradients.
+            (_, true) => FP32_BYTES,
+            _ => self.layout.grad_16bit + self.layout.grad_fp32,
+        }
+    }
+}
+
+/// Places the trained state for `inputs.framework`.
+pub(crate) fn place(s: &StateInputs) -> Placement {
+    match s.framework {
+        Framework::Transformers => ddp(s),
+        Framework::Deepspeed => deepspeed(s),
+        Framework::Fsdp => fsdp(s),
+    }
+}
+
+/// One replica per GPU (PyTorch DDP). With more than one GPU, DDP's reducer copies the
+/// gradients into its flat buckets (`gradient_as_bucket_view=False`, the default),
+/// which "can reduce peak memory usage ... equal to the total gradients size" when set
+/// (PyTorch DDP docs): one more gradient-sized buffer.
+fn ddp(s: &StateInputs) -> Placement {
+    let t = s.trainable;
+    let gradients = t * s.gradient_bytes();
+    let autocast = if s.layout.is_mixed() {
+        s.cast_elements * s.compute
+    } else {
+        0
+    };
+    Placement {
+        weights: s.stored_weights(),
+        autocast_copies: autocast,
+        gradients,
+        comm_buffers: if s.gpus > 1 { gradients } else { 0 },
+        master: t * s.master_bytes(),
+        states: s.states,
+        workspace: s.workspace,
+        ..Placement::default()
+    }
+}
+
+/// DeepSpeed ZeRO (`stage_1_and_2.py`, `stage3.py`): 16-bit weights and gradients,
+/// fp32 master, fp32 gradient and states per partition. Stage 1 shards master, fp32
+/// gradient and states; stage 2 also the 16-bit gradients; stage 3 also the weights,
+/// gathers one layer at a time, and builds the fp32 gradient one sub-group at a time.
+fn deepspeed(s: &StateInputs) -> Placement {
+    let (t, n, stage, a) = (s.trainable, s.gpus, s.zero_stage, s.compute);
+    let shard = |bytes: u128, from: u8| {
+        if stage >= from {
+            bytes.div_ceil(n)
+        } else {
+            bytes
+        }
+    };
+    let gathered = |bytes: u128| if stage >= 3 { bytes } else { 0 };
+    let layer = s.largest_layer;
+    let fp32_grad = if stage >= 3 {
+        t.div_ceil(n).min(s.deepspeed.sub_group_size as u128) * s.layout.grad_fp32
+    } else {
+        shard(t * s.layout.grad_fp32, 1)
+    };
+    let grad16 = shard(t * s.gradient_bytes(), 2);
+    // ZeRO 1-2's `step()` flattens the partition's 16-bit gradients into a new tensor
+    // (`flatten_dense_tensors_aligned`) before converting it to the fp32 gradient: a
+    // step-time copy, like the optimizer's temporaries.
+    let flattened = if (1..=2).contains(&stage) {
+        shard(t * s.layout.grad_16bit, 1)
+    } else {
+        0
+    };
+    let mut p = Placement {
+        weights: shard(s.stored_weights(), 3) + gathered(layer * a),
+        gradients: grad16 + fp32_grad + gathered(layer.min(t) * s.working_gradient_bytes()),
+        comm_buffers: deepspeed_buckets(s),
+        master: shard(t * s.master_bytes(), 1),
+        states: shard(s.states, 1),
+        workspace: shard(s.workspace, 1) + flattened,
+        ..Placement::default()
+    };
+    if s.offload_optimizer != Offload::None {
+        // ZeRO-Offload: the optimizer steps on the CPU; each gradient partition goes
+        // to the host as it is reduced, so the GPU keeps only the 16-bit weights
+        // (DeepSpeed's estimators: `2Ψ` for ZeRO-2, `2Ψ/N + 4·layer` for ZeRO-3).
+        let moved = p.master + p.states + shard(t * s.layout.grad_fp32, 1);
+        match s.offload_optimizer {
+            Offload::Nvme => {
+                p.nvme += p.master + p.states;
+                p.host += shard(t * s.layout.grad_fp32, 1);
+            }
+            _ => p.host += moved,
+        }
+        p.gradients = gathered(layer.min(t) * s.working_gradient_bytes());
+        p.master = 0;
+        p.states = 0;
+        // DeepSpeed's CPU Adam updates in place.
+        p.workspace = 0;
+    }
+    if s.offload_parameters != Offload::None {
+        let partition = shard(s.stored_weights(), 3);
+        match s.offload_parameters {
+            Offload::Nvme => p.nvme += partition,
+            _ => p.host += partition,
+        }
+        p.weights -= partition;
+    }
+    p
+}
+
+/// DeepSpeed's gradient buckets. ZeRO 1-2's `backward()` allocates the
+/// `contiguous_gradients` bucket of `reduce_bucket_size` 16-bit values, and a second
+/// one with `overlap_comm` ("double buffers to avoid data access conflict"), whatever
+/// the model's size; ZeRO-3 reduces through one flat bucket of that size. The updated
+/// weights are gathered into the weights' own flat buffer (`allgather_bucket_size`
+/// only cuts that into calls, so it is not a field here). Stage 0 has no buckets.
+fn deepspeed_buckets(s: &StateInputs) -> u128 {
+    let ds = s.deepspeed;
+    let bucket = ds.reduce_bucket_size as u128 * BUCKET_VALUE_BYTES;
+    match s.zero_stage {
+        0 => 0,
+        3 => bucket,
+        stage if ds.overlap(stage) => 2 * bucket,
+        _ => bucket,
+    }
+}
+
+/// FSDP (`torch.distributed.fsdp`) with a mixed-precision policy: sharded fp32
+/// parameters (the master), fp32 gradients and states; the 16-bit copies exist only
+/// while gathered: two units under full and hybrid sharding (the one computed and the
+/// one prefetched) with the unit's unsharded 16-bit gradient, or the whole model from
+/// forward to backward under `shard_grad_op` and `no_shard`.
+fn fsdp(s: &StateInputs) -> Placement {
+    let (t, d, a) = (s.trainable, s.shard_group, s.compute);
+    let stored = s.stored_weights();
+    let unit_grad = s.largest_layer.min(t) * s.working_gradient_bytes();
+    let (sharded_weights, working_weights, working_grads) = match s.fsdp_sharding {
+        FsdpSharding::FullShard | FsdpSharding::HybridShard => (
+            stored.div_ceil(d),
+            FSDP_GATHERED_UNITS * s.largest_layer * a,
+            unit_grad,
+        ),
+        // The gathered 16-bit model stays from forward to backward.
+        FsdpSharding::ShardGradOp => (stored.div_ceil(d), s.model_elements * a, unit_grad),
+        // Unsharded: the policy's 16-bit copies of the fp32 trained weights.
+        FsdpSharding::NoShard if s.layout.is_mixed() => (stored, t * a, 0),
+        FsdpSharding::NoShard => (stored, 0, 0),
+    };
+    let sharded_grads = (t * s.gradient_bytes()).div_ceil(d);
+    let mut p = Placement {
+        weights: sharded_weights + working_weights,
+        gradients: sharded_grads + working_grads,
+        master: 0,
+        states: s.states.div_ceil(d),
+        workspace: s.workspace.div_ceil(d),
+        ..Placement::default()
+    };
+    if s.offload_parameters == Offload::Cpu || s.offload_optimizer == Offload::Cpu {
+        // `CPUOffload(offload_params=True)`: sharded parameters and gradients live on
+        // the host and the optimizer steps there.
+        p.host = sharded_weights + sharded_grads + p.states + p.workspace;
+        p.weights = working_weights;
+        p.gradients -= sharded_grads;
+        p.states = 0;
+        p.workspace = 0;
+    }
+    p
+}
