@@ -38,7 +38,7 @@ pub fn estimate_training(
     let mut warnings = model.warnings.clone();
     let precision = validate(model, req, &mut warnings)?;
     let framework = resolve_framework(req);
-    check_framework(req, framework, &mut warnings)?;
+    check_framework(req, framework, precision, &mut warnings)?;
     let implementation = req
         .optimizer_implementation
         .unwrap_or(OptimizerImplementation::Fused);
@@ -138,6 +138,7 @@ fn resolve_framework(req: &TrainingRequest) -> Framework {
 fn check_framework(
     req: &TrainingRequest,
     framework: Framework,
+    precision: Precision,
     warnings: &mut Vec<String>,
 ) -> Result<(), CalcError> {
     let name = framework.name();
@@ -175,8 +176,8 @@ fn check_framework(
             ),
         );
     }
-    let mixed_16bit = req.mixed_precision;
-    if framework == Framework::Deepspeed && !mixed_16bit {
+    let pure_16bit = !req.mixed_precision && precision != Precision::Float32;
+    if framework == Framework::Deepspeed && pure_16bit {
         return refuse(
             "mixed_precision",
             "DeepSpeed's bf16 and fp16 modes always keep fp32 master weights and optimizer state; pure 16-bit training is not one of its modes (set mixed_precision true, or use framework transformers or fsdp)".into(),
@@ -624,6 +625,12 @@ mod tests {
         for (edit, field) in cases {
             assert_eq!(field_of(edit), field);
         }
+        // fp32 training is a DeepSpeed mode.
+        let mut fp32 = TrainingRequest::new(1, 1024);
+        fp32.zero_stage = 1;
+        fp32.mixed_precision = false;
+        fp32.precision = Some(Precision::Float32);
+        assert!(estimate_training(llama(), &fp32).is_ok());
     }
 
     #[test]
