@@ -76,6 +76,26 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn offloading_and_fsdp_fixtures() {
+        // Llama-3.1-70B, DeepSpeed ZeRO-3 over 8 GPUs with the optimizer on the CPU:
+        // master, moments and fp32 gradient (16 bytes per parameter) on the host.
+        let (_, offload) = call("memory-training-offload").await;
+        let params = 70_553_706_496u64;
+        assert_eq!(bytes(&offload, "optimizer_memory"), 0);
+        assert_eq!(
+            offload["offloaded"]["host_memory_per_node_bytes"],
+            16 * params
+        );
+        assert_eq!(offload["parameters"]["framework"], "deepspeed");
+        // FSDP hybrid over two nodes of 8: AdamW moments sharded 8 ways.
+        let (_, fsdp) = call("memory-training-fsdp").await;
+        assert_eq!(fsdp["parameters"]["fsdp_sharding"], "hybrid_shard");
+        assert_eq!(fsdp["parameters"]["optimizer_implementation"], "fused");
+        assert_eq!(fsdp["details"]["optimizer_states_bytes"], 8 * params / 8);
+        assert_eq!(fsdp["details"]["optimizer_step_workspace_bytes"], 0);
+    }
+
+    #[tokio::test]
     async fn every_fixture_answers_as_the_table_says() {
         for expected in expected_for(MEMORY_TRAINING.function) {
             check_response(&expected, &handler(event(expected.fixture)).await.unwrap());

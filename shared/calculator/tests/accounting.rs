@@ -90,6 +90,18 @@ fn training(
     estimate_training(model, &req).unwrap()
 }
 
+/// A 16-bit model without autocast (DeepSpeed's layout): the layers' own tensors, every
+/// projection reading its block's shared normalized input (§7.5).
+fn bf16_training(
+    model: &Model,
+    edit: impl FnOnce(&mut TrainingRequest),
+) -> calculator::TrainingEstimate {
+    training(model, |r| {
+        r.framework = Some(Framework::Deepspeed);
+        edit(r);
+    })
+}
+
 const MIB: u64 = 1024 * 1024;
 
 #[test]
@@ -198,7 +210,7 @@ fn training_state_per_parameter() {
     // transformers (torch autocast, the default): fp32 weights 4Ψ with 16-bit copies
     // of the linear weights and the output projection, 2 · (2 · 31,488 + 4096 · 64);
     // fp32 gradients 4Ψ; no separate master; the fused step has no workspace.
-    let e = training(&toy(4096), |_| {});
+    let e = training(&toy(4096), |r| r.framework = Some(Framework::Transformers));
     assert_eq!(
         e.details.autocast_weight_copies.0,
         2 * (2 * 31_488 + 262_144)
@@ -223,46 +235,49 @@ fn factored_and_quantized_optimizer_states() {
     assert_eq!(e.details.optimizer_states.0, 1_175_168 + 18_368);
 }
 
-// Training activations of the toy, full fine-tuning, 16 tokens, a = 2 (§7.5), per
-// token and layer:
-//   attention: norm input 128 + q, k, v, o (64 + 2·32 + 64)·2 = 384 + log-sum-exp 4 heads · 4 = 16
-//   + the norm output read by the trained projections 128                  = 656
-//   MLP norm input 128 + output 128                                          = 256
+// Training activations of the toy, full fine-tuning of a bf16 model, 16 tokens, a = 2
+// (§7.5), per token and layer:
+//   RMSNorm: its fp32 input 64·4 = 256, inverse RMS 4, the normalized bf16 input its
+//   trained weight needs 128                                                  = 388
+//   attention: norm 388 + q, k, v, o (64 + 2·32 + 64)·2 = 384 + log-sum-exp 4 heads · 4
+//   = 16 + the norm output read by the trained projections 128              = 916
+//   MLP norm 388 + output 128                                                = 516
 //   gated MLP: gate, up, product and the down projection's input (3 + 1)·100·2 = 800
-//   saved per token and layer                                                = 1,712
+//   saved per token and layer                                                = 2,232
 // backward working set: 2 · (max(q + 2kv = 128, 2I = 200) + h) · 2 = 1,056 per token;
-// final norm 16 · (128 + 128) = 4,096; loss 16 · V · 12 bytes.
+// final norm 16 · (388 + 128) = 8,256; loss 16 · V · 12 bytes.
 
 #[test]
 fn training_activations_without_checkpointing() {
     // V = 128: loss 24,576 > work 16 · 1,056 = 16,896.
-    // 2 layers · 16 · 1,712 + 4,096 + 24,576.
-    let e = training(&toy(128), |_| {});
+    // 2 layers · 16 · 2,232 + 8,256 + 24,576.
+    let e = bf16_training(&toy(128), |_| {});
     assert_eq!(e.details.loss_buffers.0, 16 * 128 * 12);
-    assert_eq!(e.activation_memory.0, 54_784 + 4096 + 24_576);
+    assert_eq!(e.activation_memory.0, 71_424 + 8256 + 24_576);
 }
 
 #[test]
 fn training_activations_with_checkpointing() {
     // Each layer keeps its input 2 · 16 · 128 = 4,096; one layer recomputed with its
-    // working set 16 · (1,712 + 1,056) = 44,288 > loss 24,576; final norm 4,096.
-    let e = training(&toy(128), |r| r.gradient_checkpointing = true);
-    assert_eq!(e.activation_memory.0, 4096 + 4096 + 44_288);
+    // working set 16 · (2,232 + 1,056) = 52,608 > loss 24,576; final norm 8,256.
+    let e = bf16_training(&toy(128), |r| r.gradient_checkpointing = true);
+    assert_eq!(e.activation_memory.0, 4096 + 8256 + 52_608);
 }
 
 #[test]
 fn qlora_keeps_an_fp32_residual_stream() {
-    // QLoRA (§7.1): the residual stream is fp32, so every norm input and checkpoint is
-    // 64 · 4 = 256 bytes per token instead of 128. Adapters (rank 8) on every linear,
-    // so the saved tensors are those of full training but the two norm inputs:
-    // attention 656 + 128, MLP norm 256 + 128, MLP 800 → 1,968 per token and layer.
-    // Checkpointed: inputs 2 · 16 · 256 = 8,192; one layer 16 · (1,968 + 1,056) = 48,384;
-    // final norm 16 · (256 + 128) = 6,144.
-    let e = training(&toy(128), |r| {
+    // QLoRA (§7.1): the residual stream is fp32, so every checkpoint is 64 · 4 = 256
+    // bytes per token and each (frozen) norm keeps its fp32 input and inverse RMS, 260.
+    // Adapters (rank 8) on every linear share their block's input (no autocast, no
+    // dropout) and keep their rank-8 lora_A outputs: attention 260 + 128 + 4·8·2 + 400
+    // = 852; MLP norm 260 + 128 + 3·8·2 = 436; MLP 800 → 2,088 per token and layer.
+    // Checkpointed: inputs 2 · 16 · 256 = 8,192; one layer 16 · (2,088 + 1,056) = 50,304;
+    // final norm 16 · (260 + 128) = 6,208.
+    let e = bf16_training(&toy(128), |r| {
         r.method = Method::Qlora;
         r.gradient_checkpointing = true;
     });
-    assert_eq!(e.activation_memory.0, 8192 + 6144 + 48_384);
+    assert_eq!(e.activation_memory.0, 8192 + 6208 + 50_304);
 }
 
 #[test]
@@ -364,35 +379,36 @@ fn shared_experts_in_prefill() {
 
 #[test]
 fn moe_training_activations() {
-    // Full fine-tuning of the Mixtral toy, per token and layer (§7.5): attention 656,
-    // MLP norm 256, router softmax 8·4 = 32, per routed copy (2) the expert input 128,
-    // its MLP (3 + 1)·100·2 = 800 and output 128 → 2,112: saved 3,056. Working set
+    // Full fine-tuning of the Mixtral toy, per token and layer (§7.5): attention 916,
+    // MLP norm 516, router softmax 8·4 = 32, per routed copy (2) the expert input 128,
+    // its MLP (3 + 1)·100·2 = 800 and output 128 → 2,112: saved 3,576. Working set
     // 2·(max(128, 2·2·100) + 64)·2 = 1,856.
     let m = toy_moe(128);
-    let e = training(&m, |_| {});
-    // 2 layers · 16 · 3,056 + 4,096 + max(loss 24,576, work 16·1,856 = 29,696).
-    assert_eq!(e.activation_memory.0, 97_792 + 4096 + 29_696);
-    let e = training(&m, |r| r.gradient_checkpointing = true);
-    assert_eq!(e.activation_memory.0, 4096 + 4096 + 16 * (3056 + 1856));
+    let e = bf16_training(&m, |_| {});
+    // 2 layers · 16 · 3,576 + 8,256 + max(loss 24,576, work 16·1,856 = 29,696).
+    assert_eq!(e.activation_memory.0, 114_432 + 8256 + 29_696);
+    let e = bf16_training(&m, |r| r.gradient_checkpointing = true);
+    assert_eq!(e.activation_memory.0, 4096 + 8256 + 16 * (3576 + 1856));
     // LoRA: attention 3,584 per layer, experts 8·8·(164·3) = 31,488; no shared group.
-    let e = training(&m, |r| r.method = Method::Lora);
+    let e = bf16_training(&m, |r| r.method = Method::Lora);
     assert_eq!(e.details.trainable_parameters, 2 * (3584 + 31_488));
 }
 
 #[test]
 fn lora_on_attention_keeps_no_mlp_inputs() {
     // Adapters on q, k, v, o only: 8·(128 + 96 + 96 + 128) = 3,584 per layer. The MLP is
-    // frozen: its norm output and down-projection input are not kept: attention 656,
-    // MLP norm input 128, MLP (3 + 0)·100·2 = 600 → 1,384 per token and layer.
-    let e = training(&toy(128), |r| {
+    // frozen: its norm output and down-projection input are not kept. Frozen norms
+    // 260 each; attention 260 + 128 + lora_A outputs 4·8·2 = 64 + 400 = 852, MLP norm
+    // 260, MLP (3 + 0)·100·2 = 600 → 1,712 per token and layer; final norm 16·(260 + 128).
+    let e = bf16_training(&toy(128), |r| {
         r.method = Method::Lora;
         r.lora_target = calculator::LoraTarget::Attention;
     });
     assert_eq!(e.details.trainable_parameters, 7168);
-    assert_eq!(e.activation_memory.0, 2 * 16 * 1384 + 4096 + 24_576);
+    assert_eq!(e.activation_memory.0, 2 * 16 * 1712 + 6208 + 24_576);
     // Fused q/k/v (Falcon): one adapter 8·(64 + 96) instead of three, and o 8·128.
     let falcon = toy_falcon(100);
-    let e = training(&falcon, |r| {
+    let e = bf16_training(&falcon, |r| {
         r.method = Method::Lora;
         r.lora_target = calculator::LoraTarget::Attention;
     });
@@ -401,22 +417,27 @@ fn lora_on_attention_keeps_no_mlp_inputs() {
 
 #[test]
 fn norms_of_gemma_and_parallel_blocks() {
-    // Gemma 3 toy: q/k norms keep their inputs (64 + 32)·2 = 192 and the two extra
-    // norms 2·128: attention 656 + 192 + 256 = 1,104; with MLP norm 256 and MLP 800,
-    // 2,160 per token and layer.
+    // Gemma 3 toy: Gemma's RMSNorm keeps its fp32 input and its fp32 normalized input,
+    // 64·4 + 4 + 64·4 = 516 per norm. q/k norms (q 64, kv 32): fp32 inputs 96·4 = 384,
+    // inverse RMS per head (4 + 2)·4 = 24, the normalized inputs 96·2 = 192 → 600; two
+    // extra norms 2·516. Attention 516 + 128 + (64 + 64 + 64)·2 + 16 + 600 + 1,032 =
+    // 2,676; MLP norm 516 + 128; MLP 800 → 4,120 per token and layer.
     let gemma = Model::from_config(&json!({
         "model_type": "gemma3_text", "hidden_size": 64, "num_hidden_layers": 2,
         "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 16,
         "intermediate_size": 100, "vocab_size": 128
     }))
     .unwrap();
-    let e = training(&gemma, |_| {});
-    assert_eq!(e.activation_memory.0, 2 * 16 * 2160 + 4096 + 24_576);
+    let e = bf16_training(&gemma, |_| {});
+    assert_eq!(
+        e.activation_memory.0,
+        2 * 16 * 4120 + 16 * (516 + 128) + 24_576
+    );
     // Falcon-7B's parallel block: one norm feeds attention and MLP; q 64, one KV head
     // of 16, output 64: attention 128 + 128 + (64 + 32 + 64)·2 + 16 = 592; no MLP norm;
     // plain MLP (1 + 1)·100·2 = 400 → 992. Working set 2·(max(96, 100) + 64)·2 = 656.
     let falcon = toy_falcon(100);
-    let e = training(&falcon, |r| r.gradient_checkpointing = true);
+    let e = bf16_training(&falcon, |r| r.gradient_checkpointing = true);
     // Final LayerNorm input and output 16·256; loss 24,576 < one layer 16·(992 + 656).
     assert_eq!(e.activation_memory.0, 4096 + 4096 + 16 * (992 + 656));
 }
@@ -424,16 +445,16 @@ fn norms_of_gemma_and_parallel_blocks() {
 #[test]
 fn mla_training_activations() {
     // DeepSeek-V3 toy (tests/models.rs): q 48, k/v 48 each, o 32. Attention keeps
-    // 128 + 128 + (48 + 96 + 32)·2 + 16 = 624 and the latents (32 + 16 + 4)·2 with their
-    // copies, 208: 832. Dense layer: + 256 + 800 = 1,888, working set
-    // 2·(max(144, 200) + 64)·2 = 1,056. MoE layer: + 256, router 32, per routed copy
-    // 128 + (3 + 1)·8·2 + 128 = 320 (×2), shared expert 64: 1,824; working set
+    // 388 + 128 + (48 + 96 + 32)·2 + 16 = 884 and the latents (32 + 16 + 4)·2 with
+    // their copies, 208: 1,092. Dense layer: + 516 + 800 = 2,408, working set
+    // 2·(max(144, 200) + 64)·2 = 1,056. MoE layer: + 516, router 32, per routed copy
+    // 128 + (3 + 1)·8·2 + 128 = 320 (×2), shared expert 64: 2,344; working set
     // 2·(max(144, 2·(2·8 + 8)) + 64)·2 = 832.
     let m = toy_mla();
-    let e = training(&m, |_| {});
-    assert_eq!(e.activation_memory.0, 16 * 1888 + 16 * 1824 + 4096 + 24_576);
-    let e = training(&m, |r| r.gradient_checkpointing = true);
-    assert_eq!(e.activation_memory.0, 4096 + 4096 + 16 * (1888 + 1056));
+    let e = bf16_training(&m, |_| {});
+    assert_eq!(e.activation_memory.0, 16 * 2408 + 16 * 2344 + 8256 + 24_576);
+    let e = bf16_training(&m, |r| r.gradient_checkpointing = true);
+    assert_eq!(e.activation_memory.0, 4096 + 8256 + 16 * (2408 + 1056));
     // Prefill (§5): attention 16·(64 + 48 + 96 + 48 + 48 + 32)·2 = 10,752 plus the
     // latents 16·52·2 = 1,664 is the largest block (MLP 11,648).
     let e = inference(&m, |_| {});
@@ -450,27 +471,27 @@ fn freeze_and_partial_training() {
     }))
     .unwrap();
     // Freeze trains the last 2 layers and keeps only their activations.
-    let e = training(&four, |r| r.method = Method::Freeze);
+    let e = bf16_training(&four, |r| r.method = Method::Freeze);
     assert_eq!(e.details.trainable_parameters, 2 * 31_616);
     assert_eq!(e.trainable_percent, 2.0 * 31_616.0 * 100.0 / 142_912.0);
     assert_eq!(e.details.layers_with_activations, 2);
-    assert_eq!(e.activation_memory.0, 2 * 16 * 1712 + 4096 + 24_576);
+    assert_eq!(e.activation_memory.0, 2 * 16 * 2232 + 8256 + 24_576);
     // 10 %: round(14,291.2) parameters, within one layer.
-    let e = training(&four, |r| {
+    let e = bf16_training(&four, |r| {
         r.method = Method::Freeze;
         r.trainable_percent = Some(10.0);
     });
     assert_eq!(e.details.trainable_parameters, 14_291);
     assert_eq!(e.details.layers_with_activations, 1);
     // Full with 50 %: half the parameters, every layer.
-    let e = training(&four, |r| r.trainable_percent = Some(50.0));
+    let e = bf16_training(&four, |r| r.trainable_percent = Some(50.0));
     assert_eq!(e.details.trainable_parameters, 71_456);
     assert_eq!(e.details.layers_with_activations, 4);
     assert_eq!(e.trainable_percent, 50.0);
     // The reported share: all of it for full training, the adapters' for LoRA
     // (15,040 of 587,584 on the V 4096 toy).
-    assert_eq!(training(&toy(4096), |_| {}).trainable_percent, 100.0);
-    let lora = training(&toy(4096), |r| r.method = Method::Lora);
+    assert_eq!(bf16_training(&toy(4096), |_| {}).trainable_percent, 100.0);
+    let lora = bf16_training(&toy(4096), |r| r.method = Method::Lora);
     assert_eq!(lora.trainable_percent, 15_040.0 * 100.0 / 587_584.0);
 }
 
@@ -561,13 +582,14 @@ fn an_unused_dense_width_costs_nothing() {
     // dense MLP exists, so the 5,000-wide one is never counted.
     let m = toy_all_moe();
     assert_eq!(inference(&m, |_| {}).activation_memory.0, 4096 + 12_288);
-    // Training, checkpointed (§7.5): attention 128 + 128 + 384 + 16 + q/k norms 192
-    // = 848, MLP norm 256, router 16, routed 2·(128 + 160 + 128) = 832 → 1,952 per token;
-    // working set 2·(max(128, 2·2·20) + 64)·2 = 768.
-    let e = training(&m, |r| r.gradient_checkpointing = true);
-    assert_eq!(e.activation_memory.0, 4096 + 4096 + 16 * (1952 + 768));
+    // Training, checkpointed (§7.5): attention 388 + 128 + 384 + 16 + q/k norms
+    // (96·4 + 6·4 + 96·2 = 600) = 1,516, MLP norm 516, router 16, routed
+    // 2·(128 + 160 + 128) = 832 → 2,880 per token; working set
+    // 2·(max(128, 2·2·20) + 64)·2 = 768.
+    let e = bf16_training(&m, |r| r.gradient_checkpointing = true);
+    assert_eq!(e.activation_memory.0, 4096 + 8256 + 16 * (2880 + 768));
     // LoRA with Lion: the largest adapter is 8 × 64 (attention), not 8 × 5,000.
-    let e = training(&m, |r| {
+    let e = bf16_training(&m, |r| {
         r.method = Method::Lora;
         r.optimizer = Optimizer::Lion;
     });
@@ -598,7 +620,7 @@ fn plain_mlps_and_parallel_blocks() {
         new_arch.params.total,
         2 * (8192 + 4096 + 12_800 + 256) + 8192 + 128
     );
-    let e = training(&new_arch, |r| r.gradient_checkpointing = true);
+    let e = bf16_training(&new_arch, |r| r.gradient_checkpointing = true);
     assert_eq!(e.activation_memory.0, 4096 + 4096 + 16 * (1184 + 768));
 }
 
@@ -702,4 +724,57 @@ fn warnings_only_where_they_apply() {
     assert!(training(&toy(128), |_| {}).mixed_precision);
     assert!(!training(&toy(128), |r| r.precision = Some(Precision::Float32)).mixed_precision);
     assert!(!training(&toy(128), |r| r.mixed_precision = false).mixed_precision);
+}
+
+/// Saved tensors per token of one decoder layer, as measured with saved-tensor hooks
+/// on an H100 (transformers 5.17.0, torch 2.11, `scripts/device/saved_tensors.py`) for
+/// a Llama layer of hidden 512, MLP 1,408, 8 query and 2 KV heads. The measurement also
+/// saw the rotary cos/sin (2 · 64 values per token, shared by every layer of a model,
+/// not counted here) and, misfiled by the script as activations, autocast's copies of
+/// the k/v weights (256 bytes per token at 1,024 tokens) and the LoRA B weights (4).
+#[test]
+fn saved_tensors_per_layer_match_the_h100_measurement() {
+    let model = |layers: u64| {
+        Model::from_config(&json!({
+            "model_type": "llama", "hidden_size": 512, "intermediate_size": 1408,
+            "num_attention_heads": 8, "num_key_value_heads": 2, "num_hidden_layers": layers,
+            "vocab_size": 1000, "torch_dtype": "bfloat16"
+        }))
+        .unwrap()
+    };
+    // One layer more adds exactly one layer's saved tensors (the working set of the
+    // backward, 2·(2,816 + 512)·2 per token, exceeds the loss's 12,000 in both).
+    let per_layer = |edit: &dyn Fn(&mut TrainingRequest)| {
+        let run = |layers| {
+            let mut req = TrainingRequest::new(1, 1024);
+            edit(&mut req);
+            estimate_training(&model(layers), &req)
+                .unwrap()
+                .activation_memory
+                .0
+        };
+        (run(3) - run(2)) / 1024
+    };
+    // bf16 model, no autocast (measured 22,312 − cos/sin 256).
+    assert_eq!(
+        per_layer(&|r| r.framework = Some(Framework::Deepspeed)),
+        22_056
+    );
+    // fp32 model under bf16 autocast (measured 27,944 − cos/sin 512 − k/v weight
+    // copies 256): fp32 residual, each projection's own bf16 copy of its input.
+    assert_eq!(
+        per_layer(&|r| r.framework = Some(Framework::Transformers)),
+        27_176
+    );
+    // bf16 base, fp32 rank-8 LoRA on every linear under autocast, dropout 0 and 0.05
+    // (measured 24,476 and 28,956, each − cos/sin 256 − LoRA B weights 4).
+    let lora = |p: f64| {
+        per_layer(&move |r| {
+            r.framework = Some(Framework::Transformers);
+            r.method = Method::Lora;
+            r.lora_dropout = p;
+        })
+    };
+    assert_eq!(lora(0.0), 24_216);
+    assert_eq!(lora(0.05), 28_696);
 }

@@ -94,6 +94,13 @@ pub const EXPECTED: &[Expected] = &[
     ok("memory-training-qlora"),
     ok("memory-training-zero3"),
     ok("memory-training-legacy"),
+    ok("memory-training-offload"),
+    ok("memory-training-fsdp"),
+    error(
+        "memory-training-bad-offload",
+        400,
+        Some("offload_optimizer"),
+    ),
     holding(
         error("memory-training-bad-optimizer", 400, Some("optimizer")),
         &[("allowed", "AdamW")],

@@ -12,7 +12,7 @@
 use super::trainable::Trainable;
 use super::vocabulary::Loss;
 use super::{TrainingRequest, DEFAULT_LOSS_CHUNKS};
-use crate::architecture::{Architecture, LinearKind, Moe};
+use crate::architecture::{Architecture, LinearKind, Moe, Norm};
 use crate::model::Model;
 use crate::runtime::FP32_BYTES;
 
@@ -41,21 +41,145 @@ struct LayerBytes {
     work: u128,
 }
 
-/// The attention block's saved tensors: its norm input (in the residual dtype) and
-/// output, q, k, v and the attention output for flash attention's backward, its fp32
-/// log-sum-exp per head, q/k-norm inputs, MLA's latents, and Gemma's extra norm
-/// inputs. Every method trains the attention projections, so their inputs are kept.
-fn attention_saved(arch: &Architecture, a: u128, resid: u128) -> u128 {
-    let h = arch.hidden_size as u128;
+/// How a framework feeds its 16-bit matmuls, which decides which inputs autograd
+/// saves as separate copies (measured with saved-tensor hooks on an H100,
+/// `scripts/device/saved_tensors.py`, methodology §7.5).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Casting {
+    /// Compute dtype bytes.
+    pub a: u128,
+    /// Residual stream bytes: 4 for an fp32 model under torch autocast and for QLoRA.
+    pub resid: u128,
+    /// Norm weights train (full and freeze): each norm also saves its normalized input.
+    pub norms_trained: bool,
+    /// Each trained projection casts its fp32 input to 16 bits and saves that copy
+    /// (torch autocast over fp32 weights), instead of the projections sharing one.
+    pub input_casts: bool,
+    /// Each LoRA adapter saves its own 16-bit copy of its input: PEFT casts the input to
+    /// the fp32 adapters' dtype and autocast casts it back, or dropout makes a copy.
+    pub adapter_copies: bool,
+}
+
+/// One norm over `width` values. RMSNorm as transformers writes it upcasts its input
+/// to fp32 and saves it (the residual itself when that is fp32) with the fp32 inverse
+/// RMS per token, and, when its weight trains, the normalized input in the input dtype
+/// (Gemma's in fp32). LayerNorm saves its input (its two fp32 statistics per token are
+/// not counted).
+fn norm_saved(arch: &Architecture, width: u128, c: &Casting) -> u128 {
+    match arch.norm {
+        Norm::Rms => {
+            let normalized = if !c.norms_trained {
+                0
+            } else if arch.model_type.starts_with("gemma") {
+                width * FP32_BYTES
+            } else {
+                width * c.resid
+            };
+            width * c.resid.max(FP32_BYTES) + FP32_BYTES + normalized
+        }
+        Norm::Layer { .. } => width * c.resid,
+    }
+}
+
+/// Linear layers of `kinds` per decoder layer that has them: how many read the
+/// block's normalized input (`hidden` wide), the summed widths of the attention
+/// block's other inputs (the MLP's other input, the down projection's, is counted with
+/// the MLP), and how many there are in all. A model with dense and MoE layers
+/// gets the dense MLP's and the shared experts' together (an over-count for either).
+fn projections(model: &Model, kinds: &[LinearKind]) -> (u128, u128, u128) {
+    let arch = &model.arch;
+    let moe_layers = arch.moe.map_or(0, |m| m.moe_layers);
+    let h = arch.hidden_size;
+    let (mut readers, mut all) = (0, 0);
+    if kinds.contains(&LinearKind::Attention) {
+        // By role, not shape (q and o are often the same shape): the output projection
+        // reads the attention output; MLA's up-projections read the latents; the rest
+        // (q, k, v; fused qkv; MLA's q/q_a and kv_a) read the normalized input.
+        let attention: u128 = model
+            .linears
+            .iter()
+            .filter(|g| g.kind == LinearKind::Attention)
+            .map(|g| g.shape.count)
+            .sum::<u128>()
+            / arch.num_layers.max(1) as u128;
+        let (latent_readers, latent_widths) = match arch.mla {
+            Some(m) => {
+                let q_b = m.q_lora_rank.map_or((0, 0), |r| (1, r as u128));
+                (1 + q_b.0, m.kv_lora_rank as u128 + q_b.1)
+            }
+            None => (0, 0),
+        };
+        return (
+            attention.saturating_sub(1 + latent_readers),
+            arch.attn_out_dim() as u128 + latent_widths,
+            attention,
+        );
+    }
+    for g in model.linears.iter().filter(|g| kinds.contains(&g.kind)) {
+        let layers = match g.kind {
+            LinearKind::Mlp | LinearKind::Attention => arch.num_layers - moe_layers,
+            LinearKind::Expert | LinearKind::SharedExpert => moe_layers,
+        }
+        .max(1) as u128;
+        let per_layer = g.shape.count / layers;
+        all += per_layer;
+        if g.shape.rows_in == h {
+            readers += per_layer;
+        }
+    }
+    (readers, 0, all)
+}
+
+/// What the projections of a block save of their inputs beyond the block's own
+/// tensors: the normalized input once when they share it; one 16-bit copy per
+/// projection under autocast casts; with LoRA adapter copies, one per adapted matrix
+/// (the other inputs too: `o_proj`'s, MLA's latents), and each adapter's rank-`r`
+/// `lora_A` output. `trained` says whether any projection of the block trains.
+fn projection_inputs(
+    model: &Model,
+    req: &TrainingRequest,
+    kinds: &[LinearKind],
+    trained: bool,
+    c: &Casting,
+) -> u128 {
+    let h = model.arch.hidden_size as u128;
+    let (readers, other_widths, all) = projections(model, kinds);
+    let adapted = req.method.is_peft() && kinds.iter().any(|k| req.lora_target.adapts(*k));
+    if adapted && c.adapter_copies {
+        (readers * h + other_widths) * c.a + all * req.lora_rank as u128 * c.a
+    } else if adapted {
+        h * c.a + all * req.lora_rank as u128 * c.a
+    } else if trained && c.input_casts {
+        readers * h * c.a
+    } else if trained {
+        h * c.a
+    } else {
+        0
+    }
+}
+
+/// The attention block's saved tensors: its norm, the projections' inputs, q, k, v and
+/// the attention output for flash attention's backward, its fp32 log-sum-exp per
+/// head, q/k norms, MLA's latents, and Gemma's extra norms. Every method trains or
+/// adapts the attention projections.
+fn attention_saved(model: &Model, req: &TrainingRequest, c: &Casting) -> u128 {
+    let arch = &model.arch;
+    let (h, a) = (arch.hidden_size as u128, c.a);
     let (q, kv, o) = (
         arch.q_dim() as u128,
         arch.kv_dim() as u128,
         arch.attn_out_dim() as u128,
     );
-    // The norm output is the input of the trained q/k/v projections.
-    let mut attn = h * resid + h * a + (q + 2 * kv + o) * a + arch.num_heads as u128 * FP32_BYTES;
+    let mut attn = norm_saved(arch, h, c)
+        + projection_inputs(model, req, &[LinearKind::Attention], true, c)
+        + (q + 2 * kv + o) * a
+        + arch.num_heads as u128 * FP32_BYTES;
     if arch.qk_norm {
-        attn += (q + kv) * a;
+        // RMSNorm over each head: fp32 input, inverse RMS per head, and the
+        // normalized input when the norm trains.
+        let heads = (arch.num_heads + arch.num_kv_heads) as u128;
+        let trained = if c.norms_trained { (q + kv) * a } else { 0 };
+        attn += (q + kv) * FP32_BYTES + heads * FP32_BYTES + trained;
     }
     if let Some(m) = arch.mla {
         let latent = (m.q_lora_rank.unwrap_or(0) + m.kv_lora_rank + m.qk_rope_head_dim) as u128;
@@ -63,23 +187,26 @@ fn attention_saved(arch: &Architecture, a: u128, resid: u128) -> u128 {
         attn += 2 * latent * a;
     }
     // Norms beyond the usual two (Gemma 2/3's post-attention and post-MLP norms).
-    attn + arch.norms_per_layer.saturating_sub(2) as u128 * h * a
+    attn + arch.norms_per_layer.saturating_sub(2) as u128 * norm_saved(arch, h, c)
 }
 
-/// The feed-forward block's input norm: its input, and its output when a trained MLP
-/// projection reads it.
-fn ffn_norm_saved(arch: &Architecture, t: &Trainable, a: u128, resid: u128) -> u128 {
+/// The feed-forward block's input norm and what its projections save of its output.
+fn ffn_norm_saved(model: &Model, req: &TrainingRequest, t: &Trainable, c: &Casting) -> u128 {
+    let arch = &model.arch;
     let h = arch.hidden_size as u128;
     let separate_mlp_norm = !arch.parallel_attention;
     let mut saved = 0;
     if separate_mlp_norm {
-        saved += h * resid;
+        saved += norm_saved(arch, h, c);
     }
-    if (separate_mlp_norm || arch.norms_per_layer >= 2) && t.mlp_weights {
-        saved += h * a;
+    if separate_mlp_norm || arch.norms_per_layer >= 2 {
+        saved += projection_inputs(model, req, &MLP_KINDS, t.mlp_weights, c);
     }
     saved
 }
+
+/// The kinds of linear layers of the feed-forward block.
+const MLP_KINDS: [LinearKind; 2] = [LinearKind::Mlp, LinearKind::SharedExpert];
 
 /// An MLP of hidden `width`: gate, up and their product kept for the gated activation
 /// (3 widths) or the pre-activation (1), plus the down projection's input when it is
@@ -138,15 +265,15 @@ pub(crate) fn activation_bytes(
     model: &Model,
     req: &TrainingRequest,
     t: &Trainable,
-    a: u128,
-    resid: u128,
+    c: &Casting,
 ) -> (u128, u128) {
+    let (a, resid) = (c.a, c.resid);
     let arch = &model.arch;
     let tokens = req.batch_size as u128 * req.sequence_length as u128;
     let h = arch.hidden_size as u128;
-    let around = attention_saved(arch, a, resid)
-        + ffn_norm_saved(arch, t, a, resid)
-        + lora_dropout_saved(model, req, a);
+    let around = attention_saved(model, req, c)
+        + ffn_norm_saved(model, req, t, c)
+        + lora_dropout_masks(model, req);
     let dense = dense_layer(arch, t, around, a);
     let moe = arch.moe.map(|m| moe_layer(arch, &m, t, around, a));
     let eager = eager_scores(arch, req, a);
@@ -157,7 +284,7 @@ pub(crate) fn activation_bytes(
     let dense_layers = t.grad_layers as u128 - moe_layers;
     let moe = moe.unwrap_or(LayerBytes { saved: 0, work: 0 });
 
-    let final_norm = tokens * (h * resid + h * a);
+    let final_norm = tokens * (norm_saved(arch, h, c) + h * a);
     let loss = loss_bytes(req, arch, a, t.lm_head);
 
     let peak = if req.gradient_checkpointing {
@@ -211,11 +338,11 @@ fn loss_bytes(req: &TrainingRequest, arch: &Architecture, a: u128, lm_head_train
     }
 }
 
-/// Bytes per token and layer that LoRA dropout adds (`lora_dropout` > 0): PEFT applies
-/// its own `nn.Dropout` before each adapter's `lora_A`, which saves a 1-byte mask, and
-/// `lora_A` saves the dropped copy of its input. Averaged over the layers; routed
-/// experts see `k` of `E` tokens.
-fn lora_dropout_saved(model: &Model, req: &TrainingRequest, a: u128) -> u128 {
+/// Bytes per token and layer of LoRA dropout's masks (`lora_dropout` > 0): PEFT applies
+/// its own `nn.Dropout` before each adapter's `lora_A`, which saves a 1-byte mask (the
+/// dropped copy is one of the adapter copies, [`Casting::adapter_copies`]). Averaged
+/// over the layers; routed experts see `k` of `E` tokens.
+fn lora_dropout_masks(model: &Model, req: &TrainingRequest) -> u128 {
     if !req.method.is_peft() || req.lora_dropout <= 0.0 {
         return 0;
     }
@@ -235,5 +362,5 @@ fn lora_dropout_saved(model: &Model, req: &TrainingRequest, a: u128) -> u128 {
             }
         })
         .sum();
-    (inputs * (MASK_BYTES + a)).div_ceil(model.arch.num_layers.max(1) as u128)
+    (inputs * MASK_BYTES).div_ceil(model.arch.num_layers.max(1) as u128)
 }

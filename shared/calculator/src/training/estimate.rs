@@ -1,7 +1,7 @@
 //! The per-GPU training total: validation, weights, gradients, optimizer memory and
 //! activations put together under ZeRO sharding (`docs/methodology.md` §7.2–7.6).
 
-use super::activations::activation_bytes;
+use super::activations::{activation_bytes, Casting};
 use super::framework::{
     place, Framework, FsdpSharding, Offload, Placement, StateInputs, DEFAULT_GPUS_PER_NODE,
 };
@@ -82,12 +82,24 @@ pub fn estimate_training(
     let weights = placed.weights + placed.autocast_copies;
     check_weights(weights)?;
     let gradients = placed.gradients + placed.comm_buffers;
-    let resid = if req.method == Method::Qlora {
-        QLORA_RESIDUAL_BYTES
-    } else {
-        a
+    // torch autocast over an fp32 model: the residual stream stays fp32 and every
+    // trained projection casts its input; PEFT's fp32 adapters cast theirs.
+    let autocast = framework == Framework::Transformers && layout.is_mixed();
+    let peft = req.method.is_peft();
+    let casting = Casting {
+        a,
+        resid: if req.method == Method::Qlora {
+            QLORA_RESIDUAL_BYTES
+        } else if autocast && !peft {
+            FP32_BYTES
+        } else {
+            a
+        },
+        norms_trained: !peft,
+        input_casts: autocast && !peft,
+        adapter_copies: peft && (autocast || req.lora_dropout > 0.0),
     };
-    let (activations, loss) = activation_bytes(model, req, &trainable, a, resid);
+    let (activations, loss) = activation_bytes(model, req, &trainable, &casting);
     // The step runs after the activations are freed: only its excess counts (§7.6).
     let optimizer = placed.master + placed.states + placed.workspace.saturating_sub(activations);
     let overhead = CUDA_CONTEXT_BYTES as u128;
@@ -658,17 +670,26 @@ mod tests {
 
     #[test]
     fn lora_dropout_keeps_a_mask_and_a_copy_per_adapted_input() {
-        let lora = |p| {
+        let lora = |framework, p| {
             run(|r| {
                 r.method = Method::Lora;
                 r.lora_target = LoraTarget::Attention;
+                r.framework = Some(framework);
                 r.lora_dropout = p;
             })
+            .activation_memory
+            .0
         };
-        // q, k, v, o read 4096 values per token each, in 32 layers; 1 + 2 bytes each.
+        // q, k, v, o read 4096 values per token each, in 32 layers. Under autocast the
+        // fp32 adapters already save a 16-bit copy each: dropout adds the 1-byte masks.
+        let t = Framework::Transformers;
+        assert_eq!(lora(t, 0.05) - lora(t, 0.0), 1024 * 32 * 4 * 4096);
+        // Without autocast the adapters share the layer's input until dropout gives
+        // each its own copy (2 bytes) and mask (1 byte).
+        let ds = Framework::Deepspeed;
         assert_eq!(
-            lora(0.05).activation_memory.0 - lora(0.0).activation_memory.0,
-            1024 * 32 * 4 * 4096 * 3
+            lora(ds, 0.05) - lora(ds, 0.0),
+            1024 * 32 * (4 * 4096 * 3 - 4096 * 2)
         );
     }
 
