@@ -578,7 +578,12 @@ mod tests {
             r.offload_parameters = Offload::Nvme;
         });
         assert_eq!(nvme.nvme_per_node.0, 12 * PSI_70B + 2 * PSI_70B);
-        assert_eq!(nvme.host_memory_per_node.0, 4 * PSI_70B);
+        // The fp32 gradient partitions, and per GPU the pinned swap buffers: 4 of one
+        // 1e9-element fp32 sub-group, 5 of 1e8 16-bit weights.
+        assert_eq!(
+            nvme.host_memory_per_node.0,
+            4 * PSI_70B + 8 * (4 * 1_000_000_000 * 4 + 5 * 100_000_000 * 2)
+        );
         assert_eq!(nvme.model_weights.0, 2 * LAYER_70B);
     }
 

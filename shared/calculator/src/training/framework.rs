@@ -57,6 +57,15 @@ pub const DEEPSPEED_BUCKET_ELEMENTS: u64 = 500_000_000;
 /// DeepSpeed's default `sub_group_size` in elements: ZeRO-3 steps the optimizer over
 /// sub-groups of at most this many parameters, one at a time.
 pub const DEEPSPEED_SUB_GROUP_ELEMENTS: u64 = 1_000_000_000;
+/// DeepSpeed's `offload_optimizer.buffer_count` default: pinned host buffers for
+/// swapping optimizer state with NVMe, "at least the number of states maintained per
+/// parameter by the optimizer" (4 for Adam: parameter, gradient and two moments).
+const NVME_OPTIMIZER_BUFFERS: u128 = 4;
+/// DeepSpeed's `offload_param.buffer_count` and `buffer_size` defaults: 5 pinned host
+/// buffers of 1e8 elements for swapping 16-bit weights with NVMe.
+const NVME_PARAMETER_BUFFERS: u128 = 5;
+const NVME_PARAMETER_BUFFER_ELEMENTS: u128 = 100_000_000;
+
 /// Bytes of an element of DeepSpeed's gradient buckets: the 16-bit gradients it
 /// reduces.
 const BUCKET_VALUE_BYTES: u128 = 2;
@@ -284,8 +293,12 @@ fn deepspeed(s: &StateInputs) -> Placement {
         let moved = p.master + p.states + shard(t * s.layout.grad_fp32, 1);
         match s.offload_optimizer {
             Offload::Nvme => {
+                // ZeRO-Infinity swaps one sub-group's fp32 state at a time through
+                // `offload_optimizer.buffer_count` pinned buffers of that size.
+                let sub_group = t.div_ceil(s.gpus).min(s.deepspeed.sub_group_size as u128);
                 p.nvme += p.master + p.states;
-                p.host += shard(t * s.layout.grad_fp32, 1);
+                p.host += shard(t * s.layout.grad_fp32, 1)
+                    + NVME_OPTIMIZER_BUFFERS * sub_group * FP32_BYTES;
             }
             _ => p.host += moved,
         }
@@ -298,7 +311,10 @@ fn deepspeed(s: &StateInputs) -> Placement {
     if s.offload_parameters != Offload::None {
         let partition = shard(s.stored_weights(), 3);
         match s.offload_parameters {
-            Offload::Nvme => p.nvme += partition,
+            Offload::Nvme => {
+                p.nvme += partition;
+                p.host += NVME_PARAMETER_BUFFERS * NVME_PARAMETER_BUFFER_ELEMENTS * s.compute;
+            }
             _ => p.host += partition,
         }
         p.weights -= partition;
