@@ -76,6 +76,11 @@ pub const EXPECTED: &[Expected] = &[
         error("memory-inference-unknown-field", 400, Some("precison")),
         &[("did_you_mean", "precision")],
     ),
+    error(
+        "memory-inference-unsupported-family",
+        400,
+        Some("config.model_type"),
+    ),
     holding(
         error("memory-inference-bad-precision", 400, Some("precision")),
         &[("allowed", "bfloat16")],

@@ -6,6 +6,7 @@
 //! ignored, so a whole `config.json` can be pasted.
 
 mod keys;
+mod unsupported;
 
 pub(crate) use keys::Keys;
 
@@ -60,6 +61,7 @@ pub fn parse_config(value: &Value, prefix: &str) -> Result<ParsedConfig, CalcErr
     }
     let keys = Keys::new(map, prefix);
     let model_type = keys.text("model_type")?;
+    unsupported::check(&keys, model_type)?;
     if let Some((_, text)) = keys.find(&["text_config"]) {
         return parse_text_config(&keys, text, model_type, prefix);
     }
