@@ -1,7 +1,7 @@
 //! `POST /api/plan` (and each workload of the scheduled cost planner): reading a plan
 //! request into the planner's types, and the plan as JSON.
 
-use calculator::{limits, Bytes, Unit};
+use calculator::{limits, Bytes, Choice, Unit};
 use planner::{
     Candidate, Catalog, Constraints, CustomGpu, Estimate, Parallelism, Plan, PlanRequest,
     PriceList, Workload, CONCURRENT_SEQUENCES, HOURS_PER_MONTH, MAX_GPUS, MAX_LISTED,
@@ -421,8 +421,13 @@ impl ParsedPlan {
                 v["replicas"] = json!(replicas);
                 v["concurrent_sequences"] = json!(c.concurrent_sequences);
             }
-            Parallelism::Data { gpus, zero_stage } => {
+            Parallelism::Data {
+                gpus,
+                framework,
+                zero_stage,
+            } => {
                 v["data_parallel"] = json!(gpus);
+                v["framework"] = json!(framework.name());
                 v["zero_stage"] = json!(zero_stage);
             }
         }

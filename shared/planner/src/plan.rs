@@ -121,11 +121,13 @@ pub enum Parallelism {
         /// Replicas the candidate holds.
         replicas: u64,
     },
-    /// Training: data parallel over `gpus`, with the request's ZeRO stage.
+    /// Training: data parallel over `gpus`, with the request's framework.
     Data {
         /// Data-parallel GPUs.
         gpus: u64,
-        /// ZeRO stage.
+        /// The training framework, as resolved.
+        framework: calculator::Framework,
+        /// DeepSpeed's ZeRO stage (0 for the other frameworks).
         zero_stage: u8,
     },
 }
@@ -681,10 +683,12 @@ impl Setting<'_> {
         Ok(())
     }
 
-    /// Training: data parallel over every GPU with the request's ZeRO stage.
+    /// Training: data parallel over every GPU with the request's framework; one
+    /// instance is one node (hybrid sharding's group, the host memory's node).
     fn training(&self, base: &TrainingRequest) -> Result<Result<Candidate, String>, CalcError> {
         let mut r = base.clone();
         r.num_gpus = self.count;
+        r.gpus_per_node.get_or_insert(self.count);
         let e = match estimate_training(self.model, &r) {
             Ok(e) => e,
             Err(CalcError::TooLarge | CalcError::WeightsTooLarge) => {
@@ -703,6 +707,7 @@ impl Setting<'_> {
         let mut c = self.candidate(
             Parallelism::Data {
                 gpus: self.count,
+                framework: e.framework,
                 zero_stage: r.zero_stage,
             },
             Estimate::Training(e.clone()),
@@ -715,15 +720,25 @@ impl Setting<'_> {
             c.fits = true;
         } else {
             c.missing = Some(format!(
-                "needs {} per GPU over {} GPUs at ZeRO stage {} (has {} at gpu_memory_utilization {})",
+                "needs {} per GPU over {} GPUs with {} (has {} at gpu_memory_utilization {})",
                 gb((e.training_memory.0 as f64 / self.utilization()).ceil() as u128),
                 self.count,
-                r.zero_stage,
+                sharding_said(&e, r.zero_stage),
                 gb(self.usable.0 as u128),
                 self.utilization()
             ));
         }
         Ok(Ok(c))
+    }
+}
+
+/// The framework and its sharding, as a plan says them.
+fn sharding_said(e: &calculator::TrainingEstimate, zero_stage: u8) -> String {
+    use calculator::{Choice, Framework};
+    match (e.framework, e.fsdp_sharding) {
+        (Framework::Deepspeed, _) => format!("DeepSpeed ZeRO stage {zero_stage}"),
+        (Framework::Fsdp, Some(s)) => format!("FSDP {}", s.name()),
+        _ => "DDP (framework transformers)".into(),
     }
 }
 
@@ -947,8 +962,19 @@ mod tests {
             a100.parallelism,
             Parallelism::Data {
                 gpus: 8,
+                framework: calculator::Framework::Deepspeed,
                 zero_stage: 3
             }
+        );
+        // The missing memory names the framework and its sharding.
+        let g5 = row(&p, "g5.xlarge");
+        assert!(
+            g5.missing
+                .as_deref()
+                .unwrap()
+                .contains("with DeepSpeed ZeRO stage 3"),
+            "{:?}",
+            g5.missing
         );
         assert!(a100.max_batch_size.unwrap() >= 1);
         assert!(!row(&p, "g5.xlarge").fits);

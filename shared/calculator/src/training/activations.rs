@@ -285,7 +285,7 @@ pub(crate) fn activation_bytes(
     let moe = moe.unwrap_or(LayerBytes { saved: 0, work: 0 });
 
     let final_norm = tokens * (norm_saved(arch, h, c) + h * a);
-    let loss = loss_bytes(req, arch, a, t.lm_head);
+    let loss = loss_bytes(req, arch, c, t.lm_head);
 
     let peak = if req.gradient_checkpointing {
         // Each layer keeps only its input; one layer at a time is recomputed, after
@@ -311,7 +311,13 @@ pub(crate) fn activation_bytes(
 /// Loss buffers of one micro-batch, in bytes (methodology §7.5). `lm_head_trained`:
 /// whether the output projection's weight receives a gradient (the fused loss then
 /// accumulates it in its own buffer).
-fn loss_bytes(req: &TrainingRequest, arch: &Architecture, a: u128, lm_head_trained: bool) -> u128 {
+fn loss_bytes(
+    req: &TrainingRequest,
+    arch: &Architecture,
+    c: &Casting,
+    lm_head_trained: bool,
+) -> u128 {
+    let a = c.a;
     let tokens = req.batch_size as u128 * req.sequence_length as u128;
     let (v, h) = (arch.vocab_size as u128, arch.hidden_size as u128);
     match req.loss {
@@ -332,7 +338,13 @@ fn loss_bytes(req: &TrainingRequest, arch: &Architecture, a: u128, lm_head_train
                 .div_ceil(v.div_ceil(h.max(1)))
                 .next_power_of_two()
                 .min(tokens);
-            let weight_grad = if lm_head_trained { v * h * a } else { 0 };
+            // `zeros_like(weight)`: fp32 when the model is fp32 under autocast.
+            let weight_bytes = if c.input_casts { FP32_BYTES } else { a };
+            let weight_grad = if lm_head_trained {
+                v * h * weight_bytes
+            } else {
+                0
+            };
             chunk * v * a + tokens * h * a + weight_grad
         }
     }

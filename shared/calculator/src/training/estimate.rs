@@ -3,7 +3,8 @@
 
 use super::activations::{activation_bytes, Casting};
 use super::framework::{
-    place, Framework, FsdpSharding, Offload, Placement, StateInputs, DEFAULT_GPUS_PER_NODE,
+    place, DeepspeedSettings, Framework, FsdpSharding, Offload, Placement, StateInputs,
+    DEFAULT_GPUS_PER_NODE,
 };
 use super::optimizer::{state_bytes, step_workspace_bytes, GradientLayout};
 use super::trainable::{smallest_adapted_dimension, trainable_set, Trainable};
@@ -41,7 +42,8 @@ pub fn estimate_training(
     check_framework(req, framework, precision, &mut warnings)?;
     let implementation = req
         .optimizer_implementation
-        .unwrap_or(OptimizerImplementation::Fused);
+        .unwrap_or(OptimizerImplementation::DEFAULT);
+    let fsdp_sharding = req.fsdp_sharding.unwrap_or(FsdpSharding::DEFAULT);
     let a = compute_bytes(precision);
     let layout = GradientLayout::new(precision, req.mixed_precision);
     let trainable = trainable_set(model, req, &mut warnings);
@@ -67,13 +69,13 @@ pub fn estimate_training(
         states: state_bytes(req.optimizer, &trainable, layout),
         workspace: step_workspace_bytes(req.optimizer, implementation, &trainable, layout),
         gpus,
-        shard_group: match req.fsdp_sharding.unwrap_or(FsdpSharding::FullShard) {
+        shard_group: match fsdp_sharding {
             FsdpSharding::HybridShard => per_node,
             FsdpSharding::NoShard => 1,
             _ => gpus,
         },
         zero_stage: req.zero_stage,
-        fsdp_sharding: req.fsdp_sharding.unwrap_or(FsdpSharding::FullShard),
+        fsdp_sharding,
         offload_optimizer: req.offload_optimizer,
         offload_parameters: req.offload_parameters,
         deepspeed: req.deepspeed.unwrap_or_default(),
@@ -104,12 +106,12 @@ pub fn estimate_training(
     let optimizer = placed.master + placed.states + placed.workspace.saturating_sub(activations);
     let overhead = CUDA_CONTEXT_BYTES as u128;
     let total = weights + gradients + optimizer + activations + overhead;
-    let node_gpus = per_node.min(gpus);
     sharding_warnings(model, req, framework, &mut warnings);
 
     Ok(TrainingEstimate {
         framework,
         optimizer_implementation: implementation,
+        fsdp_sharding: (framework == Framework::Fsdp).then_some(fsdp_sharding),
         precision,
         mixed_precision: layout.is_mixed(),
         base_format,
@@ -120,8 +122,8 @@ pub fn estimate_training(
         activation_memory: Bytes(to_u64(activations)?),
         runtime_overhead: Bytes(to_u64(overhead)?),
         training_memory: Bytes(to_u64(total)?),
-        host_memory_per_node: Bytes(to_u64(placed.host * node_gpus)?),
-        nvme_per_node: Bytes(to_u64(placed.nvme * node_gpus)?),
+        host_memory_per_node: Bytes(to_u64(placed.host * per_node)?),
+        nvme_per_node: Bytes(to_u64(placed.nvme * per_node)?),
         details: details(&trainable, &placed, loss)?,
         warnings,
     })
@@ -172,6 +174,29 @@ fn check_framework(
             "framework",
             format!("reduce_bucket_size, overlap_comm and sub_group_size are DeepSpeed settings; framework is {name}"),
         );
+    }
+    if let Some(ds) = req.deepspeed {
+        if req.zero_stage == 0 {
+            warnings.push("reduce_bucket_size, overlap_comm and sub_group_size have no effect at zero_stage 0 (no gradient buckets, no sub-groups)".into());
+        } else if req.zero_stage < 3
+            && ds.sub_group_size != DeepspeedSettings::default().sub_group_size
+        {
+            warnings.push("sub_group_size applies to zero_stage 3; ignored".into());
+        }
+    }
+    if framework == Framework::Fsdp {
+        let per_node = gpus_per_node(req);
+        if req.fsdp_sharding == Some(FsdpSharding::HybridShard)
+            && !req.num_gpus.is_multiple_of(per_node)
+        {
+            return refuse(
+                "gpus_per_node",
+                format!("hybrid_shard needs num_gpus ({}) to be a whole number of nodes of gpus_per_node ({per_node})", req.num_gpus),
+            );
+        }
+        if req.num_gpus == 1 {
+            warnings.push("framework fsdp with num_gpus 1: nothing is sharded".into());
+        }
     }
     if req.loss_chunks.is_some() && req.loss != Loss::Chunked {
         return refuse(
@@ -233,6 +258,15 @@ fn check_offload(
             }
         }
         Framework::Deepspeed => {
+            // ZeRO-Offload steps with DeepSpeed's CPU optimizers (CPU Adam/AdamW, CPU
+            // Lion; `zero_force_ds_cpu_optimizer` refuses others).
+            let cpu_optimizer = matches!(
+                req.optimizer,
+                Optimizer::AdamW | Optimizer::Adam | Optimizer::Lion
+            );
+            if opt != Offload::None && !cpu_optimizer {
+                return Err(CalcError::field("offload_optimizer", format!("DeepSpeed offloads the optimizer step to its CPU Adam, AdamW or Lion, not {}", req.optimizer.name())));
+            }
             if opt != Offload::None && req.zero_stage == 0 {
                 return refuse(
                     "offload_optimizer",
@@ -250,6 +284,10 @@ fn check_offload(
             }
         }
         Framework::Fsdp => {
+            let offloaded = opt != Offload::None || par != Offload::None;
+            if offloaded && req.optimizer == Optimizer::QuantizedAdamW {
+                return refuse("offload_optimizer", "bitsandbytes' 8-bit AdamW steps on the GPU only; FSDP's CPU offload steps on the CPU");
+            }
             if opt == Offload::Nvme {
                 return refuse("offload_optimizer", "FSDP offloads to the CPU only");
             }
@@ -422,7 +460,7 @@ fn sharding_warnings(
 mod tests {
     use super::*;
     use crate::registry;
-    use crate::training::LoraTarget;
+    use crate::training::{LoraTarget, Optimizer};
 
     fn llama() -> &'static Model {
         &registry::lookup("Llama-3.1-8B").unwrap().model
@@ -588,6 +626,57 @@ mod tests {
     }
 
     #[test]
+    fn fp32_under_deepspeed_counts_one_fp32_gradient() {
+        let fp32 = |stage| {
+            run(|r| {
+                r.framework = Some(Framework::Deepspeed);
+                r.precision = Some(Precision::Float32);
+                r.mixed_precision = false;
+                r.zero_stage = stage;
+                r.num_gpus = 8;
+            })
+        };
+        // Stage 0: fp32 weights and gradients, no copy.
+        let s0 = fp32(0);
+        assert_eq!(s0.gradients_memory.0, 4 * PSI);
+        assert_eq!(s0.details.master_weights.0, 0);
+        // Stage 2: the gradient partition, and the optimizer's cloned fp32 partition.
+        let s2 = fp32(2);
+        assert_eq!(
+            s2.gradients_memory.0 - s2.details.communication_buffers.0,
+            (4 * PSI).div_ceil(8)
+        );
+        assert_eq!(s2.details.master_weights.0, (4 * PSI).div_ceil(8));
+    }
+
+    #[test]
+    fn offload_keeps_what_compute_needs() {
+        // ZeRO-1 does not partition gradients: offloading the optimizer leaves them.
+        let z1 = run(|r| {
+            r.zero_stage = 1;
+            r.num_gpus = 8;
+            r.offload_optimizer = Offload::Cpu;
+        });
+        assert_eq!(
+            z1.gradients_memory.0 - z1.details.communication_buffers.0,
+            2 * PSI
+        );
+        // FSDP without sharding brings the whole model back for compute.
+        let no_shard = |mixed| {
+            run(|r| {
+                r.framework = Some(Framework::Fsdp);
+                r.fsdp_sharding = Some(FsdpSharding::NoShard);
+                r.offload_parameters = Offload::Cpu;
+                r.mixed_precision = mixed;
+            })
+            .model_weights
+            .0
+        };
+        assert_eq!(no_shard(true), 2 * PSI);
+        assert_eq!(no_shard(false), 2 * PSI);
+    }
+
+    #[test]
     fn refusals_name_the_setting() {
         let field_of = |edit: &dyn Fn(&mut TrainingRequest)| {
             let mut req = TrainingRequest::new(1, 1024);
@@ -599,7 +688,31 @@ mod tests {
             }
         };
         type Edit = dyn Fn(&mut TrainingRequest);
-        let cases: [(&Edit, &str); 8] = [
+        let cases: [(&Edit, &str); 11] = [
+            (
+                &|r| {
+                    r.framework = Some(Framework::Fsdp);
+                    r.fsdp_sharding = Some(FsdpSharding::HybridShard);
+                    r.gpus_per_node = Some(3);
+                },
+                "gpus_per_node",
+            ),
+            (
+                &|r| {
+                    r.zero_stage = 2;
+                    r.optimizer = Optimizer::Adafactor;
+                    r.offload_optimizer = Offload::Cpu;
+                },
+                "offload_optimizer",
+            ),
+            (
+                &|r| {
+                    r.framework = Some(Framework::Fsdp);
+                    r.optimizer = Optimizer::QuantizedAdamW;
+                    r.offload_parameters = Offload::Cpu;
+                },
+                "offload_optimizer",
+            ),
             (
                 &|r| {
                     r.framework = Some(Framework::Transformers);
@@ -660,10 +773,11 @@ mod tests {
         // All fp32 log-probabilities + two fp32 gradients of one of 8 chunks.
         assert_eq!(with(Loss::Chunked), 4 * logits + 2 * 4 * logits / 8);
         // Liger: chunks of next_pow2(1024 / ceil(128256 / 4096) = 32) = 32 positions,
-        // the hidden states' gradient, the trained output weight's gradient.
+        // the hidden states' gradient, the trained output weight's gradient (fp32, as
+        // the weight is under autocast).
         assert_eq!(
             with(Loss::Fused),
-            32 * 128_256 * 2 + 1024 * 4096 * 2 + 128_256 * 4096 * 2
+            32 * 128_256 * 2 + 1024 * 4096 * 2 + 128_256 * 4096 * 4
         );
         let standard = run(|r| r.sequence_length = 8192);
         let fused = run(|r| {

@@ -19,6 +19,11 @@ choice!(
     }
 );
 
+impl FsdpSharding {
+    /// FSDP's own default (`ShardingStrategy.FULL_SHARD`).
+    pub const DEFAULT: FsdpSharding = FsdpSharding::FullShard;
+}
+
 choice!(
     /// FSDP's sharding strategy.
     FsdpSharding {
@@ -263,46 +268,61 @@ fn deepspeed(s: &StateInputs) -> Placement {
     };
     let gathered = |bytes: u128| if stage >= 3 { bytes } else { 0 };
     let layer = s.largest_layer;
-    let fp32_grad = if stage >= 3 {
-        t.div_ceil(n).min(s.deepspeed.sub_group_size as u128) * s.layout.grad_fp32
-    } else {
-        shard(t * s.layout.grad_fp32, 1)
+    let mixed = s.layout.is_mixed();
+    // One ZeRO-3 sub-group's elements: the fp32 work of the step is done per sub-group.
+    let sub_group = t.div_ceil(n).min(s.deepspeed.sub_group_size as u128);
+    // Mixed precision: the fp32 gradient the optimizer consumes, apart from the 16-bit
+    // one. In fp32 training the gradient is already fp32.
+    let fp32_grad = match (mixed, stage >= 3) {
+        (false, _) => 0,
+        (true, true) => sub_group * s.layout.grad_fp32,
+        (true, false) => shard(t * s.layout.grad_fp32, 1),
     };
     let grad16 = shard(t * s.gradient_bytes(), 2);
-    // ZeRO 1-2's `step()` flattens the partition's 16-bit gradients into a new tensor
+    // ZeRO 1-2's `step()` flattens the partition's gradients into a new tensor
     // (`flatten_dense_tensors_aligned`) before converting it to the fp32 gradient: a
     // step-time copy, like the optimizer's temporaries.
     let flattened = if (1..=2).contains(&stage) {
-        shard(t * s.layout.grad_16bit, 1)
+        shard(t * s.gradient_bytes(), 1)
     } else {
         0
+    };
+    // The optimizer's fp32 partition: a separate copy from stage 1 even in fp32
+    // training (`single_partition_of_fp32_groups` is a `.clone().float()`).
+    let master_per_param = if mixed || stage == 0 {
+        s.master_bytes()
+    } else {
+        FP32_BYTES
     };
     let mut p = Placement {
         weights: shard(s.stored_weights(), 3) + gathered(layer * a),
         gradients: grad16 + fp32_grad + gathered(layer.min(t) * s.working_gradient_bytes()),
         comm_buffers: deepspeed_buckets(s),
-        master: shard(t * s.master_bytes(), 1),
+        master: shard(t * master_per_param, 1),
         states: shard(s.states, 1),
         workspace: shard(s.workspace, 1) + flattened,
         ..Placement::default()
     };
     if s.offload_optimizer != Offload::None {
-        // ZeRO-Offload: the optimizer steps on the CPU; each gradient partition goes
-        // to the host as it is reduced, so the GPU keeps only the 16-bit weights
-        // (DeepSpeed's estimators: `2Ψ` for ZeRO-2, `2Ψ/N + 4·layer` for ZeRO-3).
-        let moved = p.master + p.states + shard(t * s.layout.grad_fp32, 1);
+        // ZeRO-Offload: the optimizer steps on the CPU; from stage 2 each gradient
+        // partition goes to the host as it is reduced, so the GPU keeps only the
+        // 16-bit weights (DeepSpeed's estimators: `2Ψ` for ZeRO-2, `2Ψ/N + 4·layer` for
+        // ZeRO-3); stage 1 does not partition gradients and keeps them all.
+        let host_grad = shard(t * FP32_BYTES, 1);
         match s.offload_optimizer {
             Offload::Nvme => {
                 // ZeRO-Infinity swaps one sub-group's fp32 state at a time through
                 // `offload_optimizer.buffer_count` pinned buffers of that size.
-                let sub_group = t.div_ceil(s.gpus).min(s.deepspeed.sub_group_size as u128);
                 p.nvme += p.master + p.states;
-                p.host += shard(t * s.layout.grad_fp32, 1)
-                    + NVME_OPTIMIZER_BUFFERS * sub_group * FP32_BYTES;
+                p.host += host_grad + NVME_OPTIMIZER_BUFFERS * sub_group * FP32_BYTES;
             }
-            _ => p.host += moved,
+            _ => p.host += p.master + p.states + host_grad,
         }
-        p.gradients = gathered(layer.min(t) * s.working_gradient_bytes());
+        p.gradients = if stage == 1 {
+            grad16
+        } else {
+            gathered(layer.min(t) * s.working_gradient_bytes())
+        };
         p.master = 0;
         p.states = 0;
         // DeepSpeed's CPU Adam updates in place.
@@ -356,8 +376,8 @@ fn fsdp(s: &StateInputs) -> Placement {
         ),
         // The gathered 16-bit model stays from forward to backward.
         FsdpSharding::ShardGradOp => (stored.div_ceil(d), s.model_elements * a, unit_grad),
-        // Unsharded: the policy's 16-bit copies of the fp32 trained weights.
-        FsdpSharding::NoShard if s.layout.is_mixed() => (stored, t * a, 0),
+        // Unsharded: the policy's 16-bit copy of the whole fp32 model.
+        FsdpSharding::NoShard if s.layout.is_mixed() => (stored, s.model_elements * a, 0),
         FsdpSharding::NoShard => (stored, 0, 0),
     };
     let sharded_grads = (t * s.gradient_bytes()).div_ceil(d);
@@ -373,7 +393,11 @@ fn fsdp(s: &StateInputs) -> Placement {
         // `CPUOffload(offload_params=True)`: sharded parameters and gradients live on
         // the host and the optimizer steps there.
         p.host = sharded_weights + sharded_grads + p.states + p.workspace;
-        p.weights = working_weights;
+        // Unsharded weights come back to the GPU whole for compute.
+        p.weights = match s.fsdp_sharding {
+            FsdpSharding::NoShard if working_weights == 0 => stored,
+            _ => working_weights,
+        };
         p.gradients -= sharded_grads;
         p.states = 0;
         p.workspace = 0;

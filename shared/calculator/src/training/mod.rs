@@ -54,14 +54,15 @@ pub struct TrainingRequest {
     pub num_gpus: u64,
     /// DeepSpeed's ZeRO stage 0-3.
     pub zero_stage: u8,
-    /// Training framework; `None`: DeepSpeed when `zero_stage` > 0, else transformers.
+    /// Training framework; `None`: DeepSpeed when `zero_stage` > 0 or a DeepSpeed
+    /// setting is given, FSDP when `fsdp_sharding` is, else transformers.
     pub framework: Option<Framework>,
-    /// FSDP's sharding strategy; `None`: full shard (FSDP only).
+    /// FSDP's sharding strategy; `None`: [`FsdpSharding::DEFAULT`] (FSDP only).
     pub fsdp_sharding: Option<FsdpSharding>,
     /// GPUs per node: the hybrid-shard group and the host memory's node; `None`:
     /// [`framework::DEFAULT_GPUS_PER_NODE`] (at most `num_gpus`).
     pub gpus_per_node: Option<u64>,
-    /// Adam/AdamW implementation; `None`: fused.
+    /// Adam/AdamW implementation; `None`: [`OptimizerImplementation::DEFAULT`].
     pub optimizer_implementation: Option<OptimizerImplementation>,
     /// Where the optimizer state lives.
     pub offload_optimizer: Offload,
@@ -71,7 +72,7 @@ pub struct TrainingRequest {
     pub loss: Loss,
     /// Chunks of the chunked loss; `None`: [`DEFAULT_LOSS_CHUNKS`].
     pub loss_chunks: Option<u64>,
-    /// LoRA dropout probability, `0 <= p < 1`.
+    /// LoRA dropout probability, `0 <= p <= 1`.
     pub lora_dropout: f64,
     /// DeepSpeed's bucket settings; `None`: DeepSpeed's defaults.
     pub deepspeed: Option<DeepspeedSettings>,
@@ -142,6 +143,8 @@ pub struct TrainingEstimate {
     pub framework: Framework,
     /// The Adam/AdamW implementation, as resolved.
     pub optimizer_implementation: OptimizerImplementation,
+    /// FSDP's sharding strategy as resolved (framework fsdp only).
+    pub fsdp_sharding: Option<FsdpSharding>,
     /// Compute dtype.
     pub precision: Precision,
     /// Whether mixed precision applies (false for float32 compute).

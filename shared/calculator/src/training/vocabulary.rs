@@ -34,6 +34,12 @@ choice!(
     }
 );
 
+impl OptimizerImplementation {
+    /// The default: transformers' `adamw_torch_fused` on current torch and DeepSpeed's
+    /// FusedAdam both run the fused kernel.
+    pub const DEFAULT: OptimizerImplementation = OptimizerImplementation::Fused;
+}
+
 /// How the model is fine-tuned.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Method {

@@ -312,6 +312,21 @@ fn framework_fields(f: &Fields, req: &mut TrainingRequest) -> Result<(), ApiErro
     let reduce = f.uint(limits::REDUCE_BUCKET_SIZE)?;
     let overlap = f.boolean("overlap_comm")?;
     let sub_group = f.uint(limits::SUB_GROUP_SIZE)?;
+    let given = [
+        ("reduce_bucket_size", reduce.is_some()),
+        ("overlap_comm", overlap.is_some()),
+        ("sub_group_size", sub_group.is_some()),
+    ];
+    if let (Some(framework), Some((field, _))) =
+        (req.framework, given.iter().find(|(_, given)| *given))
+    {
+        if framework != Framework::Deepspeed {
+            return Err(ApiError::field(
+                &f.path(field),
+                format!("is a DeepSpeed setting; framework is {}", framework.name()),
+            ));
+        }
+    }
     if reduce.is_some() || overlap.is_some() || sub_group.is_some() {
         let defaults = DeepspeedSettings::default();
         req.deepspeed = Some(DeepspeedSettings {

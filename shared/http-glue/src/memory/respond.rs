@@ -3,8 +3,8 @@
 
 use calculator::checkpoint::ModuleScope;
 use calculator::{
-    Bytes, Choice, Engine, Framework, FsdpSharding, InferenceEstimate, InferenceRequest,
-    Quantization, TrainingEstimate, TrainingRequest, Unit, VllmCapacity, VllmSettings,
+    Bytes, Choice, Engine, InferenceEstimate, InferenceRequest, Quantization, TrainingEstimate,
+    TrainingRequest, Unit, VllmCapacity, VllmSettings,
 };
 use serde_json::{json, Map, Value};
 
@@ -241,8 +241,7 @@ fn training_parameters(
     if peft {
         parameters.insert("lora_dropout".into(), json!(req.lora_dropout));
     }
-    if e.framework == Framework::Fsdp {
-        let sharding = req.fsdp_sharding.unwrap_or(FsdpSharding::FullShard);
+    if let Some(sharding) = e.fsdp_sharding {
         parameters.insert("fsdp_sharding".into(), json!(sharding.name()));
     }
     if let Some(base) = e.base_format {
