@@ -778,3 +778,42 @@ fn saved_tensors_per_layer_match_the_h100_measurement() {
     assert_eq!(lora(0.0), 24_216);
     assert_eq!(lora(0.05), 28_696);
 }
+
+#[test]
+fn adapter_copies_of_latent_attention_and_routed_dropout_masks() {
+    // DeepSeek-V3 toy, rank-8 LoRA on every linear: under autocast (transformers) each
+    // adapter saves its own input. Attention per layer: q_a and kv_a read the 64-wide
+    // norm output, q_b, kv_b and o read the q latent 32, the KV latent 16 and the
+    // attention output 32: (2·64 + 80)·2 = 416 instead of the shared norm output
+    // 64·2 = 128 (the latents and the attention output are saved anyway). The MLP norm
+    // output feeds the dense gate/up and the shared expert's gate/up (counted together,
+    // §7.5): 4·64·2 = 512 instead of 128. Per token and layer +288 + 384 = 672 over 2
+    // layers and 16 tokens.
+    let m = toy_mla();
+    let lora = |framework| {
+        training(&m, |r| {
+            r.method = Method::Lora;
+            r.framework = Some(framework);
+        })
+        .activation_memory
+        .0
+    };
+    assert_eq!(
+        lora(Framework::Transformers) - lora(Framework::Deepspeed),
+        2 * 16 * 672
+    );
+    // Mixtral toy: dropout masks, 1 byte per adapted input value. Per layer q, k, v, o
+    // read 4·64 = 256; the experts' gate/up (8·2·64) and down (8·100) inputs are seen
+    // by 2 of 8 experts' tokens: (1,024 + 800)·2/8 = 456 → 712 per token and layer.
+    let moe = toy_moe(128);
+    let dropout = |p: f64| {
+        training(&moe, |r| {
+            r.method = Method::Lora;
+            r.framework = Some(Framework::Transformers);
+            r.lora_dropout = p;
+        })
+        .activation_memory
+        .0
+    };
+    assert_eq!(dropout(0.1) - dropout(0.0), 2 * 16 * 712);
+}

@@ -358,7 +358,6 @@ fn lora_dropout_masks(model: &Model, req: &TrainingRequest) -> u128 {
     if !req.method.is_peft() || req.lora_dropout <= 0.0 {
         return 0;
     }
-    const MASK_BYTES: u128 = 1;
     let moe = model.arch.moe;
     let inputs: u128 = model
         .linears
@@ -374,5 +373,6 @@ fn lora_dropout_masks(model: &Model, req: &TrainingRequest) -> u128 {
             }
         })
         .sum();
-    (inputs * MASK_BYTES).div_ceil(model.arch.num_layers.max(1) as u128)
+    // One byte (a bool mask) per adapted input value.
+    inputs.div_ceil(model.arch.num_layers.max(1) as u128)
 }

@@ -677,6 +677,151 @@ mod tests {
     }
 
     #[test]
+    fn every_placement_term_of_the_70b_over_8_gpus() {
+        // ZeRO-3 with the optimizer on the CPU keeps the gathered layer's gradient and
+        // the reduce bucket; parameter offload to the CPU moves the 16-bit partition.
+        let z3 = llama_70b(|r| {
+            r.zero_stage = 3;
+            r.offload_optimizer = Offload::Cpu;
+            r.offload_parameters = Offload::Cpu;
+        });
+        assert_eq!(z3.gradients_memory.0, 2 * LAYER_70B + 2 * 500_000_000);
+        assert_eq!(z3.model_weights.0, 2 * LAYER_70B);
+        assert_eq!(z3.host_memory_per_node.0, 16 * PSI_70B + 2 * PSI_70B);
+        let fsdp = |edit: &dyn Fn(&mut TrainingRequest)| {
+            llama_70b(|r| {
+                r.framework = Some(Framework::Fsdp);
+                edit(r);
+            })
+        };
+        // shard_grad_op keeps the whole 16-bit model from forward to backward.
+        let grad_op = fsdp(&|r| r.fsdp_sharding = Some(FsdpSharding::ShardGradOp));
+        assert_eq!(grad_op.model_weights.0, 4 * PSI_70B / 8 + 2 * PSI_70B);
+        // no_shard without a policy holds the weights once.
+        let pure = fsdp(&|r| {
+            r.fsdp_sharding = Some(FsdpSharding::NoShard);
+            r.mixed_precision = false;
+        });
+        assert_eq!(pure.model_weights.0, 2 * PSI_70B);
+        // A foreach step's temporaries are sharded with the states.
+        let foreach =
+            fsdp(&|r| r.optimizer_implementation = Some(OptimizerImplementation::Foreach));
+        assert_eq!(foreach.details.optimizer_step_workspace.0, 4 * PSI_70B / 8);
+        // CPU offload: shards of weights, gradients and moments on the host; the GPU
+        // keeps the two gathered units and the unit's gradient.
+        let off = fsdp(&|r| r.offload_parameters = Offload::Cpu);
+        assert_eq!(off.host_memory_per_node.0, 16 * PSI_70B);
+        assert_eq!(off.model_weights.0, 2 * 2 * LAYER_70B);
+        assert_eq!(off.gradients_memory.0, 2 * LAYER_70B);
+        assert_eq!(off.optimizer_memory.0, 0);
+        // The step's temporaries go with it.
+        let off_foreach = fsdp(&|r| {
+            r.offload_parameters = Offload::Cpu;
+            r.optimizer_implementation = Some(OptimizerImplementation::Foreach);
+        });
+        assert_eq!(
+            off_foreach.host_memory_per_node.0,
+            16 * PSI_70B + 4 * PSI_70B
+        );
+    }
+
+    #[test]
+    fn settings_resolve_and_warn_where_they_do_nothing() {
+        let warned = |edit: &dyn Fn(&mut TrainingRequest), text: &str| {
+            let mut req = TrainingRequest::new(1, 1024);
+            edit(&mut req);
+            let e = estimate_training(llama(), &req).unwrap();
+            e.warnings.iter().any(|w| w.contains(text))
+        };
+        let ds = Some(DeepspeedSettings::default());
+        assert!(warned(&|r| r.deepspeed = ds, "no effect at zero_stage 0"));
+        assert!(!warned(
+            &|r| {
+                r.deepspeed = ds;
+                r.zero_stage = 2;
+            },
+            "no effect"
+        ));
+        let small_groups = Some(DeepspeedSettings {
+            sub_group_size: 1000,
+            ..DeepspeedSettings::default()
+        });
+        for (stage, said) in [(2, true), (3, false)] {
+            let edit = |r: &mut TrainingRequest| {
+                r.deepspeed = small_groups;
+                r.zero_stage = stage;
+                r.num_gpus = 8;
+            };
+            assert_eq!(warned(&edit, "applies to zero_stage 3"), said);
+        }
+        assert!(!warned(
+            &|r| {
+                r.deepspeed = ds;
+                r.zero_stage = 2;
+            },
+            "applies to zero_stage 3"
+        ));
+        let fsdp_on = |gpus: u64| {
+            move |r: &mut TrainingRequest| {
+                r.framework = Some(Framework::Fsdp);
+                r.num_gpus = gpus;
+            }
+        };
+        assert!(warned(&fsdp_on(1), "nothing is sharded"));
+        assert!(!warned(&fsdp_on(2), "nothing is sharded"));
+        assert!(warned(
+            &|r| {
+                r.optimizer = Optimizer::Sgd;
+                r.optimizer_implementation = Some(OptimizerImplementation::Foreach);
+            },
+            "applies to Adam and AdamW"
+        ));
+        assert!(!warned(
+            &|r| r.optimizer_implementation = Some(OptimizerImplementation::Foreach),
+            "applies to Adam and AdamW"
+        ));
+        let fsdp_offload = |both: bool| {
+            move |r: &mut TrainingRequest| {
+                r.framework = Some(Framework::Fsdp);
+                r.num_gpus = 2;
+                r.offload_optimizer = Offload::Cpu;
+                if both {
+                    r.offload_parameters = Offload::Cpu;
+                }
+            }
+        };
+        assert!(warned(&fsdp_offload(false), "together"));
+        assert!(!warned(&fsdp_offload(true), "together"));
+        // DeepSpeed at stage 0 is plain data parallelism only with more than one GPU.
+        let ds0 = |gpus: u64| {
+            move |r: &mut TrainingRequest| {
+                r.framework = Some(Framework::Deepspeed);
+                r.num_gpus = gpus;
+            }
+        };
+        assert!(warned(&ds0(2), "plain data parallelism"));
+        assert!(!warned(&ds0(1), "plain data parallelism"));
+        // fsdp_sharding alone picks FSDP; no_shard shards nothing.
+        let mut req = TrainingRequest::new(1, 1024);
+        req.fsdp_sharding = Some(FsdpSharding::NoShard);
+        req.num_gpus = 8;
+        let e = estimate_training(llama(), &req).unwrap();
+        assert_eq!(e.framework, Framework::Fsdp);
+        assert_eq!(e.fsdp_sharding, Some(FsdpSharding::NoShard));
+        assert_eq!(e.details.optimizer_states.0, 8 * PSI);
+        assert_eq!(run(|r| r.zero_stage = 1).fsdp_sharding, None);
+        // bitsandbytes' 8-bit step cannot run where FSDP offloads the optimizer.
+        let mut req = TrainingRequest::new(1, 1024);
+        req.framework = Some(Framework::Fsdp);
+        req.optimizer = Optimizer::QuantizedAdamW;
+        req.offload_optimizer = Offload::Cpu;
+        assert!(matches!(
+            estimate_training(llama(), &req),
+            Err(CalcError::InvalidField { ref field, .. }) if field == "offload_optimizer"
+        ));
+    }
+
+    #[test]
     fn refusals_name_the_setting() {
         let field_of = |edit: &dyn Fn(&mut TrainingRequest)| {
             let mut req = TrainingRequest::new(1, 1024);

@@ -177,15 +177,6 @@ impl StateInputs {
         }
     }
 
-    /// Master copy bytes per trainable parameter: DeepSpeed's separate fp32 copy.
-    fn master_bytes(&self) -> u128 {
-        if self.framework == Framework::Deepspeed {
-            self.layout.master
-        } else {
-            0
-        }
-    }
-
     /// The model's weights in their storage: the PEFT base and adapters, or every
     /// parameter at the trained weights' width.
     fn stored_weights(&self) -> u128 {
@@ -246,7 +237,6 @@ fn ddp(s: &StateInputs) -> Placement {
         autocast_copies: autocast,
         gradients,
         comm_buffers: if s.gpus > 1 { gradients } else { 0 },
-        master: t * s.master_bytes(),
         states: s.states,
         workspace: s.workspace,
         ..Placement::default()
@@ -290,7 +280,7 @@ fn deepspeed(s: &StateInputs) -> Placement {
     // The optimizer's fp32 partition: a separate copy from stage 1 even in fp32
     // training (`single_partition_of_fp32_groups` is a `.clone().float()`).
     let master_per_param = if mixed || stage == 0 {
-        s.master_bytes()
+        s.layout.master
     } else {
         FP32_BYTES
     };
@@ -384,7 +374,6 @@ fn fsdp(s: &StateInputs) -> Placement {
     let mut p = Placement {
         weights: sharded_weights + working_weights,
         gradients: sharded_grads + working_grads,
-        master: 0,
         states: s.states.div_ceil(d),
         workspace: s.workspace.div_ceil(d),
         ..Placement::default()

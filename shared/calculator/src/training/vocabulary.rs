@@ -251,6 +251,18 @@ mod tests {
             assert_eq!(Optimizer::parse(text), Some(want), "{text}");
         }
         assert_eq!(Optimizer::parse("rmsprop"), None);
+        for (text, want) in [
+            ("adamw_torch_fused", Some(OptimizerImplementation::Fused)),
+            ("adamw_apex_fused", Some(OptimizerImplementation::Fused)),
+            ("adamw_torch", Some(OptimizerImplementation::Foreach)),
+            ("AdamW", None),
+        ] {
+            assert_eq!(
+                Optimizer::parse_with_implementation(text),
+                Some((Optimizer::AdamW, want)),
+                "{text}"
+            );
+        }
         assert!(Method::Qlora.is_peft() && !Method::Freeze.is_peft());
     }
 }
