@@ -285,7 +285,7 @@ pub(crate) fn activation_bytes(
     let moe = moe.unwrap_or(LayerBytes { saved: 0, work: 0 });
 
     let final_norm = tokens * (norm_saved(arch, h, c) + h * a);
-    let loss = loss_bytes(req, arch, c, t.lm_head);
+    let loss = loss_bytes(req, arch, c);
 
     let peak = if req.gradient_checkpointing {
         // Each layer keeps only its input; one layer at a time is recomputed, after
@@ -308,15 +308,8 @@ pub(crate) fn activation_bytes(
     (peak, loss)
 }
 
-/// Loss buffers of one micro-batch, in bytes (methodology §7.5). `lm_head_trained`:
-/// whether the output projection's weight receives a gradient (the fused loss then
-/// accumulates it in its own buffer).
-fn loss_bytes(
-    req: &TrainingRequest,
-    arch: &Architecture,
-    c: &Casting,
-    lm_head_trained: bool,
-) -> u128 {
+/// Loss buffers of one micro-batch, in bytes (methodology §7.5).
+fn loss_bytes(req: &TrainingRequest, arch: &Architecture, c: &Casting) -> u128 {
     let a = c.a;
     let tokens = req.batch_size as u128 * req.sequence_length as u128;
     let (v, h) = (arch.vocab_size as u128, arch.hidden_size as u128);
@@ -332,20 +325,14 @@ fn loss_bytes(
             // Liger Kernel's fused linear cross-entropy
             // (`fused_linear_cross_entropy_forward`): positions in chunks of
             // next_power_of_two(ceil(tokens / ceil(V / h))), each chunk's logits
-            // overwritten in place by their gradient; the hidden states' gradient; and
-            // the output weight's gradient when it trains.
+            // overwritten in place by their gradient, and the hidden states' gradient.
+            // The output weight's gradient it builds (when that weight trains) becomes
+            // the weight's `.grad`, counted with the gradients.
             let chunk = tokens
                 .div_ceil(v.div_ceil(h.max(1)))
                 .next_power_of_two()
                 .min(tokens);
-            // `zeros_like(weight)`: fp32 when the model is fp32 under autocast.
-            let weight_bytes = if c.input_casts { FP32_BYTES } else { a };
-            let weight_grad = if lm_head_trained {
-                v * h * weight_bytes
-            } else {
-                0
-            };
-            chunk * v * a + tokens * h * a + weight_grad
+            chunk * v * a + tokens * h * a
         }
     }
 }

@@ -26,8 +26,6 @@ pub(crate) struct Trainable {
     /// saved). The attention projections train under every method (full, freeze, and
     /// both LoRA targets), so their inputs are always saved.
     pub mlp_weights: bool,
-    /// Whether the output projection (`lm_head`, or the tied embedding) trains.
-    pub lm_head: bool,
     /// Trainable elements in linear layers and the output projection: what torch
     /// autocast casts to 16 bits and caches.
     pub linear_elements: u128,
@@ -128,7 +126,6 @@ fn model_weights(model: &Model, req: &TrainingRequest, warnings: &mut Vec<String
         largest: largest_matrix.min(elements),
         grad_layers,
         mlp_weights: true,
-        lm_head: req.method == Method::Full,
         linear_elements: elements.min(linear_total),
     }
 }
