@@ -84,23 +84,7 @@ pub fn estimate_training(
     let weights = placed.weights + placed.autocast_copies;
     check_weights(weights)?;
     let gradients = placed.gradients + placed.comm_buffers;
-    // torch autocast over an fp32 model: the residual stream stays fp32 and every
-    // trained projection casts its input; PEFT's fp32 adapters cast theirs.
-    let autocast = framework == Framework::Transformers && layout.is_mixed();
-    let peft = req.method.is_peft();
-    let casting = Casting {
-        a,
-        resid: if req.method == Method::Qlora {
-            QLORA_RESIDUAL_BYTES
-        } else if autocast && !peft {
-            FP32_BYTES
-        } else {
-            a
-        },
-        norms_trained: !peft,
-        input_casts: autocast && !peft,
-        adapter_copies: peft && (autocast || req.lora_dropout > 0.0),
-    };
+    let casting = casting(req, framework, layout, a);
     let (activations, loss) = activation_bytes(model, req, &trainable, &casting);
     // The step runs after the activations are freed: only its excess counts (§7.6).
     let optimizer = placed.master + placed.states + placed.workspace.saturating_sub(activations);
@@ -129,6 +113,33 @@ pub fn estimate_training(
     })
 }
 
+/// How the framework feeds its matmuls: torch autocast over an fp32 model keeps the
+/// residual stream in fp32 and every trained projection casts its input; PEFT's fp32
+/// adapters under autocast cast theirs, as dropout copies them; QLoRA's residual is
+/// fp32 (§7.1, §7.5).
+fn casting(
+    req: &TrainingRequest,
+    framework: Framework,
+    layout: GradientLayout,
+    a: u128,
+) -> Casting {
+    let autocast = framework == Framework::Transformers && layout.is_mixed();
+    let peft = req.method.is_peft();
+    Casting {
+        a,
+        resid: if req.method == Method::Qlora {
+            QLORA_RESIDUAL_BYTES
+        } else if autocast && !peft {
+            FP32_BYTES
+        } else {
+            a
+        },
+        norms_trained: !peft,
+        input_casts: autocast && !peft,
+        adapter_copies: peft && (autocast || req.lora_dropout > 0.0),
+    }
+}
+
 /// GPUs of one node: the request's, else the default, never more than `num_gpus`.
 fn gpus_per_node(req: &TrainingRequest) -> u64 {
     req.gpus_per_node
@@ -155,70 +166,18 @@ fn check_framework(
     precision: Precision,
     warnings: &mut Vec<String>,
 ) -> Result<(), CalcError> {
-    let name = framework.name();
-    let refuse = |field: &str, why: String| Err(CalcError::field(field, why));
-    if req.zero_stage > 0 && framework != Framework::Deepspeed {
-        return refuse(
-            "zero_stage",
-            format!("ZeRO stages are DeepSpeed's; framework {name} does not have them (use framework deepspeed, or fsdp with fsdp_sharding)"),
-        );
-    }
-    if req.fsdp_sharding.is_some() && framework != Framework::Fsdp {
-        return refuse(
-            "fsdp_sharding",
-            format!("applies to framework fsdp, not {name}"),
-        );
-    }
-    if req.deepspeed.is_some() && framework != Framework::Deepspeed {
-        return refuse(
-            "framework",
-            format!("reduce_bucket_size, overlap_comm and sub_group_size are DeepSpeed settings; framework is {name}"),
-        );
-    }
-    if let Some(ds) = req.deepspeed {
-        if req.zero_stage == 0 {
-            warnings.push("reduce_bucket_size, overlap_comm and sub_group_size have no effect at zero_stage 0 (no gradient buckets, no sub-groups)".into());
-        } else if req.zero_stage < 3
-            && ds.sub_group_size != DeepspeedSettings::default().sub_group_size
-        {
-            warnings.push("sub_group_size applies to zero_stage 3; ignored".into());
-        }
-    }
+    check_framework_fields(req, framework)?;
+    check_deepspeed_settings(req, warnings);
     if framework == Framework::Fsdp {
-        let per_node = gpus_per_node(req);
-        if req.fsdp_sharding == Some(FsdpSharding::HybridShard)
-            && !req.num_gpus.is_multiple_of(per_node)
-        {
-            return refuse(
-                "gpus_per_node",
-                format!("hybrid_shard needs num_gpus ({}) to be a whole number of nodes of gpus_per_node ({per_node})", req.num_gpus),
-            );
-        }
-        if req.num_gpus == 1 {
-            warnings.push("framework fsdp with num_gpus 1: nothing is sharded".into());
-        }
+        check_fsdp(req, warnings)?;
     }
-    if req.loss_chunks.is_some() && req.loss != Loss::Chunked {
-        return refuse(
-            "loss_chunks",
-            format!("applies to loss chunked, not {}", req.loss.name()),
-        );
-    }
-    if req.lora_dropout > 0.0 && !req.method.is_peft() {
-        return refuse(
-            "lora_dropout",
-            format!(
-                "applies to methods lora and qlora, not {}",
-                req.method.name()
-            ),
-        );
-    }
+    check_method_fields(req)?;
     let pure_16bit = !req.mixed_precision && precision != Precision::Float32;
     if framework == Framework::Deepspeed && pure_16bit {
-        return refuse(
+        return Err(CalcError::field(
             "mixed_precision",
-            "DeepSpeed's bf16 and fp16 modes always keep fp32 master weights and optimizer state; pure 16-bit training is not one of its modes (set mixed_precision true, or use framework transformers or fsdp)".into(),
-        );
+            "DeepSpeed's bf16 and fp16 modes always keep fp32 master weights and optimizer state; pure 16-bit training is not one of its modes (set mixed_precision true, or use framework transformers or fsdp)",
+        ));
     }
     if let Some(implementation) = req.optimizer_implementation {
         if !matches!(req.optimizer, Optimizer::AdamW | Optimizer::Adam) {
@@ -230,6 +189,80 @@ fn check_framework(
         }
     }
     check_offload(req, framework, warnings)
+}
+
+/// A ZeRO stage, an FSDP strategy or DeepSpeed settings under another framework.
+fn check_framework_fields(req: &TrainingRequest, framework: Framework) -> Result<(), CalcError> {
+    let name = framework.name();
+    if req.zero_stage > 0 && framework != Framework::Deepspeed {
+        return Err(CalcError::field(
+            "zero_stage",
+            format!("ZeRO stages are DeepSpeed's; framework {name} does not have them (use framework deepspeed, or fsdp with fsdp_sharding)"),
+        ));
+    }
+    if req.fsdp_sharding.is_some() && framework != Framework::Fsdp {
+        return Err(CalcError::field(
+            "fsdp_sharding",
+            format!("applies to framework fsdp, not {name}"),
+        ));
+    }
+    if req.deepspeed.is_some() && framework != Framework::Deepspeed {
+        return Err(CalcError::field(
+            "framework",
+            format!("reduce_bucket_size, overlap_comm and sub_group_size are DeepSpeed settings; framework is {name}"),
+        ));
+    }
+    Ok(())
+}
+
+/// DeepSpeed settings that the stage makes ineffective are said.
+fn check_deepspeed_settings(req: &TrainingRequest, warnings: &mut Vec<String>) {
+    let Some(ds) = req.deepspeed else {
+        return;
+    };
+    if req.zero_stage == 0 {
+        warnings.push("reduce_bucket_size, overlap_comm and sub_group_size have no effect at zero_stage 0 (no gradient buckets, no sub-groups)".into());
+    } else if req.zero_stage < 3 && ds.sub_group_size != DeepspeedSettings::default().sub_group_size
+    {
+        warnings.push("sub_group_size applies to zero_stage 3; ignored".into());
+    }
+}
+
+/// Hybrid sharding needs whole nodes; one GPU shards nothing.
+fn check_fsdp(req: &TrainingRequest, warnings: &mut Vec<String>) -> Result<(), CalcError> {
+    let per_node = gpus_per_node(req);
+    if req.fsdp_sharding == Some(FsdpSharding::HybridShard)
+        && !req.num_gpus.is_multiple_of(per_node)
+    {
+        return Err(CalcError::field(
+            "gpus_per_node",
+            format!("hybrid_shard needs num_gpus ({}) to be a whole number of nodes of gpus_per_node ({per_node})", req.num_gpus),
+        ));
+    }
+    if req.num_gpus == 1 {
+        warnings.push("framework fsdp with num_gpus 1: nothing is sharded".into());
+    }
+    Ok(())
+}
+
+/// `loss_chunks` without the chunked loss, `lora_dropout` without adapters.
+fn check_method_fields(req: &TrainingRequest) -> Result<(), CalcError> {
+    if req.loss_chunks.is_some() && req.loss != Loss::Chunked {
+        return Err(CalcError::field(
+            "loss_chunks",
+            format!("applies to loss chunked, not {}", req.loss.name()),
+        ));
+    }
+    if req.lora_dropout > 0.0 && !req.method.is_peft() {
+        return Err(CalcError::field(
+            "lora_dropout",
+            format!(
+                "applies to methods lora and qlora, not {}",
+                req.method.name()
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Offload as each framework allows it: DeepSpeed's optimizer offload from stage 1 (to
