@@ -298,7 +298,7 @@ fn check_offload(
                 Optimizer::AdamW | Optimizer::Adam | Optimizer::Lion
             );
             if opt != Offload::None && !cpu_optimizer {
-                return Err(CalcError::field("offload_optimizer", format!("DeepSpeed offloads the optimizer step to its CPU Adam, AdamW or Lion, not {}", req.optimizer.name())));
+                return Err(CalcError::field("offload_optimizer", format!("DeepSpeed offloads the optimizer step to its CPU Adam, AdamW or Lion (zero_force_ds_cpu_optimizer, on by default), not {}", req.optimizer.name())));
             }
             if opt != Offload::None && req.zero_stage == 0 {
                 return refuse(

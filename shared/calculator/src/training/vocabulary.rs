@@ -7,7 +7,7 @@ choice!(
     /// How PyTorch runs Adam and AdamW, which decides the step's temporaries.
     OptimizerImplementation {
         /// One fused kernel (`fused=True`; `adamw_torch_fused`, transformers' default
-        /// on current torch; DeepSpeed's FusedAdam): no temporaries.
+        /// from torch 2.8; DeepSpeed's FusedAdam): no temporaries.
         Fused => "fused",
         /// Multi-tensor (`foreach=True`; torch's default when neither is given,
         /// `adamw_torch`): one state-sized temporary list.
@@ -35,7 +35,7 @@ choice!(
 );
 
 impl OptimizerImplementation {
-    /// The default: transformers' `adamw_torch_fused` on current torch and DeepSpeed's
+    /// The default: transformers' `adamw_torch_fused` (from torch 2.8) and DeepSpeed's
     /// FusedAdam both run the fused kernel.
     pub const DEFAULT: OptimizerImplementation = OptimizerImplementation::Fused;
 }
