@@ -134,6 +134,19 @@ async fn memory_answers_have_the_documented_shape_and_add_up() {
             Some(sum),
             "{name}: {total} is the sum"
         );
+        if function == "memory-inference" {
+            // The cache by kind adds up to the cache.
+            let kinds = body["kv_cache_by_kind"]["memory_bytes"]
+                .as_object()
+                .unwrap();
+            assert_eq!(kinds.len(), 3, "{name}");
+            let sum: u64 = kinds.values().map(|v| v.as_u64().unwrap()).sum();
+            assert_eq!(
+                bytes["kv_cache"].as_u64(),
+                Some(sum),
+                "{name}: kv_cache by kind"
+            );
+        }
     }
 }
 

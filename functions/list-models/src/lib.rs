@@ -29,8 +29,9 @@ mod tests {
             .iter()
             .map(|m| m.as_str().unwrap().to_owned())
             .collect();
-        assert_eq!(body["count"], 46);
-        assert_eq!(models.len(), 46);
+        let registry = calculator::registry::all().len();
+        assert_eq!(body["count"], registry);
+        assert_eq!(models.len(), registry);
         let mut sorted = models.clone();
         sorted.sort_by_key(|m| m.to_ascii_lowercase());
         assert_eq!(models, sorted);

@@ -29,6 +29,21 @@ impl Norm {
     }
 }
 
+/// RMSNorm on queries and keys before the rotary embedding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum QkNorm {
+    /// None.
+    None,
+    /// Over each head, one `head_dim` weight for queries and one for keys (Qwen3,
+    /// Gemma 3, GLM-4.5).
+    PerHead,
+    /// Over all heads together: weights of `num_heads x head_dim` for queries and
+    /// `num_kv_heads x head_dim` for keys (MiniMax-M2's `qk_norm_type: per_layer`).
+    AcrossHeads,
+    /// Over each head without a weight (Llama 4's L2 norm, on its rotary layers only).
+    Unweighted,
+}
+
 /// Multi-head latent attention (DeepSeek-V2/V3): queries and keys/values go through
 /// low-rank projections and only the compressed latent plus the rope key is cached.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -44,6 +59,62 @@ pub struct Mla {
     pub qk_rope_head_dim: u64,
     /// Per-head value dimension.
     pub v_head_dim: u64,
+}
+
+/// The kind of a [`StateMixer`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MixerKind {
+    /// Gated DeltaNet linear attention (Qwen3-Next, Qwen3.5).
+    GatedDeltaNet,
+    /// Mamba-2 state-space layers.
+    Mamba2,
+}
+
+impl MixerKind {
+    /// The name the API reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            MixerKind::GatedDeltaNet => "gated_deltanet",
+            MixerKind::Mamba2 => "mamba2",
+        }
+    }
+}
+
+/// A token mixer that keeps a fixed-size state per sequence instead of a per-token KV
+/// cache: linear attention or a state-space layer. It replaces attention in the
+/// decoder layers it sits in. Widths are in features, counts per layer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StateMixer {
+    /// Which mixer.
+    pub kind: MixerKind,
+    /// Decoder layers whose token mixer this is.
+    pub layers: u64,
+    /// Heads of the recurrence (value heads, SSM heads): what tensor parallelism splits.
+    pub heads: u64,
+    /// Output width of the input projection(s), every stream they make together.
+    pub in_proj: u64,
+    /// Input width of the output projection.
+    pub out_proj: u64,
+    /// Channels of the causal depthwise convolution.
+    pub conv_channels: u64,
+    /// Taps of that convolution.
+    pub conv_kernel: u64,
+    /// Parameters beyond the two projections: convolution weights (and bias), decay,
+    /// step and skip vectors, the gated output norm.
+    pub other_params: u128,
+    /// Values of the recurrent state of one sequence (all heads).
+    pub recurrent_state: u64,
+}
+
+/// DeepSeek-V3.2's sparse-attention indexer (the "lightning indexer"): small
+/// attention over the query latent that picks the `index_topk` tokens each query
+/// attends to. It keeps one key of `head_dim` per token and layer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Indexer {
+    /// Indexer heads (`index_n_heads`).
+    pub heads: u64,
+    /// Dimension of its queries and its one cached key (`index_head_dim`).
+    pub head_dim: u64,
 }
 
 /// Mixture-of-experts feed-forward layers.
@@ -102,8 +173,15 @@ pub struct Architecture {
     pub qkv_bias: bool,
     /// Whether the attention output projection carries a bias.
     pub o_bias: bool,
-    /// Per-head RMSNorm on queries and keys (Qwen3, Gemma3).
-    pub qk_norm: bool,
+    /// RMSNorm on queries and keys.
+    pub qk_norm: QkNorm,
+    /// The query projection also makes a per-feature sigmoid gate on the attention
+    /// output (Qwen3-Next), doubling its width.
+    pub attn_output_gate: bool,
+    /// Decoder layers that have attention (all but those a [`StateMixer`] replaces).
+    pub attention_layers: u64,
+    /// The fixed-state token mixer of the other layers, when there is one.
+    pub mixer: Option<StateMixer>,
     /// One learned attention-sink logit per head (gpt-oss).
     pub attention_sinks: bool,
     /// One fused `qkv` matrix instead of three (matters for LoRA adapter shapes).
@@ -112,6 +190,8 @@ pub struct Architecture {
     pub fused_gate_up: bool,
     /// Multi-head latent attention, when used.
     pub mla: Option<Mla>,
+    /// The sparse-attention indexer of every layer, when there is one (with MLA).
+    pub indexer: Option<Indexer>,
     /// Mixture-of-experts layers, when used.
     pub moe: Option<Moe>,
     /// The norm used throughout.
@@ -136,6 +216,9 @@ pub struct Architecture {
     pub checkpoint: Option<Checkpoint>,
     /// For MoE models, whether each decoder layer (by index) holds experts.
     pub moe_layer_mask: Vec<bool>,
+    /// With a [`StateMixer`], whether each decoder layer (by index) holds it rather than
+    /// attention.
+    pub mixer_layer_mask: Vec<bool>,
 }
 
 /// What a linear weight matrix belongs to: decides LoRA targets and which weights are
@@ -150,6 +233,8 @@ pub enum LinearKind {
     Expert,
     /// Shared-expert projections.
     SharedExpert,
+    /// Input and output projections of a fixed-state mixer (linear attention, SSM).
+    Mixer,
 }
 
 /// A family of identical linear weight matrices.
@@ -190,11 +275,15 @@ impl Architecture {
             mlp_bias: false,
             qkv_bias: false,
             o_bias: false,
-            qk_norm: false,
+            qk_norm: QkNorm::None,
+            attn_output_gate: false,
+            attention_layers: num_layers,
+            mixer: None,
             attention_sinks: false,
             fused_qkv: false,
             fused_gate_up: false,
             mla: None,
+            indexer: None,
             moe: None,
             norm: Norm::Rms,
             norms_per_layer: 2,
@@ -207,6 +296,7 @@ impl Architecture {
             torch_dtype: None,
             checkpoint: None,
             moe_layer_mask: Vec::new(),
+            mixer_layer_mask: Vec::new(),
         }
     }
 
@@ -215,6 +305,16 @@ impl Architecture {
         match self.mla {
             Some(m) => self.num_heads * (m.qk_nope_head_dim + m.qk_rope_head_dim),
             None => self.num_heads * self.head_dim,
+        }
+    }
+
+    /// Output width of the (unfused) query projection: the queries, and as much again
+    /// for the output gate where there is one.
+    pub fn q_proj_width(&self) -> u64 {
+        if self.attn_output_gate {
+            2 * self.q_dim()
+        } else {
+            self.q_dim()
         }
     }
 
@@ -242,8 +342,8 @@ impl Architecture {
     /// Every linear weight matrix of the decoder layers, grouped by shape.
     pub fn linear_groups(&self) -> Vec<LinearGroup> {
         let h = self.hidden_size;
-        let layers = self.num_layers as u128;
-        let mut out = Vec::with_capacity(12);
+        let layers = self.attention_layers as u128;
+        let mut out = Vec::with_capacity(14);
         let mut push = |kind, rows_in, cols_out, count: u128| {
             if count > 0 && rows_in > 0 && cols_out > 0 {
                 out.push(LinearGroup {
@@ -273,14 +373,24 @@ impl Architecture {
                     self.num_heads * (m.qk_nope_head_dim + m.v_head_dim),
                     layers,
                 );
+                if let (Some(ix), Some(r)) = (self.indexer, m.q_lora_rank) {
+                    // wq_b from the query latent, wk from the normalized input; the
+                    // per-head weights projection stays 16-bit (`attention_extra`).
+                    push(Attention, r, ix.heads * ix.head_dim, layers);
+                    push(Attention, h, ix.head_dim, layers);
+                }
             }
             None if self.fused_qkv => push(Attention, h, self.q_dim() + 2 * self.kv_dim(), layers),
             None => {
-                push(Attention, h, self.q_dim(), layers);
+                push(Attention, h, self.q_proj_width(), layers);
                 push(Attention, h, self.kv_dim(), 2 * layers);
             }
         }
         push(Attention, self.attn_out_dim(), h, layers);
+        if let Some(m) = self.mixer {
+            push(Mixer, h, m.in_proj, m.layers as u128);
+            push(Mixer, m.out_proj, h, m.layers as u128);
+        }
 
         let dense = self.dense_layers() as u128;
         let i = self.intermediate_size;
@@ -309,10 +419,11 @@ impl Architecture {
         out
     }
 
-    /// Sum over layers of the tokens each layer's KV cache holds for a context of
-    /// `tokens`: sliding-window layers keep at most the window.
+    /// Sum over attention layers of the tokens each one's KV cache holds for a context
+    /// of `tokens`: sliding-window (and chunked) layers keep at most the window; layers
+    /// a [`StateMixer`] replaces keep none.
     pub fn cached_token_layers(&self, tokens: u128) -> u128 {
-        let full_layers = (self.num_layers - self.sliding_layers) as u128;
+        let full_layers = (self.attention_layers - self.sliding_layers) as u128;
         let window = self
             .sliding_window
             .map_or(tokens, |w| tokens.min(w as u128));

@@ -2,9 +2,10 @@
 //!
 //! Derivations and sources: `docs/methodology.md`, section "Inference".
 
+use crate::architecture::{MixerKind, StateMixer};
 use crate::checkpoint::ModuleScope;
 use crate::error::{check_weights, check_workload, to_u64, CalcError};
-use crate::kv_cache::{kv_cache_bytes, kv_heads_per_gpu};
+use crate::kv_cache::{cache_bytes, kv_heads_per_gpu, CacheBytes};
 use crate::limits;
 use crate::model::Model;
 use crate::precision::{Precision, Quantization, WeightFormat};
@@ -128,8 +129,11 @@ pub struct InferenceEstimate {
     pub kv_cache_precision: Precision,
     /// Weights (with quantization scales) held by one GPU.
     pub model_weights: Bytes,
-    /// KV cache of `batch_size x (sequence_length + max_new_tokens)` tokens on one GPU.
+    /// KV cache of `batch_size x (sequence_length + max_new_tokens)` tokens on one GPU
+    /// (with vLLM, its whole pool), every kind together.
     pub kv_cache: Bytes,
+    /// The same cache by what keeps it.
+    pub cache_by_kind: CacheBytes,
     /// Transient peak of the prefill forward pass on one GPU.
     pub activation_memory: Bytes,
     /// CUDA context and library state of one GPU.
@@ -235,7 +239,32 @@ pub(crate) fn forward_activation_bytes(
         LogitRows::Every => tokens * v * a,
     } + tokens * h * a;
 
-    residual + attention.max(dense).max(moe).max(logits)
+    let mixer = arch
+        .mixer
+        .map_or(0, |m| mixer_transient(m, tokens, h, n, a));
+    residual + attention.max(dense).max(moe).max(logits).max(mixer)
+}
+
+/// Tokens per chunk of the chunked-scan kernels: flash-linear-attention's Gated DeltaNet
+/// kernels (`chunk_gated_delta_rule`, `BT = 64`) and the Mamba-2 SSD kernels
+/// (`mamba_chunk_scan_combined`, `chunk_size` 256 in the configs of every Mamba-2
+/// hybrid read here).
+fn scan_chunk(kind: MixerKind) -> u128 {
+    match kind {
+        MixerKind::GatedDeltaNet => 64,
+        MixerKind::Mamba2 => 256,
+    }
+}
+
+/// The forward pass of one mixer layer over `tokens` tokens on one of `n` GPUs: the
+/// norm's output, the input projection's streams, the convolution's output, the scan's
+/// output and the gated norm's, in the compute dtype, and the recurrent state the
+/// chunked scan materializes at every chunk boundary (one state per `scan_chunk`
+/// tokens, fp32).
+fn mixer_transient(m: StateMixer, tokens: u128, h: u128, n: u128, a: u128) -> u128 {
+    let streams = (m.in_proj + m.conv_channels + 2 * m.out_proj) as u128 / n;
+    let chunk_states = tokens.div_ceil(scan_chunk(m.kind)) * m.recurrent_state as u128 / n;
+    tokens * (h + streams) * a + chunk_states * FP32_BYTES
 }
 
 /// fp32 `[batch, vocab]` tensors of transformers' `generate()` step: the logits of the
@@ -305,11 +334,12 @@ pub fn estimate_inference(
     check_weights(weights)?;
     let a = compute_bytes(format.precision);
     let context = CUDA_CONTEXT_BYTES as u128;
-    let (kv, activations, overhead, vllm) = match &req.engine {
+    let (cache, activations, overhead, vllm) = match &req.engine {
         Engine::Transformers => (
-            kv_cache_bytes(
+            cache_bytes(
                 model,
                 kv_precision,
+                a,
                 req.batch_size as u128,
                 tokens as u128,
                 gpus,
@@ -320,17 +350,22 @@ pub fn estimate_inference(
         ),
         Engine::Vllm(settings) => {
             check_vllm_request(settings, kv_precision)?;
+            if let Some(m) = arch.mixer {
+                return Err(CalcError::field(
+                    "engine",
+                    format!(
+                        "vLLM's pool for models with {} layers (state pages padded to the attention page, a block size raised to match) is not modelled yet; use engine transformers",
+                        m.kind.name()
+                    ),
+                ));
+            }
             let c = vllm::start_up(model, settings, gpus, weights, kv_precision, a, tokens)?;
             vllm_warnings(req, &c, &mut warnings);
             let overhead = context + c.non_torch_memory.0 as u128 + c.cuda_graph_memory.0 as u128;
-            (
-                c.kv_cache_bytes.0 as u128,
-                c.profile_peak.0 as u128,
-                overhead,
-                Some(c),
-            )
+            (c.pool_by_kind, c.profile_peak.0 as u128, overhead, Some(c))
         }
     };
+    let kv = cache.total();
     let total = weights + kv + activations + overhead;
     Ok(InferenceEstimate {
         weight_format: format,
@@ -338,6 +373,7 @@ pub fn estimate_inference(
         kv_cache_precision: kv_precision,
         model_weights: Bytes(to_u64(weights)?),
         kv_cache: Bytes(to_u64(kv)?),
+        cache_by_kind: cache,
         activation_memory: Bytes(to_u64(activations)?),
         runtime_overhead: Bytes(to_u64(overhead)?),
         inference_memory: Bytes(to_u64(total)?),
@@ -362,6 +398,16 @@ fn check_tensor_parallel(
             format!(
                 "tensor parallelism splits attention heads: must divide num_attention_heads ({})",
                 arch.num_heads
+            ),
+        ));
+    }
+    if let Some(m) = arch.mixer.filter(|m| !m.heads.is_multiple_of(gpus)) {
+        return Err(CalcError::field(
+            "num_gpus",
+            format!(
+                "tensor parallelism splits the {} heads too: must divide their count ({})",
+                m.kind.name(),
+                m.heads
             ),
         ));
     }

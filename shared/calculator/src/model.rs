@@ -255,20 +255,12 @@ impl Model {
         if mine().next().is_none() {
             return 0;
         }
+        let flag = |mask: &[bool], layer: u64| mask.get(layer as usize).copied().unwrap_or(false);
         let holds = |layer: u64| match kind {
-            LinearKind::Attention => true,
-            LinearKind::Mlp => !self
-                .arch
-                .moe_layer_mask
-                .get(layer as usize)
-                .copied()
-                .unwrap_or(false),
-            LinearKind::Expert | LinearKind::SharedExpert => self
-                .arch
-                .moe_layer_mask
-                .get(layer as usize)
-                .copied()
-                .unwrap_or(false),
+            LinearKind::Attention => !flag(&self.arch.mixer_layer_mask, layer),
+            LinearKind::Mixer => flag(&self.arch.mixer_layer_mask, layer),
+            LinearKind::Mlp => !flag(&self.arch.moe_layer_mask, layer),
+            LinearKind::Expert | LinearKind::SharedExpert => flag(&self.arch.moe_layer_mask, layer),
         };
         let holders = (0..self.arch.num_layers).filter(|l| holds(*l)).count() as u128;
         if mine().any(|s| s.layer.is_none()) {

@@ -2,7 +2,7 @@
 //! matrix, bias, norm, router, sink and embedding, so that the total equals the unique
 //! weights of the checkpoint.
 
-use crate::architecture::{Architecture, LinearGroup, LinearKind};
+use crate::architecture::{Architecture, LinearGroup, LinearKind, QkNorm};
 
 /// Parameter counts of a model.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -19,7 +19,8 @@ pub struct ParameterCounts {
     /// Weights of the linear matrices inside the decoder layers: the ones quantized
     /// checkpoints store in low precision.
     pub linear: u128,
-    /// Parameters of one dense decoder layer (attention, MLP, norms).
+    /// Parameters of one dense decoder layer (attention, MLP, norms); with a fixed-state
+    /// mixer, of one such layer that has attention.
     pub dense_layer: u128,
     /// Parameters of one MoE decoder layer (0 when there is none).
     pub moe_layer: u128,
@@ -43,7 +44,6 @@ impl Architecture {
     /// Exact parameter counts, from the linear groups and every bias, norm, router,
     /// sink and embedding of the layout.
     pub fn parameter_counts(&self, linears: &[LinearGroup]) -> ParameterCounts {
-        let layers = self.num_layers as u128;
         let per_kind = |kind: LinearKind| -> u128 {
             linears
                 .iter()
@@ -53,8 +53,13 @@ impl Architecture {
         };
         let linear: u128 = linears.iter().map(|g| g.shape.elements()).sum();
         let norms = self.norms_per_layer as u128 * self.norm.params(self.hidden_size);
-        let attention_layer =
-            (per_kind(LinearKind::Attention) / layers.max(1)) + self.attention_extra();
+        let attention_layers = self.attention_layers as u128;
+        let attention_layer = per_kind(LinearKind::Attention)
+            .checked_div(attention_layers)
+            .map_or(0, |w| w + self.attention_extra());
+        let mixers = self.mixer.map_or(0, |m| {
+            per_kind(LinearKind::Mixer) + m.layers as u128 * m.other_params
+        });
         let dense_count = self.dense_layers() as u128;
         let dense_mlp = per_kind(LinearKind::Mlp)
             .saturating_sub(self.projection_params())
@@ -79,8 +84,12 @@ impl Architecture {
         } else {
             0
         };
-        let total = dense_count * dense_layer
-            + moe.layers * moe_layer
+        // Every layer has its norms, attention or a mixer, and a dense MLP or experts.
+        let total = attention_layers * attention_layer
+            + mixers
+            + self.num_layers as u128 * norms
+            + dense_count * dense_mlp
+            + moe.layers * moe.layer_extra
             + embedding_matrix
             + positions
             + lm_head
@@ -113,6 +122,11 @@ impl Architecture {
                     extra += q_rank + (m.kv_lora_rank + m.qk_rope_head_dim) as u128;
                 }
                 extra += q_rank + m.kv_lora_rank as u128;
+                if let Some(ix) = self.indexer {
+                    // `weights_proj` (hidden -> one weight per indexer head, kept in
+                    // 16-bit by the checkpoints) and the key LayerNorm with its bias.
+                    extra += h * ix.heads as u128 + 2 * ix.head_dim as u128;
+                }
             }
             None => {
                 if self.qkv_bias {
@@ -123,9 +137,11 @@ impl Architecture {
         if self.o_bias {
             extra += h;
         }
-        if self.qk_norm {
-            extra += 2 * self.head_dim as u128;
-        }
+        extra += match self.qk_norm {
+            QkNorm::None | QkNorm::Unweighted => 0,
+            QkNorm::PerHead => 2 * self.head_dim as u128,
+            QkNorm::AcrossHeads => (self.q_dim() + self.kv_dim()) as u128,
+        };
         if self.attention_sinks {
             extra += self.num_heads as u128;
         }

@@ -5,7 +5,9 @@
 
 use crate::error::{to_u64, CalcError};
 use crate::inference::{forward_activation_bytes, ForwardPass, LogitRows};
-use crate::kv_cache::{cached_bytes, values_per_token_layer};
+use crate::kv_cache::{
+    cached_bytes, indexer_bytes_per_token_layer, values_per_token_layer, CacheBytes,
+};
 use crate::model::Model;
 use crate::precision::Precision;
 use crate::runtime::CUDA_CONTEXT_BYTES;
@@ -134,6 +136,8 @@ pub struct VllmCapacity {
     pub kv_cache_tokens: u64,
     /// Bytes the pool allocates: whole blocks of every layer.
     pub kv_cache_bytes: Bytes,
+    /// The pool by what its pages hold (attention keys and values, indexer keys).
+    pub pool_by_kind: CacheBytes,
     /// `max_model_len`: prompt plus generated tokens of one request.
     pub max_model_len: u64,
     /// KV-cache bytes one request of `max_model_len` tokens needs (what vLLM checks
@@ -322,10 +326,17 @@ pub(crate) fn start_up(
     } else {
         BLOCK_SIZE
     };
-    let page = cached_bytes(
+    // A page holds a block of one layer's keys and values and, with DeepSeek-V3.2,
+    // the indexer's keys of the same tokens (vLLM groups both as full attention).
+    let attention_page = cached_bytes(
         block as u128 * values_per_token_layer(model, gpus),
         kv_precision,
     );
+    let indexer_page = model
+        .arch
+        .indexer
+        .map_or(0, |ix| block as u128 * indexer_bytes_per_token_layer(ix));
+    let page = attention_page + indexer_page;
     let layers = LayerGroups::of(model);
     let group_size = layers.group_size() as u128;
     let (full_groups, sliding_groups) = layers.groups();
@@ -356,6 +367,11 @@ pub(crate) fn start_up(
         num_blocks: to(num_blocks)?.0,
         kv_cache_tokens: to(num_blocks / (full_groups + sliding_groups) as u128 * block as u128)?.0,
         kv_cache_bytes: to(num_blocks * page * group_size)?,
+        pool_by_kind: CacheBytes {
+            attention: num_blocks * attention_page * group_size,
+            indexer: num_blocks * indexer_page * group_size,
+            state: 0,
+        },
         max_model_len,
         request_kv_bytes: to(one_request)?,
         max_concurrency: num_blocks as f64 / blocks_per_request as f64,

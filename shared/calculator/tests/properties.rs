@@ -52,8 +52,30 @@ fn other_keys() -> Vec<(&'static str, u64)> {
         ("sliding_window", limits::MAX_POSITIONS),
         ("ffn_dim", limits::MAX_INTERMEDIATE),
         ("n_inner", limits::MAX_INTERMEDIATE),
+        ("intermediate_size_mlp", limits::MAX_INTERMEDIATE),
+        ("interleave_moe_layer_step", limits::MAX_LAYERS),
+        ("attention_chunk_size", limits::MAX_POSITIONS),
+        ("index_n_heads", limits::MAX_HEADS),
+        ("index_head_dim", limits::MAX_HEAD_DIM),
+        ("full_attention_interval", limits::MAX_LAYERS),
+        ("linear_num_key_heads", limits::MAX_HEADS),
+        ("linear_num_value_heads", limits::MAX_HEADS),
+        ("linear_key_head_dim", limits::MAX_HEAD_DIM),
+        ("linear_value_head_dim", limits::MAX_HEAD_DIM),
+        ("linear_conv_kernel_dim", limits::MAX_HEAD_DIM),
     ]
 }
+
+/// Generated keys that mark linear attention, chunked attention, interleaved experts
+/// or an indexer: only given to the families that read them.
+const FEATURE_KEYS: &[&str] = &[
+    "linear_num_key_heads",
+    "linear_num_value_heads",
+    "linear_conv_kernel_dim",
+    "attention_chunk_size",
+    "interleave_moe_layer_step",
+    "index_n_heads",
+];
 
 /// A config of one of the families: heads, key/value heads and widths consistent
 /// (powers of two up to their limits), every other key edgy and often left out.
@@ -88,8 +110,12 @@ fn config() -> impl Strategy<Value = Value> {
                 m.insert("num_hidden_layers".into(), json!(layers));
                 m.insert("vocab_size".into(), json!(vocab));
                 m.insert("intermediate_size".into(), json!(mlp));
+                // Keys that mark layers only some families read (others refuse them).
+                let family = calculator::families::lookup(model_type).unwrap();
+                let foreign =
+                    |k: &str| FEATURE_KEYS.contains(&k) && !family.feature_keys.contains(&k);
                 for (k, v) in other {
-                    if let Some(v) = v {
+                    if let (Some(v), false) = (v, foreign(k)) {
                         m.insert(k.into(), json!(v));
                     }
                 }
@@ -107,7 +133,8 @@ fn inference() -> impl Strategy<Value = InferenceRequest> {
         edgy(limits::MAX_BATCH_SIZE),
         edgy(limits::MAX_SEQUENCE_LENGTH),
         edgy(limits::MAX_NEW_TOKENS),
-        edgy(64),
+        // Edges, and the powers of two tensor parallelism is mostly run on.
+        prop_oneof![edgy(64), (0..=6u32).prop_map(|k| 1u64 << k)],
         precision(),
         precision(),
         any::<bool>(),

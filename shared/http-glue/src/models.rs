@@ -1,6 +1,7 @@
 //! JSON views of a model: its parameter counts and the architecture values the
 //! calculator extracted from its config.
 
+use calculator::kv_cache::cache_rates;
 use calculator::{Model, ParameterCounts};
 use lambda_http::{Request, RequestExt};
 use serde_json::{json, Value};
@@ -52,6 +53,26 @@ pub fn architecture_json(model: &Model) -> Value {
             "v_head_dim": m.v_head_dim,
         });
     }
+    v["attention_layers"] = json!(a.attention_layers);
+    if let Some(m) = a.mixer {
+        v["state_mixer"] = json!({
+            "kind": m.kind.name(),
+            "layers": m.layers,
+            "heads": m.heads,
+            "conv_channels": m.conv_channels,
+            "conv_kernel": m.conv_kernel,
+            "recurrent_state_values": m.recurrent_state,
+        });
+    }
+    if let Some(ix) = a.indexer {
+        v["indexer"] = json!({"heads": ix.heads, "head_dim": ix.head_dim});
+    }
+    let rates = cache_rates(model);
+    v["cache_growth"] = json!({
+        "attention_kv_bytes_per_token": rates.attention_per_token as u64,
+        "indexer_key_bytes_per_token": rates.indexer_per_token as u64,
+        "fixed_state_bytes_per_sequence": rates.state_per_sequence as u64,
+    });
     if let Some(c) = &a.checkpoint {
         v["published_quantization"] = json!(c.method);
     }

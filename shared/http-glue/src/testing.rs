@@ -69,6 +69,7 @@ pub const EXPECTED: &[Expected] = &[
     ok("memory-inference-awq"),
     ok("memory-inference-checkpoint"),
     ok("memory-inference-tensor-parallel"),
+    ok("memory-inference-linear-attention"),
     error("memory-inference-malformed", 400, None),
     error("memory-inference-not-utf8", 400, None),
     error("memory-inference-not-object", 400, None),

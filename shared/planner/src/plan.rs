@@ -136,7 +136,7 @@ pub enum Parallelism {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Estimate {
     /// Per GPU, for one replica.
-    Inference(InferenceEstimate),
+    Inference(Box<InferenceEstimate>),
     /// Per GPU.
     Training(TrainingEstimate),
 }
@@ -559,7 +559,7 @@ impl Setting<'_> {
                     tensor_parallel: tp,
                     replicas,
                 },
-                Estimate::Inference(e.clone()),
+                Estimate::Inference(Box::new(e.clone())),
             );
             c.notes = notes;
             self.judge_inference(&mut c, &r, &e, replicas)?;

@@ -130,6 +130,27 @@ impl<'a> Keys<'a> {
         }
     }
 
+    /// `layer_types` as one string per layer; `None` when the key is absent.
+    pub(crate) fn layer_types(&self, layers: u64) -> Result<Option<Vec<&'a str>>, CalcError> {
+        let Some((_, value)) = self.find(&["layer_types"]) else {
+            return Ok(None);
+        };
+        let bad = || {
+            CalcError::field(
+                self.path("layer_types"),
+                format!("must be a list of {layers} strings, one per layer"),
+            )
+        };
+        let list = value
+            .as_array()
+            .filter(|l| l.len() as u64 == layers)
+            .ok_or_else(bad)?;
+        list.iter()
+            .map(|v| v.as_str().ok_or_else(bad))
+            .collect::<Result<Vec<&str>, CalcError>>()
+            .map(Some)
+    }
+
     /// `layer_types`: how many layers attend through a local window
     /// (`sliding_attention` or `chunked_attention`); `None` when the key is absent.
     pub(crate) fn sliding_layer_types(&self, layers: u64) -> Result<Option<u64>, CalcError> {
@@ -159,6 +180,35 @@ impl<'a> Keys<'a> {
             }
         }
         Ok(Some(sliding))
+    }
+
+    /// One 0/1 flag per layer (`no_rope_layers`); `None` when absent.
+    pub(crate) fn flag_list(
+        &self,
+        name: &'static str,
+        layers: u64,
+    ) -> Result<Option<Vec<bool>>, CalcError> {
+        let Some((_, value)) = self.find(&[name]) else {
+            return Ok(None);
+        };
+        let bad = || {
+            CalcError::field(
+                self.path(name),
+                format!("must be a list of {layers} flags (0 or 1), one per layer"),
+            )
+        };
+        let list = value
+            .as_array()
+            .filter(|l| l.len() as u64 == layers)
+            .ok_or_else(bad)?;
+        list.iter()
+            .map(|v| match v.as_u64() {
+                Some(0) => Ok(false),
+                Some(1) => Ok(true),
+                _ => v.as_bool().ok_or_else(bad),
+            })
+            .collect::<Result<Vec<bool>, CalcError>>()
+            .map(Some)
     }
 
     /// A set of layer indices below `layers` (`mlp_only_layers`), as one flag per layer

@@ -159,7 +159,7 @@ fn read(
     if arch.sliding_layers > 0 && arch.sliding_window.is_none() {
         return Err(CalcError::field(
             keys.path("sliding_window"),
-            "is required when layer_types has sliding_attention layers",
+            "is required when layers attend through a local window (sliding_attention or chunked_attention; Llama 4 names it attention_chunk_size)",
         ));
     }
     Ok(arch)
@@ -226,7 +226,12 @@ fn read_common(
         layers,
         heads,
         attention_bias,
-        sliding_window: keys.uint(&["sliding_window"], 1, limits::MAX_POSITIONS)?,
+        // Llama 4 names the chunk of its chunked local attention so.
+        sliding_window: keys.uint(
+            &["sliding_window", "attention_chunk_size"],
+            1,
+            limits::MAX_POSITIONS,
+        )?,
         kv_heads: keys.uint(
             &["num_key_value_heads", "num_kv_heads"],
             1,

@@ -7,14 +7,10 @@
 
 use super::keys::Keys;
 use crate::error::CalcError;
-use crate::families::FAMILIES;
+use crate::families::{self, FAMILIES};
 
 /// `model_type`s of families known to have such layers, with what sets them apart.
 const FAMILIES_NOT_READ: &[(&str, &str)] = &[
-    (
-        "qwen3_next",
-        "Qwen3-Next: Gated DeltaNet linear attention on 3 of every 4 layers",
-    ),
     (
         "qwen3_5",
         "Qwen3.5: Gated DeltaNet linear attention on most layers",
@@ -32,28 +28,8 @@ const FAMILIES_NOT_READ: &[(&str, &str)] = &[
         "Qwen3.5 MoE: Gated DeltaNet linear attention and experts",
     ),
     (
-        "llama4",
-        "Llama 4: MoE on interleaved layers, chunked local attention on 3 of 4 layers",
-    ),
-    (
-        "llama4_text",
-        "Llama 4: MoE on interleaved layers, chunked local attention on 3 of 4 layers",
-    ),
-    (
-        "glm4_moe",
-        "GLM-4.5/4.6: MoE after dense leading layers, multi-token-prediction layers",
-    ),
-    (
-        "deepseek_v32",
-        "DeepSeek-V3.2: MLA with a sparse-attention indexer and its key cache",
-    ),
-    (
         "kimi_linear",
         "Kimi-Linear: Kimi Delta Attention linear layers beside MLA",
-    ),
-    (
-        "minimax_m2",
-        "MiniMax-M2: experts under keys the llama reader does not read",
     ),
     (
         "minimax",
@@ -107,8 +83,11 @@ pub(crate) fn check(keys: &Keys, model_type: Option<&str>) -> Result<(), CalcErr
             return Err(refusal(keys.path("model_type"), what));
         }
     }
+    let read_here = model_type
+        .and_then(families::lookup)
+        .map_or(&[][..], |f| f.feature_keys);
     for (key, what) in FEATURE_KEYS {
-        if keys.find(&[*key]).is_some() {
+        if !read_here.contains(key) && keys.find(&[*key]).is_some() {
             return Err(refusal(keys.path(key), &format!("the config has {what}")));
         }
     }
@@ -116,7 +95,7 @@ pub(crate) fn check(keys: &Keys, model_type: Option<&str>) -> Result<(), CalcErr
         let other = list
             .iter()
             .filter_map(|v| v.as_str())
-            .find(|kind| !LAYER_TYPES_READ.contains(kind));
+            .find(|kind| !LAYER_TYPES_READ.contains(kind) && !read_here.contains(kind));
         if let Some(kind) = other {
             let kind = crate::suggest::clip(kind);
             return Err(refusal(
@@ -174,11 +153,11 @@ mod tests {
             let (field, message) = refused_field(config(name, json!({})));
             assert_eq!(field, "config.model_type");
             assert!(message.starts_with(what), "{message}");
-            assert!(message.contains("Supported model_type values: llama, mistral"));
+            assert!(message.contains("Supported model_type values: llama, llama4_text, mistral"));
         }
         // Case and surrounding spaces do not matter.
         assert_eq!(
-            refused_field(config(" Qwen3_Next ", json!({}))).0,
+            refused_field(config(" Kimi_Linear ", json!({}))).0,
             "config.model_type"
         );
     }

@@ -2,9 +2,15 @@
 //! through low-rank projections; only the latent and the shared rope key are cached),
 //! `n_routed_experts` routed plus `n_shared_experts` shared experts on every
 //! `moe_layer_freq`-th layer after the first `first_k_dense_replace` dense ones.
+//! Kimi K2 and DeepSeek-V3.1 are `deepseek_v3` configs. DeepSeek-V3.2 (`deepseek_v32`)
+//! adds to every layer a sparse-attention indexer (`index_n_heads` heads of
+//! `index_head_dim` over the query latent, one cached key per token) that picks the
+//! `index_topk` tokens each query attends to. The multi-token-prediction layer the
+//! checkpoints store is not loaded by transformers or by vLLM without speculative
+//! decoding, so it is not counted.
 
 use super::{no_layer_slides, read_moe, Experts, Family};
-use crate::architecture::{Architecture, Mla};
+use crate::architecture::{Architecture, Indexer, Mla};
 use crate::config::{Common, Keys};
 use crate::error::CalcError;
 use crate::limits;
@@ -14,7 +20,18 @@ pub const DEEPSEEK_V3: Family = Family {
     name: "deepseek_v3",
     aliases: &[],
     ties_embeddings: false,
+    feature_keys: &[],
     read: read_deepseek_v3,
+    sliding_layers: no_layer_slides,
+};
+
+/// `deepseek_v32`
+pub const DEEPSEEK_V32: Family = Family {
+    name: "deepseek_v32",
+    aliases: &[],
+    ties_embeddings: false,
+    feature_keys: &["index_topk", "index_n_heads"],
+    read: read_deepseek_v32,
     sliding_layers: no_layer_slides,
 };
 
@@ -64,4 +81,21 @@ fn read_deepseek_v3(keys: &Keys, c: &Common, arch: &mut Architecture) -> Result<
         shared * expert_width,
         |i| i >= first_dense && i % freq == 0,
     )
+}
+
+/// DeepSeek-V3's layout and the indexer, whose query projection reads the query latent
+/// (so `q_lora_rank` is required).
+fn read_deepseek_v32(keys: &Keys, c: &Common, arch: &mut Architecture) -> Result<(), CalcError> {
+    read_deepseek_v3(keys, c, arch)?;
+    let dim = |name: &'static str| keys.required(&[name], 1, limits::MAX_HEAD_DIM);
+    let heads = keys.required(&["index_n_heads"], 1, limits::MAX_HEADS)?;
+    let head_dim = dim("index_head_dim")?;
+    if arch.mla.and_then(|m| m.q_lora_rank).is_none() {
+        return Err(CalcError::field(
+            keys.path("q_lora_rank"),
+            "is required: the sparse-attention indexer projects the query latent",
+        ));
+    }
+    arch.indexer = Some(Indexer { heads, head_dim });
+    Ok(())
 }

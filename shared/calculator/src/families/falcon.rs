@@ -14,6 +14,7 @@ pub const FALCON: Family = Family {
     name: "falcon",
     aliases: &[],
     ties_embeddings: true,
+    feature_keys: &[],
     read: read_falcon,
     sliding_layers: no_layer_slides,
 };

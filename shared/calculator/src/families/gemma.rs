@@ -3,7 +3,7 @@
 //! layers; Gemma 3 adds per-head q/k RMSNorm.
 
 use super::{alternate_layers_slide, no_layer_slides, read_dense, Family};
-use crate::architecture::Architecture;
+use crate::architecture::{Architecture, QkNorm};
 use crate::config::{Common, Keys};
 use crate::error::CalcError;
 use crate::limits;
@@ -13,6 +13,7 @@ pub const GEMMA: Family = Family {
     name: "gemma",
     aliases: &[],
     ties_embeddings: true,
+    feature_keys: &[],
     read: read_dense,
     sliding_layers: no_layer_slides,
 };
@@ -22,6 +23,7 @@ pub const GEMMA2: Family = Family {
     name: "gemma2",
     aliases: &[],
     ties_embeddings: true,
+    feature_keys: &[],
     read: read_gemma2,
     sliding_layers: alternate_layers_slide,
 };
@@ -32,6 +34,7 @@ pub const GEMMA3: Family = Family {
     name: "gemma3_text",
     aliases: &["gemma3"],
     ties_embeddings: true,
+    feature_keys: &[],
     read: read_gemma3,
     sliding_layers: gemma3_sliding_layers,
 };
@@ -47,7 +50,7 @@ fn read_gemma2(keys: &Keys, c: &Common, arch: &mut Architecture) -> Result<(), C
 
 fn read_gemma3(keys: &Keys, c: &Common, arch: &mut Architecture) -> Result<(), CalcError> {
     read_gemma2(keys, c, arch)?;
-    arch.qk_norm = true;
+    arch.qk_norm = QkNorm::PerHead;
     Ok(())
 }
 

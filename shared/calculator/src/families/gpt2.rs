@@ -13,6 +13,7 @@ pub const GPT2: Family = Family {
     name: "gpt2",
     aliases: &[],
     ties_embeddings: true,
+    feature_keys: &[],
     read: read_gpt2,
     sliding_layers: no_layer_slides,
 };
@@ -22,6 +23,7 @@ pub const GPT_BIGCODE: Family = Family {
     name: "gpt_bigcode",
     aliases: &[],
     ties_embeddings: true,
+    feature_keys: &[],
     read: read_gpt_bigcode,
     sliding_layers: no_layer_slides,
 };

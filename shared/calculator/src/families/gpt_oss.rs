@@ -13,6 +13,7 @@ pub const GPT_OSS: Family = Family {
     name: "gpt_oss",
     aliases: &[],
     ties_embeddings: false,
+    feature_keys: &[],
     read: read_gpt_oss,
     sliding_layers: alternate_layers_slide,
 };

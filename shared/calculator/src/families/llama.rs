@@ -12,6 +12,7 @@ pub const LLAMA: Family = Family {
     name: "llama",
     aliases: &[],
     ties_embeddings: false,
+    feature_keys: &[],
     read: read_dense,
     sliding_layers: no_layer_slides,
 };
@@ -22,6 +23,7 @@ pub const MISTRAL: Family = Family {
     name: "mistral",
     aliases: &[],
     ties_embeddings: false,
+    feature_keys: &[],
     read: read_mistral,
     sliding_layers: every_layer_slides,
 };
@@ -32,6 +34,7 @@ pub const GENERIC: Family = Family {
     name: "llama-style",
     aliases: &[],
     ties_embeddings: false,
+    feature_keys: &[],
     read: read_dense,
     sliding_layers: every_layer_slides,
 };

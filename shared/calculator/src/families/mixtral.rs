@@ -12,6 +12,7 @@ pub const MIXTRAL: Family = Family {
     name: "mixtral",
     aliases: &[],
     ties_embeddings: false,
+    feature_keys: &[],
     read: read_mixtral,
     sliding_layers: every_layer_slides,
 };

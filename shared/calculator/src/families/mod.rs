@@ -9,13 +9,17 @@
 mod deepseek;
 mod falcon;
 mod gemma;
+mod glm;
 mod gpt2;
 mod gpt_oss;
 mod llama;
+mod llama4;
+mod minimax;
 mod mixtral;
 mod opt;
 mod phi3;
 mod qwen;
+mod qwen_next;
 
 use std::fmt;
 
@@ -24,32 +28,41 @@ use crate::config::{Common, Keys};
 use crate::error::CalcError;
 use crate::limits;
 
-pub use deepseek::DEEPSEEK_V3;
+pub use deepseek::{DEEPSEEK_V3, DEEPSEEK_V32};
 pub use falcon::FALCON;
 pub use gemma::{GEMMA, GEMMA2, GEMMA3};
+pub use glm::GLM4_MOE;
 pub use gpt2::{GPT2, GPT_BIGCODE};
 pub use gpt_oss::GPT_OSS;
 pub use llama::{GENERIC, LLAMA, MISTRAL};
+pub use llama4::LLAMA4;
+pub use minimax::MINIMAX_M2;
 pub use mixtral::MIXTRAL;
 pub use opt::OPT;
 pub use phi3::PHI3;
 pub use qwen::{QWEN2, QWEN2_MOE, QWEN3, QWEN3_MOE};
+pub use qwen_next::QWEN3_NEXT;
 
 /// Every family a `model_type` can name. [`GENERIC`] is not here: it reads an unknown
 /// `model_type` as a llama-style decoder.
-pub const FAMILIES: [&Family; 17] = [
+pub const FAMILIES: [&Family; 22] = [
     &LLAMA,
+    &LLAMA4,
     &MISTRAL,
     &MIXTRAL,
     &QWEN2,
     &QWEN2_MOE,
     &QWEN3,
     &QWEN3_MOE,
+    &QWEN3_NEXT,
     &GEMMA,
     &GEMMA2,
     &GEMMA3,
     &PHI3,
     &DEEPSEEK_V3,
+    &DEEPSEEK_V32,
+    &GLM4_MOE,
+    &MINIMAX_M2,
     &GPT_OSS,
     &FALCON,
     &OPT,
@@ -70,6 +83,10 @@ pub struct Family {
     pub aliases: &'static [&'static str],
     /// The `tie_word_embeddings` default of the family's config class.
     pub ties_embeddings: bool,
+    /// Keys (and `layer_types` entries) that mark layers a llama-style reading would
+    /// miss (chunked attention, linear attention, …) which this family reads; other
+    /// families refuse them (`config/unsupported.rs`).
+    pub feature_keys: &'static [&'static str],
     pub(crate) read: ReadLayout,
     pub(crate) sliding_layers: SlidingLayers,
 }

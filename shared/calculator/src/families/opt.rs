@@ -13,6 +13,7 @@ pub const OPT: Family = Family {
     name: "opt",
     aliases: &[],
     ties_embeddings: true,
+    feature_keys: &[],
     read: read_opt,
     sliding_layers: no_layer_slides,
 };

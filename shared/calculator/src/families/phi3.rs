@@ -11,6 +11,7 @@ pub const PHI3: Family = Family {
     name: "phi3",
     aliases: &[],
     ties_embeddings: false,
+    feature_keys: &[],
     read: read_phi3,
     sliding_layers: every_layer_slides,
 };

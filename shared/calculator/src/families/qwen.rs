@@ -5,7 +5,7 @@
 //! shared expert with a sigmoid gate.
 
 use super::{read_dense, read_moe, Experts, Family};
-use crate::architecture::Architecture;
+use crate::architecture::{Architecture, QkNorm};
 use crate::config::{Common, Keys};
 use crate::error::CalcError;
 use crate::limits;
@@ -15,6 +15,7 @@ pub const QWEN2: Family = Family {
     name: "qwen2",
     aliases: &[],
     ties_embeddings: false,
+    feature_keys: &[],
     read: read_qwen2,
     sliding_layers: qwen_sliding_layers,
 };
@@ -24,6 +25,7 @@ pub const QWEN2_MOE: Family = Family {
     name: "qwen2_moe",
     aliases: &[],
     ties_embeddings: false,
+    feature_keys: &[],
     read: read_qwen2_moe,
     sliding_layers: qwen_sliding_layers,
 };
@@ -33,6 +35,7 @@ pub const QWEN3: Family = Family {
     name: "qwen3",
     aliases: &[],
     ties_embeddings: false,
+    feature_keys: &[],
     read: read_qwen3,
     sliding_layers: qwen_sliding_layers,
 };
@@ -42,6 +45,7 @@ pub const QWEN3_MOE: Family = Family {
     name: "qwen3_moe",
     aliases: &[],
     ties_embeddings: false,
+    feature_keys: &[],
     read: read_qwen3_moe,
     sliding_layers: qwen_sliding_layers,
 };
@@ -64,7 +68,7 @@ fn read_qwen2(keys: &Keys, c: &Common, arch: &mut Architecture) -> Result<(), Ca
 
 fn read_qwen3(keys: &Keys, c: &Common, arch: &mut Architecture) -> Result<(), CalcError> {
     read_dense(keys, c, arch)?;
-    arch.qk_norm = true;
+    arch.qk_norm = QkNorm::PerHead;
     Ok(())
 }
 
@@ -74,12 +78,12 @@ fn read_qwen2_moe(keys: &Keys, c: &Common, arch: &mut Architecture) -> Result<()
 }
 
 fn read_qwen3_moe(keys: &Keys, c: &Common, arch: &mut Architecture) -> Result<(), CalcError> {
-    arch.qk_norm = true;
+    arch.qk_norm = QkNorm::PerHead;
     read_qwen_moe(keys, c, arch, false, QWEN3_MOE_TOP_K)
 }
 
 /// The MoE layout both generations share; only Qwen2-MoE has a shared expert.
-fn read_qwen_moe(
+pub(super) fn read_qwen_moe(
     keys: &Keys,
     c: &Common,
     arch: &mut Architecture,

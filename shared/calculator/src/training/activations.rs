@@ -12,7 +12,7 @@
 use super::trainable::Trainable;
 use super::vocabulary::Loss;
 use super::{TrainingRequest, DEFAULT_LOSS_CHUNKS};
-use crate::architecture::{Architecture, LinearKind, Moe, Norm};
+use crate::architecture::{Architecture, LinearKind, Moe, Norm, QkNorm};
 use crate::model::Model;
 use crate::runtime::FP32_BYTES;
 
@@ -101,10 +101,14 @@ fn projections(model: &Model, kinds: &[LinearKind]) -> (u128, u128, u128) {
             .filter(|g| g.kind == LinearKind::Attention)
             .map(|g| g.shape.count)
             .sum::<u128>()
-            / arch.num_layers.max(1) as u128;
+            / arch.attention_layers.max(1) as u128;
         let (latent_readers, latent_widths) = match arch.mla {
             Some(m) => {
-                let q_b = m.q_lora_rank.map_or((0, 0), |r| (1, r as u128));
+                // q_b reads the query latent, and so does the indexer's wq_b.
+                let q_readers = 1 + u128::from(arch.indexer.is_some());
+                let q_b = m
+                    .q_lora_rank
+                    .map_or((0, 0), |r| (q_readers, q_readers * r as u128));
                 (1 + q_b.0, m.kv_lora_rank as u128 + q_b.1)
             }
             None => (0, 0),
@@ -119,6 +123,7 @@ fn projections(model: &Model, kinds: &[LinearKind]) -> (u128, u128, u128) {
         let layers = match g.kind {
             LinearKind::Mlp | LinearKind::Attention => arch.num_layers - moe_layers,
             LinearKind::Expert | LinearKind::SharedExpert => moe_layers,
+            LinearKind::Mixer => arch.mixer.map_or(0, |m| m.layers),
         }
         .max(1) as u128;
         let per_layer = g.shape.count / layers;
@@ -174,12 +179,26 @@ fn attention_saved(model: &Model, req: &TrainingRequest, c: &Casting) -> u128 {
         + projection_inputs(model, req, &[LinearKind::Attention], true, c)
         + (q + 2 * kv + o) * a
         + arch.num_heads as u128 * FP32_BYTES;
-    if arch.qk_norm {
-        // RMSNorm over each head: fp32 input, inverse RMS per head, and the
-        // normalized input when the norm trains.
-        let heads = (arch.num_heads + arch.num_kv_heads) as u128;
-        let trained = if c.norms_trained { (q + kv) * a } else { 0 };
-        attn += (q + kv) * FP32_BYTES + heads * FP32_BYTES + trained;
+    // RMSNorm on q and k: fp32 input, an inverse RMS per normalized vector, and the
+    // normalized input when the norm has a weight that trains.
+    let (normalized, weighted) = match arch.qk_norm {
+        QkNorm::None => (0, false),
+        QkNorm::PerHead => ((arch.num_heads + arch.num_kv_heads) as u128, true),
+        QkNorm::AcrossHeads => (2, true),
+        QkNorm::Unweighted => ((arch.num_heads + arch.num_kv_heads) as u128, false),
+    };
+    if normalized > 0 {
+        let trained = if c.norms_trained && weighted {
+            (q + kv) * a
+        } else {
+            0
+        };
+        // Llama 4 normalizes only on its rotary layers: averaged over the layers.
+        let share = |x: u128| match arch.qk_norm {
+            QkNorm::Unweighted => x * arch.sliding_layers as u128 / arch.num_layers.max(1) as u128,
+            _ => x,
+        };
+        attn += share((q + kv) * FP32_BYTES + normalized * FP32_BYTES + trained);
     }
     if let Some(m) = arch.mla {
         let latent = (m.q_lora_rank.unwrap_or(0) + m.kv_lora_rank + m.qk_rope_head_dim) as u128;

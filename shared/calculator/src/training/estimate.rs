@@ -363,6 +363,15 @@ fn validate(
     warnings: &mut Vec<String>,
 ) -> Result<Precision, CalcError> {
     check_workload(req.batch_size, req.sequence_length, req.num_gpus)?;
+    if let Some(m) = model.arch.mixer {
+        return Err(CalcError::field(
+            "method",
+            format!(
+                "training is not modelled for models with {} layers yet (what their chunked-scan kernels save for the backward pass is not derived); inference is",
+                m.kind.name()
+            ),
+        ));
+    }
     limits::LORA_RANK.check(req.lora_rank)?;
     if let Some(p) = req.trainable_percent {
         limits::TRAINABLE_PARAMETERS.check(p)?;

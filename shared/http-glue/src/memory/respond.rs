@@ -2,6 +2,7 @@
 //! in the requested unit and as exact bytes, and the warnings.
 
 use calculator::checkpoint::ModuleScope;
+use calculator::kv_cache::CacheBytes;
 use calculator::{
     Bytes, Choice, Engine, InferenceEstimate, InferenceRequest, Quantization, TrainingEstimate,
     TrainingRequest, Unit, VllmCapacity, VllmSettings,
@@ -130,10 +131,27 @@ pub(crate) fn inference_json(
         &e.warnings,
     );
     result["per_gpu"] = json!(req.num_gpus > 1);
+    result["kv_cache_by_kind"] = cache_by_kind_json(&e.cache_by_kind, unit);
     if let Some(v) = &e.vllm {
         result["vllm"] = vllm_json(v, unit);
     }
     result
+}
+
+/// The cache by what keeps it: attention keys and values and the indexer's keys grow
+/// with every token, the mixers' state is fixed per sequence.
+fn cache_by_kind_json(c: &CacheBytes, unit: Unit) -> Value {
+    // Each part is at most the whole, which the estimate already checked fits a u64.
+    let part = |b: u128| Bytes(b as u64);
+    let (strings, bytes) = in_unit(
+        &[
+            ("attention_kv", part(c.attention)),
+            ("indexer_keys", part(c.indexer)),
+            ("fixed_state", part(c.state)),
+        ],
+        unit,
+    );
+    json!({"memory": strings, "memory_bytes": bytes})
 }
 
 /// The vLLM settings as used: the GPU's memory, the share of it, and the scheduler's

@@ -1,0 +1,59 @@
+//! GLM-4.5 / 4.6 (`glm4_moe`): grouped-query attention with biases on q/k/v (by
+//! `attention_bias`) and optional per-head q/k RMSNorm (`use_qk_norm`), then
+//! DeepSeek-V3's expert layout: `first_k_dense_replace` dense layers, then
+//! `n_routed_experts` routed experts of `moe_intermediate_size` plus `n_shared_experts`
+//! shared ones on every layer, a router with a per-expert score-correction bias.
+//! The multi-token-prediction layer the checkpoints store (`model.layers.N`) is not
+//! loaded by transformers or by vLLM without speculative decoding, so it is not counted.
+
+use super::{no_layer_slides, read_moe, Experts, Family};
+use crate::architecture::{Architecture, QkNorm};
+use crate::config::{Common, Keys};
+use crate::error::CalcError;
+use crate::limits;
+
+/// `glm4_moe`
+pub const GLM4_MOE: Family = Family {
+    name: "glm4_moe",
+    aliases: &[],
+    ties_embeddings: false,
+    feature_keys: &[],
+    read: read_glm4_moe,
+    sliding_layers: no_layer_slides,
+};
+
+/// Defaults of `Glm4MoeConfig`: `num_experts_per_tok`, `n_shared_experts`,
+/// `first_k_dense_replace`.
+const DEFAULT_TOP_K: u64 = 8;
+const DEFAULT_SHARED: u64 = 1;
+const DEFAULT_FIRST_DENSE: u64 = 1;
+
+fn read_glm4_moe(keys: &Keys, c: &Common, arch: &mut Architecture) -> Result<(), CalcError> {
+    arch.num_kv_heads = c.kv_heads.unwrap_or(c.heads);
+    // The bias sits on q, k and v only; the output projection never has one.
+    arch.o_bias = false;
+    if keys.flag("use_qk_norm")?.unwrap_or(false) {
+        arch.qk_norm = QkNorm::PerHead;
+    }
+    arch.intermediate_size = keys.required(&["intermediate_size"], 1, limits::MAX_INTERMEDIATE)?;
+    let expert_width = keys.required(&["moe_intermediate_size"], 1, limits::MAX_INTERMEDIATE)?;
+    let shared = keys
+        .uint(&["n_shared_experts"], 0, limits::MAX_EXPERTS)?
+        .unwrap_or(DEFAULT_SHARED);
+    let first_dense = keys
+        .uint(&["first_k_dense_replace"], 0, c.layers)?
+        .unwrap_or(DEFAULT_FIRST_DENSE);
+    let experts = Experts {
+        count_keys: &["n_routed_experts"],
+        default_top_k: DEFAULT_TOP_K,
+        router_bias: true,
+    };
+    read_moe(
+        keys,
+        arch,
+        experts,
+        expert_width,
+        shared * expert_width,
+        |i| i >= first_dense,
+    )
+}
