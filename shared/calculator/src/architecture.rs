@@ -208,6 +208,10 @@ pub struct Architecture {
     pub sliding_window: Option<u64>,
     /// How many layers attend through the sliding window.
     pub sliding_layers: u64,
+    /// The windowed layers attend within fixed chunks of `sliding_window` tokens
+    /// rather than over the last `sliding_window` tokens (Llama 4): the same bound on
+    /// what they cache, aligned to chunk starts.
+    pub chunked_window: bool,
     /// Context length the model was trained for.
     pub max_position_embeddings: Option<u64>,
     /// `torch_dtype` of the published weights.
@@ -292,6 +296,7 @@ impl Architecture {
             parallel_attention: false,
             sliding_window: None,
             sliding_layers: 0,
+            chunked_window: false,
             max_position_embeddings: None,
             torch_dtype: None,
             checkpoint: None,

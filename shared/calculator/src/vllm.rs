@@ -10,7 +10,7 @@ use crate::kv_cache::{
 };
 use crate::model::Model;
 use crate::precision::Precision;
-use crate::runtime::CUDA_CONTEXT_BYTES;
+use crate::runtime::{CUDA_CONTEXT_BYTES, FP32_BYTES};
 use crate::units::Bytes;
 
 /// vLLM's default `gpu_memory_utilization` (`CacheConfig`, v0.11 to v0.20): the share
@@ -165,12 +165,18 @@ impl VllmCapacity {
     }
 }
 
+/// Latent values per fp32 scale in vLLM's `fp8_ds_mla` cache layout (656 bytes per
+/// token for DeepSeek-V3.2: 512 fp8 latent values, 4 scales, 64 bf16 rope values;
+/// `MLAAttentionSpec.real_page_size_bytes` and the FlashMLA sparse backend).
+const DS_MLA_SCALE_BLOCK: u128 = 128;
+
 /// The attention layers of a model as vLLM's KV-cache manager groups them: full
 /// attention and sliding-window layers get separate block tables.
 struct LayerGroups {
     full: u64,
     sliding: u64,
     window: u64,
+    chunked: bool,
 }
 
 impl LayerGroups {
@@ -179,9 +185,10 @@ impl LayerGroups {
         let window = arch.sliding_window.unwrap_or(0);
         let sliding = if window > 0 { arch.sliding_layers } else { 0 };
         LayerGroups {
-            full: arch.num_layers - sliding,
+            full: arch.attention_layers - sliding,
             sliding,
             window,
+            chunked: arch.chunked_window,
         }
     }
 
@@ -206,10 +213,17 @@ impl LayerGroups {
 
     /// Blocks one layer needs for a request of `len` tokens (`max_memory_usage_bytes`
     /// of its spec over the page size): a full layer keeps every token, a sliding one
-    /// its window plus the tokens of one step, and one block more.
+    /// its window plus the tokens of one step, and one block more; a chunked one
+    /// (`ChunkedLocalAttentionSpec`) one chunk plus the tokens of one step.
     fn layer_blocks(&self, len: u64, block: u64, step_tokens: u64) -> (u64, u64) {
-        let window_tokens = len.min(self.window.saturating_sub(1) + step_tokens);
-        (len.div_ceil(block), window_tokens.div_ceil(block) + 1)
+        let windowed = if self.chunked {
+            len.min(self.window + step_tokens).div_ceil(block)
+        } else {
+            len.min(self.window.saturating_sub(1) + step_tokens)
+                .div_ceil(block)
+                + 1
+        };
+        (len.div_ceil(block), windowed)
     }
 
     /// Blocks a request needs, summed over groups: what "Maximum concurrency" divides
@@ -328,10 +342,19 @@ pub(crate) fn start_up(
     };
     // A page holds a block of one layer's keys and values and, with DeepSeek-V3.2,
     // the indexer's keys of the same tokens (vLLM groups both as full attention).
-    let attention_page = cached_bytes(
-        block as u128 * values_per_token_layer(model, gpus),
-        kv_precision,
-    );
+    let attention_page = match (model.arch.mla, model.arch.indexer) {
+        // DeepSeek-V3.2's sparse kernels keep an fp8 cache as `fp8_ds_mla`: the latent
+        // in fp8 with an fp32 scale per 128 values, the rope key left in bf16.
+        (Some(m), Some(_)) if kv_precision == Precision::Float8 => {
+            let latent = m.kv_lora_rank as u128;
+            let scales = latent.div_ceil(DS_MLA_SCALE_BLOCK) * FP32_BYTES;
+            block as u128 * (latent + scales + 2 * m.qk_rope_head_dim as u128)
+        }
+        _ => cached_bytes(
+            block as u128 * values_per_token_layer(model, gpus),
+            kv_precision,
+        ),
+    };
     let indexer_page = model
         .arch
         .indexer

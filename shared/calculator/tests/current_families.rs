@@ -1,8 +1,28 @@
 //! The families of late 2026 (issue 11): exact parameter totals against the published
 //! checkpoints, and caches that grow only where the layers keep per-token state.
 
-use calculator::Model;
+use calculator::training::TrainingRequest;
+use calculator::{
+    estimate_inference, estimate_training, registry, Bytes, CalcError, Engine, InferenceEstimate,
+    InferenceRequest, Model, Precision, VllmSettings,
+};
 use serde_json::{json, Value};
+
+fn registry_model(name: &str) -> &'static Model {
+    &registry::lookup(name).unwrap().model
+}
+
+/// The transformers-engine answer for one sequence of `tokens` tokens.
+fn one_sequence(model: &Model, tokens: u64) -> InferenceEstimate {
+    estimate_inference(model, &InferenceRequest::new(1, tokens)).unwrap()
+}
+
+fn field_of(e: CalcError) -> String {
+    match e {
+        CalcError::InvalidField { field, .. } => field,
+        other => panic!("{other}"),
+    }
+}
 
 fn model(config: Value) -> Model {
     Model::from_config(&config).unwrap_or_else(|e| panic!("{e}"))
@@ -24,8 +44,11 @@ fn qwen3_next() -> Value {
 
 #[test]
 fn qwen3_next_counts_exactly() {
+    // Qwen/Qwen3-Coder-Next's published total (the same architecture; the Instruct
+    // checkpoint adds a multi-token-prediction layer that is not loaded).
     let m = model(qwen3_next());
     assert_eq!(m.params.total, 79_674_391_296);
+    assert_eq!(m.params.active, 3_874_929_408);
     assert_eq!(m.arch.attention_layers, 12);
     assert_eq!(m.arch.mixer.unwrap().layers, 36);
 }
@@ -99,4 +122,142 @@ fn llama4_counts_exactly() {
     assert_eq!(maverick.params.total, 400_711_848_960);
     assert_eq!(maverick.arch.sliding_layers, 36);
     assert_eq!(maverick.arch.sliding_window, Some(8192));
+}
+
+/// Only the 12 gated-attention layers of Qwen3-Next grow with the context; the 36
+/// Gated DeltaNet layers keep a fixed state per sequence: the convolution's last 4
+/// inputs over q, k and v (8,192 channels) in bf16 and a 128 x 128 fp32 matrix per
+/// value head (32), as transformers keeps them.
+#[test]
+fn qwen3_next_cache_grows_only_in_attention_layers() {
+    let m = model(qwen3_next());
+    let per_token = 12 * 2 * 2 * 256 * 2;
+    let state = 36 * (8192 * 4 * 2 + 32 * 128 * 128 * 4);
+    assert_eq!(state, 77_856_768);
+    for tokens in [1, 4096, 65536] {
+        let c = one_sequence(&m, tokens).cache_by_kind;
+        assert_eq!(c.attention, per_token * tokens as u128);
+        assert_eq!(c.state, state);
+        assert_eq!(c.indexer, 0);
+    }
+    // A llama reading of the same config would have cached all 48 layers: 4x.
+    let two = estimate_inference(&m, &InferenceRequest::new(2, 4096)).unwrap();
+    assert_eq!(two.cache_by_kind.state, 2 * state);
+    assert_eq!(two.kv_cache.0 as u128, two.cache_by_kind.total());
+    // Over 2 GPUs each keeps half the heads' state.
+    let mut r = InferenceRequest::new(1, 4096);
+    r.num_gpus = 2;
+    assert_eq!(
+        estimate_inference(&m, &r).unwrap().cache_by_kind.state,
+        state / 2
+    );
+}
+
+#[test]
+fn qwen3_next_refuses_what_is_not_modelled_by_name() {
+    let m = model(qwen3_next());
+    let mut r = InferenceRequest::new(1, 4096);
+    r.engine = Engine::Vllm(VllmSettings::new(Bytes(80 << 30)));
+    assert_eq!(field_of(estimate_inference(&m, &r).unwrap_err()), "engine");
+    let e = estimate_training(&m, &TrainingRequest::new(1, 512)).unwrap_err();
+    assert_eq!(field_of(e), "method");
+    // 4 GPUs divide the 16 attention heads but not 18 value heads.
+    let mut config = qwen3_next();
+    config["linear_num_key_heads"] = json!(6);
+    config["linear_num_value_heads"] = json!(18);
+    let m = model(config);
+    let mut r = InferenceRequest::new(1, 16);
+    r.num_gpus = 4;
+    let e = estimate_inference(&m, &r).unwrap_err();
+    assert!(e.to_string().contains("gated_deltanet heads"), "{e}");
+}
+
+/// `layer_types` decides the layers where it is given; the value heads must be a
+/// multiple of the key heads.
+#[test]
+fn qwen3_next_reads_layer_types_and_checks_heads() {
+    let mut config = qwen3_next();
+    let types: Vec<Value> = (0..48)
+        .map(|i| {
+            json!(if i % 2 == 0 {
+                "linear_attention"
+            } else {
+                "full_attention"
+            })
+        })
+        .collect();
+    config["layer_types"] = json!(types);
+    let m = model(config.clone());
+    assert_eq!(m.arch.attention_layers, 24);
+    assert_eq!(m.arch.mixer.unwrap().layers, 24);
+    config["linear_num_value_heads"] = json!(24);
+    config["linear_num_key_heads"] = json!(16);
+    let e = Model::from_config(&config).unwrap_err();
+    assert_eq!(field_of(e), "config.linear_num_value_heads");
+}
+
+/// Llama 4's 36 chunked layers never cache more than one chunk (8,192 tokens); its 12
+/// global layers cache everything: 4,096 bytes per token and layer in bf16.
+#[test]
+fn llama4_chunked_layers_stop_at_the_chunk() {
+    let m = registry_model("Llama-4-Scout-17B-16E-Instruct");
+    let per_layer_token = 2 * 8 * 128 * 2;
+    for tokens in [4096u128, 8192, 32768, 131072] {
+        let c = one_sequence(m, tokens as u64).cache_by_kind;
+        let expected = (12 * tokens + 36 * tokens.min(8192)) * per_layer_token;
+        assert_eq!(c.attention, expected, "{tokens}");
+    }
+}
+
+/// DeepSeek-V3.2 caches, besides MLA's latent and rope key, one indexer key per token
+/// and layer: 128 fp8 values and an fp32 scale.
+#[test]
+fn deepseek_v32_caches_indexer_keys() {
+    let m = registry_model("DeepSeek-V3.2");
+    let c = one_sequence(m, 4096).cache_by_kind;
+    assert_eq!(c.indexer, 61 * 132 * 4096);
+    assert_eq!(c.attention, 61 * 576 * 2 * 4096);
+    // V3 has no indexer; V3.2's adds 13,959,424 parameters per layer.
+    let v3 = registry_model("DeepSeek-V3.1");
+    assert_eq!(one_sequence(v3, 4096).cache_by_kind.indexer, 0);
+    assert_eq!(m.params.total - v3.params.total, 61 * 13_959_424);
+    // vLLM: a page holds the latent block and the indexer keys; an fp8 cache is the
+    // sparse kernels' 656-byte layout.
+    let mut r = InferenceRequest::new(1, 4096);
+    r.num_gpus = 8;
+    r.kv_cache_precision = Some(Precision::Float8);
+    r.engine = Engine::Vllm(VllmSettings::new(Bytes(141 << 30)));
+    let e = estimate_inference(m, &r).unwrap();
+    let c = e.vllm.unwrap();
+    let pages = c.num_blocks as u128 * 61;
+    assert_eq!(e.cache_by_kind.attention, pages * 64 * 656);
+    assert_eq!(e.cache_by_kind.indexer, pages * 64 * 132);
+}
+
+/// Kimi K2's own `model_type` reads as DeepSeek-V3's layout.
+#[test]
+fn kimi_k2_is_deepseek_v3() {
+    let m = registry_model("Kimi-K2-Instruct");
+    assert_eq!(m.arch.family.name, "deepseek_v3");
+    assert_eq!(m.params.total, 1_026_408_232_448);
+    assert_eq!(m.params.active, 32_861_500_928);
+}
+
+/// MiniMax-M2 normalizes q over all 48 heads and k over all 8 at once: 6,144 + 1,024
+/// weights per layer, where a per-head norm would have 256.
+#[test]
+fn minimax_m2_norms_span_all_heads() {
+    let across = model(minimax_m2()).params.total;
+    let mut per_head = minimax_m2();
+    per_head["qk_norm_type"] = json!("per_head");
+    assert_eq!(
+        across - model(per_head).params.total,
+        62 * (6144 + 1024 - 256)
+    );
+    let mut bad = minimax_m2();
+    bad["qk_norm_type"] = json!("sideways");
+    assert_eq!(
+        field_of(Model::from_config(&bad).unwrap_err()),
+        "config.qk_norm_type"
+    );
 }

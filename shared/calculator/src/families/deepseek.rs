@@ -18,7 +18,8 @@ use crate::limits;
 /// `deepseek_v3`
 pub const DEEPSEEK_V3: Family = Family {
     name: "deepseek_v3",
-    aliases: &[],
+    // Kimi K2's config.json names its own type and loads as `DeepseekV3Config`.
+    aliases: &["kimi_k2"],
     ties_embeddings: false,
     feature_keys: &[],
     read: read_deepseek_v3,

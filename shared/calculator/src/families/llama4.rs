@@ -32,6 +32,7 @@ const NO_ROPE_LAYER_INTERVAL: u64 = 4;
 
 fn read_llama4(keys: &Keys, c: &Common, arch: &mut Architecture) -> Result<(), CalcError> {
     arch.num_kv_heads = c.kv_heads.unwrap_or(c.heads);
+    arch.chunked_window = true;
     if keys.flag("use_qk_norm")?.unwrap_or(true) {
         arch.qk_norm = QkNorm::Unweighted;
     }
