@@ -261,3 +261,74 @@ fn minimax_m2_norms_span_all_heads() {
         "config.qk_norm_type"
     );
 }
+
+/// A Qwen3.5 wrapper config (`qwen3_5` / `qwen3_5_moe`) around its `text_config`:
+/// three Gated DeltaNet layers to one gated-attention layer, as `layer_types` states.
+fn qwen3_5(wrapper: &str, text: Value) -> Value {
+    let layers = text["num_hidden_layers"].as_u64().unwrap();
+    let types: Vec<&str> = (0..layers)
+        .map(|i| {
+            if (i + 1) % 4 == 0 {
+                "full_attention"
+            } else {
+                "linear_attention"
+            }
+        })
+        .collect();
+    let mut text = text;
+    let shared = json!({"head_dim": 256, "linear_conv_kernel_dim": 4,
+        "linear_key_head_dim": 128, "linear_value_head_dim": 128, "linear_num_key_heads": 16,
+        "attn_output_gate": true, "vocab_size": 248320, "full_attention_interval": 4,
+        "layer_types": types, "mamba_ssm_dtype": "float32", "mtp_num_hidden_layers": 1,
+        "max_position_embeddings": 262144, "partial_rotary_factor": 0.25});
+    text.as_object_mut()
+        .unwrap()
+        .extend(shared.as_object().unwrap().clone());
+    json!({"model_type": wrapper, "text_config": text, "vision_config": {"depth": 27},
+        "torch_dtype": "bfloat16"})
+}
+
+/// Qwen3.5's language models (the published totals add the vision tower and one MTP
+/// layer; the text parts are the totals' own breakdowns where published, else the
+/// totals less the tower and MTP layer, which reproduce every published total).
+#[test]
+fn qwen3_5_counts_exactly() {
+    let dense = |h, l, i, heads, v_heads, tie| {
+        qwen3_5(
+            "qwen3_5",
+            json!({"hidden_size": h, "num_hidden_layers": l, "intermediate_size": i,
+                "num_attention_heads": heads, "num_key_value_heads": 4,
+                "linear_num_value_heads": v_heads, "tie_word_embeddings": tie}),
+        )
+    };
+    assert_eq!(
+        model(dense(4096, 32, 12288, 16, 32, false)).params.total,
+        8_953_803_264
+    );
+    assert_eq!(
+        model(dense(2560, 32, 9216, 16, 32, true)).params.total,
+        4_205_751_296
+    );
+    assert_eq!(
+        model(dense(5120, 64, 17408, 24, 48, false)).params.total,
+        26_895_998_464
+    );
+    let moe = |h, l, heads, v_heads, experts, top_k, width| {
+        qwen3_5(
+            "qwen3_5_moe",
+            json!({"hidden_size": h, "num_hidden_layers": l, "num_attention_heads": heads,
+                "num_key_value_heads": 2, "linear_num_value_heads": v_heads,
+                "num_experts": experts, "num_experts_per_tok": top_k,
+                "moe_intermediate_size": width, "shared_expert_intermediate_size": width,
+                "tie_word_embeddings": false}),
+        )
+    };
+    let a3b = model(moe(2048, 40, 16, 32, 256, 8, 512));
+    assert_eq!(a3b.params.total, 34_660_610_688);
+    assert_eq!(a3b.params.active, 3_454_988_928);
+    assert_eq!(a3b.arch.family.name, "qwen3_5_moe_text");
+    assert_eq!(
+        model(moe(4096, 60, 32, 64, 512, 10, 1024)).params.total,
+        396_346_350_336
+    );
+}

@@ -12,22 +12,6 @@ use crate::families::{self, FAMILIES};
 /// `model_type`s of families known to have such layers, with what sets them apart.
 const FAMILIES_NOT_READ: &[(&str, &str)] = &[
     (
-        "qwen3_5",
-        "Qwen3.5: Gated DeltaNet linear attention on most layers",
-    ),
-    (
-        "qwen3_5_text",
-        "Qwen3.5: Gated DeltaNet linear attention on most layers",
-    ),
-    (
-        "qwen3_5_moe",
-        "Qwen3.5 MoE: Gated DeltaNet linear attention and experts",
-    ),
-    (
-        "qwen3_5_moe_text",
-        "Qwen3.5 MoE: Gated DeltaNet linear attention and experts",
-    ),
-    (
         "kimi_linear",
         "Kimi-Linear: Kimi Delta Attention linear layers beside MLA",
     ),
@@ -185,7 +169,7 @@ mod tests {
         assert!(message.contains("'linear_attention' layers"));
         // Inside a multimodal wrapper, the text model is checked too.
         let wrapped =
-            json!({"model_type": "mystery_vl", "text_config": config("qwen3_5_text", json!({}))});
+            json!({"model_type": "mystery_vl", "text_config": config("kimi_linear", json!({}))});
         assert_eq!(refused_field(wrapped).0, "config.text_config.model_type");
     }
 

@@ -41,11 +41,11 @@ pub use mixtral::MIXTRAL;
 pub use opt::OPT;
 pub use phi3::PHI3;
 pub use qwen::{QWEN2, QWEN2_MOE, QWEN3, QWEN3_MOE};
-pub use qwen_next::QWEN3_NEXT;
+pub use qwen_next::{QWEN3_5, QWEN3_5_MOE, QWEN3_NEXT};
 
 /// Every family a `model_type` can name. [`GENERIC`] is not here: it reads an unknown
 /// `model_type` as a llama-style decoder.
-pub const FAMILIES: [&Family; 22] = [
+pub const FAMILIES: [&Family; 24] = [
     &LLAMA,
     &LLAMA4,
     &MISTRAL,
@@ -55,6 +55,8 @@ pub const FAMILIES: [&Family; 22] = [
     &QWEN3,
     &QWEN3_MOE,
     &QWEN3_NEXT,
+    &QWEN3_5,
+    &QWEN3_5_MOE,
     &GEMMA,
     &GEMMA2,
     &GEMMA3,

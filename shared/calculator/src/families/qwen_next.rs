@@ -13,7 +13,7 @@
 //! `d_k x d_v` matrix per value head (methodology §4.3).
 
 use super::qwen::read_qwen_moe;
-use super::{no_layer_slides, Family};
+use super::{no_layer_slides, read_dense, Family};
 use crate::architecture::{Architecture, MixerKind, QkNorm, StateMixer};
 use crate::config::{Common, Keys};
 use crate::error::CalcError;
@@ -28,6 +28,32 @@ pub const QWEN3_NEXT: Family = Family {
     read: read_qwen3_next,
     sliding_layers: no_layer_slides,
 };
+
+/// `qwen3_5_text` (the language model of the `qwen3_5` wrapper): Qwen3-Next's layers
+/// with a dense MLP. Its projections are split (`in_proj_qkv` and `in_proj_z`,
+/// `in_proj_b` and `in_proj_a`), which changes no count.
+pub const QWEN3_5: Family = Family {
+    name: "qwen3_5_text",
+    aliases: &["qwen3_5"],
+    ties_embeddings: false,
+    feature_keys: GATED_DELTANET_KEYS,
+    read: read_qwen3_5,
+    sliding_layers: no_layer_slides,
+};
+
+/// `qwen3_5_moe_text` (the language model of the `qwen3_5_moe` wrapper): Qwen3-Next's
+/// layers and experts.
+pub const QWEN3_5_MOE: Family = Family {
+    name: "qwen3_5_moe_text",
+    aliases: &["qwen3_5_moe"],
+    ties_embeddings: false,
+    feature_keys: GATED_DELTANET_KEYS,
+    read: read_qwen3_5_moe,
+    sliding_layers: no_layer_slides,
+};
+
+/// `Qwen3_5MoeTextConfig.num_experts_per_tok`.
+const QWEN3_5_MOE_TOP_K: u64 = 8;
 
 /// The keys (and the `layer_types` entry) of Gated DeltaNet layers.
 pub(super) const GATED_DELTANET_KEYS: &[&str] = &[
@@ -47,10 +73,29 @@ const DEFAULT_KEY_HEADS: u64 = 16;
 const DEFAULT_VALUE_HEADS: u64 = 32;
 
 fn read_qwen3_next(keys: &Keys, c: &Common, arch: &mut Architecture) -> Result<(), CalcError> {
-    arch.qk_norm = QkNorm::PerHead;
-    arch.attn_output_gate = true;
+    gated_attention(keys, arch)?;
     read_qwen_moe(keys, c, arch, true, DEFAULT_TOP_K)?;
     read_gated_deltanet(keys, c, arch)
+}
+
+fn read_qwen3_5(keys: &Keys, c: &Common, arch: &mut Architecture) -> Result<(), CalcError> {
+    gated_attention(keys, arch)?;
+    read_dense(keys, c, arch)?;
+    read_gated_deltanet(keys, c, arch)
+}
+
+fn read_qwen3_5_moe(keys: &Keys, c: &Common, arch: &mut Architecture) -> Result<(), CalcError> {
+    gated_attention(keys, arch)?;
+    read_qwen_moe(keys, c, arch, true, QWEN3_5_MOE_TOP_K)?;
+    read_gated_deltanet(keys, c, arch)
+}
+
+/// Qwen3's attention (per-head q/k norm) with the output gate, which Qwen3.5 configs
+/// state as `attn_output_gate` (on by default, as Qwen3-Next always has it).
+fn gated_attention(keys: &Keys, arch: &mut Architecture) -> Result<(), CalcError> {
+    arch.qk_norm = QkNorm::PerHead;
+    arch.attn_output_gate = keys.flag("attn_output_gate")?.unwrap_or(true);
+    Ok(())
 }
 
 /// Reads the Gated DeltaNet layers and which layers they are: those `layer_types` names
