@@ -68,6 +68,10 @@ pub enum MixerKind {
     GatedDeltaNet,
     /// Mamba-2 state-space layers.
     Mamba2,
+    /// Mamba (-1) selective state-space layers (Jamba): one state per channel.
+    Mamba1,
+    /// Kimi Delta Attention linear layers (Kimi-Linear).
+    KimiDelta,
 }
 
 impl MixerKind {
@@ -76,6 +80,8 @@ impl MixerKind {
         match self {
             MixerKind::GatedDeltaNet => "gated_deltanet",
             MixerKind::Mamba2 => "mamba2",
+            MixerKind::Mamba1 => "mamba",
+            MixerKind::KimiDelta => "kimi_delta_attention",
         }
     }
 }
@@ -104,6 +110,10 @@ pub struct StateMixer {
     pub other_params: u128,
     /// Values of the recurrent state of one sequence (all heads).
     pub recurrent_state: u64,
+    /// Tokens per chunk of the chunked-scan kernel, which materializes the state at
+    /// every chunk boundary in a forward pass; `None` for a scan that keeps it in
+    /// registers (Mamba-1's selective scan).
+    pub scan_chunk: Option<u64>,
 }
 
 /// DeepSeek-V3.2's sparse-attention indexer (the "lightning indexer"): small
@@ -136,6 +146,9 @@ pub struct Moe {
     pub expert_bias: bool,
     /// How many decoder layers are MoE layers; the others use the dense MLP.
     pub moe_layers: u64,
+    /// Whether experts (routed and shared) are gated MLPs (gate, up, down) rather than
+    /// two matrices (Nemotron-H's squared-ReLU experts).
+    pub gated_experts: bool,
 }
 
 /// Memory-relevant description of a decoder-only transformer. Widths are in features,
@@ -182,6 +195,9 @@ pub struct Architecture {
     pub attention_layers: u64,
     /// The fixed-state token mixer of the other layers, when there is one.
     pub mixer: Option<StateMixer>,
+    /// Layers with neither a dense MLP nor experts (Nemotron-H's blocks hold one
+    /// mixer each: attention, Mamba-2, an MLP or experts).
+    pub ffn_free_layers: u64,
     /// One learned attention-sink logit per head (gpt-oss).
     pub attention_sinks: bool,
     /// One fused `qkv` matrix instead of three (matters for LoRA adapter shapes).
@@ -283,6 +299,7 @@ impl Architecture {
             attn_output_gate: false,
             attention_layers: num_layers,
             mixer: None,
+            ffn_free_layers: 0,
             attention_sinks: false,
             fused_qkv: false,
             fused_gate_up: false,
@@ -341,7 +358,7 @@ impl Architecture {
 
     /// Decoder layers that use the dense MLP.
     pub fn dense_layers(&self) -> u64 {
-        self.num_layers - self.moe.map_or(0, |m| m.moe_layers)
+        self.num_layers - self.moe.map_or(0, |m| m.moe_layers) - self.ffn_free_layers
     }
 
     /// Every linear weight matrix of the decoder layers, grouped by shape.
@@ -415,10 +432,11 @@ impl Architecture {
         if let Some(moe) = self.moe {
             let experts = moe.num_experts as u128 * moe.moe_layers as u128;
             let ie = moe.expert_intermediate;
-            push(Expert, h, ie, 2 * experts);
+            let up = if moe.gated_experts { 2 } else { 1 };
+            push(Expert, h, ie, up * experts);
             push(Expert, ie, h, experts);
             let shared = moe.moe_layers as u128;
-            push(SharedExpert, h, moe.shared_intermediate, 2 * shared);
+            push(SharedExpert, h, moe.shared_intermediate, up * shared);
             push(SharedExpert, moe.shared_intermediate, h, shared);
         }
         out

@@ -2,7 +2,7 @@
 //!
 //! Derivations and sources: `docs/methodology.md`, section "Inference".
 
-use crate::architecture::{MixerKind, StateMixer};
+use crate::architecture::StateMixer;
 use crate::checkpoint::ModuleScope;
 use crate::error::{check_weights, check_workload, to_u64, CalcError};
 use crate::kv_cache::{cache_bytes, kv_heads_per_gpu, CacheBytes};
@@ -245,17 +245,6 @@ pub(crate) fn forward_activation_bytes(
     residual + attention.max(dense).max(moe).max(logits).max(mixer)
 }
 
-/// Tokens per chunk of the chunked-scan kernels: flash-linear-attention's Gated DeltaNet
-/// kernels (`chunk_gated_delta_rule`, `BT = 64`) and the Mamba-2 SSD kernels
-/// (`mamba_chunk_scan_combined`, `chunk_size` 256 in the configs of every Mamba-2
-/// hybrid read here).
-fn scan_chunk(kind: MixerKind) -> u128 {
-    match kind {
-        MixerKind::GatedDeltaNet => 64,
-        MixerKind::Mamba2 => 256,
-    }
-}
-
 /// The forward pass of one mixer layer over `tokens` tokens on one of `n` GPUs: the
 /// norm's output, the input projection's streams, the convolution's output, the scan's
 /// output and the gated norm's, in the compute dtype, and the recurrent state the
@@ -263,7 +252,10 @@ fn scan_chunk(kind: MixerKind) -> u128 {
 /// tokens, fp32).
 fn mixer_transient(m: StateMixer, tokens: u128, h: u128, n: u128, a: u128) -> u128 {
     let streams = (m.in_proj + m.conv_channels + 2 * m.out_proj) as u128 / n;
-    let chunk_states = tokens.div_ceil(scan_chunk(m.kind)) * m.recurrent_state as u128 / n;
+    let chunks = m
+        .scan_chunk
+        .map_or(0, |c| tokens.div_ceil(c.max(1) as u128));
+    let chunk_states = chunks * m.recurrent_state as u128 / n;
     tokens * (h + streams) * a + chunk_states * FP32_BYTES
 }
 

@@ -83,14 +83,14 @@ pub(crate) fn indexer_bytes_per_token_layer(ix: Indexer) -> u128 {
 
 /// Bytes of one sequence's state in one mixer layer as transformers keeps it, on one
 /// GPU (heads and channels split over `gpus`): the convolution's last `conv_kernel`
-/// inputs in the compute dtype (`a` bytes), and the recurrent state, which the Gated
-/// DeltaNet kernels (flash-linear-attention's and transformers' torch fallback) return
-/// in fp32 while the Mamba-2 cache keeps it in the model dtype.
+/// inputs in the compute dtype (`a` bytes), and the recurrent state, which the delta-rule
+/// kernels (flash-linear-attention's Gated DeltaNet and KDA, and transformers' torch
+/// fallback) return in fp32 while the Mamba caches keep it in the model dtype.
 pub(crate) fn state_bytes_per_sequence_layer(m: StateMixer, a: u128, gpus: u64) -> u128 {
     let conv = m.conv_channels.div_ceil(gpus) as u128 * m.conv_kernel as u128 * a;
     let recurrent_bytes = match m.kind {
-        MixerKind::GatedDeltaNet => FP32_BYTES,
-        MixerKind::Mamba2 => a,
+        MixerKind::GatedDeltaNet | MixerKind::KimiDelta => FP32_BYTES,
+        MixerKind::Mamba2 | MixerKind::Mamba1 => a,
     };
     let heads = m.heads.div_ceil(gpus) as u128;
     conv + heads * (m.recurrent_state / m.heads.max(1)) as u128 * recurrent_bytes

@@ -170,12 +170,12 @@ impl Architecture {
         let h = self.hidden_size as u128;
         let e = m.num_experts as u128;
         let ie = m.expert_intermediate as u128;
-        // Experts are gated MLPs in every supported MoE family.
-        let weights = 3 * h * ie;
+        let matrices = if m.gated_experts { 3 } else { 2 };
+        let weights = matrices * h * ie;
         let bias = if m.expert_bias { 2 * ie + h } else { 0 };
         let router = h * e + if m.router_bias { e } else { 0 };
         let shared =
-            3 * h * m.shared_intermediate as u128 + if m.shared_expert_gate { h } else { 0 };
+            matrices * h * m.shared_intermediate as u128 + if m.shared_expert_gate { h } else { 0 };
         MoeCounts {
             layer_extra: router + shared + e * (weights + bias),
             expert: weights + bias,

@@ -332,3 +332,107 @@ fn qwen3_5_counts_exactly() {
         396_346_350_336
     );
 }
+
+/// nvidia/NVIDIA-Nemotron-Nano-9B-v2 `config.json`.
+fn nemotron_nano_9b() -> Value {
+    json!({"model_type": "nemotron_h", "hidden_size": 4480, "num_hidden_layers": 56,
+        "hybrid_override_pattern": "M-M-M-MM-M-M-M*-M-M-M*-M-M-M-M*-M-M-M-M*-M-MM-M-M-M-M-M-",
+        "mamba_num_heads": 128, "mamba_head_dim": 80, "ssm_state_size": 128, "n_groups": 8,
+        "conv_kernel": 4, "num_attention_heads": 40, "num_key_value_heads": 8, "head_dim": 128,
+        "intermediate_size": 15680, "vocab_size": 131072, "tie_word_embeddings": false,
+        "use_conv_bias": true, "use_bias": false, "mlp_bias": false, "chunk_size": 128,
+        "max_position_embeddings": 131072, "torch_dtype": "bfloat16"})
+}
+
+#[test]
+fn mamba_hybrids_count_exactly() {
+    // Nemotron Nano 2 (9B): Hugging Face safetensors total.
+    let nano = model(nemotron_nano_9b());
+    assert_eq!(nano.params.total, 8_888_227_328);
+    assert_eq!(
+        (nano.arch.attention_layers, nano.arch.mixer.unwrap().layers),
+        (4, 27)
+    );
+    // Nemotron 3 Nano 30B-A3B: llama.cpp's n_params (the routers' score-correction
+    // biases included).
+    let nano3 = model(json!({"model_type": "nemotron_h", "hidden_size": 2688,
+        "num_hidden_layers": 52,
+        "hybrid_override_pattern": "MEMEM*EMEMEM*EMEMEM*EMEMEM*EMEMEM*EMEMEMEM*EMEMEMEME",
+        "mamba_num_heads": 64, "mamba_head_dim": 64, "ssm_state_size": 128, "n_groups": 8,
+        "conv_kernel": 4, "num_attention_heads": 32, "num_key_value_heads": 2, "head_dim": 128,
+        "intermediate_size": 1856, "n_routed_experts": 128, "num_experts_per_tok": 6,
+        "moe_intermediate_size": 1856, "n_shared_experts": 1,
+        "moe_shared_expert_intermediate_size": 3712, "vocab_size": 131072,
+        "tie_word_embeddings": false, "use_conv_bias": true, "use_bias": false,
+        "mamba_ssm_cache_dtype": "float32", "torch_dtype": "bfloat16"}));
+    assert_eq!(nano3.params.total, 31_577_940_288);
+    // granite-4.0-h-small and granite-4.0-micro: Hugging Face safetensors totals.
+    let mut types = vec!["mamba"; 40];
+    for i in [5, 15, 25, 35] {
+        types[i] = "attention";
+    }
+    let small = model(
+        json!({"model_type": "granitemoehybrid", "hidden_size": 4096,
+        "num_hidden_layers": 40, "layer_types": types, "mamba_n_heads": 128, "mamba_d_head": 64,
+        "mamba_expand": 2, "mamba_d_state": 128, "mamba_n_groups": 1, "mamba_d_conv": 4,
+        "num_attention_heads": 32, "num_key_value_heads": 8, "num_local_experts": 72,
+        "num_experts_per_tok": 10, "intermediate_size": 768, "shared_intermediate_size": 1536,
+        "vocab_size": 100352, "tie_word_embeddings": true, "torch_dtype": "bfloat16"}),
+    );
+    assert_eq!(small.params.total, 32_207_337_984);
+    let micro = model(
+        json!({"model_type": "granitemoehybrid", "hidden_size": 2560,
+        "num_hidden_layers": 40, "layer_types": vec!["attention"; 40], "mamba_n_heads": 128,
+        "mamba_d_head": 40, "mamba_d_state": 256, "num_attention_heads": 40,
+        "num_key_value_heads": 8, "num_local_experts": 0, "intermediate_size": 8192,
+        "shared_intermediate_size": 8192, "vocab_size": 100352, "tie_word_embeddings": true}),
+    );
+    assert_eq!(micro.params.total, 3_402_836_480);
+    assert!(micro.arch.mixer.is_none());
+    // Jamba (v0.1; Mini 1.5 has the same shapes): twice the index's total_size in bf16.
+    let jamba = model(json!({"model_type": "jamba", "hidden_size": 4096,
+        "num_hidden_layers": 32, "attn_layer_period": 8, "attn_layer_offset": 4,
+        "expert_layer_period": 2, "expert_layer_offset": 1, "num_experts": 16,
+        "num_experts_per_tok": 2, "num_attention_heads": 32, "num_key_value_heads": 8,
+        "intermediate_size": 14336, "mamba_d_state": 16, "mamba_d_conv": 4, "mamba_expand": 2,
+        "mamba_dt_rank": 256, "mamba_conv_bias": true, "mamba_proj_bias": false,
+        "mamba_inner_layernorms": true, "vocab_size": 65536, "tie_word_embeddings": false}));
+    assert_eq!(jamba.params.total, 51_570_323_328);
+    assert_eq!(jamba.arch.attention_layers, 4);
+}
+
+/// Falcon-H1-7B: attention and Mamba-2 in every one of its 44 layers. No exact total is
+/// published; the count is checked against the shapes summed by hand (per layer:
+/// Mamba-2 29,976,136 with no gated norm, attention 11,010,048, MLP 113,246,208, norms
+/// 6,144; embeddings 2 x 130,048 x 3,072; final norm).
+#[test]
+fn falcon_h1_has_attention_and_mamba_in_every_layer() {
+    let m = model(json!({"model_type": "falcon_h1", "hidden_size": 3072,
+        "num_hidden_layers": 44, "num_attention_heads": 12, "num_key_value_heads": 2,
+        "head_dim": 128, "intermediate_size": 12288, "vocab_size": 130048,
+        "tie_word_embeddings": false, "mamba_d_ssm": 3072, "mamba_n_heads": 24,
+        "mamba_d_head": 128, "mamba_d_state": 256, "mamba_n_groups": 1, "mamba_d_conv": 4,
+        "mamba_expand": 2, "mamba_chunk_size": 128, "torch_dtype": "bfloat16"}));
+    let per_layer = 29_976_136 + 11_010_048 + 113_246_208 + 2 * 3072;
+    assert_eq!(m.params.total, 44 * per_layer + 2 * 130_048 * 3072 + 3072);
+    assert_eq!(m.params.total, 7_585_513_568);
+    // Both caches cover all 44 layers: KV per token, and a state per sequence of
+    // conv (3,072 + 2 x 256 channels x 4 taps) and 24 x 128 x 256 values, in bf16.
+    let c = one_sequence(&m, 1000).cache_by_kind;
+    assert_eq!(c.attention, 44 * 2 * 2 * 128 * 2 * 1000);
+    assert_eq!(c.state, 44 * (3584 * 4 + 24 * 128 * 256) * 2);
+}
+
+/// A Mamba layer's state is fixed: Nemotron Nano 2's 27 Mamba-2 layers keep the
+/// convolution's last 4 inputs over 12,288 channels and 128 heads x 80 x 128 values,
+/// in bf16 under transformers, however long the sequence; its 4 attention layers grow.
+#[test]
+fn mamba_state_is_fixed_per_sequence() {
+    let m = model(nemotron_nano_9b());
+    let state = 27 * (12_288 * 4 + 128 * 80 * 128) * 2;
+    for tokens in [16u128, 4096, 131072] {
+        let c = one_sequence(&m, tokens as u64).cache_by_kind;
+        assert_eq!(c.state, state);
+        assert_eq!(c.attention, 4 * 2 * 8 * 128 * 2 * tokens);
+    }
+}

@@ -132,12 +132,21 @@ impl<'a> Keys<'a> {
 
     /// `layer_types` as one string per layer; `None` when the key is absent.
     pub(crate) fn layer_types(&self, layers: u64) -> Result<Option<Vec<&'a str>>, CalcError> {
-        let Some((_, value)) = self.find(&["layer_types"]) else {
+        self.layer_types_under("layer_types", layers)
+    }
+
+    /// A list of one string per layer under `name`; `None` when the key is absent.
+    pub(crate) fn layer_types_under(
+        &self,
+        name: &'static str,
+        layers: u64,
+    ) -> Result<Option<Vec<&'a str>>, CalcError> {
+        let Some((_, value)) = self.find(&[name]) else {
             return Ok(None);
         };
         let bad = || {
             CalcError::field(
-                self.path("layer_types"),
+                self.path(name),
                 format!("must be a list of {layers} strings, one per layer"),
             )
         };

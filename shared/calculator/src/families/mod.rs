@@ -14,6 +14,7 @@ mod gpt2;
 mod gpt_oss;
 mod llama;
 mod llama4;
+mod mamba;
 mod minimax;
 mod mixtral;
 mod opt;
@@ -36,6 +37,7 @@ pub use gpt2::{GPT2, GPT_BIGCODE};
 pub use gpt_oss::GPT_OSS;
 pub use llama::{GENERIC, LLAMA, MISTRAL};
 pub use llama4::LLAMA4;
+pub use mamba::{FALCON_H1, GRANITE_MOE_HYBRID, JAMBA, NEMOTRON_H};
 pub use minimax::MINIMAX_M2;
 pub use mixtral::MIXTRAL;
 pub use opt::OPT;
@@ -45,7 +47,7 @@ pub use qwen_next::{QWEN3_5, QWEN3_5_MOE, QWEN3_NEXT};
 
 /// Every family a `model_type` can name. [`GENERIC`] is not here: it reads an unknown
 /// `model_type` as a llama-style decoder.
-pub const FAMILIES: [&Family; 24] = [
+pub const FAMILIES: [&Family; 28] = [
     &LLAMA,
     &LLAMA4,
     &MISTRAL,
@@ -57,6 +59,10 @@ pub const FAMILIES: [&Family; 24] = [
     &QWEN3_NEXT,
     &QWEN3_5,
     &QWEN3_5_MOE,
+    &NEMOTRON_H,
+    &GRANITE_MOE_HYBRID,
+    &FALCON_H1,
+    &JAMBA,
     &GEMMA,
     &GEMMA2,
     &GEMMA3,
@@ -196,6 +202,7 @@ pub(crate) fn read_moe(
         router_bias: experts.router_bias,
         expert_bias: false,
         moe_layers: mask.iter().filter(|m| **m).count() as u64,
+        gated_experts: true,
     });
     arch.moe_layer_mask = mask;
     Ok(())

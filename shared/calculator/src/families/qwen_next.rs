@@ -63,6 +63,10 @@ pub(super) const GATED_DELTANET_KEYS: &[&str] = &[
     "linear_attention",
 ];
 
+/// Tokens per chunk of flash-linear-attention's delta-rule kernels
+/// (`chunk_gated_delta_rule`, `chunk_kda`: `BT = 64`).
+pub(super) const DELTA_RULE_CHUNK: u64 = 64;
+
 /// Defaults of `Qwen3NextConfig`.
 const DEFAULT_TOP_K: u64 = 10;
 const DEFAULT_FULL_ATTENTION_INTERVAL: u64 = 4;
@@ -151,6 +155,7 @@ pub(super) fn read_gated_deltanet(
             // one value head.
             other_params: (conv_channels * kernel + 2 * n_v + d_v) as u128,
             recurrent_state: n_v * d_k * d_v,
+            scan_chunk: Some(DELTA_RULE_CHUNK),
         },
     );
     Ok(())
