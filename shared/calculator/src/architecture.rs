@@ -59,6 +59,9 @@ pub struct Mla {
     pub qk_rope_head_dim: u64,
     /// Per-head value dimension.
     pub v_head_dim: u64,
+    /// transformers' cache holds the decompressed per-head keys and values instead of
+    /// the latent (Kimi-Linear's own modelling code does).
+    pub expanded_cache: bool,
 }
 
 /// The kind of a [`StateMixer`].

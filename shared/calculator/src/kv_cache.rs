@@ -63,6 +63,10 @@ pub(crate) fn kv_heads_per_gpu(model: &Model, gpus: u64) -> u64 {
 pub(crate) fn values_per_token_layer(model: &Model, gpus: u64) -> u128 {
     let arch = &model.arch;
     match arch.mla {
+        Some(m) if m.expanded_cache => {
+            let heads = arch.num_heads.div_ceil(gpus) as u128;
+            heads * (m.qk_nope_head_dim + m.qk_rope_head_dim + m.v_head_dim) as u128
+        }
         Some(m) => (m.kv_lora_rank + m.qk_rope_head_dim) as u128,
         None => 2 * kv_heads_per_gpu(model, gpus) as u128 * arch.head_dim as u128,
     }

@@ -436,3 +436,40 @@ fn mamba_state_is_fixed_per_sequence() {
         assert_eq!(c.attention, 4 * 2 * 8 * 128 * 2 * tokens);
     }
 }
+
+/// moonshotai/Kimi-Linear-48B-A3B-Instruct `config.json`.
+fn kimi_linear() -> Value {
+    json!({"model_type": "kimi_linear", "hidden_size": 2304, "num_hidden_layers": 27,
+        "intermediate_size": 9216, "vocab_size": 163840, "num_attention_heads": 32,
+        "num_key_value_heads": 32, "head_dim": 72, "q_lora_rank": null, "kv_lora_rank": 512,
+        "qk_nope_head_dim": 128, "qk_rope_head_dim": 64, "v_head_dim": 128,
+        "mla_use_nope": true, "num_experts": 256, "num_experts_per_token": 8,
+        "num_shared_experts": 1, "moe_intermediate_size": 1024, "first_k_dense_replace": 1,
+        "moe_layer_freq": 1, "tie_word_embeddings": false, "num_nextn_predict_layers": 0,
+        "linear_attn_config": {"head_dim": 128, "num_heads": 32, "short_conv_kernel_size": 4,
+            "kda_layers": [1, 2, 3, 5, 6, 7, 9, 10, 11, 13, 14, 15, 17, 18, 19, 21, 22, 23, 25, 26],
+            "full_attn_layers": [4, 8, 12, 16, 20, 24, 27]},
+        "max_position_embeddings": 1048576, "torch_dtype": "bfloat16"})
+}
+
+/// Kimi-Linear: 20 KDA layers and 7 MLA layers; its modelling code caches the MLA
+/// layers' keys (192 per head) and values (128 per head) for all 32 heads.
+#[test]
+fn kimi_linear_counts_exactly_and_caches_by_kind() {
+    let m = model(kimi_linear());
+    assert_eq!(m.params.total, 49_122_681_728);
+    assert_eq!(m.params.active, 3_484_459_904);
+    assert_eq!(
+        (m.arch.attention_layers, m.arch.mixer.unwrap().layers),
+        (7, 20)
+    );
+    let c = one_sequence(&m, 1000).cache_by_kind;
+    assert_eq!(c.attention, 7 * 32 * (192 + 128) * 2 * 1000);
+    assert_eq!(c.state, 20 * (3 * 4096 * 4 * 2 + 32 * 128 * 128 * 4));
+    let mut bad = kimi_linear();
+    bad["linear_attn_config"]["kda_layers"] = json!([0]);
+    assert_eq!(
+        field_of(Model::from_config(&bad).unwrap_err()),
+        "config.linear_attn_config.kda_layers"
+    );
+}

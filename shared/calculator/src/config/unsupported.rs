@@ -12,10 +12,6 @@ use crate::families::{self, FAMILIES};
 /// `model_type`s of families known to have such layers, with what sets them apart.
 const FAMILIES_NOT_READ: &[(&str, &str)] = &[
     (
-        "kimi_linear",
-        "Kimi-Linear: Kimi Delta Attention linear layers beside MLA",
-    ),
-    (
         "minimax",
         "MiniMax-Text: lightning (linear) attention beside softmax attention",
     ),
@@ -137,7 +133,7 @@ mod tests {
         }
         // Case and surrounding spaces do not matter.
         assert_eq!(
-            refused_field(config(" Kimi_Linear ", json!({}))).0,
+            refused_field(config(" MiniMax ", json!({}))).0,
             "config.model_type"
         );
     }
@@ -164,8 +160,7 @@ mod tests {
         assert_eq!(field, "config.layer_types");
         assert!(message.contains("'linear_attention' layers"));
         // Inside a multimodal wrapper, the text model is checked too.
-        let wrapped =
-            json!({"model_type": "mystery_vl", "text_config": config("kimi_linear", json!({}))});
+        let wrapped = json!({"model_type": "mystery_vl", "text_config": config("lfm2", json!({}))});
         assert_eq!(refused_field(wrapped).0, "config.text_config.model_type");
     }
 

@@ -39,7 +39,7 @@ pub const DEEPSEEK_V32: Family = Family {
 /// `DeepseekV3Config.num_experts_per_tok`.
 const DEFAULT_TOP_K: u64 = 8;
 
-fn read_mla(keys: &Keys) -> Result<Mla, CalcError> {
+pub(super) fn read_mla(keys: &Keys) -> Result<Mla, CalcError> {
     let dim = |name: &'static str| keys.required(&[name], 1, limits::MAX_HEAD_DIM);
     let kv_lora_rank = dim("kv_lora_rank")?;
     Ok(Mla {
@@ -48,10 +48,15 @@ fn read_mla(keys: &Keys) -> Result<Mla, CalcError> {
         qk_nope_head_dim: dim("qk_nope_head_dim")?,
         qk_rope_head_dim: dim("qk_rope_head_dim")?,
         v_head_dim: dim("v_head_dim")?,
+        expanded_cache: false,
     })
 }
 
-fn read_deepseek_v3(keys: &Keys, c: &Common, arch: &mut Architecture) -> Result<(), CalcError> {
+pub(super) fn read_deepseek_v3(
+    keys: &Keys,
+    c: &Common,
+    arch: &mut Architecture,
+) -> Result<(), CalcError> {
     let mla = read_mla(keys)?;
     arch.mla = Some(mla);
     arch.num_kv_heads = c.heads;
@@ -59,7 +64,11 @@ fn read_deepseek_v3(keys: &Keys, c: &Common, arch: &mut Architecture) -> Result<
     arch.intermediate_size = keys.required(&["intermediate_size"], 1, limits::MAX_INTERMEDIATE)?;
     let expert_width = keys.required(&["moe_intermediate_size"], 1, limits::MAX_INTERMEDIATE)?;
     let shared = keys
-        .uint(&["n_shared_experts"], 0, limits::MAX_EXPERTS)?
+        .uint(
+            &["n_shared_experts", "num_shared_experts"],
+            0,
+            limits::MAX_EXPERTS,
+        )?
         .unwrap_or(0);
     let first_dense = keys
         .uint(&["first_k_dense_replace"], 0, c.layers)?
@@ -70,7 +79,8 @@ fn read_deepseek_v3(keys: &Keys, c: &Common, arch: &mut Architecture) -> Result<
     // The router's `e_score_correction_bias` (one value per expert) is a stored
     // parameter of every MoE layer.
     let experts = Experts {
-        count_keys: &["n_routed_experts"],
+        // Kimi-Linear names the counts `num_experts` and `num_shared_experts`.
+        count_keys: &["n_routed_experts", "num_experts"],
         default_top_k: DEFAULT_TOP_K,
         router_bias: true,
     };

@@ -12,6 +12,7 @@ mod gemma;
 mod glm;
 mod gpt2;
 mod gpt_oss;
+mod kimi_linear;
 mod llama;
 mod llama4;
 mod mamba;
@@ -35,6 +36,7 @@ pub use gemma::{GEMMA, GEMMA2, GEMMA3};
 pub use glm::GLM4_MOE;
 pub use gpt2::{GPT2, GPT_BIGCODE};
 pub use gpt_oss::GPT_OSS;
+pub use kimi_linear::KIMI_LINEAR;
 pub use llama::{GENERIC, LLAMA, MISTRAL};
 pub use llama4::LLAMA4;
 pub use mamba::{FALCON_H1, GRANITE_MOE_HYBRID, JAMBA, NEMOTRON_H};
@@ -47,7 +49,7 @@ pub use qwen_next::{QWEN3_5, QWEN3_5_MOE, QWEN3_NEXT};
 
 /// Every family a `model_type` can name. [`GENERIC`] is not here: it reads an unknown
 /// `model_type` as a llama-style decoder.
-pub const FAMILIES: [&Family; 28] = [
+pub const FAMILIES: [&Family; 29] = [
     &LLAMA,
     &LLAMA4,
     &MISTRAL,
@@ -69,6 +71,7 @@ pub const FAMILIES: [&Family; 28] = [
     &PHI3,
     &DEEPSEEK_V3,
     &DEEPSEEK_V32,
+    &KIMI_LINEAR,
     &GLM4_MOE,
     &MINIMAX_M2,
     &GPT_OSS,
@@ -181,7 +184,11 @@ pub(crate) fn read_moe(
     let count = keys.required(experts.count_keys, 1, limits::MAX_EXPERTS)?;
     let top_k = keys
         .uint(
-            &["num_experts_per_tok", "experts_per_token"],
+            &[
+                "num_experts_per_tok",
+                "experts_per_token",
+                "num_experts_per_token",
+            ],
             1,
             limits::MAX_EXPERTS,
         )?

@@ -1,0 +1,116 @@
+//! Kimi-Linear (`kimi_linear`): Kimi Delta Attention (KDA) linear layers on the layers
+//! `linear_attn_config.kda_layers` lists (1-based) and DeepSeek-V3's multi-head latent
+//! attention without a query latent on the others, with DeepSeek-V3's experts.
+//!
+//! A KDA layer (`vllm/model_executor/layers/kda.py`, and Moonshot's `modeling_kimi.py`)
+//! holds q, k and v projections over `num_heads x head_dim`, a depthwise short
+//! convolution (no bias) over each, a low-rank forget gate (`f_a_proj` to `head_dim`,
+//! `f_b_proj` back), a write strength per head (`b_proj`), a low-rank output gate
+//! (`g_a_proj`, `g_b_proj`), `dt_bias` per channel, `A_log` per head, a gated norm over
+//! one head and `o_proj`. It keeps per sequence the three convolutions' last inputs and
+//! a `head_dim x head_dim` fp32 matrix per head. Moonshot's modelling code caches the
+//! MLA layers' decompressed keys and values per head, not the latent.
+
+use serde_json::Value;
+
+use super::deepseek::read_deepseek_v3;
+use super::qwen_next::{set_mixer, DELTA_RULE_CHUNK};
+use super::{no_layer_slides, Family};
+use crate::architecture::{Architecture, MixerKind, StateMixer};
+use crate::config::{Common, Keys};
+use crate::error::CalcError;
+use crate::limits;
+use crate::numbers::as_integer;
+
+/// `kimi_linear`
+pub const KIMI_LINEAR: Family = Family {
+    name: "kimi_linear",
+    aliases: &[],
+    ties_embeddings: false,
+    feature_keys: &["linear_attn_config"],
+    read: read_kimi_linear,
+    sliding_layers: no_layer_slides,
+};
+
+/// `short_conv_kernel_size` when `linear_attn_config` does not state it.
+const DEFAULT_SHORT_CONV: u64 = 4;
+
+fn read_kimi_linear(keys: &Keys, c: &Common, arch: &mut Architecture) -> Result<(), CalcError> {
+    read_deepseek_v3(keys, c, arch)?;
+    if let Some(m) = arch.mla.as_mut() {
+        m.expanded_cache = true;
+    }
+    let (name, value) = keys
+        .find(&["linear_attn_config"])
+        .ok_or_else(|| CalcError::field(keys.path("linear_attn_config"), "is required"))?;
+    let path = keys.path(name);
+    let cfg = value
+        .as_object()
+        .ok_or_else(|| CalcError::field(&path, "must be an object"))?;
+    let uint = |key: &str, max: u64, default: Option<u64>| -> Result<u64, CalcError> {
+        match cfg.get(key).filter(|v| !v.is_null()) {
+            None => default.ok_or_else(|| CalcError::field(format!("{path}.{key}"), "is required")),
+            Some(v) => as_integer(v)
+                .filter(|n| (1..=max).contains(n))
+                .ok_or_else(|| {
+                    CalcError::field(
+                        format!("{path}.{key}"),
+                        format!("must be an integer from 1 to {max}"),
+                    )
+                }),
+        }
+    };
+    let heads = uint("num_heads", limits::MAX_HEADS, None)?;
+    let d = uint("head_dim", limits::MAX_HEAD_DIM, None)?;
+    let kernel = uint(
+        "short_conv_kernel_size",
+        limits::MAX_HEAD_DIM,
+        Some(DEFAULT_SHORT_CONV),
+    )?;
+    let mask = kda_layers(cfg.get("kda_layers"), &path, c.layers)?;
+    let width = heads * d;
+    let (w, dd, hh) = (width as u128, d as u128, heads as u128);
+    set_mixer(
+        arch,
+        mask,
+        StateMixer {
+            kind: MixerKind::KimiDelta,
+            layers: 0,
+            heads,
+            // q, k, v; the forget gate's and the output gate's low-rank inputs; b.
+            in_proj: 3 * width + 2 * d + heads,
+            out_proj: width,
+            conv_channels: 3 * width,
+            conv_kernel: kernel,
+            // The three convolutions, f_b and g_b (head_dim -> width), dt_bias per
+            // channel, A_log per head, the gated norm over one head.
+            other_params: 3 * w * kernel as u128 + 2 * dd * w + w + hh + dd,
+            recurrent_state: heads * d * d,
+            scan_chunk: Some(DELTA_RULE_CHUNK),
+        },
+    );
+    Ok(())
+}
+
+/// One flag per layer: whether `kda_layers` (1-based layer numbers) lists it.
+fn kda_layers(list: Option<&Value>, path: &str, layers: u64) -> Result<Vec<bool>, CalcError> {
+    let bad = || {
+        CalcError::field(
+            format!("{path}.kda_layers"),
+            format!("must be a list of at most {layers} layer numbers from 1 to {layers}"),
+        )
+    };
+    let list = list
+        .and_then(Value::as_array)
+        .filter(|l| l.len() as u64 <= layers)
+        .ok_or_else(bad)?;
+    let mut mask = vec![false; layers as usize];
+    for v in list {
+        let n = v
+            .as_u64()
+            .filter(|n| (1..=layers).contains(n))
+            .ok_or_else(bad)?;
+        mask[n as usize - 1] = true;
+    }
+    Ok(mask)
+}
