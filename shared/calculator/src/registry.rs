@@ -136,7 +136,7 @@ mod tests {
 
     #[test]
     fn registry_parses() {
-        assert_eq!(all().len(), 59);
+        assert_eq!(all().len(), 64);
     }
 
     #[test]

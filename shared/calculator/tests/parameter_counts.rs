@@ -18,7 +18,7 @@ fn every_registry_model_counts_exactly() {
         }
     }
     assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
-    assert_eq!(registry::all().len(), 59);
+    assert_eq!(registry::all().len(), 64);
 }
 
 #[test]

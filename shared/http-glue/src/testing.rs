@@ -70,6 +70,7 @@ pub const EXPECTED: &[Expected] = &[
     ok("memory-inference-checkpoint"),
     ok("memory-inference-tensor-parallel"),
     ok("memory-inference-linear-attention"),
+    ok("memory-inference-hybrid-mamba"),
     error("memory-inference-malformed", 400, None),
     error("memory-inference-not-utf8", 400, None),
     error("memory-inference-not-object", 400, None),
