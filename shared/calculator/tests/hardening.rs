@@ -190,3 +190,74 @@ fn totals_past_2_to_the_53_bytes_are_refused() {
         CalcError::TooLarge
     );
 }
+
+/// The state-mixer families at every shape limit at once: each answer is a number or a
+/// 4xx error, never an overflow.
+#[test]
+fn state_mixers_at_their_limits_never_overflow() {
+    let max = |l: u64| json!(l);
+    let layers = 64u64;
+    let common = json!({"hidden_size": max(limits::MAX_HIDDEN), "num_hidden_layers": layers,
+        "num_attention_heads": max(limits::MAX_HEADS), "num_key_value_heads": 1,
+        "head_dim": max(limits::MAX_HEAD_DIM), "vocab_size": max(limits::MAX_VOCAB),
+        "intermediate_size": max(limits::MAX_INTERMEDIATE)});
+    let family_keys = [
+        json!({"model_type": "qwen3_next", "linear_num_key_heads": max(limits::MAX_HEADS),
+            "linear_num_value_heads": max(limits::MAX_HEADS),
+            "linear_key_head_dim": max(limits::MAX_HEAD_DIM),
+            "linear_value_head_dim": max(limits::MAX_HEAD_DIM),
+            "linear_conv_kernel_dim": max(limits::MAX_HEAD_DIM),
+            "moe_intermediate_size": 1, "num_experts": 1}),
+        json!({"model_type": "falcon_h1", "mamba_n_heads": max(limits::MAX_HEADS),
+            "mamba_d_head": 256, "mamba_d_ssm": max(limits::MAX_INTERMEDIATE),
+            "mamba_d_state": max(limits::MAX_HEAD_DIM), "mamba_n_groups": max(limits::MAX_HEAD_DIM),
+            "mamba_d_conv": max(limits::MAX_HEAD_DIM), "mamba_chunk_size": 1}),
+        json!({"model_type": "jamba", "mamba_expand": max(limits::MAX_HEAD_DIM),
+            "mamba_d_state": max(limits::MAX_HEAD_DIM), "mamba_d_conv": max(limits::MAX_HEAD_DIM),
+            "mamba_dt_rank": max(limits::MAX_INTERMEDIATE), "num_experts": 1}),
+        json!({"model_type": "jamba", "hidden_size": 16, "mamba_expand": max(limits::MAX_HEAD_DIM),
+            "mamba_d_state": max(limits::MAX_HEAD_DIM), "mamba_d_conv": max(limits::MAX_HEAD_DIM),
+            "mamba_dt_rank": max(limits::MAX_INTERMEDIATE), "num_experts": 1}),
+        json!({"model_type": "kimi_linear", "kv_lora_rank": max(limits::MAX_HEAD_DIM),
+            "qk_nope_head_dim": max(limits::MAX_HEAD_DIM), "qk_rope_head_dim": max(limits::MAX_HEAD_DIM),
+            "v_head_dim": max(limits::MAX_HEAD_DIM), "moe_intermediate_size": 1, "num_experts": 1,
+            "linear_attn_config": {"num_heads": max(limits::MAX_HEADS),
+                "head_dim": max(limits::MAX_HEAD_DIM), "short_conv_kernel_size": max(limits::MAX_HEAD_DIM),
+                "kda_layers": (1..=layers).collect::<Vec<u64>>()}}),
+    ];
+    // The same with small attention and vocabulary, so that more reach an estimate.
+    let small = json!({"hidden_size": 16, "num_hidden_layers": layers,
+        "num_attention_heads": 1, "num_key_value_heads": 1, "head_dim": 1, "vocab_size": 1,
+        "intermediate_size": 1});
+    let mut answered = 0;
+    for (common, keys) in family_keys
+        .iter()
+        .flat_map(|k| [(common.clone(), k), (small.clone(), k)])
+    {
+        let mut config = common;
+        config
+            .as_object_mut()
+            .unwrap()
+            .extend(keys.as_object().unwrap().clone());
+        match Model::from_config(&config) {
+            Ok(m) => {
+                answered += 1;
+                let mut r =
+                    InferenceRequest::new(limits::MAX_BATCH_SIZE, limits::MAX_SEQUENCE_LENGTH);
+                r.max_new_tokens = limits::MAX_NEW_TOKENS;
+                match estimate_inference(&m, &r) {
+                    Ok(e) => assert!(e.inference_memory.0 <= limits::MAX_REPORTED_BYTES),
+                    Err(
+                        CalcError::InvalidField { .. }
+                        | CalcError::TooLarge
+                        | CalcError::WeightsTooLarge,
+                    ) => {}
+                    Err(other) => panic!("{other:?}"),
+                }
+            }
+            Err(CalcError::InvalidField { .. }) => {}
+            Err(other) => panic!("{config}: {other:?}"),
+        }
+    }
+    assert!(answered >= 3, "only {answered} configs were models");
+}

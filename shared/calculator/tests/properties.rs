@@ -63,6 +63,11 @@ fn other_keys() -> Vec<(&'static str, u64)> {
         ("linear_key_head_dim", limits::MAX_HEAD_DIM),
         ("linear_value_head_dim", limits::MAX_HEAD_DIM),
         ("linear_conv_kernel_dim", limits::MAX_HEAD_DIM),
+        ("mamba_n_heads", limits::MAX_HEADS),
+        ("mamba_d_head", limits::MAX_HEAD_DIM),
+        ("mamba_d_ssm", limits::MAX_INTERMEDIATE),
+        ("mamba_d_state", limits::MAX_HEAD_DIM),
+        ("mamba_expand", 16),
     ]
 }
 
@@ -75,6 +80,9 @@ const FEATURE_KEYS: &[&str] = &[
     "attention_chunk_size",
     "interleave_moe_layer_step",
     "index_n_heads",
+    "mamba_n_heads",
+    "mamba_d_state",
+    "mamba_expand",
 ];
 
 /// A config of one of the families: heads, key/value heads and widths consistent
@@ -83,7 +91,17 @@ fn config() -> impl Strategy<Value = Value> {
     let types: Vec<&'static str> = FAMILIES.iter().map(|f| f.name).collect();
     let other: Vec<_> = other_keys()
         .into_iter()
-        .map(|(k, l)| proptest::option::weighted(0.6, edgy(l)).prop_map(move |v| (k, v)))
+        .map(|(k, l)| {
+            // Head counts also as the powers of two real configs use, so that tensor
+            // parallelism over power-of-two GPUs can divide them.
+            let value = if k.contains("heads") {
+                let top = 63 - l.leading_zeros();
+                prop_oneof![edgy(l), (0..=top).prop_map(|e| 1u64 << e)].boxed()
+            } else {
+                edgy(l).boxed()
+            };
+            proptest::option::weighted(0.6, value).prop_map(move |v| (k, v))
+        })
         .collect();
     (
         proptest::sample::select(types),
@@ -227,6 +245,7 @@ proptest! {
             Ok(e) => {
                 prop_assert!(e.inference_memory.0 <= limits::MAX_REPORTED_BYTES);
                 prop_assert_eq!(inference_parts(&e), e.inference_memory.0 as u128);
+                prop_assert_eq!(e.cache_by_kind.total(), e.kv_cache.0 as u128);
             }
             Err(err) => check_error(&err),
         }

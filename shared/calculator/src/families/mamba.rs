@@ -123,9 +123,30 @@ impl Mamba2 {
 
 /// Reads a positive width under any of `names`, or `default`.
 fn width(keys: &Keys, names: &[&'static str], default: u64) -> Result<u64, CalcError> {
-    Ok(keys
-        .uint(names, 1, limits::MAX_INTERMEDIATE)?
-        .unwrap_or(default))
+    sized(keys, names, limits::MAX_INTERMEDIATE, default)
+}
+
+/// Reads a positive integer up to `max` under any of `names`, or `default`. State
+/// sizes, groups, taps and chunks are bounded like head dimensions, so that no product
+/// of the layer's shapes can overflow.
+fn sized(keys: &Keys, names: &[&'static str], max: u64, default: u64) -> Result<u64, CalcError> {
+    Ok(keys.uint(names, 1, max)?.unwrap_or(default))
+}
+
+/// `mamba_expand x hidden_size`, at most the largest MLP width.
+fn expanded(keys: &Keys, hidden: u64) -> Result<u64, CalcError> {
+    let expand = sized(keys, &["mamba_expand"], limits::MAX_HEAD_DIM, 2)?;
+    let d_inner = expand * hidden;
+    if d_inner > limits::MAX_INTERMEDIATE {
+        return Err(CalcError::field(
+            keys.path("mamba_expand"),
+            format!(
+                "makes a Mamba inner width of {d_inner}; at most {}",
+                limits::MAX_INTERMEDIATE
+            ),
+        ));
+    }
+    Ok(d_inner)
 }
 
 /// `n_heads x head_dim` must be the inner width the projections use.
@@ -165,18 +186,33 @@ fn read_nemotron_h(keys: &Keys, c: &Common, arch: &mut Architecture) -> Result<(
         heads,
         head_dim,
         d_inner: heads * head_dim,
-        groups: width(keys, &["n_groups", "mamba_n_groups"], NEMOTRON_H_GROUPS)?,
+        groups: sized(
+            keys,
+            &["n_groups", "mamba_n_groups"],
+            limits::MAX_HEAD_DIM,
+            NEMOTRON_H_GROUPS,
+        )?,
         d_state: keys.required(
             &["ssm_state_size", "mamba_d_state"],
             1,
             limits::MAX_HEAD_DIM,
         )?,
-        kernel: width(keys, &["conv_kernel", "mamba_d_conv"], 4)?,
+        kernel: sized(
+            keys,
+            &["conv_kernel", "mamba_d_conv"],
+            limits::MAX_HEAD_DIM,
+            4,
+        )?,
         conv_bias: flag(keys, &["use_conv_bias", "mamba_conv_bias"], true)?,
         in_proj_bias: bias,
         out_proj_bias: bias,
         norm: true,
-        chunk: width(keys, &["chunk_size", "mamba_chunk_size"], NEMOTRON_H_CHUNK)?,
+        chunk: sized(
+            keys,
+            &["chunk_size", "mamba_chunk_size"],
+            limits::MAX_HEAD_DIM,
+            NEMOTRON_H_CHUNK,
+        )?,
     };
     check_inner(keys, &m, "mamba_num_heads")?;
     let count = |kind: Block| blocks.iter().filter(|b| **b == kind).count() as u64;
@@ -311,15 +347,20 @@ fn read_granite(keys: &Keys, c: &Common, arch: &mut Architecture) -> Result<(), 
         let m = Mamba2 {
             heads,
             head_dim: keys.required(&["mamba_d_head"], 1, limits::MAX_HEAD_DIM)?,
-            d_inner: width(keys, &["mamba_expand"], 2)? * c.hidden,
-            groups: width(keys, &["mamba_n_groups"], 1)?,
-            d_state: width(keys, &["mamba_d_state"], 256)?,
-            kernel: width(keys, &["mamba_d_conv"], 4)?,
+            d_inner: expanded(keys, c.hidden)?,
+            groups: sized(keys, &["mamba_n_groups"], limits::MAX_HEAD_DIM, 1)?,
+            d_state: sized(keys, &["mamba_d_state"], limits::MAX_HEAD_DIM, 256)?,
+            kernel: sized(keys, &["mamba_d_conv"], limits::MAX_HEAD_DIM, 4)?,
             conv_bias: flag(keys, &["mamba_conv_bias"], true)?,
             in_proj_bias: flag(keys, &["mamba_proj_bias"], false)?,
             out_proj_bias: flag(keys, &["mamba_proj_bias"], false)?,
             norm: true,
-            chunk: width(keys, &["mamba_chunk_size"], MAMBA2_CHUNK)?,
+            chunk: sized(
+                keys,
+                &["mamba_chunk_size"],
+                limits::MAX_HEAD_DIM,
+                MAMBA2_CHUNK,
+            )?,
         };
         check_inner(keys, &m, "mamba_n_heads")?;
         set_mixer(arch, mamba_layers, m.mixer(c.hidden));
@@ -332,20 +373,25 @@ fn read_falcon_h1(keys: &Keys, c: &Common, arch: &mut Architecture) -> Result<()
     arch.intermediate_size = keys.required(&["intermediate_size"], 1, limits::MAX_INTERMEDIATE)?;
     let d_inner = match keys.uint(&["mamba_d_ssm"], 1, limits::MAX_INTERMEDIATE)? {
         Some(d) => d,
-        None => width(keys, &["mamba_expand"], 2)? * c.hidden,
+        None => expanded(keys, c.hidden)?,
     };
     let m = Mamba2 {
         heads: keys.required(&["mamba_n_heads"], 1, limits::MAX_HEADS)?,
         head_dim: keys.required(&["mamba_d_head"], 1, limits::MAX_HEAD_DIM)?,
         d_inner,
-        groups: width(keys, &["mamba_n_groups"], 1)?,
-        d_state: width(keys, &["mamba_d_state"], 256)?,
-        kernel: width(keys, &["mamba_d_conv"], 4)?,
+        groups: sized(keys, &["mamba_n_groups"], limits::MAX_HEAD_DIM, 1)?,
+        d_state: sized(keys, &["mamba_d_state"], limits::MAX_HEAD_DIM, 256)?,
+        kernel: sized(keys, &["mamba_d_conv"], limits::MAX_HEAD_DIM, 4)?,
         conv_bias: flag(keys, &["mamba_conv_bias"], true)?,
         in_proj_bias: flag(keys, &["mamba_proj_bias"], false)?,
         out_proj_bias: flag(keys, &["projectors_bias"], false)?,
         norm: flag(keys, &["mamba_rms_norm"], false)?,
-        chunk: width(keys, &["mamba_chunk_size"], MAMBA2_CHUNK)?,
+        chunk: sized(
+            keys,
+            &["mamba_chunk_size"],
+            limits::MAX_HEAD_DIM,
+            MAMBA2_CHUNK,
+        )?,
     };
     check_inner(keys, &m, "mamba_n_heads")?;
     // Every layer holds both, side by side.
@@ -392,9 +438,9 @@ fn read_jamba(keys: &Keys, c: &Common, arch: &mut Architecture) -> Result<(), Ca
         let width = arch.intermediate_size;
         read_moe(keys, arch, e, width, 0, |i| i % ep == eo)?;
     }
-    let d_inner = width(keys, &["mamba_expand"], 2)? * c.hidden;
-    let d_state = width(keys, &["mamba_d_state"], 16)?;
-    let kernel = width(keys, &["mamba_d_conv"], 4)?;
+    let d_inner = expanded(keys, c.hidden)?;
+    let d_state = sized(keys, &["mamba_d_state"], limits::MAX_HEAD_DIM, 16)?;
+    let kernel = sized(keys, &["mamba_d_conv"], limits::MAX_HEAD_DIM, 4)?;
     let dt_rank = match keys.find(&["mamba_dt_rank"]) {
         Some((_, v)) if v.as_str() == Some("auto") => c.hidden.div_ceil(16),
         _ => width(keys, &["mamba_dt_rank"], c.hidden.div_ceil(16))?,
