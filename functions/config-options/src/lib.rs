@@ -67,6 +67,7 @@ fn defaults() -> Value {
         "max_new_tokens": inference.max_new_tokens,
         "logits": inference.logits.name(),
         "use_flash_attention": inference.use_flash_attention,
+        "load_mtp": inference.load_mtp,
         "num_gpus": inference.num_gpus,
         "method": training.method.name(),
         "mixed_precision": training.mixed_precision,

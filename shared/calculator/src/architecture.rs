@@ -198,6 +198,13 @@ pub struct Architecture {
     pub attention_layers: u64,
     /// The fixed-state token mixer of the other layers, when there is one.
     pub mixer: Option<StateMixer>,
+    /// Multi-token-prediction layers the published checkpoint stores beside the decoder
+    /// (`num_nextn_predict_layers`, `mtp_num_hidden_layers`); counted only when loaded
+    /// ([`crate::Model::with_mtp_layers`]).
+    pub mtp_layers: u64,
+    /// Parameters outside the decoder layers' own shapes: the loaded multi-token-
+    /// prediction layers' fusion projections (`2h -> h`) and their three norms.
+    pub mtp_fusion_params: u128,
     /// Layers with neither a dense MLP nor experts (Nemotron-H's blocks hold one
     /// mixer each: attention, Mamba-2, an MLP or experts).
     pub ffn_free_layers: u64,
@@ -239,9 +246,10 @@ pub struct Architecture {
     pub checkpoint: Option<Checkpoint>,
     /// For MoE models, whether each decoder layer (by index) holds experts.
     pub moe_layer_mask: Vec<bool>,
-    /// With a [`StateMixer`], whether each decoder layer (by index) holds it rather than
-    /// attention.
+    /// With a [`StateMixer`], whether each decoder layer (by index) holds it.
     pub mixer_layer_mask: Vec<bool>,
+    /// Whether each decoder layer (by index) has attention; empty when every layer has.
+    pub attention_layer_mask: Vec<bool>,
 }
 
 /// What a linear weight matrix belongs to: decides LoRA targets and which weights are
@@ -303,6 +311,8 @@ impl Architecture {
             attention_layers: num_layers,
             mixer: None,
             ffn_free_layers: 0,
+            mtp_layers: 0,
+            mtp_fusion_params: 0,
             attention_sinks: false,
             fused_qkv: false,
             fused_gate_up: false,
@@ -322,6 +332,7 @@ impl Architecture {
             checkpoint: None,
             moe_layer_mask: Vec::new(),
             mixer_layer_mask: Vec::new(),
+            attention_layer_mask: Vec::new(),
         }
     }
 

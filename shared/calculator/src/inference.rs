@@ -92,6 +92,9 @@ pub struct InferenceRequest {
     pub logits: Logits,
     /// Flash/memory-efficient attention (no materialised score matrix).
     pub use_flash_attention: bool,
+    /// Load the multi-token-prediction layers the checkpoint stores (MTP speculative
+    /// decoding); off by default, as transformers and vLLM without it do not.
+    pub load_mtp: bool,
     /// GPUs the model is split over with tensor parallelism.
     pub num_gpus: u64,
     /// The serving engine.
@@ -113,6 +116,7 @@ impl InferenceRequest {
             use_flash_attention: true,
             num_gpus: 1,
             engine: Engine::Transformers,
+            load_mtp: false,
         }
     }
 }
@@ -196,8 +200,17 @@ pub(crate) fn forward_activation_bytes(
     // Hidden state and residual copy, replicated on every GPU.
     let residual = tokens * h * a * 2;
 
-    // Norm output, q/k/v, their rotary copies, attention output.
-    let mut attention = tokens * (h + q_g + 2 * kv_g + q_g + kv_g + o_g) * a;
+    // Norm output, q/k/v, their rotary copies, attention output; the output gate's
+    // half of a gated query projection (Qwen3-Next, Qwen3.5).
+    let gate_g = (arch.q_proj_width() - arch.q_dim()) as u128 / n;
+    let mut attention = tokens * (h + q_g + 2 * kv_g + q_g + kv_g + o_g + gate_g) * a;
+    // Attention beside a mixer in every layer (Falcon-H1) runs while the mixer's output
+    // waits to be added.
+    let side_by_side = arch.mixer.is_some_and(|m| m.layers == arch.num_layers)
+        && arch.attention_layers == arch.num_layers;
+    if side_by_side {
+        attention += tokens * h * a;
+    }
     if let Some(m) = arch.mla {
         let latent =
             m.q_lora_rank.unwrap_or(0) as u128 + (m.kv_lora_rank + m.qk_rope_head_dim) as u128;
@@ -288,6 +301,13 @@ pub fn estimate_inference(
 ) -> Result<InferenceEstimate, CalcError> {
     check_workload(req.batch_size, req.sequence_length, req.num_gpus)?;
     limits::MAX_NEW_TOKENS_RANGE.check(req.max_new_tokens)?;
+    let with_mtp;
+    let model = if req.load_mtp {
+        with_mtp = model.with_mtp_layers()?;
+        &with_mtp
+    } else {
+        model
+    };
     let mut warnings = model.warnings.clone();
     let storage = resolve_weight_storage(
         model,

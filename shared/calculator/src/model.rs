@@ -209,6 +209,48 @@ impl Model {
         }
     }
 
+    /// The model with the multi-token-prediction layers its checkpoint stores loaded, as
+    /// vLLM loads them for MTP speculative decoding: each is one more decoder layer
+    /// with full attention and the feed-forward of the last layer (experts in the MoE
+    /// families), plus a fusion projection from the hidden state and the next token's
+    /// embedding (`2h -> h`) and three norms. The embedding and `lm_head` are the main
+    /// model's. An error naming `load_mtp` when the checkpoint stores none.
+    pub fn with_mtp_layers(&self) -> Result<Model, CalcError> {
+        let n = self.arch.mtp_layers;
+        if n == 0 {
+            return Err(CalcError::field(
+                "load_mtp",
+                "the checkpoint stores no multi-token-prediction layers (its config's num_nextn_predict_layers or mtp_num_hidden_layers is 0 or absent)",
+            ));
+        }
+        let mut arch = self.arch.clone();
+        let h = arch.hidden_size as u128;
+        let last_is_moe = arch.moe_layer_mask.last().copied().unwrap_or(false);
+        arch.num_layers += n;
+        arch.attention_layers += n;
+        if let Some(moe) = arch.moe.as_mut().filter(|_| last_is_moe) {
+            moe.moe_layers += n;
+        }
+        if arch.moe.is_some() {
+            arch.moe_layer_mask
+                .extend(std::iter::repeat_n(last_is_moe, n as usize));
+        }
+        if arch.mixer.is_some() {
+            arch.mixer_layer_mask
+                .extend(std::iter::repeat_n(false, n as usize));
+        }
+        if !arch.attention_layer_mask.is_empty() {
+            arch.attention_layer_mask
+                .extend(std::iter::repeat_n(true, n as usize));
+        }
+        arch.mtp_fusion_params += n as u128 * (2 * h * h + 3 * h);
+        arch.mtp_layers = 0;
+        let mut model =
+            Model::from_architecture(arch, self.warnings.clone()).within_limits("load_mtp")?;
+        model.name = self.name.clone();
+        Ok(model)
+    }
+
     /// Precision of the published weights (`torch_dtype`), [`UNSTATED_DTYPE`] when the
     /// config states none.
     pub fn default_precision(&self) -> Precision {
@@ -255,14 +297,24 @@ impl Model {
         if mine().next().is_none() {
             return 0;
         }
+        let arch = &self.arch;
         let flag = |mask: &[bool], layer: u64| mask.get(layer as usize).copied().unwrap_or(false);
-        let holds = |layer: u64| match kind {
-            LinearKind::Attention => !flag(&self.arch.mixer_layer_mask, layer),
-            LinearKind::Mixer => flag(&self.arch.mixer_layer_mask, layer),
-            LinearKind::Mlp => !flag(&self.arch.moe_layer_mask, layer),
-            LinearKind::Expert | LinearKind::SharedExpert => flag(&self.arch.moe_layer_mask, layer),
+        let attention = |layer: u64| {
+            arch.attention_layer_mask.is_empty() || flag(&arch.attention_layer_mask, layer)
         };
-        let holders = (0..self.arch.num_layers).filter(|l| holds(*l)).count() as u128;
+        let experts = |layer: u64| flag(&arch.moe_layer_mask, layer);
+        // Layers without a feed-forward hold one mixer each (Nemotron-H's attention and
+        // Mamba blocks).
+        let no_ffn = |layer: u64| {
+            arch.ffn_free_layers > 0 && (attention(layer) || flag(&arch.mixer_layer_mask, layer))
+        };
+        let holds = |layer: u64| match kind {
+            LinearKind::Attention => attention(layer),
+            LinearKind::Mixer => flag(&arch.mixer_layer_mask, layer),
+            LinearKind::Mlp => !experts(layer) && !no_ffn(layer),
+            LinearKind::Expert | LinearKind::SharedExpert => experts(layer),
+        };
+        let holders = (0..arch.num_layers).filter(|l| holds(*l)).count() as u128;
         if mine().any(|s| s.layer.is_none()) {
             return group.shape.count;
         }

@@ -94,7 +94,8 @@ impl Architecture {
             + positions
             + lm_head
             + final_norm
-            + self.projection_params();
+            + self.projection_params()
+            + self.mtp_fusion_params;
         let embedding = embedding_matrix + positions + lm_head;
         ParameterCounts {
             total,

@@ -473,3 +473,43 @@ fn kimi_linear_counts_exactly_and_caches_by_kind() {
         "config.linear_attn_config.kda_layers"
     );
 }
+
+/// Loading the multi-token-prediction layers (`load_mtp`) adds what the checkpoints
+/// store beside the decoder, less the embedding and head the main model lends them:
+/// GLM-4.6's and Qwen3-Next-80B-A3B-Instruct's Hub totals (which store no copies) are
+/// met exactly; DeepSeek's MTP layer is the 11.6 B README_WEIGHTS.md calls "unique".
+#[test]
+fn mtp_layers_count_when_loaded() {
+    let loaded = |name: &str| registry_model(name).with_mtp_layers().unwrap();
+    assert_eq!(loaded("GLM-4.6").params.total, 356_785_898_816);
+    assert_eq!(
+        loaded("Qwen3-Next-80B-A3B-Instruct").params.total,
+        81_324_862_720
+    );
+    let v3 = registry_model("DeepSeek-V3.1");
+    assert_eq!(
+        loaded("DeepSeek-V3.1").params.total - v3.params.total,
+        11_610_068_224
+    );
+    // Qwen3.5-9B's MTP layer (243,290,624 in the published breakdown) is dense.
+    let q = registry_model("Qwen3.5-9B");
+    assert_eq!(
+        loaded("Qwen3.5-9B").params.total - q.params.total,
+        243_290_624
+    );
+    // The MTP layer caches keys and values too: one more attention layer.
+    let mut r = InferenceRequest::new(1, 4096);
+    let plain = estimate_inference(v3, &r).unwrap();
+    r.load_mtp = true;
+    let with = estimate_inference(v3, &r).unwrap();
+    assert_eq!(
+        with.cache_by_kind.attention,
+        plain.cache_by_kind.attention / 61 * 62
+    );
+    assert!(with.model_weights.0 > plain.model_weights.0);
+    // Kimi K2 and MiniMax-M2 publish none.
+    let e = estimate_inference(registry_model("Kimi-K2-Instruct"), &r).unwrap_err();
+    assert_eq!(field_of(e), "load_mtp");
+    let e = estimate_inference(registry_model("MiniMax-M2"), &r).unwrap_err();
+    assert_eq!(field_of(e), "load_mtp");
+}

@@ -37,6 +37,7 @@ fn random_inference_requests_never_panic() {
             max_new_tokens: rng.edgy(limits::MAX_NEW_TOKENS),
             logits: rng.pick(&Logits::ALL),
             use_flash_attention: rng.next_u64().is_multiple_of(2),
+            load_mtp: rng.next_u64().is_multiple_of(4),
             num_gpus: rng.edgy(64),
             engine: if rng.next_u64().is_multiple_of(2) {
                 Engine::Transformers

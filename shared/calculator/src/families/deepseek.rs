@@ -5,11 +5,11 @@
 //! Kimi K2 and DeepSeek-V3.1 are `deepseek_v3` configs. DeepSeek-V3.2 (`deepseek_v32`)
 //! adds to every layer a sparse-attention indexer (`index_n_heads` heads of
 //! `index_head_dim` over the query latent, one cached key per token) that picks the
-//! `index_topk` tokens each query attends to. The multi-token-prediction layer the
-//! checkpoints store is not loaded by transformers or by vLLM without speculative
-//! decoding, so it is not counted.
+//! `index_topk` tokens each query attends to. The multi-token-prediction layers the
+//! checkpoints store (`num_nextn_predict_layers`) are loaded only for MTP speculative
+//! decoding (`load_mtp`).
 
-use super::{no_layer_slides, read_moe, Experts, Family};
+use super::{no_layer_slides, read_moe, read_mtp_layers, Experts, Family};
 use crate::architecture::{Architecture, Indexer, Mla};
 use crate::config::{Common, Keys};
 use crate::error::CalcError;
@@ -59,6 +59,7 @@ pub(super) fn read_deepseek_v3(
 ) -> Result<(), CalcError> {
     let mla = read_mla(keys)?;
     arch.mla = Some(mla);
+    read_mtp_layers(keys, arch, &["num_nextn_predict_layers"], 0)?;
     arch.num_kv_heads = c.heads;
     arch.head_dim = mla.qk_nope_head_dim + mla.qk_rope_head_dim;
     arch.intermediate_size = keys.required(&["intermediate_size"], 1, limits::MAX_INTERMEDIATE)?;

@@ -3,10 +3,10 @@
 //! DeepSeek-V3's expert layout: `first_k_dense_replace` dense layers, then
 //! `n_routed_experts` routed experts of `moe_intermediate_size` plus `n_shared_experts`
 //! shared ones on every layer, a router with a per-expert score-correction bias.
-//! The multi-token-prediction layer the checkpoints store (`model.layers.N`) is not
-//! loaded by transformers or by vLLM without speculative decoding, so it is not counted.
+//! The multi-token-prediction layer the checkpoints store (`model.layers.N`,
+//! `num_nextn_predict_layers`) is loaded only for MTP speculative decoding (`load_mtp`).
 
-use super::{no_layer_slides, read_moe, Experts, Family};
+use super::{no_layer_slides, read_moe, read_mtp_layers, Experts, Family};
 use crate::architecture::{Architecture, QkNorm};
 use crate::config::{Common, Keys};
 use crate::error::CalcError;
@@ -36,6 +36,7 @@ fn read_glm4_moe(keys: &Keys, c: &Common, arch: &mut Architecture) -> Result<(),
         arch.qk_norm = QkNorm::PerHead;
     }
     arch.intermediate_size = keys.required(&["intermediate_size"], 1, limits::MAX_INTERMEDIATE)?;
+    read_mtp_layers(keys, arch, &["num_nextn_predict_layers"], 0)?;
     let expert_width = keys.required(&["moe_intermediate_size"], 1, limits::MAX_INTERMEDIATE)?;
     let shared = keys
         .uint(&["n_shared_experts"], 0, limits::MAX_EXPERTS)?

@@ -30,10 +30,14 @@ pub const NEMOTRON_H: Family = Family {
     name: "nemotron_h",
     aliases: &[],
     ties_embeddings: false,
+    // `mamba_d_state` and `mamba_expand` are older spellings `NemotronHConfig` accepts
+    // (the inner width is `mamba_num_heads x mamba_head_dim` whatever `expand` says).
     feature_keys: &[
         "hybrid_override_pattern",
         "layers_block_type",
         "ssm_state_size",
+        "mamba_d_state",
+        "mamba_expand",
     ],
     read: read_nemotron_h,
     sliding_layers: no_layer_slides,
@@ -247,6 +251,7 @@ fn read_nemotron_h(keys: &Keys, c: &Common, arch: &mut Architecture) -> Result<(
     let mask: Vec<bool> = blocks.iter().map(|b| *b == Block::Mamba).collect();
     set_mixer(arch, mask, m.mixer(c.hidden));
     arch.attention_layers = count(Block::Attention);
+    arch.attention_layer_mask = blocks.iter().map(|b| *b == Block::Attention).collect();
     arch.ffn_free_layers = count(Block::Mamba) + count(Block::Attention);
     Ok(())
 }
@@ -397,6 +402,7 @@ fn read_falcon_h1(keys: &Keys, c: &Common, arch: &mut Architecture) -> Result<()
     // Every layer holds both, side by side.
     set_mixer(arch, vec![true; c.layers as usize], m.mixer(c.hidden));
     arch.attention_layers = c.layers;
+    arch.attention_layer_mask = Vec::new();
     Ok(())
 }
 

@@ -145,6 +145,18 @@ pub(crate) fn read_dense(
     Ok(())
 }
 
+/// The multi-token-prediction layers a checkpoint stores, under the key its family
+/// uses, `default` when the config does not say.
+pub(crate) fn read_mtp_layers(
+    keys: &Keys,
+    arch: &mut Architecture,
+    names: &[&'static str],
+    default: u64,
+) -> Result<(), CalcError> {
+    arch.mtp_layers = keys.uint(names, 0, limits::MAX_LAYERS)?.unwrap_or(default);
+    Ok(())
+}
+
 /// Sliding-window rule of families whose window applies to every layer (Mistral).
 pub(crate) fn every_layer_slides(_: &Keys, c: &Common) -> Result<u64, CalcError> {
     Ok(c.layers)

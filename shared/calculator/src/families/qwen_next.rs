@@ -13,7 +13,7 @@
 //! `d_k x d_v` matrix per value head (methodology §4.3).
 
 use super::qwen::read_qwen_moe;
-use super::{no_layer_slides, read_dense, Family};
+use super::{no_layer_slides, read_dense, read_mtp_layers, Family};
 use crate::architecture::{Architecture, MixerKind, QkNorm, StateMixer};
 use crate::config::{Common, Keys};
 use crate::error::CalcError;
@@ -78,18 +78,23 @@ const DEFAULT_VALUE_HEADS: u64 = 32;
 
 fn read_qwen3_next(keys: &Keys, c: &Common, arch: &mut Architecture) -> Result<(), CalcError> {
     gated_attention(keys, arch)?;
+    // vLLM's `Qwen3NextMTP` reads `num_nextn_predict_layers`, 1 when the config (as the
+    // released one) does not state it.
+    read_mtp_layers(keys, arch, &["num_nextn_predict_layers"], 1)?;
     read_qwen_moe(keys, c, arch, true, DEFAULT_TOP_K)?;
     read_gated_deltanet(keys, c, arch)
 }
 
 fn read_qwen3_5(keys: &Keys, c: &Common, arch: &mut Architecture) -> Result<(), CalcError> {
     gated_attention(keys, arch)?;
+    read_mtp_layers(keys, arch, &["mtp_num_hidden_layers"], 0)?;
     read_dense(keys, c, arch)?;
     read_gated_deltanet(keys, c, arch)
 }
 
 fn read_qwen3_5_moe(keys: &Keys, c: &Common, arch: &mut Architecture) -> Result<(), CalcError> {
     gated_attention(keys, arch)?;
+    read_mtp_layers(keys, arch, &["mtp_num_hidden_layers"], 0)?;
     read_qwen_moe(keys, c, arch, true, QWEN3_5_MOE_TOP_K)?;
     read_gated_deltanet(keys, c, arch)
 }
@@ -161,10 +166,12 @@ pub(super) fn read_gated_deltanet(
     Ok(())
 }
 
-/// Puts `mixer` in the layers `mask` marks and attention in the others.
+/// Puts `mixer` in the layers `mask` marks and attention in the others (a family with
+/// another layout adjusts `attention_layers` and its mask after).
 pub(super) fn set_mixer(arch: &mut Architecture, mask: Vec<bool>, mut mixer: StateMixer) {
     mixer.layers = mask.iter().filter(|m| **m).count() as u64;
     arch.attention_layers = arch.num_layers - mixer.layers;
     arch.mixer = (mixer.layers > 0).then_some(mixer);
+    arch.attention_layer_mask = mask.iter().map(|m| !m).collect();
     arch.mixer_layer_mask = mask;
 }

@@ -85,7 +85,7 @@ pub const MODEL_FIELDS: [&str; 10] = [
 pub(crate) const EXPLICIT_FIELDS: &[&str] = MODEL_FIELDS.split_at(3).1;
 
 /// The workload fields of `/api/memory/inference`, in the order the API documents them.
-const INFERENCE_WORKLOAD: [&str; 18] = [
+const INFERENCE_WORKLOAD: [&str; 19] = [
     "precision",
     "quantization",
     "group_size",
@@ -95,6 +95,7 @@ const INFERENCE_WORKLOAD: [&str; 18] = [
     "max_new_tokens",
     "logits",
     "use_flash_attention",
+    "load_mtp",
     "num_gpus",
     "engine",
     "gpu",
@@ -160,7 +161,7 @@ const TRAINING_ONLY: [(&str, &str); 21] = [
     ("calculation_type", "/api/memory/compare"),
 ];
 
-const INFERENCE_ONLY: [(&str, &str); 13] = [
+const INFERENCE_ONLY: [(&str, &str); 14] = [
     (
         "quantization",
         "/api/memory/inference (training supports a 4-bit base through method qlora)",
@@ -169,6 +170,7 @@ const INFERENCE_ONLY: [(&str, &str); 13] = [
     ("kv_cache_precision", "/api/memory/inference"),
     ("max_new_tokens", "/api/memory/inference"),
     ("logits", "/api/memory/inference"),
+    ("load_mtp", "/api/memory/inference and /api/plan"),
     ("engine", "/api/memory/inference and /api/plan"),
     ("gpu", "/api/memory/inference (engine vllm)"),
     ("gpu_memory_gib", "/api/memory/inference (engine vllm)"),

@@ -197,6 +197,7 @@ pub(crate) fn inference_request(
         &mut req.use_flash_attention,
         f.boolean("use_flash_attention")?,
     );
+    set(&mut req.load_mtp, f.boolean("load_mtp")?);
     set(&mut req.num_gpus, f.uint(limits::NUM_GPUS)?);
     req.engine = engine::engine(f, context)?;
     Ok(req)

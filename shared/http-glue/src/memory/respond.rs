@@ -109,6 +109,7 @@ pub(crate) fn inference_json(
         ("max_new_tokens".into(), json!(req.max_new_tokens)),
         ("logits".into(), json!(req.logits.name())),
         ("use_flash_attention".into(), json!(req.use_flash_attention)),
+        ("load_mtp".into(), json!(req.load_mtp)),
         ("num_gpus".into(), json!(req.num_gpus)),
         ("engine".into(), json!(req.engine.name())),
     ]);
