@@ -362,15 +362,6 @@ pub fn estimate_inference(
         ),
         Engine::Vllm(settings) => {
             check_vllm_request(settings, kv_precision)?;
-            if let Some(m) = arch.mixer {
-                return Err(CalcError::field(
-                    "engine",
-                    format!(
-                        "vLLM's pool for models with {} layers (state pages padded to the attention page, a block size raised to match) is not modelled yet; use engine transformers",
-                        m.kind.name()
-                    ),
-                ));
-            }
             let c = vllm::start_up(model, settings, gpus, weights, kv_precision, a, tokens)?;
             vllm_warnings(req, &c, &mut warnings);
             let overhead = context + c.non_torch_memory.0 as u128 + c.cuda_graph_memory.0 as u128;

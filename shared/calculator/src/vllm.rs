@@ -3,6 +3,7 @@
 //! pool that is left, in whole blocks. Derivation and sources: `docs/methodology.md`
 //! §10; validation against published start-up logs: `docs/accuracy.md`.
 
+use crate::architecture::StateMixer;
 use crate::error::{to_u64, CalcError};
 use crate::inference::{forward_activation_bytes, ForwardPass, LogitRows};
 use crate::kv_cache::{
@@ -170,6 +171,150 @@ impl VllmCapacity {
 /// `MLAAttentionSpec.real_page_size_bytes` and the FlashMLA sparse backend).
 const DS_MLA_SCALE_BLOCK: u128 = 128;
 
+/// How vLLM lays its pool out for a model (per GPU): pages of `block` tokens, one page
+/// per layer and block id, `group_size` layers sharing each block id's pages.
+struct Pool {
+    /// Tokens per block.
+    block: u64,
+    /// Tokens per block in the "GPU KV cache size" report.
+    report_block: u64,
+    /// Bytes of one layer's page: attention keys and values and indexer keys (a mixer
+    /// layer's state is padded to the same size).
+    page: u128,
+    /// Of `page`, the attention keys and values and the indexer keys.
+    attention_page: u128,
+    indexer_page: u128,
+    /// Layers per group, and groups.
+    group_size: u128,
+    groups: u128,
+    /// Block ids one request of `max_model_len` takes, over all groups; of them, the
+    /// attention groups'.
+    blocks_per_request: u128,
+    attention_blocks_per_request: u128,
+    /// Pages one request takes over all layers (what vLLM checks before it starts).
+    pages_per_request: u128,
+}
+
+/// vLLM's kernel block alignment: attention blocks are a multiple of 16 tokens
+/// (`HybridAttentionMambaModelConfig`: "some attention backends (e.g. FA) only support
+/// setting block size to multiple of 16").
+const BLOCK_ALIGNMENT: u64 = 16;
+
+impl Pool {
+    /// Attention only: full and sliding (or chunked) layers in groups; MLA blocks of 64;
+    /// DeepSeek-V3.2's indexer keys beside the latent in each page.
+    fn attention(model: &Model, gpus: u64, kv_precision: Precision, len: u64, step: u64) -> Pool {
+        let block = if model.arch.mla.is_some() {
+            MLA_BLOCK_SIZE
+        } else {
+            BLOCK_SIZE
+        };
+        let attention_page = match (model.arch.mla, model.arch.indexer) {
+            // DeepSeek-V3.2's sparse kernels keep an fp8 cache as `fp8_ds_mla`: the
+            // latent in fp8 with an fp32 scale per 128 values, the rope key in bf16.
+            (Some(m), Some(_)) if kv_precision == Precision::Float8 => {
+                let latent = m.kv_lora_rank as u128;
+                let scales = latent.div_ceil(DS_MLA_SCALE_BLOCK) * FP32_BYTES;
+                block as u128 * (latent + scales + 2 * m.qk_rope_head_dim as u128)
+            }
+            _ => cached_bytes(
+                block as u128 * values_per_token_layer(model, gpus),
+                kv_precision,
+            ),
+        };
+        let indexer_page = model
+            .arch
+            .indexer
+            .map_or(0, |ix| block as u128 * indexer_bytes_per_token_layer(ix));
+        let layers = LayerGroups::of(model);
+        let (full, sliding) = layers.groups();
+        let blocks = layers.blocks_per_request(len, block, step) as u128;
+        Pool {
+            block,
+            report_block: block,
+            page: attention_page + indexer_page,
+            attention_page,
+            indexer_page,
+            group_size: layers.group_size() as u128,
+            groups: (full + sliding) as u128,
+            blocks_per_request: blocks,
+            attention_blocks_per_request: blocks,
+            pages_per_request: layers.pages_per_request(len, block, step),
+        }
+    }
+
+    /// Attention beside linear-attention or state-space layers
+    /// (`HybridAttentionMambaModelConfig`, `MambaSpec`): one layer's whole state is a
+    /// page, the attention block grows (in steps of 16 tokens) until its page holds
+    /// that, and the state is padded to it; attention and mixer layers form groups by
+    /// the rule of [`LayerGroups::group_size`]; a request takes `ceil(len/block)` block
+    /// ids per attention group and one per mixer group.
+    fn hybrid(
+        model: &Model,
+        m: StateMixer,
+        gpus: u64,
+        kv_precision: Precision,
+        a: u128,
+        len: u64,
+    ) -> Result<Pool, CalcError> {
+        let arch = &model.arch;
+        if arch.mla.is_some() || arch.sliding_layers > 0 || arch.attention_layers == 0 {
+            return Err(CalcError::field(
+                "engine",
+                format!(
+                    "vLLM's pool for {} layers beside MLA or windowed attention is not modelled; use engine transformers",
+                    m.kind.name()
+                ),
+            ));
+        }
+        let per_token = cached_bytes(values_per_token_layer(model, gpus), kv_precision);
+        let state = vllm_state_bytes(m, a, gpus);
+        let block = BLOCK_ALIGNMENT * state.div_ceil(BLOCK_ALIGNMENT as u128 * per_token) as u64;
+        let page = block as u128 * per_token;
+        let (n_att, n_mix) = (arch.attention_layers, m.layers);
+        let layers = LayerGroups {
+            full: n_att,
+            sliding: n_mix,
+            window: 0,
+            chunked: false,
+        };
+        let (att_groups, mix_groups) = layers.groups();
+        let attention_blocks = (att_groups * len.div_ceil(block)) as u128;
+        Ok(Pool {
+            block,
+            // "GPU KV cache size" counts in the smaller of the attention block and the
+            // state's "block" (`max_model_len` tokens).
+            report_block: block.min(len),
+            page,
+            attention_page: page,
+            indexer_page: 0,
+            group_size: layers.group_size() as u128,
+            groups: (att_groups + mix_groups) as u128,
+            blocks_per_request: attention_blocks + mix_groups as u128,
+            attention_blocks_per_request: attention_blocks,
+            pages_per_request: n_att as u128 * len.div_ceil(block) as u128 + n_mix as u128,
+        })
+    }
+}
+
+/// One mixer layer's state on one of `gpus` GPUs as vLLM keeps it
+/// (`MambaStateShapeCalculator`, `MambaStateDtypeCalculator`): the convolution's last
+/// `K − 1` inputs in the model dtype (`a` bytes) over the GPU's channels (Mamba-2's
+/// B/C groups replicated up to the GPU count when they do not divide), and the
+/// recurrent state in the model dtype or fp32.
+fn vllm_state_bytes(m: StateMixer, a: u128, gpus: u64) -> u128 {
+    let extra_groups = if m.groups > 0 && !m.groups.is_multiple_of(gpus) {
+        gpus.saturating_sub(m.groups)
+    } else {
+        0
+    };
+    let channels = (m.conv_channels + extra_groups * m.group_channels) / gpus;
+    let conv = channels as u128 * m.conv_kernel.saturating_sub(1) as u128 * a;
+    let recurrent = if m.vllm_state_fp32 { FP32_BYTES } else { a };
+    let per_head = (m.recurrent_state / m.heads.max(1)) as u128;
+    conv + (m.heads / gpus) as u128 * per_head * recurrent
+}
+
 /// The attention layers of a model as vLLM's KV-cache manager groups them: full
 /// attention and sliding-window layers get separate block tables.
 struct LayerGroups {
@@ -335,38 +480,23 @@ pub(crate) fn start_up(
     let non_kv = weights + peak + non_torch;
     let available = requested.saturating_sub(non_kv);
 
-    let block = if model.arch.mla.is_some() {
-        MLA_BLOCK_SIZE
-    } else {
-        BLOCK_SIZE
-    };
-    // A page holds a block of one layer's keys and values and, with DeepSeek-V3.2,
-    // the indexer's keys of the same tokens (vLLM groups both as full attention).
-    let attention_page = match (model.arch.mla, model.arch.indexer) {
-        // DeepSeek-V3.2's sparse kernels keep an fp8 cache as `fp8_ds_mla`: the latent
-        // in fp8 with an fp32 scale per 128 values, the rope key left in bf16.
-        (Some(m), Some(_)) if kv_precision == Precision::Float8 => {
-            let latent = m.kv_lora_rank as u128;
-            let scales = latent.div_ceil(DS_MLA_SCALE_BLOCK) * FP32_BYTES;
-            block as u128 * (latent + scales + 2 * m.qk_rope_head_dim as u128)
-        }
-        _ => cached_bytes(
-            block as u128 * values_per_token_layer(model, gpus),
+    let pool = match model.arch.mixer {
+        Some(m) => Pool::hybrid(model, m, gpus, kv_precision, a, max_model_len)?,
+        None => Pool::attention(
+            model,
+            gpus,
             kv_precision,
+            max_model_len,
+            max_num_batched_tokens,
         ),
     };
-    let indexer_page = model
-        .arch
-        .indexer
-        .map_or(0, |ix| block as u128 * indexer_bytes_per_token_layer(ix));
-    let page = attention_page + indexer_page;
-    let layers = LayerGroups::of(model);
-    let group_size = layers.group_size() as u128;
-    let (full_groups, sliding_groups) = layers.groups();
+    let (block, page, group_size) = (pool.block, pool.page, pool.group_size);
     let num_blocks = available / page / group_size;
-    let blocks_per_request =
-        layers.blocks_per_request(max_model_len, block, max_num_batched_tokens) as u128;
-    let one_request = layers.pages_per_request(max_model_len, block, max_num_batched_tokens) * page;
+    let blocks_per_request = pool.blocks_per_request;
+    let one_request = pool.pages_per_request * page;
+    let pool_bytes = num_blocks * page * group_size;
+    // Attention's share of a full-length request's blocks (the rest are state pages).
+    let attention_pool = pool_bytes * pool.attention_blocks_per_request / blocks_per_request;
     let graphs = if settings.enforce_eager {
         0
     } else {
@@ -388,12 +518,12 @@ pub(crate) fn start_up(
         budget_shortfall: to(non_kv.saturating_sub(requested))?,
         block_size: block,
         num_blocks: to(num_blocks)?.0,
-        kv_cache_tokens: to(num_blocks / (full_groups + sliding_groups) as u128 * block as u128)?.0,
-        kv_cache_bytes: to(num_blocks * page * group_size)?,
+        kv_cache_tokens: to(num_blocks / pool.groups * pool.report_block as u128)?.0,
+        kv_cache_bytes: to(pool_bytes)?,
         pool_by_kind: CacheBytes {
-            attention: num_blocks * attention_page * group_size,
-            indexer: num_blocks * indexer_page * group_size,
-            state: 0,
+            attention: attention_pool * pool.attention_page / page,
+            indexer: attention_pool * pool.indexer_page / page,
+            state: pool_bytes - attention_pool,
         },
         max_model_len,
         request_kv_bytes: to(one_request)?,

@@ -156,9 +156,13 @@ fn qwen3_next_cache_grows_only_in_attention_layers() {
 #[test]
 fn qwen3_next_refuses_what_is_not_modelled_by_name() {
     let m = model(qwen3_next());
+    // vLLM's pool for state layers beside MLA (Kimi-Linear) is not modelled.
     let mut r = InferenceRequest::new(1, 4096);
     r.engine = Engine::Vllm(VllmSettings::new(Bytes(80 << 30)));
-    assert_eq!(field_of(estimate_inference(&m, &r).unwrap_err()), "engine");
+    assert_eq!(
+        field_of(estimate_inference(&model(kimi_linear()), &r).unwrap_err()),
+        "engine"
+    );
     let e = estimate_training(&m, &TrainingRequest::new(1, 512)).unwrap_err();
     assert_eq!(field_of(e), "method");
     // 4 GPUs divide the 16 attention heads but not 18 value heads.
@@ -512,4 +516,173 @@ fn mtp_layers_count_when_loaded() {
     assert_eq!(field_of(e), "load_mtp");
     let e = estimate_inference(registry_model("MiniMax-M2"), &r).unwrap_err();
     assert_eq!(field_of(e), "load_mtp");
+}
+
+/// Llama 4's `no_rope_layers` marks each rotary (chunked) layer with 1, global with 0;
+/// experts sit on layers step-1, 2·step-1, …
+#[test]
+fn llama4_reads_its_layer_lists() {
+    let mut c = llama4_scout_text();
+    let rope: Vec<u64> = (0..48).map(|i| u64::from(i % 2 == 0)).collect();
+    c["no_rope_layers"] = json!(rope);
+    assert_eq!(model(c.clone()).arch.sliding_layers, 24);
+    c["no_rope_layers"] = json!(vec![true; 48]);
+    assert_eq!(model(c.clone()).arch.sliding_layers, 48);
+    c["no_rope_layers"] = json!(vec![0; 48]);
+    assert_eq!(model(c.clone()).arch.sliding_layers, 0);
+    for bad in [json!(vec![1; 47]), json!(vec![2; 48]), json!("1110")] {
+        c["no_rope_layers"] = bad;
+        assert_eq!(
+            field_of(Model::from_config(&c).unwrap_err()),
+            "config.no_rope_layers"
+        );
+    }
+    let mut maverick = llama4_scout_text();
+    maverick["interleave_moe_layer_step"] = json!(2);
+    let m = model(maverick);
+    assert_eq!(&m.arch.moe_layer_mask[..4], &[false, true, false, true]);
+}
+
+/// A small Qwen3-Next whose prefill peak is a Gated DeltaNet layer: the norm's output,
+/// the projections' streams, the convolution's output, the scan's and the gated norm's
+/// outputs per token, and one fp32 state per 64-token chunk (methodology §5).
+#[test]
+fn a_mixer_layer_can_set_the_prefill_peak() {
+    let mut c = qwen3_next();
+    for (k, v) in [
+        ("hidden_size", 256),
+        ("num_attention_heads", 2),
+        ("num_key_value_heads", 1),
+        ("head_dim", 64),
+        ("linear_num_key_heads", 4),
+        ("linear_num_value_heads", 8),
+        ("linear_key_head_dim", 64),
+        ("linear_value_head_dim", 64),
+        ("num_experts", 1),
+        ("num_experts_per_tok", 1),
+        ("moe_intermediate_size", 1),
+        ("shared_expert_intermediate_size", 0),
+        ("vocab_size", 64),
+    ] {
+        c[k] = json!(v);
+    }
+    let m = model(c);
+    let (t, h, a) = (1000u128, 256u128, 2u128);
+    let (key, value) = (4 * 64, 8 * 64);
+    let in_proj = 2 * key + 2 * value + 2 * 8;
+    let conv = 2 * key + value;
+    let mixer = t * (h + in_proj + conv + 2 * value) * a + t.div_ceil(64) * 8 * 64 * 64 * 4;
+    let e = one_sequence(&m, t as u64);
+    assert_eq!(e.activation_memory.0 as u128, 2 * t * h * a + mixer);
+    // Over 2 GPUs the streams and states split.
+    let mut r = InferenceRequest::new(1, t as u64);
+    r.num_gpus = 2;
+    let split =
+        t * (h + (in_proj + conv + 2 * value) / 2) * a + t.div_ceil(64) * 8 * 64 * 64 * 4 / 2;
+    assert_eq!(
+        estimate_inference(&m, &r).unwrap().activation_memory.0 as u128,
+        2 * t * h * a + split
+    );
+}
+
+/// The query projection's gate half is a transient of the attention block; attention
+/// beside Mamba (Falcon-H1) also holds the mixer's output.
+#[test]
+fn gated_and_side_by_side_attention_transients() {
+    let gated = |gate: bool| {
+        let mut c = qwen3_5(
+            "qwen3_5",
+            json!({"hidden_size": 4096, "num_hidden_layers": 4, "intermediate_size": 16,
+                "num_attention_heads": 64, "num_key_value_heads": 4,
+                "linear_num_value_heads": 16, "tie_word_embeddings": false}),
+        );
+        c["text_config"]["attn_output_gate"] = json!(gate);
+        c["text_config"]["vocab_size"] = json!(64);
+        one_sequence(&model(c), 100).activation_memory.0
+    };
+    assert_eq!(gated(true) - gated(false), 100 * 64 * 256 * 2);
+}
+
+/// `cache_growth`: per token and per sequence, in the model's dtype on one GPU.
+#[test]
+fn cache_rates_per_kind() {
+    use calculator::kv_cache::cache_rates;
+    let r = cache_rates(&model(qwen3_next()));
+    assert_eq!(
+        (
+            r.attention_per_token,
+            r.indexer_per_token,
+            r.state_per_sequence
+        ),
+        (24_576, 0, 77_856_768)
+    );
+    let r = cache_rates(registry_model("DeepSeek-V3.2"));
+    assert_eq!(
+        (
+            r.attention_per_token,
+            r.indexer_per_token,
+            r.state_per_sequence
+        ),
+        (61 * 1152, 61 * 132, 0)
+    );
+    let r = cache_rates(&model(kimi_linear()));
+    assert_eq!(r.attention_per_token, 143_360);
+    assert_eq!(r.state_per_sequence, 43_909_120);
+    // The answer's cache is the three kinds together.
+    let e = one_sequence(&model(qwen3_next()), 100);
+    assert_eq!(e.kv_cache.0 as u128, 24_576 * 100 + 77_856_768);
+    let e = one_sequence(registry_model("DeepSeek-V3.2"), 100);
+    assert_eq!(e.kv_cache.0 as u128, 100 * 61 * (1152 + 132));
+}
+
+/// What a training step saves of q/k norms: MiniMax-M2's norm over all heads keeps one
+/// inverse RMS per token for q and one for k, a per-head norm one per head; Llama 4's
+/// weightless norm keeps its fp32 input and inverse RMS on its 3 rotary layers of 4.
+#[test]
+fn qk_norm_layouts_save_what_they_normalize() {
+    let activations = |config: Value| {
+        let m = model(config);
+        let mut r = TrainingRequest::new(1, 100);
+        r.method = calculator::Method::Full;
+        estimate_training(&m, &r).unwrap().activation_memory.0 as i128
+    };
+    let mut small = minimax_m2();
+    for (k, v) in [
+        ("hidden_size", 64),
+        ("num_hidden_layers", 2),
+        ("num_attention_heads", 8),
+        ("num_key_value_heads", 2),
+        ("head_dim", 16),
+        ("num_local_experts", 2),
+        ("num_experts_per_tok", 1),
+        ("intermediate_size", 32),
+        ("vocab_size", 128),
+    ] {
+        small[k] = json!(v);
+    }
+    let across = activations(small.clone());
+    small["qk_norm_type"] = json!("per_head");
+    let per_head = activations(small);
+    // 100 tokens, 2 layers: (8 + 2) inverse RMS per token instead of 2, fp32.
+    assert_eq!(per_head - across, 2 * 100 * (10 - 2) * 4);
+
+    let mut l4 = llama4_scout_text();
+    for (k, v) in [
+        ("hidden_size", 64),
+        ("num_hidden_layers", 4),
+        ("num_attention_heads", 8),
+        ("num_key_value_heads", 2),
+        ("head_dim", 16),
+        ("num_local_experts", 2),
+        ("intermediate_size", 32),
+        ("intermediate_size_mlp", 32),
+        ("vocab_size", 128),
+    ] {
+        l4[k] = json!(v);
+    }
+    let with = activations(l4.clone());
+    l4["use_qk_norm"] = json!(false);
+    let without = activations(l4);
+    // On 3 of the 4 layers: q and k in fp32 (128 + 32 values) and 10 inverse RMS.
+    assert_eq!(with - without, 3 * 100 * ((128 + 32) * 4 + 10 * 4));
 }

@@ -476,3 +476,125 @@ fn refusal_messages_carry_the_numbers() {
         )
     );
 }
+
+/// Hybrid models (vLLM's `HybridAttentionMambaModelConfig`): one mixer layer's state is
+/// a page; the attention block grows in steps of 16 tokens until its page holds it;
+/// mixer and attention layers form groups; a request takes one block id per mixer
+/// group. Every number of the published logs follows (methodology §10).
+#[test]
+fn state_mixers_share_the_pool_in_padded_pages() {
+    // Qwen3-Next-80B on two H200s (vLLM 0.10.2): a page per layer of 544 tokens x 2 x 1
+    // KV head x 256 x 2 bytes, which holds one Gated DeltaNet layer's state (8,192 / 2
+    // channels x 3 taps x 2 bytes + 16 heads x 128 x 128 x 2 bytes, padded by 1.49%).
+    let m = model("Qwen3-Next-80B-A3B-Instruct");
+    let len = 262_144;
+    let mut h200 = VllmSettings::new(Bytes((139.81 * GIB as f64) as u64));
+    h200.gpu_name = Some("NVIDIA H200".into());
+    let c = capacity(&vllm(m, len, h200, |r| r.num_gpus = 2)).clone();
+    let state = 4096 * 3 * 2 + 16 * 128 * 128 * 2;
+    let page = 544 * 1024;
+    assert_eq!(c.block_size, 544);
+    assert_eq!((page - state) * 10_000 / state, 149);
+    // 12 attention and 36 Gated DeltaNet layers: groups of 12, one attention group and
+    // three state groups.
+    assert_eq!(c.num_blocks, c.available_kv_cache_memory.0 / page / 12);
+    assert_eq!(c.kv_cache_tokens, c.num_blocks / 4 * 544);
+    assert_eq!(c.kv_cache_bytes.0, c.num_blocks * page * 12);
+    let per_request = len.div_ceil(544) + 3;
+    assert_eq!(per_request, 485);
+    assert_eq!(c.max_concurrency, c.num_blocks as f64 / per_request as f64);
+    assert_eq!(c.request_kv_bytes.0, (12 * 482 + 36) * page);
+    // With the log's own 44.59 GiB the same arithmetic prints what vLLM printed.
+    let blocks = (44.59 * GIB as f64) as u64 / page / 12;
+    assert_eq!((blocks, blocks / 4 * 544), (7162, 973_760));
+    assert_eq!(((blocks as f64 / 485.0) * 100.0).round(), 1477.0);
+    // The answer's cache by kind: attention's share of a full request's blocks.
+    let e = vllm(m, len, VllmSettings::new(Bytes(141 * GIB)), |r| {
+        r.num_gpus = 2
+    });
+    let kinds = e.cache_by_kind;
+    assert_eq!(kinds.total(), e.kv_cache.0 as u128);
+    assert_eq!(
+        kinds.state,
+        kinds.total() * 3 / 485 + u128::from(kinds.total() * 3 % 485 != 0)
+    );
+}
+
+/// The attention block sizes vLLM printed for other hybrids ("Setting attention block
+/// size to … tokens"), from their shapes: Qwen3.5 keeps its state in fp32 (its config's
+/// `mamba_ssm_dtype`), Nemotron-H in fp32 unless its config says otherwise.
+#[test]
+fn hybrid_block_sizes_match_the_logs() {
+    let block = |config: serde_json::Value, kv: Option<Precision>| {
+        let m = Model::from_config(&config).unwrap();
+        let e = vllm(&m, 4096, settings(80, None), |r| r.kv_cache_precision = kv);
+        capacity(&e).block_size
+    };
+    let qwen3_5 = |h: u64, l: u64, heads: u64, kv: u64, v_heads: u64| {
+        let types: Vec<&str> = (0..l)
+            .map(|i| {
+                if (i + 1) % 4 == 0 {
+                    "full_attention"
+                } else {
+                    "linear_attention"
+                }
+            })
+            .collect();
+        serde_json::json!({"model_type": "qwen3_5_text", "hidden_size": h,
+            "num_hidden_layers": l, "intermediate_size": 64, "num_attention_heads": heads,
+            "num_key_value_heads": kv, "head_dim": 256, "vocab_size": 248320,
+            "linear_num_key_heads": 16, "linear_num_value_heads": v_heads,
+            "layer_types": types, "mamba_ssm_dtype": "float32", "torch_dtype": "bfloat16"})
+    };
+    // Qwen3.5-0.8B (vLLM 0.19.0): 544; Qwen3.5-27B (vLLM 0.19.0, issue #40691): 784.
+    assert_eq!(block(qwen3_5(1024, 24, 8, 2, 16), None), 544);
+    assert_eq!(block(qwen3_5(5120, 64, 24, 4, 48), None), 784);
+    // Nemotron-3-Nano-30B-A3B with an fp8 cache (vLLM 0.19.0): 4176.
+    let nano3 = serde_json::json!({"model_type": "nemotron_h", "hidden_size": 2688,
+        "num_hidden_layers": 4, "hybrid_override_pattern": "M*EM",
+        "mamba_num_heads": 64, "mamba_head_dim": 64, "ssm_state_size": 128, "n_groups": 8,
+        "conv_kernel": 4, "num_attention_heads": 32, "num_key_value_heads": 2,
+        "head_dim": 128, "n_routed_experts": 8, "num_experts_per_tok": 2,
+        "moe_intermediate_size": 64, "vocab_size": 1024, "mamba_ssm_cache_dtype": "float32",
+        "torch_dtype": "bfloat16"});
+    assert_eq!(block(nano3.clone(), Some(Precision::Float8)), 4176);
+    // A bf16 state (the config asking for it) halves it.
+    let mut bf16 = nano3;
+    bf16["mamba_ssm_cache_dtype"] = serde_json::json!("bfloat16");
+    assert_eq!(block(bf16, Some(Precision::Float8)), 2128);
+}
+
+/// Llama 4's chunked layers hold at most a chunk and a step's tokens in vLLM
+/// (`ChunkedLocalAttentionSpec`): 36 chunked and 12 global layers, groups of 12.
+#[test]
+fn chunked_layers_take_a_chunk_and_a_step() {
+    let m = model("Llama-4-Scout-17B-16E-Instruct");
+    let len = 32_768;
+    let e = vllm(m, len, settings(80, None), |r| r.num_gpus = 8);
+    let c = capacity(&e);
+    // One KV head per GPU: 16 tokens x 2 x 128 x 2 bytes per layer's block.
+    let page = 16 * 2 * 128 * 2;
+    let (full, chunked) = (len / 16, (8192 + 8192u64).min(len) / 16);
+    assert_eq!(c.request_kv_bytes.0, (12 * full + 36 * chunked) * page);
+    assert_eq!(
+        c.max_concurrency,
+        c.num_blocks as f64 / (full + 3 * chunked) as f64
+    );
+    assert_eq!(c.kv_cache_tokens, c.num_blocks / 4 * 16);
+}
+
+/// DeepSeek-V3.2's pages hold 64 tokens of the latent and of the indexer's keys: in
+/// bf16 576 x 2 + 132 bytes per token; with an fp8 cache the sparse kernels' 656 + 132.
+#[test]
+fn deepseek_v32_pages_hold_the_indexer_keys() {
+    let m = model("DeepSeek-V3.2");
+    let page = |kv: Option<Precision>| {
+        let e = vllm(m, 4096, settings(141, None), |r| {
+            r.num_gpus = 8;
+            r.kv_cache_precision = kv;
+        });
+        capacity(&e).request_kv_bytes.0 / (4096 / 64) / 61
+    };
+    assert_eq!(page(None), 64 * (576 * 2 + 132));
+    assert_eq!(page(Some(Precision::Float8)), 64 * (656 + 132));
+}

@@ -87,6 +87,10 @@ fn read_kimi_linear(keys: &Keys, c: &Common, arch: &mut Architecture) -> Result<
             other_params: 3 * w * kernel as u128 + 2 * dd * w + w + hh + dd,
             recurrent_state: heads * d * d,
             scan_chunk: Some(DELTA_RULE_CHUNK),
+            groups: 0,
+            group_channels: 0,
+            // vLLM's `kda_state_dtype` always keeps it in fp32.
+            vllm_state_fp32: true,
         },
     );
     Ok(())

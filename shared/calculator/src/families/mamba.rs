@@ -95,6 +95,8 @@ struct Mamba2 {
     out_proj_bias: bool,
     norm: bool,
     chunk: u64,
+    /// vLLM keeps the SSM state in fp32 (Nemotron-H).
+    vllm_state_fp32: bool,
 }
 
 impl Mamba2 {
@@ -121,6 +123,9 @@ impl Mamba2 {
                 + flag(self.out_proj_bias, hidden),
             recurrent_state: self.heads * self.head_dim * self.d_state,
             scan_chunk: Some(self.chunk),
+            groups: self.groups,
+            group_channels: 2 * self.d_state,
+            vllm_state_fp32: self.vllm_state_fp32,
         }
     }
 }
@@ -217,6 +222,11 @@ fn read_nemotron_h(keys: &Keys, c: &Common, arch: &mut Architecture) -> Result<(
             limits::MAX_HEAD_DIM,
             NEMOTRON_H_CHUNK,
         )?,
+        // vLLM's `NemotronHForCausalLMConfig` takes the config's
+        // `mamba_ssm_cache_dtype`, else fp32.
+        vllm_state_fp32: keys
+            .text("mamba_ssm_cache_dtype")?
+            .is_none_or(|d| d == "float32"),
     };
     check_inner(keys, &m, "mamba_num_heads")?;
     let count = |kind: Block| blocks.iter().filter(|b| **b == kind).count() as u64;
@@ -366,6 +376,7 @@ fn read_granite(keys: &Keys, c: &Common, arch: &mut Architecture) -> Result<(), 
                 limits::MAX_HEAD_DIM,
                 MAMBA2_CHUNK,
             )?,
+            vllm_state_fp32: false,
         };
         check_inner(keys, &m, "mamba_n_heads")?;
         set_mixer(arch, mamba_layers, m.mixer(c.hidden));
@@ -397,6 +408,7 @@ fn read_falcon_h1(keys: &Keys, c: &Common, arch: &mut Architecture) -> Result<()
             limits::MAX_HEAD_DIM,
             MAMBA2_CHUNK,
         )?,
+        vllm_state_fp32: false,
     };
     check_inner(keys, &m, "mamba_n_heads")?;
     // Every layer holds both, side by side.
@@ -477,6 +489,9 @@ fn read_jamba(keys: &Keys, c: &Common, arch: &mut Architecture) -> Result<(), Ca
             + bias(proj_bias, 2 * di + h),
         recurrent_state: d_inner * d_state,
         scan_chunk: None,
+        groups: 0,
+        group_channels: 0,
+        vllm_state_fp32: false,
     };
     let mask = (0..c.layers).map(|i| i % ap != ao).collect();
     set_mixer(arch, mask, mixer);

@@ -161,6 +161,11 @@ pub(super) fn read_gated_deltanet(
             other_params: (conv_channels * kernel + 2 * n_v + d_v) as u128,
             recurrent_state: n_v * d_k * d_v,
             scan_chunk: Some(DELTA_RULE_CHUNK),
+            groups: 0,
+            group_channels: 0,
+            // Qwen3.5's configs ask for an fp32 state (`mamba_ssm_dtype`), which vLLM
+            // applies; Qwen3-Next's do not.
+            vllm_state_fp32: keys.text("mamba_ssm_dtype")? == Some("float32"),
         },
     );
     Ok(())
