@@ -211,6 +211,9 @@ pub struct Architecture {
     /// (`num_nextn_predict_layers`, `mtp_num_hidden_layers`); counted only when loaded
     /// ([`crate::Model::with_mtp_layers`]).
     pub mtp_layers: u64,
+    /// Parameters of a multimodal wrapper's vision tower and projector, counted apart:
+    /// not in the totals, which are the language model's.
+    pub vision_tower_params: Option<u128>,
     /// Parameters outside the decoder layers' own shapes: the loaded multi-token-
     /// prediction layers' fusion projections (`2h -> h`) and their three norms.
     pub mtp_fusion_params: u128,
@@ -321,6 +324,7 @@ impl Architecture {
             mixer: None,
             ffn_free_layers: 0,
             mtp_layers: 0,
+            vision_tower_params: None,
             mtp_fusion_params: 0,
             attention_sinks: false,
             fused_qkv: false,

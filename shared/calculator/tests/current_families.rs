@@ -601,6 +601,17 @@ fn gated_and_side_by_side_attention_transients() {
         one_sequence(&model(c), 100).activation_memory.0
     };
     assert_eq!(gated(true) - gated(false), 100 * 64 * 256 * 2);
+    // A Falcon-H1 whose peak is attention (q 1,024, k and v 1,024 each): norm output,
+    // q, k, v, their rotary copies, the output, and the Mamba branch's output beside.
+    let falcon = model(json!({"model_type": "falcon_h1", "hidden_size": 64,
+        "num_hidden_layers": 2, "num_attention_heads": 16, "num_key_value_heads": 16,
+        "head_dim": 64, "intermediate_size": 8, "vocab_size": 8, "mamba_d_ssm": 8,
+        "mamba_n_heads": 1, "mamba_d_head": 8, "mamba_d_state": 1, "mamba_n_groups": 1}));
+    let attention = 64 + 1024 + 2 * 1024 + 1024 + 1024 + 1024 + 64;
+    assert_eq!(
+        one_sequence(&falcon, 100).activation_memory.0,
+        100 * (2 * 64 + attention) * 2
+    );
 }
 
 /// `cache_growth`: per token and per sequence, in the model's dtype on one GPU.
@@ -685,4 +696,38 @@ fn qk_norm_layouts_save_what_they_normalize() {
     let without = activations(l4);
     // On 3 of the 4 layers: q and k in fp32 (128 + 32 values) and 10 inverse RMS.
     assert_eq!(with - without, 3 * 100 * ((128 + 32) * 4 + 10 * 4));
+}
+
+/// The vision towers of the multimodal wrappers are counted apart and said: Qwen3.5's
+/// as its published breakdowns give them, Llama 4's as the Hub total less the text
+/// model.
+#[test]
+fn vision_towers_are_counted_apart() {
+    let tower = |name: &str| registry_model(name).arch.vision_tower_params;
+    assert_eq!(tower("Qwen3.5-9B"), Some(456_010_480));
+    assert_eq!(tower("Qwen3.5-35B-A3B"), Some(446_571_248));
+    assert_eq!(tower("Qwen3.5-397B-A17B"), Some(456_010_480));
+    assert_eq!(tower("Llama-4-Scout-17B-16E-Instruct"), Some(871_932_416));
+    assert_eq!(
+        tower("Llama-4-Maverick-17B-128E-Instruct"),
+        Some(871_932_416)
+    );
+    let m = registry_model("Qwen3.5-9B");
+    assert!(m
+        .warnings
+        .iter()
+        .any(|w| w.contains("456010480 more parameters")));
+    // Not in the totals, which are the language model's.
+    assert_eq!(m.params.total, 8_953_803_264);
+    // A tower the calculator does not know is only warned about.
+    assert_eq!(tower("gemma-3-4b-it"), None);
+    let mut bad = registry::lookup("Llama-4-Scout-17B-16E-Instruct")
+        .unwrap()
+        .config
+        .clone();
+    bad["vision_config"]["pixel_shuffle_ratio"] = json!(0.0);
+    assert_eq!(
+        field_of(Model::from_config(&bad).unwrap_err()),
+        "config.vision_config.pixel_shuffle_ratio"
+    );
 }

@@ -54,6 +54,9 @@ pub fn architecture_json(model: &Model) -> Value {
         });
     }
     v["attention_layers"] = json!(a.attention_layers);
+    if let Some(n) = a.vision_tower_params {
+        v["vision_tower_parameters"] = json!(n as u64);
+    }
     if let Some(m) = a.mixer {
         v["state_mixer"] = json!({
             "kind": m.kind.name(),

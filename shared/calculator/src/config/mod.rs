@@ -7,6 +7,7 @@
 
 mod keys;
 mod unsupported;
+mod vision;
 
 pub(crate) use keys::Keys;
 
@@ -125,10 +126,38 @@ fn parse_text_config(
         }
     }
     let mut parsed = parse_config(&Value::Object(inner), &inner_prefix)?;
-    parsed.warnings.push(
-        "only the language model (text_config) is counted; a vision tower and projector add their own weights"
-            .into(),
-    );
+    let arch = &mut parsed.architecture;
+    let tower = match (model_type, keys.find(&["vision_config"])) {
+        (Some(wrapper), Some((name, v))) => {
+            let path = keys.path(name);
+            let map = v
+                .as_object()
+                .ok_or_else(|| CalcError::field(&path, "must be a JSON object"))?;
+            vision::tower_params(
+                &wrapper.trim().to_ascii_lowercase(),
+                map,
+                &path,
+                arch.hidden_size,
+            )?
+        }
+        _ => None,
+    };
+    if let Some(n) = tower.filter(|n| *n > limits::MAX_PARAMETERS) {
+        return Err(CalcError::field(
+            keys.path("vision_config"),
+            format!(
+                "describes a tower of {n} parameters; the limit is 2^54 ({})",
+                limits::MAX_PARAMETERS
+            ),
+        ));
+    }
+    arch.vision_tower_params = tower;
+    parsed.warnings.push(match tower {
+        Some(n) => format!(
+            "only the language model (text_config) is counted; the vision tower and projector hold {n} more parameters (from vision_config), loaded by engines that serve images"
+        ),
+        None => "only the language model (text_config) is counted; a vision tower and projector add their own weights".into(),
+    });
     parsed.warnings = unique(parsed.warnings);
     Ok(parsed)
 }
