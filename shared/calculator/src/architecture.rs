@@ -117,11 +117,10 @@ pub struct StateMixer {
     /// every chunk boundary in a forward pass; `None` for a scan that keeps it in
     /// registers (Mamba-1's selective scan).
     pub scan_chunk: Option<u64>,
-    /// Mamba-2's B/C groups and the convolution channels of one group (`2 x d_state`):
-    /// vLLM replicates groups to shard them over more GPUs than there are; 0 for the
-    /// other kinds.
+    /// Mamba-2's B/C groups, which vLLM replicates to shard them over more GPUs than
+    /// there are groups; 0 for the other kinds.
     pub groups: u64,
-    /// Convolution channels of one B/C group.
+    /// Convolution channels of one B/C group (`2 x d_state`); 0 for the other kinds.
     pub group_channels: u64,
     /// Whether vLLM keeps the recurrent state in fp32 by default (`mamba_ssm_cache_dtype`
     /// as the model's config or vLLM's model class sets it) rather than the model dtype.

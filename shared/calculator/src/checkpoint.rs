@@ -231,12 +231,10 @@ fn module_scope(name: &str, out: &mut Vec<ModuleScope>, notes: &mut Vec<String>)
     let kinds: &[LinearKind] =
         if routers.iter().any(|r| n.ends_with(r)) || already_16bit.iter().any(|k| n.contains(k)) {
             &[]
-        } else if n.contains("linear_attn") {
-            notes.push(format!(
-                "unquantized module '{}' has no linear weights here",
-                clip(name)
-            ));
-            &[]
+        } else if n.contains("linear_attn") || n.contains("mamba") || n.ends_with("mixer") {
+            // Linear-attention and state-space layers' projections (Qwen3-Next's
+            // `linear_attn`, Jamba's `mamba`, Nemotron-H's `backbone.layers.N.mixer`).
+            &[Mixer]
         } else if n.contains("shared_expert") {
             &[SharedExpert]
         } else if n.contains("experts") {
@@ -246,7 +244,7 @@ fn module_scope(name: &str, out: &mut Vec<ModuleScope>, notes: &mut Vec<String>)
         } else if n.contains("mlp") {
             &[Mlp, Expert, SharedExpert]
         } else if layer.is_some() {
-            &[Attention, Mlp, Expert, SharedExpert]
+            &[Attention, Mlp, Expert, SharedExpert, Mixer]
         } else {
             notes.push(format!(
                 "unquantized module '{}' not recognised; its weights are counted as quantized",

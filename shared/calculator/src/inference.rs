@@ -2,7 +2,7 @@
 //!
 //! Derivations and sources: `docs/methodology.md`, section "Inference".
 
-use crate::architecture::StateMixer;
+use crate::architecture::{MixerKind, StateMixer};
 use crate::checkpoint::ModuleScope;
 use crate::error::{check_weights, check_workload, to_u64, CalcError};
 use crate::kv_cache::{cache_bytes, kv_heads_per_gpu, CacheBytes};
@@ -170,6 +170,8 @@ pub(crate) enum LogitRows {
 pub(crate) struct ForwardPass {
     /// Tokens in the pass (all sequences together).
     pub tokens: u128,
+    /// Sequences the tokens belong to (chunked scans restart per sequence).
+    pub sequences: u128,
     /// `(sequences, tokens per sequence)` when attention materialises its score
     /// matrix (eager attention); `None` for flash/paged attention kernels.
     pub eager_scores: Option<(u128, u128)>,
@@ -254,22 +256,35 @@ pub(crate) fn forward_activation_bytes(
 
     let mixer = arch
         .mixer
-        .map_or(0, |m| mixer_transient(m, tokens, h, n, a));
+        .map_or(0, |m| mixer_transient(m, tokens, pass.sequences, h, n, a));
     residual + attention.max(dense).max(moe).max(logits).max(mixer)
 }
 
-/// The forward pass of one mixer layer over `tokens` tokens on one of `n` GPUs: the
-/// norm's output, the input projection's streams, the convolution's output, the scan's
-/// output and the gated norm's, in the compute dtype, and the recurrent state the
-/// chunked scan materializes at every chunk boundary (one state per `scan_chunk`
-/// tokens, fp32).
-fn mixer_transient(m: StateMixer, tokens: u128, h: u128, n: u128, a: u128) -> u128 {
+/// The forward pass of one mixer layer over `tokens` tokens of `sequences` sequences on
+/// one of `n` GPUs: the norm's output, the input projection's streams, the
+/// convolution's output, the scan's output and the gated norm's, in the compute dtype,
+/// and the recurrent state the chunked scan materializes at every chunk boundary of
+/// each sequence (one per `scan_chunk` tokens): in the compute dtype for the
+/// delta-rule kernels (flash-linear-attention's `h = k.new_empty(B, NT, H, K, V)`), in
+/// fp32 for Mamba-2's (`_chunk_state_fwd`).
+fn mixer_transient(
+    m: StateMixer,
+    tokens: u128,
+    sequences: u128,
+    h: u128,
+    n: u128,
+    a: u128,
+) -> u128 {
     let streams = (m.in_proj + m.conv_channels + 2 * m.out_proj) as u128 / n;
+    let per_sequence = tokens.div_ceil(sequences.max(1));
     let chunks = m
         .scan_chunk
-        .map_or(0, |c| tokens.div_ceil(c.max(1) as u128));
-    let chunk_states = chunks * m.recurrent_state as u128 / n;
-    tokens * (h + streams) * a + chunk_states * FP32_BYTES
+        .map_or(0, |c| sequences * per_sequence.div_ceil(c.max(1) as u128));
+    let state_bytes = match m.kind {
+        MixerKind::Mamba2 => FP32_BYTES,
+        _ => a,
+    };
+    tokens * (h + streams) * a + chunks * m.recurrent_state as u128 / n * state_bytes
 }
 
 /// fp32 `[batch, vocab]` tensors of transformers' `generate()` step: the logits of the
@@ -283,6 +298,7 @@ fn prefill_pass(req: &InferenceRequest) -> ForwardPass {
     let s = req.sequence_length as u128;
     ForwardPass {
         tokens: b * s,
+        sequences: b,
         eager_scores: (!req.use_flash_attention).then_some((b, s)),
         logits: match req.logits {
             Logits::Last => LogitRows::Sampled {
@@ -364,6 +380,12 @@ pub fn estimate_inference(
             check_vllm_request(settings, kv_precision)?;
             let c = vllm::start_up(model, settings, gpus, weights, kv_precision, a, tokens)?;
             vllm_warnings(req, &c, &mut warnings);
+            if req.load_mtp && arch.mixer.is_some() {
+                warnings.push(
+                    "with MTP speculative decoding vLLM also widens each state layer's convolution state and keeps one more state block per speculative token and request; not counted"
+                        .into(),
+                );
+            }
             let overhead = context + c.non_torch_memory.0 as u128 + c.cuda_graph_memory.0 as u128;
             (c.pool_by_kind, c.profile_peak.0 as u128, overhead, Some(c))
         }

@@ -220,7 +220,13 @@ impl Model {
         if n == 0 {
             return Err(CalcError::field(
                 "load_mtp",
-                "the checkpoint stores no multi-token-prediction layers (its config's num_nextn_predict_layers or mtp_num_hidden_layers is 0 or absent)",
+                "the model stores no multi-token-prediction layers the calculator reads (num_nextn_predict_layers of DeepSeek, GLM and Qwen3-Next, mtp_num_hidden_layers of Qwen3.5)",
+            ));
+        }
+        if self.params.total != self.arch.parameter_counts(&self.linears).total {
+            return Err(CalcError::field(
+                "load_mtp",
+                "cannot be combined with model_size, which replaces the architecture's count",
             ));
         }
         let mut arch = self.arch.clone();

@@ -173,7 +173,11 @@ impl Architecture {
         let ie = m.expert_intermediate as u128;
         let matrices = if m.gated_experts { 3 } else { 2 };
         let weights = matrices * h * ie;
-        let bias = if m.expert_bias { 2 * ie + h } else { 0 };
+        let bias = if m.expert_bias {
+            (matrices - 1) * ie + h
+        } else {
+            0
+        };
         let router = h * e + if m.router_bias { e } else { 0 };
         let shared =
             matrices * h * m.shared_intermediate as u128 + if m.shared_expert_gate { h } else { 0 };

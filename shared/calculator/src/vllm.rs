@@ -181,15 +181,17 @@ struct Pool {
     /// Bytes of one layer's page: attention keys and values and indexer keys (a mixer
     /// layer's state is padded to the same size).
     page: u128,
-    /// Of `page`, the attention keys and values and the indexer keys.
+    /// Bytes of `page` that hold attention keys and values.
     attention_page: u128,
+    /// Bytes of `page` that hold the indexer's keys.
     indexer_page: u128,
-    /// Layers per group, and groups.
+    /// Layers per group.
     group_size: u128,
+    /// Groups of every kind.
     groups: u128,
-    /// Block ids one request of `max_model_len` takes, over all groups; of them, the
-    /// attention groups'.
+    /// Block ids one request of `max_model_len` takes, over all groups.
     blocks_per_request: u128,
+    /// Of those, the attention groups'.
     attention_blocks_per_request: u128,
     /// Pages one request takes over all layers (what vLLM checks before it starts).
     pages_per_request: u128,
@@ -258,7 +260,7 @@ impl Pool {
         len: u64,
     ) -> Result<Pool, CalcError> {
         let arch = &model.arch;
-        if arch.mla.is_some() || arch.sliding_layers > 0 || arch.attention_layers == 0 {
+        if arch.mla.is_some() || arch.sliding_layers > 0 {
             return Err(CalcError::field(
                 "engine",
                 format!(
@@ -465,6 +467,7 @@ pub(crate) fn start_up(
     let requested = (settings.gpu_memory.0 as f64 * settings.gpu_memory_utilization).ceil() as u128;
     let pass = ForwardPass {
         tokens: max_num_batched_tokens as u128,
+        sequences: max_num_seqs as u128,
         eager_scores: None,
         logits: LogitRows::Sampled {
             rows: max_num_seqs as u128,
@@ -480,6 +483,12 @@ pub(crate) fn start_up(
     let non_kv = weights + peak + non_torch;
     let available = requested.saturating_sub(non_kv);
 
+    if model.arch.attention_layers == 0 {
+        return Err(CalcError::field(
+            "engine",
+            "vLLM's pool for a model without attention layers is not modelled; use engine transformers",
+        ));
+    }
     let pool = match model.arch.mixer {
         Some(m) => Pool::hybrid(model, m, gpus, kv_precision, a, max_model_len)?,
         None => Pool::attention(

@@ -491,33 +491,32 @@ fn state_mixers_share_the_pool_in_padded_pages() {
     let mut h200 = VllmSettings::new(Bytes((139.81 * GIB as f64) as u64));
     h200.gpu_name = Some("NVIDIA H200".into());
     let c = capacity(&vllm(m, len, h200, |r| r.num_gpus = 2)).clone();
-    let state = 4096 * 3 * 2 + 16 * 128 * 128 * 2;
     let page = 544 * 1024;
     assert_eq!(c.block_size, 544);
-    assert_eq!((page - state) * 10_000 / state, 149);
     // 12 attention and 36 Gated DeltaNet layers: groups of 12, one attention group and
     // three state groups.
     assert_eq!(c.num_blocks, c.available_kv_cache_memory.0 / page / 12);
     assert_eq!(c.kv_cache_tokens, c.num_blocks / 4 * 544);
     assert_eq!(c.kv_cache_bytes.0, c.num_blocks * page * 12);
-    let per_request = len.div_ceil(544) + 3;
-    assert_eq!(per_request, 485);
-    assert_eq!(c.max_concurrency, c.num_blocks as f64 / per_request as f64);
+    assert_eq!(c.max_concurrency, c.num_blocks as f64 / 485.0);
     assert_eq!(c.request_kv_bytes.0, (12 * 482 + 36) * page);
-    // With the log's own 44.59 GiB the same arithmetic prints what vLLM printed.
-    let blocks = (44.59 * GIB as f64) as u64 / page / 12;
-    assert_eq!((blocks, blocks / 4 * 544), (7162, 973_760));
-    assert_eq!(((blocks as f64 / 485.0) * 100.0).round(), 1477.0);
+    // A GPU whose budget leaves the log's own 44.59 GiB for the pool prints what vLLM
+    // printed: 7,162 blocks, 973,760 tokens, 14.77x.
+    let mut exact = VllmSettings::new(Bytes(c.non_kv_memory.0 + (44.59 * GIB as f64) as u64));
+    exact.gpu_memory_utilization = 1.0;
+    exact.gpu_name = Some("NVIDIA H200".into());
+    let logged = capacity(&vllm(m, len, exact, |r| r.num_gpus = 2)).clone();
+    assert_eq!(logged.num_blocks, 7162);
+    assert_eq!(logged.kv_cache_tokens, 973_760);
+    assert_eq!((logged.max_concurrency * 100.0).round(), 1477.0);
     // The answer's cache by kind: attention's share of a full request's blocks.
     let e = vllm(m, len, VllmSettings::new(Bytes(141 * GIB)), |r| {
         r.num_gpus = 2
     });
     let kinds = e.cache_by_kind;
     assert_eq!(kinds.total(), e.kv_cache.0 as u128);
-    assert_eq!(
-        kinds.state,
-        kinds.total() * 3 / 485 + u128::from(kinds.total() * 3 % 485 != 0)
-    );
+    assert_eq!(kinds.attention, kinds.total() * 482 / 485);
+    assert_eq!(kinds.state, kinds.total() - kinds.attention);
 }
 
 /// The attention block sizes vLLM printed for other hybrids ("Setting attention block
@@ -597,4 +596,23 @@ fn deepseek_v32_pages_hold_the_indexer_keys() {
     };
     assert_eq!(page(None), 64 * (576 * 2 + 132));
     assert_eq!(page(Some(Precision::Float8)), 64 * (656 + 132));
+}
+
+/// vLLM shards Mamba-2's B/C groups over the GPUs, replicating a group that does not
+/// divide among them (`extra_groups_for_head_shards`): a one-group model over 2 GPUs
+/// keeps both groups' convolution channels, which raises its block.
+#[test]
+fn mamba_groups_are_replicated_over_more_gpus() {
+    let m = Model::from_config(&serde_json::json!({"model_type": "granitemoehybrid",
+        "hidden_size": 64, "num_hidden_layers": 2, "layer_types": ["mamba", "attention"],
+        "mamba_n_heads": 2, "mamba_d_head": 32, "mamba_expand": 1, "mamba_d_state": 1024,
+        "mamba_n_groups": 1, "num_attention_heads": 2, "num_key_value_heads": 2,
+        "num_local_experts": 0, "shared_intermediate_size": 64, "vocab_size": 64}))
+    .unwrap();
+    // Per GPU: (64 + 2 groups x 2 x 1024) / 2 channels x 3 taps x 2 bytes, and one head
+    // of 32 x 1024 in bf16: 78,016 bytes; an attention token of one 32-wide KV head is
+    // 128. Without the replicated group the state would be 71,872 and the block 576.
+    let e = vllm(&m, 4096, settings(80, None), |r| r.num_gpus = 2);
+    assert_eq!(capacity(&e).block_size, 16 * 78_016u64.div_ceil(16 * 128));
+    assert_eq!(capacity(&e).block_size, 624);
 }

@@ -181,10 +181,23 @@ fn read(
     }
     arch.sliding_layers = match keys.sliding_layer_types(common.layers)? {
         Some(n) => n,
-        None if common.sliding_window.is_none() => 0,
+        None if common.sliding_window.is_none() && arch.sliding_window.is_none() => 0,
         None => (family.sliding_layers)(keys, &common)?,
     };
-    arch.sliding_window = common.sliding_window.filter(|_| arch.sliding_layers > 0);
+    if arch.sliding_layers > arch.attention_layers {
+        return Err(CalcError::field(
+            keys.path("layer_types"),
+            format!(
+                "marks {} layers as sliding or chunked attention, but the model has {} attention layers",
+                arch.sliding_layers, arch.attention_layers
+            ),
+        ));
+    }
+    // Llama 4 states its chunk by default (`attention_chunk_size` 8192).
+    arch.sliding_window = common
+        .sliding_window
+        .or(arch.sliding_window)
+        .filter(|_| arch.sliding_layers > 0);
     if arch.sliding_layers > 0 && arch.sliding_window.is_none() {
         return Err(CalcError::field(
             keys.path("sliding_window"),

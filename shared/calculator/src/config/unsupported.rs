@@ -1,9 +1,10 @@
-//! Architectures the family readers cannot represent: layers that are not attention
-//! (linear attention, state-space models, recurrences), chunked local attention, MoE on
-//! interleaved layers, sparse-attention indexers. Read as a llama-style decoder they
-//! would be answered with wrong parameter counts and a cache that grows where it does
-//! not, so such a config is refused with the family and the supported list
-//! (`docs/methodology.md` §1).
+//! Architectures no family reader represents: families with lightning attention,
+//! recurrences, short convolutions or pure state-space layers, and any other config
+//! whose keys or `layer_types` show layers its family does not read (linear attention,
+//! state-space layers, chunked attention, interleaved experts, an indexer). Read as a
+//! llama-style decoder they would be answered with wrong parameter counts and a cache
+//! that grows where it does not, so such a config is refused with the family and the
+//! supported list (`docs/methodology.md` §1).
 
 use super::keys::Keys;
 use crate::error::CalcError;

@@ -84,6 +84,7 @@ pub(super) fn read_deepseek_v3(
         count_keys: &["n_routed_experts", "num_experts"],
         default_top_k: DEFAULT_TOP_K,
         router_bias: true,
+        default_count: None,
     };
     read_moe(
         keys,

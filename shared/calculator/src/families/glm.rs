@@ -48,6 +48,7 @@ fn read_glm4_moe(keys: &Keys, c: &Common, arch: &mut Architecture) -> Result<(),
         count_keys: &["n_routed_experts"],
         default_top_k: DEFAULT_TOP_K,
         router_bias: true,
+        default_count: None,
     };
     read_moe(
         keys,

@@ -33,6 +33,7 @@ fn read_gpt_oss(keys: &Keys, c: &Common, arch: &mut Architecture) -> Result<(), 
         count_keys: &["num_local_experts"],
         default_top_k: DEFAULT_TOP_K,
         router_bias: true,
+        default_count: None,
     };
     read_moe(keys, arch, experts, expert_width, 0, |_| true)?;
     if let Some(moe) = arch.moe.as_mut() {

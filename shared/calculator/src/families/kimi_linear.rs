@@ -14,8 +14,7 @@
 use serde_json::Value;
 
 use super::deepseek::read_deepseek_v3;
-use super::qwen_next::{set_mixer, DELTA_RULE_CHUNK};
-use super::{no_layer_slides, Family};
+use super::{no_layer_slides, set_mixer, Family, DELTA_RULE_CHUNK};
 use crate::architecture::{Architecture, MixerKind, StateMixer};
 use crate::config::{Common, Keys};
 use crate::error::CalcError;

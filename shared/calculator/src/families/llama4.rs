@@ -29,10 +29,13 @@ pub const LLAMA4: Family = Family {
 const DEFAULT_TOP_K: u64 = 1;
 const DEFAULT_MOE_STEP: u64 = 1;
 const NO_ROPE_LAYER_INTERVAL: u64 = 4;
+const DEFAULT_CHUNK: u64 = 8192;
 
 fn read_llama4(keys: &Keys, c: &Common, arch: &mut Architecture) -> Result<(), CalcError> {
     arch.num_kv_heads = c.kv_heads.unwrap_or(c.heads);
     arch.chunked_window = true;
+    // The chunk when the config states none (`attention_chunk_size`).
+    arch.sliding_window = Some(DEFAULT_CHUNK);
     if keys.flag("use_qk_norm")?.unwrap_or(true) {
         arch.qk_norm = QkNorm::Unweighted;
     }
@@ -53,6 +56,7 @@ fn read_llama4(keys: &Keys, c: &Common, arch: &mut Architecture) -> Result<(), C
         count_keys: &["num_local_experts"],
         default_top_k: DEFAULT_TOP_K,
         router_bias: false,
+        default_count: None,
     };
     read_moe(keys, arch, experts, expert_width, expert_width, |i| {
         moe_layers[i as usize]
@@ -60,10 +64,21 @@ fn read_llama4(keys: &Keys, c: &Common, arch: &mut Architecture) -> Result<(), C
 }
 
 /// Layers with rotary positions attend in chunks: those `no_rope_layers` marks 1, or by
-/// default all but every fourth.
+/// default all but every `no_rope_layer_interval`-th (4).
 fn chunked_layers(keys: &Keys, c: &Common) -> Result<u64, CalcError> {
-    match keys.flag_list("no_rope_layers", c.layers)? {
-        Some(rope) => Ok(rope.iter().filter(|r| **r).count() as u64),
-        None => Ok(c.layers - c.layers / NO_ROPE_LAYER_INTERVAL),
+    let empty = keys
+        .find(&["no_rope_layers"])
+        .and_then(|(_, v)| v.as_array())
+        .is_some_and(|l| l.is_empty());
+    match keys.flag_list("no_rope_layers", c.layers) {
+        // An empty list means the default, as in `Llama4TextConfig`.
+        _ if empty => {}
+        Ok(Some(rope)) => return Ok(rope.iter().filter(|r| **r).count() as u64),
+        Ok(None) => {}
+        Err(e) => return Err(e),
     }
+    let interval = keys
+        .uint(&["no_rope_layer_interval"], 1, limits::MAX_LAYERS)?
+        .unwrap_or(NO_ROPE_LAYER_INTERVAL);
+    Ok(c.layers - c.layers / interval)
 }

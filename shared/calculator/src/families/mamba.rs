@@ -18,8 +18,7 @@
 //! `head_dim x d_state` matrix per head. A Mamba-1 layer keeps one `d_state` vector per
 //! channel of `d_inner`.
 
-use super::qwen_next::set_mixer;
-use super::{no_layer_slides, read_moe, Experts, Family};
+use super::{no_layer_slides, read_moe, set_mixer, Experts, Family};
 use crate::architecture::{Architecture, MixerKind, StateMixer};
 use crate::config::{Common, Keys};
 use crate::error::CalcError;
@@ -185,6 +184,22 @@ const NEMOTRON_H_TOP_K: u64 = 6;
 
 fn read_nemotron_h(keys: &Keys, c: &Common, arch: &mut Architecture) -> Result<(), CalcError> {
     let blocks = block_pattern(keys, c.layers)?;
+    if !blocks
+        .iter()
+        .any(|b| matches!(b, Block::Mamba | Block::Attention))
+    {
+        return Err(CalcError::field(
+            keys.path("hybrid_override_pattern"),
+            "has no Mamba (M) or attention (*) block: nothing mixes tokens",
+        ));
+    }
+    if keys.find(&["moe_latent_size"]).is_some() {
+        // Nemotron 3 Super's experts work in a latent width behind two projections.
+        return Err(CalcError::field(
+            keys.path("moe_latent_size"),
+            "latent experts (fc1/fc2_latent_proj) are not modelled yet; read as plain experts they would misstate the parameters",
+        ));
+    }
     arch.num_kv_heads = c.kv_heads.unwrap_or(c.heads);
     arch.norms_per_layer = 1;
     arch.gated_mlp = false;
@@ -250,6 +265,7 @@ fn read_nemotron_h(keys: &Keys, c: &Common, arch: &mut Architecture) -> Result<(
             count_keys: &["n_routed_experts"],
             default_top_k: NEMOTRON_H_TOP_K,
             router_bias: true,
+            default_count: None,
         };
         read_moe(keys, arch, experts, width, shared, |i| {
             blocks[i as usize] == Block::Experts
@@ -328,41 +344,55 @@ fn flag(keys: &Keys, names: &[&'static str], default: bool) -> Result<bool, Calc
     Ok(default)
 }
 
-/// Defaults of `GraniteMoeHybridConfig`.
+/// Defaults of `GraniteMoeHybridConfig`: `num_experts_per_tok`, `num_local_experts`,
+/// `shared_intermediate_size`, `mamba_n_heads`.
 const GRANITE_TOP_K: u64 = 2;
+const GRANITE_EXPERTS: u64 = 8;
+const GRANITE_SHARED: u64 = 1024;
+const GRANITE_MAMBA_HEADS: u64 = 128;
 
 fn read_granite(keys: &Keys, c: &Common, arch: &mut Architecture) -> Result<(), CalcError> {
     arch.num_kv_heads = c.kv_heads.unwrap_or(c.heads);
+    // `GraniteMoeHybridConfig` makes every layer Mamba when `layer_types` is absent.
     let mamba_layers: Vec<bool> = match keys.layer_types(c.layers)? {
         Some(types) => types.iter().map(|t| *t == "mamba").collect(),
-        None => vec![false; c.layers as usize],
+        None => vec![true; c.layers as usize],
     };
-    let shared = width(keys, &["shared_intermediate_size"], 0)?;
+    let shared = width(keys, &["shared_intermediate_size"], GRANITE_SHARED)?;
     let experts = keys
         .uint(&["num_local_experts"], 0, limits::MAX_EXPERTS)?
-        .unwrap_or(0);
+        .unwrap_or(GRANITE_EXPERTS);
     if experts == 0 {
         // No experts (Granite 4.0 Micro): the shared MLP is the dense MLP.
-        arch.intermediate_size = keys
-            .uint(&["shared_intermediate_size"], 1, limits::MAX_INTERMEDIATE)?
-            .ok_or_else(|| {
-                CalcError::field(keys.path("shared_intermediate_size"), "is required")
-            })?;
+        arch.intermediate_size = shared;
     } else {
         let width = keys.required(&["intermediate_size"], 1, limits::MAX_INTERMEDIATE)?;
         let e = Experts {
             count_keys: &["num_local_experts"],
             default_top_k: GRANITE_TOP_K,
             router_bias: false,
+            default_count: Some(GRANITE_EXPERTS),
         };
         read_moe(keys, arch, e, width, shared, |_| true)?;
     }
     if mamba_layers.iter().any(|m| *m) {
-        let heads = keys.required(&["mamba_n_heads"], 1, limits::MAX_HEADS)?;
+        let heads = sized(
+            keys,
+            &["mamba_n_heads"],
+            limits::MAX_HEADS,
+            GRANITE_MAMBA_HEADS,
+        )?;
+        let d_inner = expanded(keys, c.hidden)?;
+        // `mamba_d_head` "auto" (the class default) is the inner width over the heads.
+        let head_dim = match keys.find(&["mamba_d_head"]) {
+            None => d_inner / heads,
+            Some((_, v)) if v.as_str() == Some("auto") => d_inner / heads,
+            Some(_) => keys.required(&["mamba_d_head"], 1, limits::MAX_HEAD_DIM)?,
+        };
         let m = Mamba2 {
             heads,
-            head_dim: keys.required(&["mamba_d_head"], 1, limits::MAX_HEAD_DIM)?,
-            d_inner: expanded(keys, c.hidden)?,
+            head_dim,
+            d_inner,
             groups: sized(keys, &["mamba_n_groups"], limits::MAX_HEAD_DIM, 1)?,
             d_state: sized(keys, &["mamba_d_state"], limits::MAX_HEAD_DIM, 256)?,
             kernel: sized(keys, &["mamba_d_conv"], limits::MAX_HEAD_DIM, 4)?,
@@ -424,6 +454,7 @@ const JAMBA_ATTN_OFFSET: u64 = 4;
 const JAMBA_EXPERT_PERIOD: u64 = 2;
 const JAMBA_EXPERT_OFFSET: u64 = 1;
 const JAMBA_TOP_K: u64 = 2;
+const JAMBA_EXPERTS: u64 = 16;
 
 fn read_jamba(keys: &Keys, c: &Common, arch: &mut Architecture) -> Result<(), CalcError> {
     arch.num_kv_heads = c.kv_heads.unwrap_or(c.heads);
@@ -444,14 +475,31 @@ fn read_jamba(keys: &Keys, c: &Common, arch: &mut Architecture) -> Result<(), Ca
         period("expert_layer_period", JAMBA_EXPERT_PERIOD)?,
         offset("expert_layer_offset", JAMBA_EXPERT_OFFSET)?,
     );
+    if ao >= ap {
+        return Err(CalcError::field(
+            keys.path("attn_layer_offset"),
+            format!("must be below attn_layer_period ({ap})"),
+        ));
+    }
+    if eo >= ep {
+        return Err(CalcError::field(
+            keys.path("expert_layer_offset"),
+            format!("must be below expert_layer_period ({ep})"),
+        ));
+    }
     let experts = keys
-        .uint(&["num_experts"], 1, limits::MAX_EXPERTS)?
-        .unwrap_or(1);
+        .uint(
+            &["num_experts", "num_local_experts"],
+            1,
+            limits::MAX_EXPERTS,
+        )?
+        .unwrap_or(JAMBA_EXPERTS);
     if experts > 1 {
         let e = Experts {
-            count_keys: &["num_experts"],
+            count_keys: &["num_experts", "num_local_experts"],
             default_top_k: JAMBA_TOP_K,
             router_bias: false,
+            default_count: Some(JAMBA_EXPERTS),
         };
         let width = arch.intermediate_size;
         read_moe(keys, arch, e, width, 0, |i| i % ep == eo)?;

@@ -25,6 +25,16 @@ const DEFAULT_TOP_K: u64 = 8;
 
 fn read_minimax_m2(keys: &Keys, c: &Common, arch: &mut Architecture) -> Result<(), CalcError> {
     arch.num_kv_heads = c.kv_heads.unwrap_or(c.heads);
+    // `attn_type_list`: 1 for softmax attention on every layer of M2; a 0 would be a
+    // lightning (linear) attention layer, which this reader does not model.
+    if let Some(softmax) = keys.flag_list("attn_type_list", c.layers)? {
+        if softmax.iter().any(|s| !s) {
+            return Err(CalcError::field(
+                keys.path("attn_type_list"),
+                "has lightning (linear) attention layers (0), which the calculator does not model for minimax_m2",
+            ));
+        }
+    }
     if keys.flag("use_qk_norm")?.unwrap_or(true) {
         arch.qk_norm = match keys.text("qk_norm_type")? {
             None | Some("per_layer") => QkNorm::AcrossHeads,
@@ -46,6 +56,7 @@ fn read_minimax_m2(keys: &Keys, c: &Common, arch: &mut Architecture) -> Result<(
         count_keys: &["num_local_experts"],
         default_top_k: DEFAULT_TOP_K,
         router_bias: keys.flag("use_routing_bias")?.unwrap_or(true),
+        default_count: None,
     };
     read_moe(keys, arch, experts, expert_width, 0, |_| true)
 }

@@ -30,6 +30,7 @@ fn read_mixtral(keys: &Keys, c: &Common, arch: &mut Architecture) -> Result<(), 
         count_keys: &["num_local_experts"],
         default_top_k: DEFAULT_TOP_K,
         router_bias: false,
+        default_count: None,
     };
     read_moe(keys, arch, experts, expert_width, 0, |_| true)
 }

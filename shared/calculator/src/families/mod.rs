@@ -25,7 +25,7 @@ mod qwen_next;
 
 use std::fmt;
 
-use crate::architecture::{Architecture, Moe};
+use crate::architecture::{Architecture, Moe, StateMixer};
 use crate::config::{Common, Keys};
 use crate::error::CalcError;
 use crate::limits;
@@ -157,6 +157,20 @@ pub(crate) fn read_mtp_layers(
     Ok(())
 }
 
+/// Tokens per chunk of flash-linear-attention's delta-rule kernels
+/// (`chunk_gated_delta_rule`, `chunk_kda`: `BT = 64`).
+pub(crate) const DELTA_RULE_CHUNK: u64 = 64;
+
+/// Puts `mixer` in the layers `mask` marks and attention in the others (a family with
+/// another layout adjusts `attention_layers` and its mask after).
+pub(crate) fn set_mixer(arch: &mut Architecture, mask: Vec<bool>, mut mixer: StateMixer) {
+    mixer.layers = mask.iter().filter(|m| **m).count() as u64;
+    arch.attention_layers = arch.num_layers - mixer.layers;
+    arch.mixer = (mixer.layers > 0).then_some(mixer);
+    arch.attention_layer_mask = mask.iter().map(|m| !m).collect();
+    arch.mixer_layer_mask = mask;
+}
+
 /// Sliding-window rule of families whose window applies to every layer (Mistral).
 pub(crate) fn every_layer_slides(_: &Keys, c: &Common) -> Result<u64, CalcError> {
     Ok(c.layers)
@@ -181,6 +195,8 @@ pub(crate) struct Experts {
     pub default_top_k: u64,
     /// Whether the router stores a bias (or score-correction bias) per expert.
     pub router_bias: bool,
+    /// The expert count when the config does not state it; `None`: required.
+    pub default_count: Option<u64>,
 }
 
 /// Reads the routed-expert keys shared by the MoE families into `arch.moe`;
@@ -193,7 +209,12 @@ pub(crate) fn read_moe(
     shared_intermediate: u64,
     is_moe_layer: impl Fn(u64) -> bool,
 ) -> Result<(), CalcError> {
-    let count = keys.required(experts.count_keys, 1, limits::MAX_EXPERTS)?;
+    let count = match experts.default_count {
+        Some(d) => keys
+            .uint(experts.count_keys, 1, limits::MAX_EXPERTS)?
+            .unwrap_or(d),
+        None => keys.required(experts.count_keys, 1, limits::MAX_EXPERTS)?,
+    };
     let top_k = keys
         .uint(
             &[

@@ -113,6 +113,7 @@ pub(super) fn read_qwen_moe(
         count_keys: &["num_experts"],
         default_top_k,
         router_bias: false,
+        default_count: None,
     };
     read_moe(keys, arch, experts, expert_width, shared, |i| {
         !dense_only[i as usize] && (i + 1) % step == 0

@@ -13,7 +13,7 @@
 //! `d_k x d_v` matrix per value head (methodology §4.3).
 
 use super::qwen::read_qwen_moe;
-use super::{no_layer_slides, read_dense, read_mtp_layers, Family};
+use super::{no_layer_slides, read_dense, read_mtp_layers, set_mixer, Family, DELTA_RULE_CHUNK};
 use crate::architecture::{Architecture, MixerKind, QkNorm, StateMixer};
 use crate::config::{Common, Keys};
 use crate::error::CalcError;
@@ -62,10 +62,6 @@ pub(super) const GATED_DELTANET_KEYS: &[&str] = &[
     "linear_conv_kernel_dim",
     "linear_attention",
 ];
-
-/// Tokens per chunk of flash-linear-attention's delta-rule kernels
-/// (`chunk_gated_delta_rule`, `chunk_kda`: `BT = 64`).
-pub(super) const DELTA_RULE_CHUNK: u64 = 64;
 
 /// Defaults of `Qwen3NextConfig`.
 const DEFAULT_TOP_K: u64 = 10;
@@ -169,14 +165,4 @@ pub(super) fn read_gated_deltanet(
         },
     );
     Ok(())
-}
-
-/// Puts `mixer` in the layers `mask` marks and attention in the others (a family with
-/// another layout adjusts `attention_layers` and its mask after).
-pub(super) fn set_mixer(arch: &mut Architecture, mask: Vec<bool>, mut mixer: StateMixer) {
-    mixer.layers = mask.iter().filter(|m| **m).count() as u64;
-    arch.attention_layers = arch.num_layers - mixer.layers;
-    arch.mixer = (mixer.layers > 0).then_some(mixer);
-    arch.attention_layer_mask = mask.iter().map(|m| !m).collect();
-    arch.mixer_layer_mask = mask;
 }
