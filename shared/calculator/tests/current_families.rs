@@ -841,3 +841,117 @@ fn unquantized_mixer_projections_stay_16_bit() {
         36 * (per_matrix(2048, 12_352) + per_matrix(4096, 2048))
     );
 }
+
+/// Falcon-H1's flags add what they name: projection biases, the gated norm, the
+/// convolution bias (per layer: `in_proj` 6,680 + `h` 3,072, the norm 3,072; the
+/// convolution's 3,584 channels).
+#[test]
+fn falcon_h1_flags_add_their_parameters() {
+    let falcon = |extra: Value| {
+        let mut c = json!({"model_type": "falcon_h1", "hidden_size": 3072,
+            "num_hidden_layers": 44, "num_attention_heads": 12, "num_key_value_heads": 2,
+            "head_dim": 128, "intermediate_size": 12288, "vocab_size": 130048,
+            "mamba_d_ssm": 3072, "mamba_n_heads": 24, "mamba_d_head": 128,
+            "mamba_d_state": 256, "mamba_n_groups": 1});
+        c.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        model(c).params.total
+    };
+    let plain = falcon(json!({}));
+    assert_eq!(plain, 7_585_513_568);
+    let flags = json!({"mamba_proj_bias": true, "projectors_bias": true, "mamba_rms_norm": true});
+    assert_eq!(falcon(flags) - plain, 44 * (6680 + 3072 + 3072));
+    assert_eq!(plain - falcon(json!({"mamba_conv_bias": false})), 44 * 3584);
+}
+
+/// Mamba-2 shapes that do not agree are refused by the key that shows it: heads times
+/// their width must be the inner width, and a multiple of the groups; the inner width
+/// may reach, not pass, the largest MLP width.
+#[test]
+fn mamba_shapes_must_agree() {
+    let granite = |extra: Value| {
+        let mut c = json!({"model_type": "granitemoehybrid", "hidden_size": 256,
+            "num_hidden_layers": 2, "layer_types": ["mamba", "attention"],
+            "num_attention_heads": 4, "num_local_experts": 0,
+            "shared_intermediate_size": 64, "vocab_size": 16, "mamba_n_heads": 8,
+            "mamba_d_head": 64});
+        c.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        Model::from_config(&c)
+    };
+    assert!(granite(json!({})).is_ok());
+    let field = |extra: Value| field_of(granite(extra).unwrap_err());
+    assert_eq!(field(json!({"mamba_d_head": 32})), "config.mamba_n_heads");
+    assert_eq!(field(json!({"mamba_n_groups": 3})), "config.mamba_n_heads");
+    let limit = calculator::limits::MAX_INTERMEDIATE;
+    assert_eq!(
+        field(json!({"hidden_size": 1 << 20, "mamba_expand": limit / (1 << 20) + 1})),
+        "config.mamba_expand"
+    );
+    // At the limit the inner width is accepted (the heads then do not match it).
+    assert_eq!(
+        field(json!({"hidden_size": 1 << 20, "mamba_expand": limit / (1 << 20)})),
+        "config.mamba_n_heads"
+    );
+}
+
+/// Nemotron-H's `layers_block_type` names the same blocks as the pattern's letters.
+#[test]
+fn nemotron_block_names_read_as_the_pattern() {
+    let with = |blocks: Value| {
+        let mut c = nemotron_nano_9b();
+        c.as_object_mut().unwrap().remove("hybrid_override_pattern");
+        c["num_hidden_layers"] = json!(4);
+        c["layers_block_type"] = blocks;
+        Model::from_config(&c)
+    };
+    let mut by_letter = nemotron_nano_9b();
+    by_letter["num_hidden_layers"] = json!(4);
+    by_letter["hybrid_override_pattern"] = json!("M*--");
+    let expected = model(by_letter).params.total;
+    for names in [
+        json!(["mamba", "attention", "mlp", "mlp"]),
+        json!(["linear_attention", "full_attention", "mlp", "mlp"]),
+    ] {
+        assert_eq!(with(names).unwrap().params.total, expected);
+    }
+    let mut moe = nemotron_nano_9b();
+    moe["num_hidden_layers"] = json!(2);
+    moe.as_object_mut()
+        .unwrap()
+        .remove("hybrid_override_pattern");
+    moe["layers_block_type"] = json!(["mamba", "moe"]);
+    moe["n_routed_experts"] = json!(4);
+    moe["moe_intermediate_size"] = json!(8);
+    assert_eq!(model(moe).arch.moe.unwrap().moe_layers, 1);
+    assert_eq!(
+        field_of(with(json!(["mamba", "attention", "mlp", "conv"])).unwrap_err()),
+        "config.layers_block_type"
+    );
+}
+
+/// Jamba: experts on every other layer from 1, the state of its 28 Mamba layers (a
+/// 4-tap convolution and 16 values per channel of 8,192, bf16), `mamba_dt_rank` auto.
+#[test]
+fn jamba_layers_and_state() {
+    let base = json!({"model_type": "jamba", "hidden_size": 4096,
+        "num_hidden_layers": 32, "num_attention_heads": 32, "num_key_value_heads": 8,
+        "intermediate_size": 14336, "vocab_size": 65536, "mamba_dt_rank": "auto",
+        "torch_dtype": "bfloat16"});
+    let m = model(base.clone());
+    assert_eq!(m.params.total, 51_570_323_328);
+    assert_eq!(&m.arch.moe_layer_mask[..4], &[false, true, false, true]);
+    assert_eq!(
+        one_sequence(&m, 16).cache_by_kind.state,
+        28 * (8192 * 4 + 8192 * 16) * 2
+    );
+    let mut dense = base;
+    dense["num_experts"] = json!(1);
+    assert!(model(dense).arch.moe.is_none());
+    // A Qwen3-Next whose layer_types has no linear-attention layer has no mixer.
+    let mut q = qwen3_next();
+    q["layer_types"] = json!(vec!["full_attention"; 48]);
+    assert!(model(q).arch.mixer.is_none());
+}
