@@ -83,6 +83,12 @@ fn glm4_moe_counts_exactly() {
     // GLM-4.5 and INTELLECT-3's safetensors total (GLM-4.5-Air's shapes, no MTP layer).
     assert_eq!(model(glm_4_5()).params.total, 352_797_829_024);
     assert_eq!(model(glm_4_5_air()).params.total, 106_852_251_264);
+    // `Glm4MoeConfig`'s defaults are GLM-4.5-Air's experts.
+    let mut air = glm_4_5_air();
+    let o = air.as_object_mut().unwrap();
+    o.remove("n_routed_experts");
+    o.remove("moe_intermediate_size");
+    assert_eq!(model(air).params.total, 106_852_251_264);
 }
 
 /// MiniMaxAI/MiniMax-M2 `config.json`.
@@ -954,4 +960,35 @@ fn jamba_layers_and_state() {
     let mut q = qwen3_next();
     q["layer_types"] = json!(vec!["full_attention"; 48]);
     assert!(model(q).arch.mixer.is_none());
+}
+
+/// DeepSeek-V3.2's indexer under LoRA on every linear: its `wk` reads the normalized
+/// input and its `wq_b` the query latent, so each keeps a 16-bit copy of its input for
+/// its fp32 adapter, and each adapter its rank-8 `lora_A` output (methodology §7.5).
+#[test]
+fn the_indexer_adds_its_adapters_inputs() {
+    let toy = |indexer: bool| {
+        let mut c = json!({"model_type": "deepseek_v3", "hidden_size": 64,
+            "num_hidden_layers": 2, "num_attention_heads": 4, "q_lora_rank": 32,
+            "kv_lora_rank": 16, "qk_nope_head_dim": 8, "qk_rope_head_dim": 8,
+            "v_head_dim": 8, "intermediate_size": 32, "moe_intermediate_size": 8,
+            "n_routed_experts": 2, "num_experts_per_tok": 1, "first_k_dense_replace": 2,
+            "vocab_size": 16, "torch_dtype": "bfloat16"});
+        if indexer {
+            c["model_type"] = json!("deepseek_v32");
+            c["index_n_heads"] = json!(2);
+            c["index_head_dim"] = json!(8);
+        }
+        let mut r = TrainingRequest::new(1, 100);
+        r.method = calculator::Method::Lora;
+        estimate_training(&model(c), &r)
+            .unwrap()
+            .activation_memory
+            .0
+    };
+    // Per token and layer: h + q_lora 16-bit input copies, two rank-8 outputs.
+    assert_eq!(
+        toy(true) - toy(false),
+        2 * 100 * ((64 + 32) * 2 + 2 * 8 * 2)
+    );
 }

@@ -12,6 +12,9 @@ use crate::numbers::as_integer;
 /// Longest key compared with the keys the calculator reads, for typo warnings.
 const MAX_TYPO_KEY_CHARS: usize = 64;
 
+/// A nested config object and the path that names it in errors.
+pub(crate) type Nested<'a> = (&'a Map<String, Value>, String);
+
 /// The keys of one config object and the path used in errors, with every name a
 /// reader looked for (to spot a key one typo away from one of them).
 pub(crate) struct Keys<'a> {
@@ -74,6 +77,19 @@ impl<'a> Keys<'a> {
         names
             .iter()
             .find_map(|n| self.map.get(*n).filter(|v| !v.is_null()).map(|v| (*n, v)))
+    }
+
+    /// A nested object (`linear_attn_config`, `vision_config`) and its path, for a
+    /// [`Keys`] of its own; `None` when absent.
+    pub(crate) fn object(&self, name: &'static str) -> Result<Option<Nested<'a>>, CalcError> {
+        let Some((_, value)) = self.find(&[name]) else {
+            return Ok(None);
+        };
+        let path = self.path(name);
+        match value.as_object() {
+            Some(map) => Ok(Some((map, path))),
+            None => Err(CalcError::field(path, "must be a JSON object")),
+        }
     }
 
     /// An integer in `min..=max`, under the first present name.

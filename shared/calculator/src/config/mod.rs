@@ -127,18 +127,10 @@ fn parse_text_config(
     }
     let mut parsed = parse_config(&Value::Object(inner), &inner_prefix)?;
     let arch = &mut parsed.architecture;
-    let tower = match (model_type, keys.find(&["vision_config"])) {
-        (Some(wrapper), Some((name, v))) => {
-            let path = keys.path(name);
-            let map = v
-                .as_object()
-                .ok_or_else(|| CalcError::field(&path, "must be a JSON object"))?;
-            vision::tower_params(
-                &wrapper.trim().to_ascii_lowercase(),
-                map,
-                &path,
-                arch.hidden_size,
-            )?
+    let tower = match (model_type, keys.object("vision_config")?) {
+        (Some(wrapper), Some((map, path))) => {
+            let wrapper = wrapper.trim().to_ascii_lowercase();
+            vision::tower_params(&wrapper, &Keys::new(map, &path), arch.hidden_size)?
         }
         _ => None,
     };

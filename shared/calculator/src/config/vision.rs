@@ -3,66 +3,44 @@
 //! projector hold (`docs/methodology.md` §1). Known towers: Qwen3.5's (Qwen3-VL's
 //! without the deepstack mergers) and Llama 4's.
 
-use serde_json::{Map, Value};
-
+use super::keys::Keys;
 use crate::error::CalcError;
 use crate::limits;
-use crate::numbers::as_integer;
 
 /// Parameters of the vision tower and projector of a `wrapper` config, when its tower
 /// is one the calculator knows; `text_hidden` is the language model's width.
 pub(crate) fn tower_params(
     wrapper: &str,
-    vision: &Map<String, Value>,
-    path: &str,
+    vision: &Keys,
     text_hidden: u64,
 ) -> Result<Option<u128>, CalcError> {
-    let v = VisionKeys { map: vision, path };
     match wrapper {
-        "qwen3_5" | "qwen3_5_moe" => qwen3_5(&v).map(Some),
-        "llama4" => llama4(&v, text_hidden).map(Some),
+        "qwen3_5" | "qwen3_5_moe" => qwen3_5(vision).map(Some),
+        "llama4" => llama4(vision, text_hidden).map(Some),
         _ => Ok(None),
     }
-}
-
-struct VisionKeys<'a> {
-    map: &'a Map<String, Value>,
-    path: &'a str,
 }
 
 /// Smallest pixel-shuffle ratio read (Llama 4's is 0.5): bounds the adapter's width.
 const MIN_SHUFFLE_RATIO: f64 = 0.01;
 
-/// Largest patch, merge, channel or image-token count read: far above any tower's, and
-/// small enough that no product of the shapes can overflow.
+/// Largest patch, merge or channel count read: far above any tower's, and small
+/// enough that no product of the shapes can overflow.
 const MAX_SMALL: u64 = 1 << 10;
 
-impl VisionKeys<'_> {
-    /// A positive integer up to `max`, or the tower's default.
-    fn uint(&self, key: &str, max: u64, default: u64) -> Result<u128, CalcError> {
-        match self.map.get(key).filter(|v| !v.is_null()) {
-            None => Ok(default as u128),
-            Some(v) => as_integer(v)
-                .filter(|n| (1..=max).contains(n))
-                .map(u128::from)
-                .ok_or_else(|| {
-                    CalcError::field(
-                        format!("{}.{key}", self.path),
-                        format!("must be an integer from 1 to {max}"),
-                    )
-                }),
-        }
-    }
+/// A width (hidden, MLP, projector), or the tower's default.
+fn width(v: &Keys, key: &'static str, default: u64) -> Result<u128, CalcError> {
+    bounded(v, key, limits::MAX_INTERMEDIATE, default)
+}
 
-    /// A width (hidden, MLP, projector).
-    fn width(&self, key: &str, default: u64) -> Result<u128, CalcError> {
-        self.uint(key, limits::MAX_INTERMEDIATE, default)
-    }
+/// A patch, merge or channel count, or the tower's default.
+fn small(v: &Keys, key: &'static str, default: u64) -> Result<u128, CalcError> {
+    bounded(v, key, MAX_SMALL, default)
+}
 
-    /// A patch, merge or channel count.
-    fn small(&self, key: &str, default: u64) -> Result<u128, CalcError> {
-        self.uint(key, MAX_SMALL, default)
-    }
+/// A positive integer up to `max`, or the tower's default.
+fn bounded(v: &Keys, key: &'static str, max: u64, default: u64) -> Result<u128, CalcError> {
+    Ok(v.uint(&[key], 1, max)?.unwrap_or(default) as u128)
 }
 
 /// Qwen3.5's tower (`Qwen3_5VisionModel`; defaults of its config class): a patch
@@ -70,16 +48,16 @@ impl VisionKeys<'_> {
 /// bias), learned positions, `depth` blocks of two LayerNorms, a fused qkv, an output
 /// projection and a two-layer MLP (all with biases), and a merger of
 /// `spatial_merge_size²` patches (LayerNorm, then `4v -> 4v -> out_hidden_size`).
-fn qwen3_5(v: &VisionKeys) -> Result<u128, CalcError> {
-    let h = v.width("hidden_size", 1152)?;
-    let i = v.width("intermediate_size", 4304)?;
-    let depth = v.uint("depth", limits::MAX_LAYERS, 27)?;
-    let patch = v.small("patch_size", 16)?;
-    let temporal = v.small("temporal_patch_size", 2)?;
-    let channels = v.small("in_channels", 3)?;
-    let merge = v.small("spatial_merge_size", 2)?;
-    let positions = v.uint("num_position_embeddings", limits::MAX_POSITIONS, 2304)?;
-    let out = v.width("out_hidden_size", 3584)?;
+fn qwen3_5(v: &Keys) -> Result<u128, CalcError> {
+    let h = width(v, "hidden_size", 1152)?;
+    let i = width(v, "intermediate_size", 4304)?;
+    let depth = bounded(v, "depth", limits::MAX_LAYERS, 27)?;
+    let patch = small(v, "patch_size", 16)?;
+    let temporal = small(v, "temporal_patch_size", 2)?;
+    let channels = small(v, "in_channels", 3)?;
+    let merge = small(v, "spatial_merge_size", 2)?;
+    let positions = bounded(v, "num_position_embeddings", limits::MAX_POSITIONS, 2304)?;
+    let out = width(v, "out_hidden_size", 3584)?;
     let block = 4 * h + (h * 3 * h + 3 * h) + (h * h + h) + (h * i + i) + (i * h + h);
     let merged = h * merge * merge;
     let merger = 2 * h + (merged * merged + merged) + (merged * out + out);
@@ -91,22 +69,25 @@ fn qwen3_5(v: &VisionKeys) -> Result<u128, CalcError> {
 /// and after, `num_hidden_layers` blocks (q, k, v, o and a two-layer MLP with biases,
 /// two LayerNorms), the pixel-shuffle adapter's two bias-free layers and the
 /// projector to the text width.
-fn llama4(v: &VisionKeys, text_hidden: u64) -> Result<u128, CalcError> {
-    let h = v.width("hidden_size", 768)?;
-    let i = v.width("intermediate_size", 3072)?;
-    let layers = v.uint("num_hidden_layers", limits::MAX_LAYERS, 34)?;
-    let image = v.uint("image_size", limits::MAX_HIDDEN, 448)?;
-    let patch = v.small("patch_size", 14)?;
-    let channels = v.small("num_channels", 3)?;
-    let proj_in = v.width("projector_input_dim", 4096)?;
-    let proj_out = v.width("projector_output_dim", 4096)?;
-    let out = v.width("vision_output_dim", 7680)?;
-    let ratio = match v.map.get("pixel_shuffle_ratio").and_then(Value::as_f64) {
+fn llama4(v: &Keys, text_hidden: u64) -> Result<u128, CalcError> {
+    let h = width(v, "hidden_size", 768)?;
+    let i = width(v, "intermediate_size", 3072)?;
+    let layers = bounded(v, "num_hidden_layers", limits::MAX_LAYERS, 34)?;
+    let image = bounded(v, "image_size", limits::MAX_HIDDEN, 448)?;
+    let patch = small(v, "patch_size", 14)?;
+    let channels = small(v, "num_channels", 3)?;
+    let proj_in = width(v, "projector_input_dim", 4096)?;
+    let proj_out = width(v, "projector_output_dim", 4096)?;
+    let out = width(v, "vision_output_dim", 7680)?;
+    let ratio = match v
+        .find(&["pixel_shuffle_ratio"])
+        .and_then(|(_, r)| r.as_f64())
+    {
         None => 0.5,
         Some(r) if (MIN_SHUFFLE_RATIO..=1.0).contains(&r) => r,
         Some(_) => {
             return Err(CalcError::field(
-                format!("{}.pixel_shuffle_ratio", v.path),
+                v.path("pixel_shuffle_ratio"),
                 format!("must be a number from {MIN_SHUFFLE_RATIO} to 1"),
             ))
         }

@@ -23,8 +23,10 @@ pub const GLM4_MOE: Family = Family {
 };
 
 /// Defaults of `Glm4MoeConfig`: `num_experts_per_tok`, `n_shared_experts`,
-/// `first_k_dense_replace`.
+/// `first_k_dense_replace`, `n_routed_experts`, `moe_intermediate_size`.
 const DEFAULT_TOP_K: u64 = 8;
+const DEFAULT_EXPERTS: u64 = 128;
+const DEFAULT_EXPERT_WIDTH: u64 = 1408;
 const DEFAULT_SHARED: u64 = 1;
 const DEFAULT_FIRST_DENSE: u64 = 1;
 
@@ -37,7 +39,9 @@ fn read_glm4_moe(keys: &Keys, c: &Common, arch: &mut Architecture) -> Result<(),
     }
     arch.intermediate_size = keys.required(&["intermediate_size"], 1, limits::MAX_INTERMEDIATE)?;
     read_mtp_layers(keys, arch, &["num_nextn_predict_layers"], 0)?;
-    let expert_width = keys.required(&["moe_intermediate_size"], 1, limits::MAX_INTERMEDIATE)?;
+    let expert_width = keys
+        .uint(&["moe_intermediate_size"], 1, limits::MAX_INTERMEDIATE)?
+        .unwrap_or(DEFAULT_EXPERT_WIDTH);
     let shared = keys
         .uint(&["n_shared_experts"], 0, limits::MAX_EXPERTS)?
         .unwrap_or(DEFAULT_SHARED);
@@ -48,7 +52,7 @@ fn read_glm4_moe(keys: &Keys, c: &Common, arch: &mut Architecture) -> Result<(),
         count_keys: &["n_routed_experts"],
         default_top_k: DEFAULT_TOP_K,
         router_bias: true,
-        default_count: None,
+        default_count: Some(DEFAULT_EXPERTS),
     };
     read_moe(
         keys,

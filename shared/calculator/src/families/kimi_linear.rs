@@ -19,7 +19,6 @@ use crate::architecture::{Architecture, MixerKind, StateMixer};
 use crate::config::{Common, Keys};
 use crate::error::CalcError;
 use crate::limits;
-use crate::numbers::as_integer;
 
 /// `kimi_linear`
 pub const KIMI_LINEAR: Family = Family {
@@ -39,33 +38,15 @@ fn read_kimi_linear(keys: &Keys, c: &Common, arch: &mut Architecture) -> Result<
     if let Some(m) = arch.mla.as_mut() {
         m.expanded_cache = true;
     }
-    let (name, value) = keys
-        .find(&["linear_attn_config"])
+    let (cfg, path) = keys
+        .object("linear_attn_config")?
         .ok_or_else(|| CalcError::field(keys.path("linear_attn_config"), "is required"))?;
-    let path = keys.path(name);
-    let cfg = value
-        .as_object()
-        .ok_or_else(|| CalcError::field(&path, "must be an object"))?;
-    let uint = |key: &str, max: u64, default: Option<u64>| -> Result<u64, CalcError> {
-        match cfg.get(key).filter(|v| !v.is_null()) {
-            None => default.ok_or_else(|| CalcError::field(format!("{path}.{key}"), "is required")),
-            Some(v) => as_integer(v)
-                .filter(|n| (1..=max).contains(n))
-                .ok_or_else(|| {
-                    CalcError::field(
-                        format!("{path}.{key}"),
-                        format!("must be an integer from 1 to {max}"),
-                    )
-                }),
-        }
-    };
-    let heads = uint("num_heads", limits::MAX_HEADS, None)?;
-    let d = uint("head_dim", limits::MAX_HEAD_DIM, None)?;
-    let kernel = uint(
-        "short_conv_kernel_size",
-        limits::MAX_HEAD_DIM,
-        Some(DEFAULT_SHORT_CONV),
-    )?;
+    let linear = Keys::new(cfg, &path);
+    let heads = linear.required(&["num_heads"], 1, limits::MAX_HEADS)?;
+    let d = linear.required(&["head_dim"], 1, limits::MAX_HEAD_DIM)?;
+    let kernel = linear
+        .uint(&["short_conv_kernel_size"], 1, limits::MAX_HEAD_DIM)?
+        .unwrap_or(DEFAULT_SHORT_CONV);
     let mask = kda_layers(cfg.get("kda_layers"), &path, c.layers)?;
     let width = heads * d;
     let (w, dd, hh) = (width as u128, d as u128, heads as u128);
