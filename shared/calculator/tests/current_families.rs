@@ -8,6 +8,14 @@ use calculator::{
 };
 use serde_json::{json, Value};
 
+/// `base` with the keys of `extra` set over it.
+fn merged(mut base: Value, extra: Value) -> Value {
+    base.as_object_mut()
+        .unwrap()
+        .extend(extra.as_object().unwrap().clone());
+    base
+}
+
 fn registry_model(name: &str) -> &'static Model {
     &registry::lookup(name).unwrap().model
 }
@@ -283,15 +291,12 @@ fn qwen3_5(wrapper: &str, text: Value) -> Value {
             }
         })
         .collect();
-    let mut text = text;
     let shared = json!({"head_dim": 256, "linear_conv_kernel_dim": 4,
         "linear_key_head_dim": 128, "linear_value_head_dim": 128, "linear_num_key_heads": 16,
         "attn_output_gate": true, "vocab_size": 248320, "full_attention_interval": 4,
         "layer_types": types, "mamba_ssm_dtype": "float32", "mtp_num_hidden_layers": 1,
         "max_position_embeddings": 262144, "partial_rotary_factor": 0.25});
-    text.as_object_mut()
-        .unwrap()
-        .extend(shared.as_object().unwrap().clone());
+    let text = merged(text, shared);
     json!({"model_type": wrapper, "text_config": text, "vision_config": {"depth": 27},
         "torch_dtype": "bfloat16"})
 }
@@ -854,15 +859,12 @@ fn unquantized_mixer_projections_stay_16_bit() {
 #[test]
 fn falcon_h1_flags_add_their_parameters() {
     let falcon = |extra: Value| {
-        let mut c = json!({"model_type": "falcon_h1", "hidden_size": 3072,
+        let c = json!({"model_type": "falcon_h1", "hidden_size": 3072,
             "num_hidden_layers": 44, "num_attention_heads": 12, "num_key_value_heads": 2,
             "head_dim": 128, "intermediate_size": 12288, "vocab_size": 130048,
             "mamba_d_ssm": 3072, "mamba_n_heads": 24, "mamba_d_head": 128,
             "mamba_d_state": 256, "mamba_n_groups": 1});
-        c.as_object_mut()
-            .unwrap()
-            .extend(extra.as_object().unwrap().clone());
-        model(c).params.total
+        model(merged(c, extra)).params.total
     };
     let plain = falcon(json!({}));
     assert_eq!(plain, 7_585_513_568);
@@ -877,15 +879,12 @@ fn falcon_h1_flags_add_their_parameters() {
 #[test]
 fn mamba_shapes_must_agree() {
     let granite = |extra: Value| {
-        let mut c = json!({"model_type": "granitemoehybrid", "hidden_size": 256,
+        let c = json!({"model_type": "granitemoehybrid", "hidden_size": 256,
             "num_hidden_layers": 2, "layer_types": ["mamba", "attention"],
             "num_attention_heads": 4, "num_local_experts": 0,
             "shared_intermediate_size": 64, "vocab_size": 16, "mamba_n_heads": 8,
             "mamba_d_head": 64});
-        c.as_object_mut()
-            .unwrap()
-            .extend(extra.as_object().unwrap().clone());
-        Model::from_config(&c)
+        Model::from_config(&merged(c, extra))
     };
     assert!(granite(json!({})).is_ok());
     let field = |extra: Value| field_of(granite(extra).unwrap_err());
