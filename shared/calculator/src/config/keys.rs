@@ -113,6 +113,17 @@ impl<'a> Keys<'a> {
         Ok(Some(n))
     }
 
+    /// An integer in `min..=max` under the first present name, or `default`.
+    pub(crate) fn uint_or(
+        &self,
+        names: &[&'static str],
+        min: u64,
+        max: u64,
+        default: u64,
+    ) -> Result<u64, CalcError> {
+        Ok(self.uint(names, min, max)?.unwrap_or(default))
+    }
+
     /// A required integer in `min..=max`; a missing one is named by its first name.
     pub(crate) fn required(
         &self,

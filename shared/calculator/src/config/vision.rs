@@ -40,7 +40,7 @@ fn small(v: &Keys, key: &'static str, default: u64) -> Result<u128, CalcError> {
 
 /// A positive integer up to `max`, or the tower's default.
 fn bounded(v: &Keys, key: &'static str, max: u64, default: u64) -> Result<u128, CalcError> {
-    Ok(v.uint(&[key], 1, max)?.unwrap_or(default) as u128)
+    Ok(v.uint_or(&[key], 1, max, default)? as u128)
 }
 
 /// Qwen3.5's tower (`Qwen3_5VisionModel`; defaults of its config class): a patch

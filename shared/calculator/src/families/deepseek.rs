@@ -64,19 +64,14 @@ pub(super) fn read_deepseek_v3(
     arch.head_dim = mla.qk_nope_head_dim + mla.qk_rope_head_dim;
     arch.intermediate_size = keys.required(&["intermediate_size"], 1, limits::MAX_INTERMEDIATE)?;
     let expert_width = keys.required(&["moe_intermediate_size"], 1, limits::MAX_INTERMEDIATE)?;
-    let shared = keys
-        .uint(
-            &["n_shared_experts", "num_shared_experts"],
-            0,
-            limits::MAX_EXPERTS,
-        )?
-        .unwrap_or(0);
-    let first_dense = keys
-        .uint(&["first_k_dense_replace"], 0, c.layers)?
-        .unwrap_or(0);
-    let freq = keys
-        .uint(&["moe_layer_freq"], 1, limits::MAX_LAYERS)?
-        .unwrap_or(1);
+    let shared = keys.uint_or(
+        &["n_shared_experts", "num_shared_experts"],
+        0,
+        limits::MAX_EXPERTS,
+        0,
+    )?;
+    let first_dense = keys.uint_or(&["first_k_dense_replace"], 0, c.layers, 0)?;
+    let freq = keys.uint_or(&["moe_layer_freq"], 1, limits::MAX_LAYERS, 1)?;
     // The router's `e_score_correction_bias` (one value per expert) is a stored
     // parameter of every MoE layer.
     let experts = Experts {

@@ -39,15 +39,19 @@ fn read_glm4_moe(keys: &Keys, c: &Common, arch: &mut Architecture) -> Result<(),
     }
     arch.intermediate_size = keys.required(&["intermediate_size"], 1, limits::MAX_INTERMEDIATE)?;
     read_mtp_layers(keys, arch, &["num_nextn_predict_layers"], 0)?;
-    let expert_width = keys
-        .uint(&["moe_intermediate_size"], 1, limits::MAX_INTERMEDIATE)?
-        .unwrap_or(DEFAULT_EXPERT_WIDTH);
-    let shared = keys
-        .uint(&["n_shared_experts"], 0, limits::MAX_EXPERTS)?
-        .unwrap_or(DEFAULT_SHARED);
-    let first_dense = keys
-        .uint(&["first_k_dense_replace"], 0, c.layers)?
-        .unwrap_or(DEFAULT_FIRST_DENSE);
+    let expert_width = keys.uint_or(
+        &["moe_intermediate_size"],
+        1,
+        limits::MAX_INTERMEDIATE,
+        DEFAULT_EXPERT_WIDTH,
+    )?;
+    let shared = keys.uint_or(
+        &["n_shared_experts"],
+        0,
+        limits::MAX_EXPERTS,
+        DEFAULT_SHARED,
+    )?;
+    let first_dense = keys.uint_or(&["first_k_dense_replace"], 0, c.layers, DEFAULT_FIRST_DENSE)?;
     let experts = Experts {
         count_keys: &["n_routed_experts"],
         default_top_k: DEFAULT_TOP_K,

@@ -44,9 +44,12 @@ fn read_kimi_linear(keys: &Keys, c: &Common, arch: &mut Architecture) -> Result<
     let linear = Keys::new(cfg, &path);
     let heads = linear.required(&["num_heads"], 1, limits::MAX_HEADS)?;
     let d = linear.required(&["head_dim"], 1, limits::MAX_HEAD_DIM)?;
-    let kernel = linear
-        .uint(&["short_conv_kernel_size"], 1, limits::MAX_HEAD_DIM)?
-        .unwrap_or(DEFAULT_SHORT_CONV);
+    let kernel = linear.uint_or(
+        &["short_conv_kernel_size"],
+        1,
+        limits::MAX_HEAD_DIM,
+        DEFAULT_SHORT_CONV,
+    )?;
     let mask = kda_layers(cfg.get("kda_layers"), &path, c.layers)?;
     let width = heads * d;
     let (w, dd, hh) = (width as u128, d as u128, heads as u128);

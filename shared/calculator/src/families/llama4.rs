@@ -43,9 +43,12 @@ fn read_llama4(keys: &Keys, c: &Common, arch: &mut Architecture) -> Result<(), C
     arch.intermediate_size =
         keys.required(&["intermediate_size_mlp"], 1, limits::MAX_INTERMEDIATE)?;
     let listed = keys.index_list("moe_layers", c.layers)?;
-    let step = keys
-        .uint(&["interleave_moe_layer_step"], 1, limits::MAX_LAYERS)?
-        .unwrap_or(DEFAULT_MOE_STEP);
+    let step = keys.uint_or(
+        &["interleave_moe_layer_step"],
+        1,
+        limits::MAX_LAYERS,
+        DEFAULT_MOE_STEP,
+    )?;
     let moe_layers: Vec<bool> = if keys.find(&["moe_layers"]).is_some() {
         listed
     } else {
@@ -77,8 +80,11 @@ fn chunked_layers(keys: &Keys, c: &Common) -> Result<u64, CalcError> {
         Ok(None) => {}
         Err(e) => return Err(e),
     }
-    let interval = keys
-        .uint(&["no_rope_layer_interval"], 1, limits::MAX_LAYERS)?
-        .unwrap_or(NO_ROPE_LAYER_INTERVAL);
+    let interval = keys.uint_or(
+        &["no_rope_layer_interval"],
+        1,
+        limits::MAX_LAYERS,
+        NO_ROPE_LAYER_INTERVAL,
+    )?;
     Ok(c.layers - c.layers / interval)
 }

@@ -129,21 +129,9 @@ impl Mamba2 {
     }
 }
 
-/// Reads a positive width under any of `names`, or `default`.
-fn width(keys: &Keys, names: &[&'static str], default: u64) -> Result<u64, CalcError> {
-    sized(keys, names, limits::MAX_INTERMEDIATE, default)
-}
-
-/// Reads a positive integer up to `max` under any of `names`, or `default`. State
-/// sizes, groups, taps and chunks are bounded like head dimensions, so that no product
-/// of the layer's shapes can overflow.
-fn sized(keys: &Keys, names: &[&'static str], max: u64, default: u64) -> Result<u64, CalcError> {
-    Ok(keys.uint(names, 1, max)?.unwrap_or(default))
-}
-
 /// `mamba_expand x hidden_size`, at most the largest MLP width.
 fn expanded(keys: &Keys, hidden: u64) -> Result<u64, CalcError> {
-    let expand = sized(keys, &["mamba_expand"], limits::MAX_HEAD_DIM, 2)?;
+    let expand = keys.uint_or(&["mamba_expand"], 1, limits::MAX_HEAD_DIM, 2)?;
     let d_inner = expand * hidden;
     if d_inner > limits::MAX_INTERMEDIATE {
         return Err(CalcError::field(
@@ -210,9 +198,9 @@ fn read_nemotron_h(keys: &Keys, c: &Common, arch: &mut Architecture) -> Result<(
         heads,
         head_dim,
         d_inner: heads * head_dim,
-        groups: sized(
-            keys,
+        groups: keys.uint_or(
             &["n_groups", "mamba_n_groups"],
+            1,
             limits::MAX_HEAD_DIM,
             NEMOTRON_H_GROUPS,
         )?,
@@ -221,19 +209,14 @@ fn read_nemotron_h(keys: &Keys, c: &Common, arch: &mut Architecture) -> Result<(
             1,
             limits::MAX_HEAD_DIM,
         )?,
-        kernel: sized(
-            keys,
-            &["conv_kernel", "mamba_d_conv"],
-            limits::MAX_HEAD_DIM,
-            4,
-        )?,
+        kernel: keys.uint_or(&["conv_kernel", "mamba_d_conv"], 1, limits::MAX_HEAD_DIM, 4)?,
         conv_bias: flag(keys, &["use_conv_bias", "mamba_conv_bias"], true)?,
         in_proj_bias: bias,
         out_proj_bias: bias,
         norm: true,
-        chunk: sized(
-            keys,
+        chunk: keys.uint_or(
             &["chunk_size", "mamba_chunk_size"],
+            1,
             limits::MAX_HEAD_DIM,
             NEMOTRON_H_CHUNK,
         )?,
@@ -251,16 +234,13 @@ fn read_nemotron_h(keys: &Keys, c: &Common, arch: &mut Architecture) -> Result<(
     }
     if count(Block::Experts) > 0 {
         let width = keys.required(&["moe_intermediate_size"], 1, limits::MAX_INTERMEDIATE)?;
-        let shared = keys
-            .uint(&["n_shared_experts"], 0, limits::MAX_EXPERTS)?
-            .unwrap_or(1)
-            * keys
-                .uint(
-                    &["moe_shared_expert_intermediate_size"],
-                    0,
-                    limits::MAX_INTERMEDIATE,
-                )?
-                .unwrap_or(0);
+        let shared = keys.uint_or(&["n_shared_experts"], 0, limits::MAX_EXPERTS, 1)?
+            * keys.uint_or(
+                &["moe_shared_expert_intermediate_size"],
+                0,
+                limits::MAX_INTERMEDIATE,
+                0,
+            )?;
         let experts = Experts {
             count_keys: &["n_routed_experts"],
             default_top_k: NEMOTRON_H_TOP_K,
@@ -358,10 +338,18 @@ fn read_granite(keys: &Keys, c: &Common, arch: &mut Architecture) -> Result<(), 
         Some(types) => types.iter().map(|t| *t == "mamba").collect(),
         None => vec![true; c.layers as usize],
     };
-    let shared = width(keys, &["shared_intermediate_size"], GRANITE_SHARED)?;
-    let experts = keys
-        .uint(&["num_local_experts"], 0, limits::MAX_EXPERTS)?
-        .unwrap_or(GRANITE_EXPERTS);
+    let shared = keys.uint_or(
+        &["shared_intermediate_size"],
+        1,
+        limits::MAX_INTERMEDIATE,
+        GRANITE_SHARED,
+    )?;
+    let experts = keys.uint_or(
+        &["num_local_experts"],
+        0,
+        limits::MAX_EXPERTS,
+        GRANITE_EXPERTS,
+    )?;
     if experts == 0 {
         // No experts (Granite 4.0 Micro): the shared MLP is the dense MLP.
         arch.intermediate_size = shared;
@@ -376,9 +364,9 @@ fn read_granite(keys: &Keys, c: &Common, arch: &mut Architecture) -> Result<(), 
         read_moe(keys, arch, e, width, shared, |_| true)?;
     }
     if mamba_layers.iter().any(|m| *m) {
-        let heads = sized(
-            keys,
+        let heads = keys.uint_or(
             &["mamba_n_heads"],
+            1,
             limits::MAX_HEADS,
             GRANITE_MAMBA_HEADS,
         )?;
@@ -393,19 +381,14 @@ fn read_granite(keys: &Keys, c: &Common, arch: &mut Architecture) -> Result<(), 
             heads,
             head_dim,
             d_inner,
-            groups: sized(keys, &["mamba_n_groups"], limits::MAX_HEAD_DIM, 1)?,
-            d_state: sized(keys, &["mamba_d_state"], limits::MAX_HEAD_DIM, 256)?,
-            kernel: sized(keys, &["mamba_d_conv"], limits::MAX_HEAD_DIM, 4)?,
+            groups: keys.uint_or(&["mamba_n_groups"], 1, limits::MAX_HEAD_DIM, 1)?,
+            d_state: keys.uint_or(&["mamba_d_state"], 1, limits::MAX_HEAD_DIM, 256)?,
+            kernel: keys.uint_or(&["mamba_d_conv"], 1, limits::MAX_HEAD_DIM, 4)?,
             conv_bias: flag(keys, &["mamba_conv_bias"], true)?,
             in_proj_bias: flag(keys, &["mamba_proj_bias"], false)?,
             out_proj_bias: flag(keys, &["mamba_proj_bias"], false)?,
             norm: true,
-            chunk: sized(
-                keys,
-                &["mamba_chunk_size"],
-                limits::MAX_HEAD_DIM,
-                MAMBA2_CHUNK,
-            )?,
+            chunk: keys.uint_or(&["mamba_chunk_size"], 1, limits::MAX_HEAD_DIM, MAMBA2_CHUNK)?,
             vllm_state_fp32: false,
         };
         check_inner(keys, &m, "mamba_n_heads")?;
@@ -425,19 +408,14 @@ fn read_falcon_h1(keys: &Keys, c: &Common, arch: &mut Architecture) -> Result<()
         heads: keys.required(&["mamba_n_heads"], 1, limits::MAX_HEADS)?,
         head_dim: keys.required(&["mamba_d_head"], 1, limits::MAX_HEAD_DIM)?,
         d_inner,
-        groups: sized(keys, &["mamba_n_groups"], limits::MAX_HEAD_DIM, 1)?,
-        d_state: sized(keys, &["mamba_d_state"], limits::MAX_HEAD_DIM, 256)?,
-        kernel: sized(keys, &["mamba_d_conv"], limits::MAX_HEAD_DIM, 4)?,
+        groups: keys.uint_or(&["mamba_n_groups"], 1, limits::MAX_HEAD_DIM, 1)?,
+        d_state: keys.uint_or(&["mamba_d_state"], 1, limits::MAX_HEAD_DIM, 256)?,
+        kernel: keys.uint_or(&["mamba_d_conv"], 1, limits::MAX_HEAD_DIM, 4)?,
         conv_bias: flag(keys, &["mamba_conv_bias"], true)?,
         in_proj_bias: flag(keys, &["mamba_proj_bias"], false)?,
         out_proj_bias: flag(keys, &["projectors_bias"], false)?,
         norm: flag(keys, &["mamba_rms_norm"], false)?,
-        chunk: sized(
-            keys,
-            &["mamba_chunk_size"],
-            limits::MAX_HEAD_DIM,
-            MAMBA2_CHUNK,
-        )?,
+        chunk: keys.uint_or(&["mamba_chunk_size"], 1, limits::MAX_HEAD_DIM, MAMBA2_CHUNK)?,
         vllm_state_fp32: false,
     };
     check_inner(keys, &m, "mamba_n_heads")?;
@@ -459,14 +437,8 @@ const JAMBA_EXPERTS: u64 = 16;
 fn read_jamba(keys: &Keys, c: &Common, arch: &mut Architecture) -> Result<(), CalcError> {
     arch.num_kv_heads = c.kv_heads.unwrap_or(c.heads);
     arch.intermediate_size = keys.required(&["intermediate_size"], 1, limits::MAX_INTERMEDIATE)?;
-    let period = |name, default| {
-        keys.uint(&[name], 1, limits::MAX_LAYERS)
-            .map(|v| v.unwrap_or(default))
-    };
-    let offset = |name, default| {
-        keys.uint(&[name], 0, limits::MAX_LAYERS)
-            .map(|v| v.unwrap_or(default))
-    };
+    let period = |name, default| keys.uint_or(&[name], 1, limits::MAX_LAYERS, default);
+    let offset = |name, default| keys.uint_or(&[name], 0, limits::MAX_LAYERS, default);
     let (ap, ao) = (
         period("attn_layer_period", JAMBA_ATTN_PERIOD)?,
         offset("attn_layer_offset", JAMBA_ATTN_OFFSET)?,
@@ -487,13 +459,12 @@ fn read_jamba(keys: &Keys, c: &Common, arch: &mut Architecture) -> Result<(), Ca
             format!("must be below expert_layer_period ({ep})"),
         ));
     }
-    let experts = keys
-        .uint(
-            &["num_experts", "num_local_experts"],
-            1,
-            limits::MAX_EXPERTS,
-        )?
-        .unwrap_or(JAMBA_EXPERTS);
+    let experts = keys.uint_or(
+        &["num_experts", "num_local_experts"],
+        1,
+        limits::MAX_EXPERTS,
+        JAMBA_EXPERTS,
+    )?;
     if experts > 1 {
         let e = Experts {
             count_keys: &["num_experts", "num_local_experts"],
@@ -505,11 +476,16 @@ fn read_jamba(keys: &Keys, c: &Common, arch: &mut Architecture) -> Result<(), Ca
         read_moe(keys, arch, e, width, 0, |i| i % ep == eo)?;
     }
     let d_inner = expanded(keys, c.hidden)?;
-    let d_state = sized(keys, &["mamba_d_state"], limits::MAX_HEAD_DIM, 16)?;
-    let kernel = sized(keys, &["mamba_d_conv"], limits::MAX_HEAD_DIM, 4)?;
+    let d_state = keys.uint_or(&["mamba_d_state"], 1, limits::MAX_HEAD_DIM, 16)?;
+    let kernel = keys.uint_or(&["mamba_d_conv"], 1, limits::MAX_HEAD_DIM, 4)?;
     let dt_rank = match keys.find(&["mamba_dt_rank"]) {
         Some((_, v)) if v.as_str() == Some("auto") => c.hidden.div_ceil(16),
-        _ => width(keys, &["mamba_dt_rank"], c.hidden.div_ceil(16))?,
+        _ => keys.uint_or(
+            &["mamba_dt_rank"],
+            1,
+            limits::MAX_INTERMEDIATE,
+            c.hidden.div_ceil(16),
+        )?,
     } as u128;
     let proj_bias = flag(keys, &["mamba_proj_bias"], false)?;
     let conv_bias = flag(keys, &["mamba_conv_bias"], true)?;

@@ -153,7 +153,7 @@ pub(crate) fn read_mtp_layers(
     names: &[&'static str],
     default: u64,
 ) -> Result<(), CalcError> {
-    arch.mtp_layers = keys.uint(names, 0, limits::MAX_LAYERS)?.unwrap_or(default);
+    arch.mtp_layers = keys.uint_or(names, 0, limits::MAX_LAYERS, default)?;
     Ok(())
 }
 

@@ -110,25 +110,19 @@ pub(super) fn read_gated_deltanet(
     c: &Common,
     arch: &mut Architecture,
 ) -> Result<(), CalcError> {
-    let width = |names: &[&'static str], default| {
-        keys.uint(names, 1, limits::MAX_HEAD_DIM)
-            .map(|v| v.unwrap_or(default))
-    };
-    let heads = |names: &[&'static str], default| {
-        keys.uint(names, 1, limits::MAX_HEADS)
-            .map(|v| v.unwrap_or(default))
-    };
-    let d_k = width(&["linear_key_head_dim"], DEFAULT_KEY_HEAD_DIM)?;
-    let d_v = width(&["linear_value_head_dim"], DEFAULT_VALUE_HEAD_DIM)?;
-    let n_k = heads(&["linear_num_key_heads"], DEFAULT_KEY_HEADS)?;
-    let n_v = heads(&["linear_num_value_heads"], DEFAULT_VALUE_HEADS)?;
+    let width = |name, default| keys.uint_or(&[name], 1, limits::MAX_HEAD_DIM, default);
+    let heads = |name, default| keys.uint_or(&[name], 1, limits::MAX_HEADS, default);
+    let d_k = width("linear_key_head_dim", DEFAULT_KEY_HEAD_DIM)?;
+    let d_v = width("linear_value_head_dim", DEFAULT_VALUE_HEAD_DIM)?;
+    let n_k = heads("linear_num_key_heads", DEFAULT_KEY_HEADS)?;
+    let n_v = heads("linear_num_value_heads", DEFAULT_VALUE_HEADS)?;
     if !n_v.is_multiple_of(n_k) {
         return Err(CalcError::field(
             keys.path("linear_num_value_heads"),
             format!("must be a multiple of linear_num_key_heads ({n_k})"),
         ));
     }
-    let kernel = width(&["linear_conv_kernel_dim"], DEFAULT_CONV_KERNEL)?;
+    let kernel = width("linear_conv_kernel_dim", DEFAULT_CONV_KERNEL)?;
     let (key_dim, value_dim) = (n_k * d_k, n_v * d_v);
     let conv_channels = 2 * key_dim + value_dim;
     let mask = match keys.layer_types(c.layers)? {
