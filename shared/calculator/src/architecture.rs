@@ -87,6 +87,17 @@ impl MixerKind {
             MixerKind::KimiDelta => "kimi_delta_attention",
         }
     }
+
+    /// The kernel libraries transformers trains this mixer with when they are
+    /// installed (the path the training activations follow).
+    pub fn training_kernels(self) -> &'static str {
+        match self {
+            MixerKind::GatedDeltaNet | MixerKind::KimiDelta => {
+                "flash-linear-attention and causal-conv1d"
+            }
+            MixerKind::Mamba2 | MixerKind::Mamba1 => "mamba_ssm and causal-conv1d",
+        }
+    }
 }
 
 /// A token mixer that keeps a fixed-size state per sequence instead of a per-token KV
@@ -102,6 +113,19 @@ pub struct StateMixer {
     pub heads: u64,
     /// Output width of the input projection(s), every stream they make together.
     pub in_proj: u64,
+    /// Separate matrices the input projection is made of (each saves its own input
+    /// copy where projections do not share one: Qwen3-Next's 2, Qwen3.5's 4, Kimi
+    /// Delta Attention's 6, Mamba's 1).
+    pub in_matrices: u64,
+    /// Width of the mixer's low-rank inner bottleneck: Mamba-1's `dt_rank` (the step
+    /// size's projection), Kimi Delta Attention's gate rank (`head_dim`); 0 for the
+    /// others.
+    pub low_rank: u64,
+    /// transformers' Qwen3.5 code for Gated DeltaNet: q and k enter
+    /// flash-linear-attention (0.5 and later) at their own head count, and the gated
+    /// output norm is eager PyTorch. False for Qwen3-Next's code (q and k repeated to
+    /// the value heads, fla's fused norm) and the other kinds.
+    pub qwen3_5_code: bool,
     /// Input width of the output projection.
     pub out_proj: u64,
     /// Channels of the causal depthwise convolution.
@@ -279,6 +303,30 @@ pub enum LinearKind {
     Mixer,
 }
 
+/// The feed-forward block of one decoder layer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FeedForward {
+    /// None: the layer holds only a token mixer (Nemotron-H's attention and Mamba
+    /// blocks).
+    None,
+    /// The dense MLP.
+    Dense,
+    /// Routed experts, with the shared experts where there are.
+    Experts,
+}
+
+/// What one decoder layer holds ([`Architecture::layer`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LayerMakeup {
+    /// Softmax attention.
+    pub attention: bool,
+    /// The fixed-state [`StateMixer`] (beside attention in Falcon-H1's parallel
+    /// layers, instead of it elsewhere).
+    pub mixer: bool,
+    /// Its feed-forward block.
+    pub feed_forward: FeedForward,
+}
+
 /// A family of identical linear weight matrices.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LinearGroup {
@@ -379,6 +427,27 @@ impl Architecture {
         match self.mla {
             Some(m) => self.num_heads * m.v_head_dim,
             None => self.num_heads * self.head_dim,
+        }
+    }
+
+    /// What decoder layer `index` (from 0) holds, read from the layer masks: attention
+    /// unless a mask says otherwise, the mixer where its mask says, experts where the
+    /// MoE mask says, no feed-forward in the mixer-only blocks of a model that has them.
+    pub fn layer(&self, index: u64) -> LayerMakeup {
+        let flag = |mask: &[bool]| mask.get(index as usize).copied().unwrap_or(false);
+        let attention = self.attention_layer_mask.is_empty() || flag(&self.attention_layer_mask);
+        let mixer = self.mixer.is_some() && flag(&self.mixer_layer_mask);
+        let feed_forward = if self.ffn_free_layers > 0 && (attention || mixer) {
+            FeedForward::None
+        } else if flag(&self.moe_layer_mask) {
+            FeedForward::Experts
+        } else {
+            FeedForward::Dense
+        };
+        LayerMakeup {
+            attention,
+            mixer,
+            feed_forward,
         }
     }
 

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use crate::architecture::{Architecture, LinearGroup, LinearKind};
+use crate::architecture::{Architecture, FeedForward, LinearGroup, LinearKind};
 use crate::checkpoint::ModuleScope;
 use crate::config::parse_config;
 use crate::error::CalcError;
@@ -257,6 +257,19 @@ impl Model {
         Ok(model)
     }
 
+    /// Parameters of each decoder layer, first to last: what its blocks hold, or under a
+    /// `model_size` override the override's even share per layer.
+    pub fn layer_parameters(&self) -> Vec<u128> {
+        let layers = 0..self.arch.num_layers;
+        if self.params.total == self.arch.parameter_counts(&self.linears).total {
+            layers
+                .map(|i| self.arch.layer_parameters(&self.linears, i))
+                .collect()
+        } else {
+            layers.map(|_| self.params.dense_layer).collect()
+        }
+    }
+
     /// Precision of the published weights (`torch_dtype`), [`UNSTATED_DTYPE`] when the
     /// config states none.
     pub fn default_precision(&self) -> Precision {
@@ -304,21 +317,16 @@ impl Model {
             return 0;
         }
         let arch = &self.arch;
-        let flag = |mask: &[bool], layer: u64| mask.get(layer as usize).copied().unwrap_or(false);
-        let attention = |layer: u64| {
-            arch.attention_layer_mask.is_empty() || flag(&arch.attention_layer_mask, layer)
-        };
-        let experts = |layer: u64| flag(&arch.moe_layer_mask, layer);
-        // Layers without a feed-forward hold one mixer each (Nemotron-H's attention and
-        // Mamba blocks).
-        let no_ffn = |layer: u64| {
-            arch.ffn_free_layers > 0 && (attention(layer) || flag(&arch.mixer_layer_mask, layer))
-        };
-        let holds = |layer: u64| match kind {
-            LinearKind::Attention => attention(layer),
-            LinearKind::Mixer => flag(&arch.mixer_layer_mask, layer),
-            LinearKind::Mlp => !experts(layer) && !no_ffn(layer),
-            LinearKind::Expert | LinearKind::SharedExpert => experts(layer),
+        let holds = |layer: u64| {
+            let m = arch.layer(layer);
+            match kind {
+                LinearKind::Attention => m.attention,
+                LinearKind::Mixer => m.mixer,
+                LinearKind::Mlp => m.feed_forward == FeedForward::Dense,
+                LinearKind::Expert | LinearKind::SharedExpert => {
+                    m.feed_forward == FeedForward::Experts
+                }
+            }
         };
         let holders = (0..arch.num_layers).filter(|l| holds(*l)).count() as u128;
         if mine().any(|s| s.layer.is_none()) {

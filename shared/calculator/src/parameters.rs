@@ -2,7 +2,7 @@
 //! matrix, bias, norm, router, sink and embedding, so that the total equals the unique
 //! weights of the checkpoint.
 
-use crate::architecture::{Architecture, LinearGroup, LinearKind, QkNorm};
+use crate::architecture::{Architecture, FeedForward, LinearGroup, LinearKind, QkNorm};
 
 /// Parameter counts of a model.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -40,31 +40,81 @@ struct MoeCounts {
     unvisited: u128,
 }
 
+/// Elements of the linear matrices of `kind`, in all layers.
+fn kind_elements(linears: &[LinearGroup], kind: LinearKind) -> u128 {
+    linears
+        .iter()
+        .filter(|g| g.kind == kind)
+        .map(|g| g.shape.elements())
+        .sum()
+}
+
+/// Parameters of each block one decoder layer can hold.
+struct Blocks {
+    /// The attention block (projections, biases, q/k norms, sinks).
+    attention: u128,
+    /// The fixed-state mixer (projections, convolution, gates, its norm).
+    mixer: u128,
+    /// The layer's own norms.
+    norms: u128,
+    /// The dense MLP (with biases).
+    dense_mlp: u128,
+}
+
 impl Architecture {
+    /// Parameters of each block a layer can hold, averaged over the layers that hold
+    /// it (identical in every layout read).
+    fn blocks(&self, linears: &[LinearGroup]) -> Blocks {
+        let per_kind = |kind| kind_elements(linears, kind);
+        Blocks {
+            attention: per_kind(LinearKind::Attention)
+                .checked_div(self.attention_layers as u128)
+                .map_or(0, |w| w + self.attention_extra()),
+            mixer: self.mixer.map_or(0, |m| {
+                per_kind(LinearKind::Mixer)
+                    .checked_div(m.layers as u128)
+                    .map_or(0, |w| w + m.other_params)
+            }),
+            norms: self.norms_per_layer as u128 * self.norm.params(self.hidden_size),
+            dense_mlp: per_kind(LinearKind::Mlp)
+                .saturating_sub(self.projection_params())
+                .checked_div(self.dense_layers() as u128)
+                .map_or(0, |w| w + self.mlp_bias_params()),
+        }
+    }
+
+    /// Parameters of decoder layer `index` (from 0): its norms and the blocks it
+    /// holds ([`Architecture::layer`]).
+    pub fn layer_parameters(&self, linears: &[LinearGroup], index: u64) -> u128 {
+        let b = self.blocks(linears);
+        let m = self.layer(index);
+        let feed_forward = match m.feed_forward {
+            FeedForward::None => 0,
+            FeedForward::Dense => b.dense_mlp,
+            FeedForward::Experts => self.moe_counts().layer_extra,
+        };
+        b.norms
+            + if m.attention { b.attention } else { 0 }
+            + if m.mixer { b.mixer } else { 0 }
+            + feed_forward
+    }
+
     /// Exact parameter counts, from the linear groups and every bias, norm, router,
     /// sink and embedding of the layout.
     pub fn parameter_counts(&self, linears: &[LinearGroup]) -> ParameterCounts {
-        let per_kind = |kind: LinearKind| -> u128 {
-            linears
-                .iter()
-                .filter(|g| g.kind == kind)
-                .map(|g| g.shape.elements())
-                .sum()
-        };
+        let per_kind = |kind| kind_elements(linears, kind);
         let linear: u128 = linears.iter().map(|g| g.shape.elements()).sum();
-        let norms = self.norms_per_layer as u128 * self.norm.params(self.hidden_size);
+        let Blocks {
+            attention: attention_layer,
+            mixer: _,
+            norms,
+            dense_mlp,
+        } = self.blocks(linears);
         let attention_layers = self.attention_layers as u128;
-        let attention_layer = per_kind(LinearKind::Attention)
-            .checked_div(attention_layers)
-            .map_or(0, |w| w + self.attention_extra());
         let mixers = self.mixer.map_or(0, |m| {
             per_kind(LinearKind::Mixer) + m.layers as u128 * m.other_params
         });
         let dense_count = self.dense_layers() as u128;
-        let dense_mlp = per_kind(LinearKind::Mlp)
-            .saturating_sub(self.projection_params())
-            .checked_div(dense_count)
-            .map_or(0, |w| w + self.mlp_bias_params());
         let moe = self.moe_counts();
         let dense_layer = attention_layer + norms + dense_mlp;
         let moe_layer = if moe.layers > 0 {
@@ -195,6 +245,33 @@ impl Architecture {
             0
         } else {
             2 * self.embedding_dim as u128 * self.hidden_size as u128
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::registry;
+
+    /// Every layer's parameters by what it holds, with the embeddings, the final norm,
+    /// the embedding projections and loaded MTP fusions, make the exact total: the
+    /// per-layer split (what freeze trains) loses and invents nothing.
+    #[test]
+    fn layers_add_up_to_the_total() {
+        for entry in registry::all() {
+            let m = &entry.model;
+            let a = &m.arch;
+            let layers: u128 = (0..a.num_layers)
+                .map(|i| a.layer_parameters(&m.linears, i))
+                .sum();
+            let final_norm = if a.final_norm {
+                a.norm.params(a.hidden_size)
+            } else {
+                0
+            };
+            let rest =
+                m.params.embedding + final_norm + a.projection_params() + a.mtp_fusion_params;
+            assert_eq!(layers + rest, m.params.total, "{:?}", m.name);
         }
     }
 }

@@ -165,16 +165,6 @@ fn memory_grows_with_batch_and_sequence() {
             assert!(total >= last, "{} inference b{b} s{s}", entry.name);
             last = total;
         }
-        if model.arch.mixer.is_some() {
-            // Training of linear-attention and state-space layers is refused by name.
-            let e = estimate_training(model, &TrainingRequest::new(1, 128));
-            assert!(
-                matches!(&e, Err(calculator::CalcError::InvalidField { field, .. }) if field == "method"),
-                "{}: {e:?}",
-                entry.name
-            );
-            continue;
-        }
         let mut last = 0;
         for (b, s) in [(1, 128), (1, 4096), (2, 4096), (4, 8192)] {
             let mut req = TrainingRequest::new(b, s);

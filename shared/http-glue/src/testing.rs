@@ -98,6 +98,7 @@ pub const EXPECTED: &[Expected] = &[
     error("memory-inference-vllm-no-gpu", 400, Some("gpu")),
     ok("memory-training"),
     ok("memory-training-lora"),
+    ok("memory-training-hybrid"),
     ok("memory-training-qlora"),
     ok("memory-training-zero3"),
     ok("memory-training-legacy"),

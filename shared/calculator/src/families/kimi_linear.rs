@@ -62,6 +62,10 @@ fn read_kimi_linear(keys: &Keys, c: &Common, arch: &mut Architecture) -> Result<
             heads,
             // q, k, v; the forget gate's and the output gate's low-rank inputs; b.
             in_proj: 3 * width + 2 * d + heads,
+            // q, k, v, f_a, g_a and b; the gates' second halves read the rank-d first.
+            in_matrices: 6,
+            low_rank: d,
+            qwen3_5_code: false,
             out_proj: width,
             conv_channels: 3 * width,
             conv_kernel: kernel,

@@ -124,6 +124,7 @@ pub(super) fn read_gated_deltanet(
     }
     let kernel = width("linear_conv_kernel_dim", DEFAULT_CONV_KERNEL)?;
     let (key_dim, value_dim) = (n_k * d_k, n_v * d_v);
+    let qwen3_5 = arch.model_type.starts_with("qwen3_5");
     let conv_channels = 2 * key_dim + value_dim;
     let mask = match keys.layer_types(c.layers)? {
         Some(types) => types.iter().map(|t| *t == "linear_attention").collect(),
@@ -143,6 +144,10 @@ pub(super) fn read_gated_deltanet(
             heads: n_v,
             // q, k, v and z; then b and a per value head.
             in_proj: 2 * key_dim + 2 * value_dim + 2 * n_v,
+            // Qwen3-Next fuses them as qkvz and ba; Qwen3.5 keeps qkv, z, b and a.
+            in_matrices: if qwen3_5 { 4 } else { 2 },
+            low_rank: 0,
+            qwen3_5_code: qwen3_5,
             out_proj: value_dim,
             conv_channels,
             conv_kernel: kernel,

@@ -9,10 +9,12 @@
 //! attention's q/k/v/output and log-sum-exp, the MLP intermediates elementwise ops
 //! need. All sizes below are bytes per token unless a name says otherwise.
 
+mod mixer;
+
 use super::trainable::Trainable;
 use super::vocabulary::Loss;
 use super::{TrainingRequest, DEFAULT_LOSS_CHUNKS};
-use crate::architecture::{Architecture, LinearKind, Moe, Norm, QkNorm};
+use crate::architecture::{Architecture, FeedForward, LinearKind, Moe, Norm, QkNorm};
 use crate::model::Model;
 use crate::runtime::FP32_BYTES;
 
@@ -121,7 +123,7 @@ fn projections(model: &Model, kinds: &[LinearKind]) -> (u128, u128, u128) {
     }
     for g in model.linears.iter().filter(|g| kinds.contains(&g.kind)) {
         let layers = match g.kind {
-            LinearKind::Mlp | LinearKind::Attention => arch.num_layers - moe_layers,
+            LinearKind::Mlp | LinearKind::Attention => arch.dense_layers(),
             LinearKind::Expert | LinearKind::SharedExpert => moe_layers,
             LinearKind::Mixer => arch.mixer.map_or(0, |m| m.layers),
         }
@@ -240,31 +242,117 @@ fn backward_work(arch: &Architecture, widest: u128, a: u128) -> u128 {
     BACKWARD_WORKING_COPIES * (widest + arch.hidden_size as u128) * a
 }
 
-fn dense_layer(arch: &Architecture, t: &Trainable, around: u128, a: u128) -> LayerBytes {
-    let (q, kv) = (arch.q_dim() as u128, arch.kv_dim() as u128);
-    let i = arch.intermediate_size as u128;
-    let mlp_width = if arch.gated_mlp { 2 * i } else { i };
+/// The attention block of a layer: what [`attention_saved`] lists, with the gradients
+/// of the q/k/v projections' output as the widest backward tensor.
+fn attention_part(model: &Model, req: &TrainingRequest, c: &Casting) -> LayerBytes {
+    let arch = &model.arch;
     LayerBytes {
-        saved: around + mlp_saved(arch, t, i, a),
-        work: backward_work(arch, (q + 2 * kv).max(mlp_width), a),
+        saved: attention_saved(model, req, c),
+        work: backward_work(arch, (arch.q_dim() + 2 * arch.kv_dim()) as u128, c.a),
     }
 }
 
-/// An MoE layer: the router's fp32 logits, and per routed copy of a token the expert's
-/// input (when trained), intermediates and output; shared experts as a dense MLP.
-fn moe_layer(arch: &Architecture, m: &Moe, t: &Trainable, around: u128, a: u128) -> LayerBytes {
-    let (h, q, kv) = (
-        arch.hidden_size as u128,
-        arch.q_dim() as u128,
-        arch.kv_dim() as u128,
-    );
+/// The dense MLP block: its norm and projection inputs, its intermediates.
+fn dense_part(model: &Model, req: &TrainingRequest, t: &Trainable, c: &Casting) -> LayerBytes {
+    let arch = &model.arch;
+    let i = arch.intermediate_size as u128;
+    let mlp_width = if arch.gated_mlp { 2 * i } else { i };
+    LayerBytes {
+        saved: ffn_norm_saved(model, req, t, c) + mlp_saved(arch, t, i, c.a),
+        work: backward_work(arch, mlp_width, c.a),
+    }
+}
+
+/// An MoE block: its norm, the router's fp32 logits, and per routed copy of a token the
+/// expert's input (when trained), intermediates and output; shared experts as a dense
+/// MLP.
+fn moe_part(
+    model: &Model,
+    req: &TrainingRequest,
+    m: &Moe,
+    t: &Trainable,
+    c: &Casting,
+) -> LayerBytes {
+    let (arch, a) = (&model.arch, c.a);
+    let h = arch.hidden_size as u128;
     let k = m.experts_per_token as u128;
     let (ie, is) = (m.expert_intermediate as u128, m.shared_intermediate as u128);
     let routed = k * (t.mlp_weights as u128 * h * a + mlp_saved(arch, t, ie, a) + h * a);
     let shared = mlp_saved(arch, t, is, a);
     LayerBytes {
-        saved: around + m.num_experts as u128 * FP32_BYTES + routed + shared,
-        work: backward_work(arch, (q + 2 * kv).max(2 * (k * ie + is)), a),
+        saved: ffn_norm_saved(model, req, t, c)
+            + m.num_experts as u128 * FP32_BYTES
+            + routed
+            + shared,
+        work: backward_work(arch, 2 * (k * ie + is), a),
+    }
+}
+
+/// The blocks a layer can hold, each sized once per micro-batch shape.
+struct Parts {
+    attention: LayerBytes,
+    mixer: LayerBytes,
+    dense: LayerBytes,
+    moe: LayerBytes,
+    /// Bytes per token of every layer: LoRA dropout's masks.
+    every_layer: u128,
+    /// Eager attention's scores, bytes per attention layer and micro-batch.
+    eager: u128,
+}
+
+impl Parts {
+    fn new(model: &Model, req: &TrainingRequest, t: &Trainable, c: &Casting) -> Parts {
+        let none = LayerBytes { saved: 0, work: 0 };
+        Parts {
+            attention: attention_part(model, req, c),
+            mixer: model
+                .arch
+                .mixer
+                .map_or(none, |m| mixer::part(model, req, &m, t, c)),
+            dense: dense_part(model, req, t, c),
+            moe: model
+                .arch
+                .moe
+                .map_or(none, |m| moe_part(model, req, &m, t, c)),
+            every_layer: lora_dropout_masks(model, req),
+            eager: eager_scores(&model.arch, req, c.a),
+        }
+    }
+
+    /// Layer `index`: its blocks' saved tensors added, the widest backward of one block
+    /// at a time, and eager attention's scores (per micro-batch) where it attends.
+    /// A parallel hybrid layer (Falcon-H1) reads one normalized input for attention
+    /// and its mixer: the mixer's copy of that norm is taken off.
+    fn layer(&self, arch: &Architecture, c: &Casting, index: u64) -> (LayerBytes, u128) {
+        let m = arch.layer(index);
+        let feed_forward = match m.feed_forward {
+            FeedForward::None => None,
+            FeedForward::Dense => Some(self.dense),
+            FeedForward::Experts => Some(self.moe),
+        };
+        let blocks = [
+            m.attention.then_some(self.attention),
+            m.mixer.then_some(self.mixer),
+            feed_forward,
+        ];
+        let shared_norm = if m.attention && m.mixer {
+            norm_saved(arch, arch.hidden_size as u128, c)
+        } else {
+            0
+        };
+        let layer = blocks.iter().flatten().fold(
+            LayerBytes {
+                saved: self.every_layer,
+                work: 0,
+            },
+            |sum, p| LayerBytes {
+                saved: sum.saved + p.saved,
+                work: sum.work.max(p.work),
+            },
+        );
+        let saved = layer.saved.saturating_sub(shared_norm);
+        let eager = if m.attention { self.eager } else { 0 };
+        (LayerBytes { saved, ..layer }, eager)
     }
 }
 
@@ -286,43 +374,33 @@ pub(crate) fn activation_bytes(
     t: &Trainable,
     c: &Casting,
 ) -> (u128, u128) {
-    let (a, resid) = (c.a, c.resid);
     let arch = &model.arch;
     let tokens = req.batch_size as u128 * req.sequence_length as u128;
     let h = arch.hidden_size as u128;
-    let around = attention_saved(model, req, c)
-        + ffn_norm_saved(model, req, t, c)
-        + lora_dropout_masks(model, req);
-    let dense = dense_layer(arch, t, around, a);
-    let moe = arch.moe.map(|m| moe_layer(arch, &m, t, around, a));
-    let eager = eager_scores(arch, req, a);
+    let parts = Parts::new(model, req, t, c);
+    // Layers that keep activations: the last `grad_layers`.
+    let first = arch.num_layers - t.grad_layers.min(arch.num_layers);
+    let layers = (first..arch.num_layers).map(|i| parts.layer(arch, c, i));
 
-    // Layers that keep activations: the last `grad_layers`, MoE layers being the last
-    // ones in every supported layout.
-    let moe_layers = arch.moe.map_or(0, |m| m.moe_layers).min(t.grad_layers) as u128;
-    let dense_layers = t.grad_layers as u128 - moe_layers;
-    let moe = moe.unwrap_or(LayerBytes { saved: 0, work: 0 });
-
-    let final_norm = tokens * (norm_saved(arch, h, c) + h * a);
+    let final_norm = tokens * (norm_saved(arch, h, c) + h * c.a);
     let loss = loss_bytes(req, arch, c);
 
     let peak = if req.gradient_checkpointing {
         // Each layer keeps only its input; one layer at a time is recomputed, after
         // the loss buffers are freed.
-        let checkpoints = t.grad_layers as u128 * tokens * h * resid;
-        let one = |layer: LayerBytes, count: u128| {
-            if count > 0 {
-                tokens * (layer.saved + layer.work)
-            } else {
-                0
-            }
-        };
-        let one_layer = one(dense, dense_layers).max(one(moe, moe_layers)) + eager;
+        let checkpoints = t.grad_layers as u128 * tokens * h * c.resid;
+        let one_layer = layers
+            .map(|(l, eager)| tokens * (l.saved + l.work) + eager)
+            .max()
+            .unwrap_or(0);
         checkpoints + final_norm + loss.max(one_layer)
     } else {
-        let stored = dense_layers * (tokens * dense.saved + eager)
-            + moe_layers * (tokens * moe.saved + eager);
-        stored + final_norm + loss.max(tokens * dense.work.max(moe.work))
+        let (mut stored, mut widest) = (0, 0);
+        for (l, eager) in layers {
+            stored += tokens * l.saved + eager;
+            widest = widest.max(l.work);
+        }
+        stored + final_norm + loss.max(tokens * widest)
     };
     (peak, loss)
 }
@@ -381,4 +459,90 @@ fn lora_dropout_masks(model: &Model, req: &TrainingRequest) -> u128 {
         .sum();
     // One byte (a bool mask) per adapted input value.
     inputs.div_ceil(model.arch.num_layers.max(1) as u128)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::registry;
+
+    const BF16: Casting = Casting {
+        a: 2,
+        resid: 2,
+        norms_trained: true,
+        input_casts: false,
+        adapter_copies: false,
+    };
+
+    fn parts(model: &Model) -> Parts {
+        let t = Trainable {
+            mlp_weights: true,
+            grad_layers: model.arch.num_layers,
+            ..Trainable::default()
+        };
+        Parts::new(model, &TrainingRequest::new(1, 4096), &t, &BF16)
+    }
+
+    /// Each layer saves the blocks its masks give it, and no other.
+    #[test]
+    fn layers_save_the_blocks_they_hold() {
+        let m = &registry::lookup("Qwen3-Next-80B-A3B-Instruct")
+            .unwrap()
+            .model;
+        let p = parts(m);
+        // Layers 0-2 of every 4 are Gated DeltaNet, the 4th full attention; all MoE.
+        let (mixer, _) = p.layer(&m.arch, &BF16, 0);
+        let (attention, _) = p.layer(&m.arch, &BF16, 3);
+        assert_eq!(mixer.saved, p.mixer.saved + p.moe.saved);
+        assert_eq!(attention.saved, p.attention.saved + p.moe.saved);
+        assert_eq!(mixer.work, p.mixer.work.max(p.moe.work));
+
+        // Nemotron-H's blocks hold one mixer each: Mamba, MLP or attention.
+        let m = &registry::lookup("NVIDIA-Nemotron-Nano-9B-v2")
+            .unwrap()
+            .model;
+        let p = parts(m);
+        let saved: Vec<u128> = (0..m.arch.num_layers)
+            .map(|i| p.layer(&m.arch, &BF16, i).0.saved)
+            .collect();
+        let count = |x: u128| saved.iter().filter(|s| **s == x).count() as u64;
+        let mixer = m.arch.mixer.unwrap();
+        assert_eq!(count(p.mixer.saved), mixer.layers);
+        assert_eq!(count(p.attention.saved), m.arch.attention_layers);
+        assert_eq!(
+            count(p.dense.saved),
+            m.arch.num_layers - mixer.layers - m.arch.attention_layers
+        );
+    }
+
+    /// Nemotron-H's MLP blocks (25 of 56 layers) each hold an up and a down
+    /// projection, the up one reading the block's input.
+    #[test]
+    fn mlp_projections_are_counted_in_the_layers_that_hold_them() {
+        let m = &registry::lookup("NVIDIA-Nemotron-Nano-9B-v2")
+            .unwrap()
+            .model;
+        assert_eq!(projections(m, &MLP_KINDS), (1, 0, 2));
+    }
+
+    /// Falcon-H1's attention and Mamba-2 read one normalized input: its norm is
+    /// saved once.
+    #[test]
+    fn a_parallel_hybrid_layer_saves_its_norm_once() {
+        let m = Model::from_config(&serde_json::json!({"model_type": "falcon_h1",
+            "hidden_size": 3072, "num_hidden_layers": 44, "num_attention_heads": 12,
+            "num_key_value_heads": 2, "head_dim": 128, "intermediate_size": 12288,
+            "vocab_size": 130048, "mamba_d_ssm": 3072, "mamba_n_heads": 24,
+            "mamba_d_head": 128, "mamba_d_state": 256, "mamba_n_groups": 1,
+            "mamba_chunk_size": 128, "torch_dtype": "bfloat16"}))
+        .unwrap();
+        let p = parts(&m);
+        let (layer, _) = p.layer(&m.arch, &BF16, 43);
+        let norm = norm_saved(&m.arch, 3072, &BF16);
+        assert_eq!(norm, 3072 * 6 + 4);
+        assert_eq!(
+            layer.saved,
+            p.attention.saved + p.mixer.saved + p.dense.saved - norm
+        );
+    }
 }

@@ -61,9 +61,11 @@ pub fn estimate_training(
         cast_elements: trainable.linear_elements,
         // The largest tensor group a sharding framework gathers at once: a decoder
         // layer or the embedding.
-        largest_layer: params
-            .dense_layer
-            .max(params.moe_layer)
+        largest_layer: model
+            .layer_parameters()
+            .into_iter()
+            .max()
+            .unwrap_or(0)
             .max(params.embedding_matrix),
         compute: a,
         states: state_bytes(req.optimizer, &trainable, layout),
@@ -364,12 +366,10 @@ fn validate(
 ) -> Result<Precision, CalcError> {
     check_workload(req.batch_size, req.sequence_length, req.num_gpus)?;
     if let Some(m) = model.arch.mixer {
-        return Err(CalcError::field(
-            "method",
-            format!(
-                "training is not modelled for models with {} layers yet (what their chunked-scan kernels save for the backward pass is not derived); inference is",
-                m.kind.name()
-            ),
+        warnings.push(format!(
+            "activations of the {} layers are derived from what their fast kernels save ({}), not yet measured on a GPU; transformers' PyTorch fallback without those kernels keeps more",
+            m.kind.name(),
+            m.kind.training_kernels()
         ));
     }
     limits::LORA_RANK.check(req.lora_rank)?;

@@ -22,9 +22,11 @@ pub(crate) struct Trainable {
     pub largest: u128,
     /// Decoder layers through which gradients flow and whose activations are kept.
     pub grad_layers: u64,
-    /// Whether the MLP projections have trainable weights (their inputs must then be
-    /// saved). The attention projections train under every method (full, freeze, and
-    /// both LoRA targets), so their inputs are always saved.
+    /// Whether the MLP projections, and with them the fixed-state mixers' projections,
+    /// have trainable weights or adapters (their inputs must then be saved): true for
+    /// full, freeze and LoRA on every linear. The attention projections train under
+    /// every method (full, freeze, and both LoRA targets), so their inputs are always
+    /// saved.
     pub mlp_weights: bool,
     /// Trainable elements in linear layers and the output projection: what torch
     /// autocast casts to 16 bits and caches.
@@ -96,6 +98,7 @@ fn model_weights(model: &Model, req: &TrainingRequest, warnings: &mut Vec<String
         .unwrap_or(0)
         .max(p.embedding_matrix);
     let full_factored = factored_state_elements(model);
+    let per_layer = model.layer_parameters();
     let (elements, grad_layers) = match (req.method, req.trainable_percent) {
         (Method::Full, None) => (p.total, layers),
         (Method::Full, Some(pct)) => {
@@ -106,14 +109,22 @@ fn model_weights(model: &Model, req: &TrainingRequest, warnings: &mut Vec<String
             (fraction(p.total, pct), layers)
         }
         (_, Some(pct)) => {
+            // As many of the last layers as hold that many parameters.
             let e = fraction(p.total, pct);
-            let per_layer = p.dense_layer.max(p.moe_layer).max(1);
-            (e, (e.div_ceil(per_layer) as u64).clamp(1, layers))
+            let mut held = 0;
+            let reached = per_layer
+                .iter()
+                .rev()
+                .position(|n| {
+                    held += n;
+                    held >= e
+                })
+                .map_or(layers, |i| i as u64 + 1);
+            (e, reached.clamp(1, layers))
         }
         (_, None) => {
             let k = DEFAULT_FREEZE_LAYERS.min(layers);
-            let moe_last = arch.moe.map_or(0, |m| m.moe_layers).min(k) as u128;
-            let e = moe_last * p.moe_layer + (k as u128 - moe_last) * p.dense_layer;
+            let e: u128 = per_layer.iter().rev().take(k as usize).sum();
             (e.min(p.total), k)
         }
     };
