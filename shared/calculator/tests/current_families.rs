@@ -824,6 +824,29 @@ fn vllm_needs_attention_layers() {
 
 /// A quantized checkpoint that keeps its linear-attention projections in 16-bit
 /// (`modules_to_not_convert: ["linear_attn"]`) is sized so.
+/// A layer-scoped exclusion keeps the matrices that layer holds: Nemotron Nano 2's
+/// block 1 is an MLP (up and down), block 0 a Mamba-2 mixer (in and out projections),
+/// block 14 attention (q, k, v, o).
+#[test]
+fn layer_scoped_exclusions_follow_the_block_kinds() {
+    let weights = |skip: Value| {
+        let mut c = nemotron_nano_9b();
+        c["quantization_config"] = json!({"quant_method": "fp8",
+            "weight_block_size": [128, 128], "modules_to_not_convert": skip});
+        one_sequence(&model(c), 16).model_weights.0
+    };
+    let plain = weights(json!([]));
+    let per_matrix =
+        |rows: u64, cols: u64| rows * cols - rows.div_ceil(128) * cols.div_ceil(128) * 4;
+    let kept = |layer: u64| weights(json!([format!("backbone.layers.{layer}")])) - plain;
+    assert_eq!(kept(1), per_matrix(4480, 15680) + per_matrix(15680, 4480));
+    assert_eq!(kept(0), per_matrix(4480, 22656) + per_matrix(10240, 4480));
+    assert_eq!(
+        kept(14),
+        2 * per_matrix(4480, 5120) + 2 * per_matrix(4480, 1024)
+    );
+}
+
 #[test]
 fn unquantized_mixer_projections_stay_16_bit() {
     let weights = |skip: Value| {
@@ -835,6 +858,9 @@ fn unquantized_mixer_projections_stay_16_bit() {
         (e.model_weights.0, e.unquantized_modules)
     };
     let (plain, none) = weights(json!([]));
+    // One layer's shared expert: gate, up and down, 2,048 x 512 each way.
+    let (shared, _) = weights(json!(["model.layers.3.mlp.shared_expert"]));
+    assert_eq!(shared - plain, 3 * (2048 * 512 - 16 * 4 * 4));
     let (kept, scopes) = weights(json!(["linear_attn"]));
     assert!(none.is_empty());
     assert!(scopes

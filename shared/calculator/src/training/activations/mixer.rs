@@ -338,6 +338,61 @@ mod tests {
             block("NVIDIA-Nemotron-Nano-9B-v2").work,
             122_880 + 110_848 + 17_920
         );
+        // Kimi-Linear: h and dh (32,768), eight 4,096-wide 16-bit tensors (65,536), fp32
+        // dq, dk, dg (49,152), fp32 dAqk and dAkk 64 x 32 wide (16,384), the pair (9,216).
+        assert_eq!(
+            block("Kimi-Linear-48B-A3B-Instruct").work,
+            32_768 + 65_536 + 49_152 + 16_384 + 9_216
+        );
+        // Jamba: du, ddelta, dz and the output gradient, 4 x 8,192 x 2, and the pair.
+        assert_eq!(block("Jamba-v0.1").work, 65_536 + 16_384);
+    }
+
+    /// Qwen3-Next's two input projections (qkvz, ba) read h = 2,048 values: one shared
+    /// 16-bit input, or one copy each under autocast casts or LoRA adapter copies; the
+    /// rank-16 adapters of the input and output projections add their `lora_A` outputs.
+    #[test]
+    fn input_projections_save_one_input_or_a_copy_each() {
+        let model = &registry::lookup("Qwen3-Next-80B-A3B-Instruct")
+            .unwrap()
+            .model;
+        let m = model.arch.mixer.unwrap();
+        let casting = |input_casts, adapter_copies| Casting {
+            a: 2,
+            resid: 2,
+            norms_trained: false,
+            input_casts,
+            adapter_copies,
+        };
+        let trained = Trainable {
+            mlp_weights: true,
+            ..Trainable::default()
+        };
+        let mut lora = TrainingRequest::new(1, 4096);
+        lora.method = crate::training::vocabulary::Method::Lora;
+        lora.lora_rank = 16;
+        let inputs = |req: &TrainingRequest, c: Casting, t: &Trainable, adapted| {
+            in_projection_inputs(model, req, &m, &c, t, adapted)
+        };
+        let lora_a = 3 * 16 * 2;
+        assert_eq!(
+            inputs(&lora, casting(false, false), &trained, true),
+            4_096 + lora_a
+        );
+        assert_eq!(
+            inputs(&lora, casting(false, true), &trained, true),
+            2 * 4_096 + lora_a
+        );
+        let full = TrainingRequest::new(1, 4096);
+        assert_eq!(inputs(&full, casting(false, false), &trained, false), 4_096);
+        assert_eq!(
+            inputs(&full, casting(true, false), &trained, false),
+            2 * 4_096
+        );
+        assert_eq!(
+            inputs(&full, casting(true, false), &Trainable::default(), false),
+            0
+        );
     }
 
     /// Frozen mixer weights (LoRA on attention only) save no projection inputs; the
