@@ -822,57 +822,57 @@ fn vllm_needs_attention_layers() {
     assert_eq!(field_of(estimate_inference(&m, &r).unwrap_err()), "engine");
 }
 
-/// A quantized checkpoint that keeps its linear-attention projections in 16-bit
-/// (`modules_to_not_convert: ["linear_attn"]`) is sized so.
+/// `config` as an fp8 checkpoint (128 x 128 blocks) that keeps `skip` in 16-bit: the
+/// weights for one 16-token sequence, and the exclusions read.
+fn fp8_keeping(mut config: Value, skip: Value) -> InferenceEstimate {
+    config["quantization_config"] = json!({"quant_method": "fp8",
+        "weight_block_size": [128, 128], "modules_to_not_convert": skip});
+    one_sequence(&model(config), 16)
+}
+
+/// What a `rows x cols` matrix kept in 16-bit adds over its fp8 form: one more byte a
+/// weight, less the fp32 scale of each 128 x 128 block.
+fn kept_16_bit(rows: u64, cols: u64) -> u64 {
+    rows * cols - rows.div_ceil(128) * cols.div_ceil(128) * 4
+}
+
 /// A layer-scoped exclusion keeps the matrices that layer holds: Nemotron Nano 2's
 /// block 1 is an MLP (up and down), block 0 a Mamba-2 mixer (in and out projections),
 /// block 14 attention (q, k, v, o).
 #[test]
 fn layer_scoped_exclusions_follow_the_block_kinds() {
-    let weights = |skip: Value| {
-        let mut c = nemotron_nano_9b();
-        c["quantization_config"] = json!({"quant_method": "fp8",
-            "weight_block_size": [128, 128], "modules_to_not_convert": skip});
-        one_sequence(&model(c), 16).model_weights.0
-    };
+    let weights = |skip: Value| fp8_keeping(nemotron_nano_9b(), skip).model_weights.0;
     let plain = weights(json!([]));
-    let per_matrix =
-        |rows: u64, cols: u64| rows * cols - rows.div_ceil(128) * cols.div_ceil(128) * 4;
     let kept = |layer: u64| weights(json!([format!("backbone.layers.{layer}")])) - plain;
-    assert_eq!(kept(1), per_matrix(4480, 15680) + per_matrix(15680, 4480));
-    assert_eq!(kept(0), per_matrix(4480, 22656) + per_matrix(10240, 4480));
+    assert_eq!(kept(1), kept_16_bit(4480, 15680) + kept_16_bit(15680, 4480));
+    assert_eq!(kept(0), kept_16_bit(4480, 22656) + kept_16_bit(10240, 4480));
     assert_eq!(
         kept(14),
-        2 * per_matrix(4480, 5120) + 2 * per_matrix(4480, 1024)
+        2 * kept_16_bit(4480, 5120) + 2 * kept_16_bit(4480, 1024)
     );
 }
 
+/// A quantized checkpoint that keeps its linear-attention projections in 16-bit
+/// (`modules_to_not_convert: ["linear_attn"]`) is sized so.
 #[test]
 fn unquantized_mixer_projections_stay_16_bit() {
     let weights = |skip: Value| {
-        let mut c = qwen3_next();
-        c["quantization_config"] = json!({"quant_method": "fp8",
-            "weight_block_size": [128, 128], "modules_to_not_convert": skip});
-        let m = model(c);
-        let e = one_sequence(&m, 16);
+        let e = fp8_keeping(qwen3_next(), skip);
         (e.model_weights.0, e.unquantized_modules)
     };
     let (plain, none) = weights(json!([]));
     // One layer's shared expert: gate, up and down, 2,048 x 512 each way.
     let (shared, _) = weights(json!(["model.layers.3.mlp.shared_expert"]));
-    assert_eq!(shared - plain, 3 * (2048 * 512 - 16 * 4 * 4));
+    assert_eq!(shared - plain, 3 * kept_16_bit(2048, 512));
     let (kept, scopes) = weights(json!(["linear_attn"]));
     assert!(none.is_empty());
     assert!(scopes
         .iter()
         .all(|s| s.kind == calculator::architecture::LinearKind::Mixer));
-    // The 36 layers' projections: 2 bytes a weight instead of 1 and the fp32 scale of
-    // each 128 x 128 block.
-    let per_matrix =
-        |rows: u64, cols: u64| rows * cols - rows.div_ceil(128) * cols.div_ceil(128) * 4;
+    // The 36 layers' input and output projections.
     assert_eq!(
         kept - plain,
-        36 * (per_matrix(2048, 12_352) + per_matrix(4096, 2048))
+        36 * (kept_16_bit(2048, 12_352) + kept_16_bit(4096, 2048))
     );
 }
 
