@@ -260,13 +260,10 @@ impl Model {
     /// Parameters of each decoder layer, first to last: what its blocks hold, or under a
     /// `model_size` override the override's even share per layer.
     pub fn layer_parameters(&self) -> Vec<u128> {
-        let layers = 0..self.arch.num_layers;
         if self.params.total == self.arch.parameter_counts(&self.linears).total {
-            layers
-                .map(|i| self.arch.layer_parameters(&self.linears, i))
-                .collect()
+            self.arch.layer_parameters(&self.linears)
         } else {
-            layers.map(|_| self.params.dense_layer).collect()
+            vec![self.params.dense_layer; self.arch.num_layers as usize]
         }
     }
 

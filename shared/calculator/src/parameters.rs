@@ -83,20 +83,25 @@ impl Architecture {
         }
     }
 
-    /// Parameters of decoder layer `index` (from 0): its norms and the blocks it
+    /// Parameters of each decoder layer, first to last: its norms and the blocks it
     /// holds ([`Architecture::layer`]).
-    pub fn layer_parameters(&self, linears: &[LinearGroup], index: u64) -> u128 {
+    pub fn layer_parameters(&self, linears: &[LinearGroup]) -> Vec<u128> {
         let b = self.blocks(linears);
-        let m = self.layer(index);
-        let feed_forward = match m.feed_forward {
-            FeedForward::None => 0,
-            FeedForward::Dense => b.dense_mlp,
-            FeedForward::Experts => self.moe_counts().layer_extra,
-        };
-        b.norms
-            + if m.attention { b.attention } else { 0 }
-            + if m.mixer { b.mixer } else { 0 }
-            + feed_forward
+        let experts = self.moe_counts().layer_extra;
+        (0..self.num_layers)
+            .map(|index| {
+                let m = self.layer(index);
+                let feed_forward = match m.feed_forward {
+                    FeedForward::None => 0,
+                    FeedForward::Dense => b.dense_mlp,
+                    FeedForward::Experts => experts,
+                };
+                b.norms
+                    + if m.attention { b.attention } else { 0 }
+                    + if m.mixer { b.mixer } else { 0 }
+                    + feed_forward
+            })
+            .collect()
     }
 
     /// Exact parameter counts, from the linear groups and every bias, norm, router,
@@ -261,9 +266,7 @@ mod tests {
         for entry in registry::all() {
             let m = &entry.model;
             let a = &m.arch;
-            let layers: u128 = (0..a.num_layers)
-                .map(|i| a.layer_parameters(&m.linears, i))
-                .sum();
+            let layers: u128 = a.layer_parameters(&m.linears).iter().sum();
             let final_norm = if a.final_norm {
                 a.norm.params(a.hidden_size)
             } else {
