@@ -223,7 +223,7 @@ impl Model {
                 "the model stores no multi-token-prediction layers the calculator reads (num_nextn_predict_layers of DeepSeek, GLM and Qwen3-Next, mtp_num_hidden_layers of Qwen3.5)",
             ));
         }
-        if self.params.total != self.arch.parameter_counts(&self.linears).total {
+        if !self.counts_from_architecture() {
             return Err(CalcError::field(
                 "load_mtp",
                 "cannot be combined with model_size, which replaces the architecture's count",
@@ -257,10 +257,16 @@ impl Model {
         Ok(model)
     }
 
+    /// Whether the parameter counts are the architecture's own (no `model_size`
+    /// override).
+    fn counts_from_architecture(&self) -> bool {
+        self.params.total == self.arch.parameter_counts(&self.linears).total
+    }
+
     /// Parameters of each decoder layer, first to last: what its blocks hold, or under a
     /// `model_size` override the override's even share per layer.
     pub fn layer_parameters(&self) -> Vec<u128> {
-        if self.params.total == self.arch.parameter_counts(&self.linears).total {
+        if self.counts_from_architecture() {
             self.arch.layer_parameters(&self.linears)
         } else {
             vec![self.params.dense_layer; self.arch.num_layers as usize]

@@ -296,6 +296,8 @@ struct Parts {
     moe: LayerBytes,
     /// Bytes per token of every layer: LoRA dropout's masks.
     every_layer: u128,
+    /// The block input norm, saved once by a layer whose attention and mixer share it.
+    norm: u128,
     /// Eager attention's scores, bytes per attention layer and micro-batch.
     eager: u128,
 }
@@ -315,6 +317,7 @@ impl Parts {
                 .moe
                 .map_or(none, |m| moe_part(model, req, &m, t, c)),
             every_layer: lora_dropout_masks(model, req),
+            norm: norm_saved(&model.arch, model.arch.hidden_size as u128, c),
             eager: eager_scores(&model.arch, req, c.a),
         }
     }
@@ -323,7 +326,7 @@ impl Parts {
     /// at a time, and eager attention's scores (per micro-batch) where it attends.
     /// A parallel hybrid layer (Falcon-H1) reads one normalized input for attention
     /// and its mixer: the mixer's copy of that norm is taken off.
-    fn layer(&self, arch: &Architecture, c: &Casting, index: u64) -> (LayerBytes, u128) {
+    fn layer(&self, arch: &Architecture, index: u64) -> (LayerBytes, u128) {
         let m = arch.layer(index);
         let feed_forward = match m.feed_forward {
             FeedForward::None => None,
@@ -335,11 +338,7 @@ impl Parts {
             m.mixer.then_some(self.mixer),
             feed_forward,
         ];
-        let shared_norm = if m.attention && m.mixer {
-            norm_saved(arch, arch.hidden_size as u128, c)
-        } else {
-            0
-        };
+        let shared_norm = if m.attention && m.mixer { self.norm } else { 0 };
         let layer = blocks.iter().flatten().fold(
             LayerBytes {
                 saved: self.every_layer,
@@ -380,7 +379,7 @@ pub(crate) fn activation_bytes(
     let parts = Parts::new(model, req, t, c);
     // Layers that keep activations: the last `grad_layers`.
     let first = arch.num_layers - t.grad_layers.min(arch.num_layers);
-    let layers = (first..arch.num_layers).map(|i| parts.layer(arch, c, i));
+    let layers = (first..arch.num_layers).map(|i| parts.layer(arch, i));
 
     let final_norm = tokens * (norm_saved(arch, h, c) + h * c.a);
     let loss = loss_bytes(req, arch, c);
@@ -491,8 +490,8 @@ mod tests {
             .model;
         let p = parts(m);
         // Layers 0-2 of every 4 are Gated DeltaNet, the 4th full attention; all MoE.
-        let (mixer, _) = p.layer(&m.arch, &BF16, 0);
-        let (attention, _) = p.layer(&m.arch, &BF16, 3);
+        let (mixer, _) = p.layer(&m.arch, 0);
+        let (attention, _) = p.layer(&m.arch, 3);
         assert_eq!(mixer.saved, p.mixer.saved + p.moe.saved);
         assert_eq!(attention.saved, p.attention.saved + p.moe.saved);
         assert_eq!(mixer.work, p.mixer.work.max(p.moe.work));
@@ -503,7 +502,7 @@ mod tests {
             .model;
         let p = parts(m);
         let saved: Vec<u128> = (0..m.arch.num_layers)
-            .map(|i| p.layer(&m.arch, &BF16, i).0.saved)
+            .map(|i| p.layer(&m.arch, i).0.saved)
             .collect();
         let count = |x: u128| saved.iter().filter(|s| **s == x).count() as u64;
         let mixer = m.arch.mixer.unwrap();
@@ -537,7 +536,7 @@ mod tests {
             "mamba_chunk_size": 128, "torch_dtype": "bfloat16"}))
         .unwrap();
         let p = parts(&m);
-        let (layer, _) = p.layer(&m.arch, &BF16, 43);
+        let (layer, _) = p.layer(&m.arch, 43);
         let norm = norm_saved(&m.arch, 3072, &BF16);
         assert_eq!(norm, 3072 * 6 + 4);
         assert_eq!(

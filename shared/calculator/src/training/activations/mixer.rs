@@ -29,7 +29,9 @@ pub(super) fn part(
     let arch = &model.arch;
     let h = arch.hidden_size as u128;
     let adapted = req.method.is_peft() && req.lora_target.adapts(LinearKind::Mixer);
-    let w = Widths::new(m, req, c, t.mlp_weights || adapted);
+    // `mlp_weights` holds for full, freeze and LoRA on every linear: exactly when the
+    // mixer's projections train or carry adapters.
+    let w = Widths::new(m, req, c, t.mlp_weights);
     let (kernel, work) = match m.kind {
         MixerKind::GatedDeltaNet => gated_deltanet(&w, m.qwen3_5_code),
         MixerKind::KimiDelta => kimi_delta(&w),
