@@ -15,4 +15,4 @@ cargo build --workspace --bins
 cargo test --workspace "$@"
 # The calculator's property tests once more in release (no overflow checks: the
 # results themselves must hold).
-cargo test --release -p calculator --test properties "$@"
+cargo test --release -p calculator --test robustness --test robustness_limits "$@"

@@ -10,8 +10,8 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use http_glue::testing::{check, raw_event, EXPECTED};
 use serde_json::{json, Value};
+use testkit::fixtures::{check, raw_event, EXPECTED};
 
 /// How long the first request may take: `cargo lambda watch` compiles each function on
 /// its first invocation.

@@ -6,11 +6,21 @@
 
 use std::collections::BTreeSet;
 
-use http_glue::routes::{NOT_FOUND, ROUTES};
-use http_glue::testing::{
-    check_response, event, events_dir, function_for, status_and_json, EXPECTED,
+use application::endpoint::{
+    config_options, get_model, health, list_gpus, list_models, memory_compare, memory_inference,
+    memory_training, not_found, openapi, plan, ROUTES,
 };
 use lambda_http::{Body, Request, Response};
+use testkit::fixtures::{check_response, event, events_dir, route_key, status_and_json, EXPECTED};
+
+/// The function a fixture's route key selects (`$default` is `not-found`).
+fn function_for(fixture: &str) -> &'static str {
+    let key = route_key(fixture);
+    ROUTES
+        .iter()
+        .find(|r| r.key() == key)
+        .map_or(not_found::ROUTE.function, |r| r.function)
+}
 
 async fn invoke(function: &str, request: Request) -> Response<Body> {
     let result = match function {
@@ -51,7 +61,7 @@ fn every_fixture_has_an_expectation() {
 #[test]
 fn every_route_has_a_fixture() {
     let names = fixture_names();
-    for route in ROUTES.iter().chain([&NOT_FOUND]) {
+    for route in ROUTES.iter().chain([&not_found::ROUTE]) {
         assert!(
             names.contains(route.function),
             "no fixture named {}",
@@ -109,6 +119,7 @@ async fn memory_answers_have_the_documented_shape_and_add_up() {
             "memory_requirements",
             "memory_bytes",
             "warnings",
+            "warning_codes",
             "per_gpu",
         ] {
             assert!(body.get(top).is_some(), "{name} lacks {top}");
@@ -157,7 +168,7 @@ async fn memory_answers_have_the_documented_shape_and_add_up() {
 fn expected_status_file_is_the_table() {
     let routes: serde_json::Map<String, serde_json::Value> = ROUTES
         .iter()
-        .map(|r| (format!("{} {}", r.method, r.path), r.function.into()))
+        .map(|r| (r.key(), r.function.into()))
         .collect();
     let fixtures: serde_json::Map<String, serde_json::Value> = EXPECTED
         .iter()

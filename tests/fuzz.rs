@@ -1,11 +1,18 @@
-//! Random request bodies through the memory handlers: every answer is a 200 or a 4xx
-//! with a JSON error; a 500 (a caught panic) or an `Err` never happens.
+//! Random request bodies (proptest) through the memory and plan handlers: every answer
+//! is a 200 or a 4xx with a JSON error; a 500 (a caught panic) or an `Err` never
+//! happens. The generators reach both the calculation and the error paths (checked
+//! on a fixed seed).
 
-use http_glue::memory::Calculation;
-use lambda_http::{Body, Request};
+use application::endpoint::{memory_compare, memory_inference, memory_training, plan};
+use application::fields::{names_of, plan_fields, Endpoint};
+use application::Calculation;
+use calculator::Choice;
+use lambda_http::{Body, Request, Response};
+use proptest::prelude::*;
+use proptest::sample::select;
+use proptest::strategy::ValueTree;
+use proptest::test_runner::{Config, TestRng, TestRunner};
 use serde_json::{json, Map, Value};
-
-use testkit::Rng;
 
 const WORDS: &[&str] = &[
     "Qwen3-8B",
@@ -34,7 +41,6 @@ const WORDS: &[&str] = &[
     "all_linear",
     "GiB",
     "MB",
-    "full",
     "vllm",
     "transformers",
     "inference",
@@ -44,52 +50,93 @@ const WORDS: &[&str] = &[
     "p5.48xlarge",
 ];
 
-fn value(rng: &mut Rng, depth: u32) -> Value {
-    match rng.below(if depth > 1 { 9 } else { 11 }) {
-        0 => Value::Null,
-        1 => json!(rng.below(2) == 0),
-        2 => json!(rng.below(5)),
-        3 => json!(rng.next_u64()),
-        4 => json!(-(rng.below(1000) as i64)),
-        5 => json!(rng.below(100_000) as f64 / 7.0),
-        6 => json!([1e308, 1e-300, 0.5][rng.below(3) as usize]),
-        7 | 8 => json!(WORDS[rng.below(WORDS.len() as u64) as usize]),
-        9 => Value::Array((0..rng.below(3)).map(|_| value(rng, depth + 1)).collect()),
-        _ => {
-            let mut m = Map::new();
-            for _ in 0..rng.below(4) {
-                m.insert(
-                    [
-                        "hidden_size",
-                        "model_type",
-                        "num_hidden_layers",
-                        "vocab_size",
-                        "x",
-                    ][rng.below(5) as usize]
-                        .into(),
-                    value(rng, depth + 1),
-                );
-            }
-            Value::Object(m)
-        }
-    }
+/// Any JSON value, biased to what the fields take: small numbers, names, nested
+/// config-like objects.
+fn value() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        1 => Just(Value::Null),
+        1 => any::<bool>().prop_map(Value::from),
+        1 => (0u64..5).prop_map(Value::from),
+        1 => any::<u64>().prop_map(Value::from),
+        1 => (0i64..1000).prop_map(|n| json!(-n)),
+        1 => (0u64..100_000).prop_map(|n| json!(n as f64 / 7.0)),
+        1 => select(vec![1e308, 1e-300, 0.5]).prop_map(Value::from),
+        2 => select(WORDS).prop_map(Value::from),
+    ];
+    leaf.prop_recursive(2, 12, 3, |inner| {
+        prop_oneof![
+            proptest::collection::vec(inner.clone(), 0..3).prop_map(Value::Array),
+            proptest::collection::btree_map(
+                select(vec![
+                    "hidden_size",
+                    "model_type",
+                    "num_hidden_layers",
+                    "vocab_size",
+                    "x"
+                ]),
+                inner,
+                0..4,
+            )
+            .prop_map(|m| Value::Object(m.into_iter().map(|(k, v)| (k.into(), v)).collect())),
+        ]
+    })
 }
 
-fn body(rng: &mut Rng, fields: &[&str]) -> Value {
-    let mut m = Map::new();
-    // Mostly a plausible request, with some fields replaced by anything.
-    m.insert("model_name".into(), json!(WORDS[rng.below(4) as usize]));
-    m.insert("batch_size".into(), json!(1 + rng.below(64)));
-    m.insert("sequence_length".into(), json!(1 + rng.below(1 << 16)));
-    for _ in 0..rng.below(6) {
-        let key = if rng.below(10) == 0 {
-            "mystery_field"
-        } else {
-            fields[rng.below(fields.len() as u64) as usize]
-        };
-        m.insert(key.into(), value(rng, 0));
-    }
-    Value::Object(m)
+/// Mostly a plausible request of `fields`, with some fields replaced by anything.
+fn body(fields: Vec<&'static str>) -> impl Strategy<Value = Value> {
+    let field = prop_oneof![1 => Just("mystery_field"), 9 => select(fields)];
+    (
+        select(&WORDS[..4]),
+        1u64..=64,
+        1u64..=(1 << 16),
+        proptest::collection::vec((field, value()), 0..6),
+    )
+        .prop_map(|(model, batch, length, extra)| {
+            let mut m = Map::new();
+            m.insert("model_name".into(), json!(model));
+            m.insert("batch_size".into(), json!(batch));
+            m.insert("sequence_length".into(), json!(length));
+            for (k, v) in extra {
+                m.insert(k.into(), v);
+            }
+            Value::Object(m)
+        })
+}
+
+/// A memory request of either kind, or a compare of 1 to 3 of them.
+fn memory_request() -> impl Strategy<Value = (&'static str, Value)> {
+    let inference = body(names_of(Endpoint::Inference));
+    let training = body(names_of(Endpoint::Training));
+    let compare = (
+        select(vec!["inference", "training", "x"]),
+        proptest::collection::vec(body(names_of(Endpoint::Inference)), 1..=3),
+        proptest::collection::vec(body(names_of(Endpoint::Training)), 1..=3),
+    )
+        .prop_map(|(kind, inference, training)| {
+            let configs = if kind == "training" {
+                training
+            } else {
+                inference
+            };
+            json!({"calculation_type": kind, "configurations": configs})
+        });
+    prop_oneof![
+        inference.prop_map(|b| ("/api/memory/inference", b)),
+        training.prop_map(|b| ("/api/memory/training", b)),
+        compare.prop_map(|b| ("/api/memory/compare", b)),
+    ]
+}
+
+/// A plan request: usually with its `mode`, fields of that mode and of a plan.
+fn plan_request() -> impl Strategy<Value = Value> {
+    (select(Calculation::ALL), prop::bool::weighted(0.875)).prop_flat_map(|(calc, moded)| {
+        body(plan_fields(calc)).prop_map(move |mut sent| {
+            if moded {
+                sent["mode"] = json!(calc.name());
+            }
+            sent
+        })
+    })
 }
 
 fn request(path: &str, body: &Value) -> Request {
@@ -105,8 +152,28 @@ fn request(path: &str, body: &Value) -> Request {
     lambda_http::request::from_str(&event.to_string()).unwrap()
 }
 
-fn check(status: u16, response_body: &Body, sent: &Value) -> bool {
-    let text = match response_body {
+/// The handler's answer to `sent` on `path`.
+fn answer(path: &str, sent: &Value) -> Response<Body> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let request = request(path, sent);
+    runtime
+        .block_on(async {
+            match path {
+                "/api/memory/inference" => memory_inference::handler(request).await,
+                "/api/memory/training" => memory_training::handler(request).await,
+                "/api/memory/compare" => memory_compare::handler(request).await,
+                _ => plan::handler(request).await,
+            }
+        })
+        .expect("handlers never return Err")
+}
+
+/// Whether the answer succeeded; fails unless it is a 200 or a 4xx with an error.
+fn succeeded(response: &Response<Body>, sent: &Value) -> bool {
+    let status = response.status().as_u16();
+    let text = match response.body() {
         Body::Text(t) => t.as_str(),
         _ => "",
     };
@@ -124,65 +191,47 @@ fn check(status: u16, response_body: &Body, sent: &Value) -> bool {
     status == 200
 }
 
-#[tokio::test]
-async fn random_bodies_never_produce_a_500() {
-    let mut rng = Rng(42);
-    let inference_fields = Calculation::Inference.fields();
-    let training_fields = Calculation::Training.fields();
-    let mut ok = 0;
-    for i in 0..3000 {
-        let (path, sent) = match i % 3 {
-            0 => ("/api/memory/inference", body(&mut rng, &inference_fields)),
-            1 => ("/api/memory/training", body(&mut rng, &training_fields)),
-            _ => {
-                let kind = ["inference", "training", "x"][rng.below(3) as usize];
-                let fields: &[&str] = if kind == "training" {
-                    &training_fields
-                } else {
-                    &inference_fields
-                };
-                let configs: Vec<Value> = (0..1 + rng.below(3))
-                    .map(|_| body(&mut rng, fields))
-                    .collect();
-                (
-                    "/api/memory/compare",
-                    json!({"calculation_type": kind, "configurations": configs}),
-                )
-            }
-        };
-        let response = match path {
-            "/api/memory/inference" => memory_inference::handler(request(path, &sent)).await,
-            "/api/memory/training" => memory_training::handler(request(path, &sent)).await,
-            _ => memory_compare::handler(request(path, &sent)).await,
-        }
-        .expect("handlers never return Err");
-        ok += usize::from(check(response.status().as_u16(), response.body(), &sent));
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 1_000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn random_memory_bodies_never_produce_a_500((path, sent) in memory_request()) {
+        succeeded(&answer(path, &sent), &sent);
     }
-    // The generator must reach both the calculation and the error paths.
-    assert!((300..2700).contains(&ok), "{ok} of 3000 succeeded");
 }
 
-#[tokio::test]
-async fn random_plans_never_produce_a_500() {
-    let mut rng = Rng(43);
-    let mut ok = 0;
-    let runs = 150;
-    for _ in 0..runs {
-        let mode = ["inference", "training"][rng.below(2) as usize];
-        let calc = Calculation::parse(mode).unwrap();
-        let fields: Vec<&str> = calc
-            .fields()
-            .into_iter()
-            .chain(http_glue::plan::PLAN_FIELDS)
-            .collect();
-        let mut sent = body(&mut rng, &fields);
-        if rng.below(8) != 0 {
-            sent["mode"] = json!(mode);
-        }
-        let response = plan::handler(request("/api/plan", &sent))
-            .await
-            .expect("handlers never return Err");
-        ok += usize::from(check(response.status().as_u16(), response.body(), &sent));
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 100, ..ProptestConfig::default() })]
+
+    #[test]
+    fn random_plans_never_produce_a_500(sent in plan_request()) {
+        succeeded(&answer("/api/plan", &sent), &sent);
     }
-    assert!((15..135).contains(&ok), "{ok} of {runs} plans succeeded");
+}
+
+/// Share of `n` cases from `strategy` (on a fixed seed) the handlers answer with 200.
+fn success_share<T>(n: usize, strategy: impl Strategy<Value = T>, run: impl Fn(&T) -> bool) -> f64 {
+    let mut runner = TestRunner::new_with_rng(
+        Config::default(),
+        TestRng::deterministic_rng(Config::default().rng_algorithm),
+    );
+    let ok = (0..n)
+        .filter(|_| run(&strategy.new_tree(&mut runner).unwrap().current()))
+        .count();
+    ok as f64 / n as f64
+}
+
+#[test]
+fn the_generators_reach_answers_and_errors() {
+    let memory = success_share(600, memory_request(), |(path, sent)| {
+        succeeded(&answer(path, sent), sent)
+    });
+    assert!(
+        (0.1..0.9).contains(&memory),
+        "{memory} of memory bodies succeeded"
+    );
+    let plans = success_share(60, plan_request(), |sent| {
+        succeeded(&answer("/api/plan", sent), sent)
+    });
+    assert!((0.1..0.9).contains(&plans), "{plans} of plans succeeded");
 }

@@ -1,11 +1,15 @@
 //! The routes deployed by `template.yaml`, the routes `cargo lambda watch` serves
 //! (`[workspace.metadata.lambda.watch.router]` in `Cargo.toml`) and the route table the
-//! functions use (`http_glue::routes`) are the same set.
+//! functions use (`application::endpoint::ROUTES`) are the same set, each with its
+//! binary in `functions/src/bin`.
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-use http_glue::routes::{NOT_FOUND, ROUTES};
+use application::endpoint::{not_found, openapi, ROUTES};
+use application::Route;
+
+const NOT_FOUND: Route = not_found::ROUTE;
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -102,12 +106,12 @@ fn template_and_router_serve_the_same_routes() {
     assert_eq!(
         template,
         table_routes(),
-        "template.yaml vs http_glue::routes"
+        "template.yaml vs application::endpoint::ROUTES"
     );
     assert_eq!(
         router,
         table_routes(),
-        "Cargo.toml router vs http_glue::routes"
+        "Cargo.toml router vs application::endpoint::ROUTES"
     );
     assert_eq!(template, router);
     assert_eq!(
@@ -151,7 +155,7 @@ fn router_sends_other_methods_on_known_paths_to_not_found() {
     let router = manifest["workspace"]["metadata"]["lambda"]["watch"]["router"]
         .as_table()
         .unwrap();
-    for route in ROUTES {
+    for route in &ROUTES {
         let entries = router[route.path].as_array().unwrap();
         for method in [
             "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "TRACE",
@@ -171,14 +175,13 @@ fn router_sends_other_methods_on_known_paths_to_not_found() {
 }
 
 #[test]
-fn every_function_is_a_workspace_member_with_a_template_resource() {
+fn every_function_is_a_binary_with_a_template_resource() {
     let text = std::fs::read_to_string(root().join("template.yaml")).unwrap();
     for route in ROUTES.iter().chain([&NOT_FOUND]) {
         assert!(
             root()
-                .join("functions")
-                .join(route.function)
-                .join("src/main.rs")
+                .join("functions/src/bin")
+                .join(format!("{}.rs", route.function))
                 .exists(),
             "{}",
             route.function
@@ -220,6 +223,10 @@ fn every_function_is_a_workspace_member_with_a_template_resource() {
         .filter(|n| !n.is_empty() && !n.starts_with(' '))
         .collect();
     assert_eq!(resources.len(), ROUTES.len() + 2, "{resources:?}");
+    // Each path has one route, so a route's own methods are its path's (the
+    // middleware's 405 says them).
+    let paths: BTreeSet<&str> = ROUTES.iter().map(|r| r.path).collect();
+    assert_eq!(paths.len(), ROUTES.len(), "two routes share a path");
     for name in resources {
         for alarm in ["Errors", "Throttles", "Duration"] {
             let key = format!("  {name}{alarm}Alarm:");

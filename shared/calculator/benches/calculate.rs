@@ -4,12 +4,12 @@
 use std::hint::black_box;
 
 use calculator::{
-    estimate_inference, estimate_training, registry, InferenceRequest, Method, TrainingRequest,
+    estimate_inference, estimate_training, InferenceRequest, Method, RegistryEntry, TrainingRequest,
 };
 use criterion::{criterion_group, criterion_main, Criterion};
 
 fn bench(c: &mut Criterion) {
-    let model = &registry::lookup("Llama-3.1-8B")
+    let model = &RegistryEntry::lookup("Llama-3.1-8B")
         .expect("registry model")
         .model;
     let mut inference = InferenceRequest::new(4, 4096);
@@ -25,7 +25,7 @@ fn bench(c: &mut Criterion) {
         b.iter(|| estimate_training(black_box(model), black_box(&training)))
     });
     c.bench_function("registry lookup (case-insensitive)", |b| {
-        b.iter(|| registry::lookup(black_box("meta-llama/llama-3.1-8b")))
+        b.iter(|| RegistryEntry::lookup(black_box("meta-llama/llama-3.1-8b")))
     });
 }
 

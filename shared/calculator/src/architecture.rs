@@ -4,7 +4,8 @@
 //! Every count is a number of parameters (scalars), computed in `u128`.
 
 use crate::checkpoint::Checkpoint;
-use crate::families::Family;
+use crate::choice::choice;
+use crate::linear::LinearKind;
 use crate::precision::{MatrixShape, Precision};
 
 /// The normalisation layer and whether it carries a bias.
@@ -64,30 +65,21 @@ pub struct Mla {
     pub expanded_cache: bool,
 }
 
-/// The kind of a [`StateMixer`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum MixerKind {
-    /// Gated DeltaNet linear attention (Qwen3-Next, Qwen3.5).
-    GatedDeltaNet,
-    /// Mamba-2 state-space layers.
-    Mamba2,
-    /// Mamba (-1) selective state-space layers (Jamba): one state per channel.
-    Mamba1,
-    /// Kimi Delta Attention linear layers (Kimi-Linear).
-    KimiDelta,
-}
+choice!(
+    /// The kind of a [`StateMixer`]; the name is the one the API reports.
+    MixerKind {
+        /// Gated DeltaNet linear attention (Qwen3-Next, Qwen3.5).
+        GatedDeltaNet => "gated_deltanet",
+        /// Mamba-2 state-space layers.
+        Mamba2 => "mamba2",
+        /// Mamba (-1) selective state-space layers (Jamba): one state per channel.
+        Mamba1 => "mamba",
+        /// Kimi Delta Attention linear layers (Kimi-Linear).
+        KimiDelta => "kimi_delta_attention",
+    }
+);
 
 impl MixerKind {
-    /// The name the API reports.
-    pub fn name(self) -> &'static str {
-        match self {
-            MixerKind::GatedDeltaNet => "gated_deltanet",
-            MixerKind::Mamba2 => "mamba2",
-            MixerKind::Mamba1 => "mamba",
-            MixerKind::KimiDelta => "kimi_delta_attention",
-        }
-    }
-
     /// The kernel libraries transformers trains this mixer with when they are
     /// installed (the path the training activations follow).
     pub fn training_kernels(self) -> &'static str {
@@ -192,8 +184,9 @@ pub struct Moe {
 pub struct Architecture {
     /// The `model_type` as given (or `llama` for explicit fields).
     pub model_type: String,
-    /// The family whose reader built it.
-    pub family: &'static Family,
+    /// The name of the family whose reader built it: its canonical `model_type`, or
+    /// `llama-style` for an unknown `model_type` read as a llama-style decoder.
+    pub family: &'static str,
     /// Residual stream width.
     pub hidden_size: u64,
     /// Decoder layers.
@@ -287,22 +280,6 @@ pub struct Architecture {
     pub attention_layer_mask: Vec<bool>,
 }
 
-/// What a linear weight matrix belongs to: decides LoRA targets and which weights are
-/// quantized.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum LinearKind {
-    /// Query/key/value/output projections (and MLA's low-rank projections).
-    Attention,
-    /// Dense MLP projections (and OPT's embedding projections).
-    Mlp,
-    /// Routed-expert projections.
-    Expert,
-    /// Shared-expert projections.
-    SharedExpert,
-    /// Input and output projections of a fixed-state mixer (linear attention, SSM).
-    Mixer,
-}
-
 /// The feed-forward block of one decoder layer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FeedForward {
@@ -342,7 +319,7 @@ impl Architecture {
     /// rest. The MLP width starts at 0 for the caller to set.
     pub fn llama_like(
         model_type: &str,
-        family: &'static Family,
+        family: &'static str,
         hidden_size: u64,
         num_layers: u64,
         num_heads: u64,

@@ -4,11 +4,13 @@
 
 use serde_json::Value;
 
-use crate::architecture::LinearKind;
+use crate::choice::Choice;
 use crate::limits;
+use crate::linear::LinearKind;
 use crate::numbers::as_integer;
 use crate::precision::{Precision, Quantization, WeightFormat, DEFAULT_GROUP_SIZE};
 use crate::suggest::clip;
+use crate::warning::{Warning, WarningCode};
 
 /// Linear weights a checkpoint keeps unquantized: one kind, in every layer or in one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -30,7 +32,7 @@ pub struct Checkpoint {
     /// `llm_int8_skip_modules`).
     pub unquantized: Vec<ModuleScope>,
     /// What the reader could not map exactly, for the response's warnings.
-    pub notes: Vec<String>,
+    pub notes: Vec<Warning>,
 }
 
 /// Group size meaning "one group per input channel" (`group_size: -1`): at least
@@ -54,10 +56,10 @@ impl Checkpoint {
             "bitsandbytes" => bitsandbytes(config),
             "compressed-tensors" => compressed_tensors(config, &mut notes),
             other => {
-                notes.push(format!(
+                notes.push(Warning::new(WarningCode::CheckpointMethodUnknown, format!(
                     "the published checkpoint's quant_method '{}' has no matching format here; give precision (and quantization) to size it",
                     clip(other)
-                ));
+                )));
                 None
             }
         };
@@ -77,17 +79,21 @@ impl Checkpoint {
         unquantized.sort_by_key(|s: &ModuleScope| (s.layer, s.kind as u8));
         unquantized.dedup();
         if names.len() > limits::MAX_MODULE_NAMES {
-            notes.push(format!(
-                "only the first {} of the checkpoint's {} unquantized module names were read",
-                limits::MAX_MODULE_NAMES,
-                names.len()
+            notes.push(Warning::new(
+                WarningCode::CheckpointModulesNotRead,
+                format!(
+                    "only the first {} of the checkpoint's {} unquantized module names were read",
+                    limits::MAX_MODULE_NAMES,
+                    names.len()
+                ),
             ));
         }
         let unsaid = module_notes.len().saturating_sub(limits::MAX_MODULE_NOTES);
         notes.extend(module_notes.into_iter().take(limits::MAX_MODULE_NOTES));
         if unsaid > 0 {
-            notes.push(format!(
-                "{unsaid} more module names not recognised or without linear weights"
+            notes.push(Warning::new(
+                WarningCode::CheckpointModulesNotRead,
+                format!("{unsaid} more module names not recognised or without linear weights"),
             ));
         }
         Some(Checkpoint {
@@ -114,13 +120,16 @@ fn int_key(config: &Value, key: &str) -> Option<i64> {
 
 /// Fine-grained FP8 with 128×128 blocks (DeepSeek-V3, Qwen3-FP8), or per-tensor FP8
 /// when no block size is given.
-fn fp8(config: &Value, notes: &mut Vec<String>) -> WeightFormat {
+fn fp8(config: &Value, notes: &mut Vec<Warning>) -> WeightFormat {
     match config.get("weight_block_size").and_then(Value::as_array) {
         Some(block) => {
             if block.iter().any(|b| as_integer(b) != Some(128)) {
-                notes.push(format!(
-                    "weight_block_size {} counted as 128x128 blocks",
-                    Value::Array(block.clone())
+                notes.push(Warning::new(
+                    WarningCode::CheckpointLayoutApproximated,
+                    format!(
+                        "weight_block_size {} counted as 128x128 blocks",
+                        Value::Array(block.clone())
+                    ),
                 ));
             }
             format(Precision::Float8, Quantization::Fp8, DEFAULT_GROUP_SIZE)
@@ -135,7 +144,7 @@ fn fp8(config: &Value, notes: &mut Vec<String>) -> WeightFormat {
 }
 
 /// `bits` and `group_size` of a group-wise integer format (AWQ, GPTQ).
-fn integer(config: &Value, q: Quantization, notes: &mut Vec<String>) -> Option<WeightFormat> {
+fn integer(config: &Value, q: Quantization, notes: &mut Vec<Warning>) -> Option<WeightFormat> {
     let bits = int_key(config, "bits")
         .or(int_key(config, "w_bit"))
         .unwrap_or(4);
@@ -143,10 +152,13 @@ fn integer(config: &Value, q: Quantization, notes: &mut Vec<String>) -> Option<W
         4 => Precision::Int4,
         8 if q.precisions().contains(&Precision::Int8) => Precision::Int8,
         other => {
-            notes.push(format!(
-                "{}-bit {} checkpoints have no matching format here",
-                other,
-                q.name()
+            notes.push(Warning::new(
+                WarningCode::CheckpointFormatUnsupported,
+                format!(
+                    "{}-bit {} checkpoints have no matching format here",
+                    other,
+                    q.name()
+                ),
             ));
             return None;
         }
@@ -176,7 +188,7 @@ fn bitsandbytes(config: &Value) -> Option<WeightFormat> {
 }
 
 /// llm-compressor's `compressed-tensors`: the weights of its first config group.
-fn compressed_tensors(config: &Value, notes: &mut Vec<String>) -> Option<WeightFormat> {
+fn compressed_tensors(config: &Value, notes: &mut Vec<Warning>) -> Option<WeightFormat> {
     let weights = config
         .get("config_groups")
         .and_then(Value::as_object)
@@ -197,16 +209,19 @@ fn compressed_tensors(config: &Value, notes: &mut Vec<String>) -> Option<WeightF
         ("int", 8) => Precision::Int8,
         ("int", 4) => Precision::Int4,
         _ => {
-            notes.push(format!(
-                "compressed-tensors {kind} {bits}-bit weights have no matching format here"
+            notes.push(Warning::new(
+                WarningCode::CheckpointFormatUnsupported,
+                format!(
+                    "compressed-tensors {kind} {bits}-bit weights have no matching format here"
+                ),
             ));
             return None;
         }
     };
     if precision == Precision::Float8 && strategy != "tensor" {
-        notes.push(format!(
+        notes.push(Warning::new(WarningCode::CheckpointLayoutApproximated, format!(
             "compressed-tensors FP8 with {strategy} scales sized with one scale per matrix (the difference is one fp32 value per output channel)"
-        ));
+        )));
     }
     Some(WeightFormat {
         precision,
@@ -219,7 +234,7 @@ fn compressed_tensors(config: &Value, notes: &mut Vec<String>) -> Option<WeightF
 /// Maps one module name or pattern of an exclusion list to the weights it keeps in
 /// 16-bit. Names of weights the calculator already keeps in 16-bit (embeddings,
 /// `lm_head`, norms, routers and gates, vision towers) change nothing.
-fn module_scope(name: &str, out: &mut Vec<ModuleScope>, notes: &mut Vec<String>) {
+fn module_scope(name: &str, out: &mut Vec<ModuleScope>, notes: &mut Vec<Warning>) {
     use LinearKind::*;
     let n = name.trim_start_matches("re:").to_ascii_lowercase();
     let n = n.trim_end_matches(['.', '*', '$']);
@@ -246,9 +261,12 @@ fn module_scope(name: &str, out: &mut Vec<ModuleScope>, notes: &mut Vec<String>)
         } else if layer.is_some() {
             &[Attention, Mlp, Expert, SharedExpert, Mixer]
         } else {
-            notes.push(format!(
-                "unquantized module '{}' not recognised; its weights are counted as quantized",
-                clip(name)
+            notes.push(Warning::new(
+                WarningCode::CheckpointModulesNotRead,
+                format!(
+                    "unquantized module '{}' not recognised; its weights are counted as quantized",
+                    clip(name)
+                ),
             ));
             &[]
         };

@@ -1,7 +1,8 @@
-//! Closed sets of named request values (`framework`, `loss`, ...): one canonical name
-//! per value, parsed case-insensitively with `-` and `_` alike.
+//! Closed sets of named values (`framework`, `precision`, `unit`, ...): one canonical
+//! name per value, parsed case-insensitively with `-` and `_` alike, plus the aliases
+//! a set accepts. Every such enum of the crate parses through [`Choice::parse`].
 
-/// A request value chosen from a fixed list of names.
+/// A value chosen from a fixed list of names.
 pub trait Choice: Copy + Sized + 'static {
     /// Every value, in the order the API lists them.
     const ALL: &'static [Self];
@@ -9,10 +10,21 @@ pub trait Choice: Copy + Sized + 'static {
     /// Canonical name.
     fn name(self) -> &'static str;
 
-    /// Case-insensitive parse; `-` and `_` are interchangeable.
+    /// Another spelling this set accepts (`fp16` for `float16`), from the text as
+    /// given; none by default.
+    fn alias(_text: &str) -> Option<Self> {
+        None
+    }
+
+    /// A canonical name (case-insensitive; `-` and `_` are interchangeable), else an
+    /// alias.
     fn parse(text: &str) -> Option<Self> {
-        let key = text.trim().to_ascii_lowercase().replace('-', "_");
-        Self::ALL.iter().copied().find(|c| c.name() == key)
+        let key = normalized(text);
+        Self::ALL
+            .iter()
+            .copied()
+            .find(|c| normalized(c.name()) == key)
+            .or_else(|| Self::alias(text))
     }
 
     /// Every canonical name, in the order of [`Choice::ALL`].
@@ -21,11 +33,18 @@ pub trait Choice: Copy + Sized + 'static {
     }
 }
 
+/// Trimmed, lowercase, `-` read as `_`.
+fn normalized(text: &str) -> String {
+    text.trim().to_ascii_lowercase().replace('-', "_")
+}
+
 /// Declares an enum whose variants each have one canonical name, and its [`Choice`].
+/// With `aliases = path`, the function `fn(&str) -> Option<Self>` gives the other
+/// spellings the set accepts ([`Choice::alias`]).
 macro_rules! choice {
     ($(#[$meta:meta])* $name:ident {
         $($(#[$vmeta:meta])* $variant:ident => $text:literal),+ $(,)?
-    }) => {
+    } $(aliases = $alias:path)?) => {
         $(#[$meta])*
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
         pub enum $name {
@@ -40,6 +59,10 @@ macro_rules! choice {
                     $($name::$variant => $text),+
                 }
             }
+
+            $(fn alias(text: &str) -> Option<Self> {
+                $alias(text)
+            })?
         }
     };
 }
@@ -65,5 +88,27 @@ mod tests {
         assert_eq!(Fruit::parse(" Red-Apple "), Some(Fruit::RedApple));
         assert_eq!(Fruit::parse("PEAR"), Some(Fruit::Pear));
         assert_eq!(Fruit::parse("plum"), None);
+    }
+
+    #[derive(Clone, Copy, Debug, PartialEq)]
+    enum Size {
+        Gb,
+    }
+
+    impl Choice for Size {
+        const ALL: &'static [Size] = &[Size::Gb];
+        fn name(self) -> &'static str {
+            "GB"
+        }
+        fn alias(text: &str) -> Option<Size> {
+            (text == "gigabytes").then_some(Size::Gb)
+        }
+    }
+
+    #[test]
+    fn names_with_capitals_and_aliases() {
+        assert_eq!(Size::parse(" gb"), Some(Size::Gb));
+        assert_eq!(Size::parse("gigabytes"), Some(Size::Gb));
+        assert_eq!(Size::parse("tb"), None);
     }
 }

@@ -3,7 +3,7 @@
 
 use thiserror::Error;
 
-use crate::limits;
+use crate::limits::{self, RangeError};
 
 /// Why a calculation could not be made.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -60,15 +60,10 @@ impl CalcError {
     }
 }
 
-/// Checks the fields every workload has: sequences, tokens per sequence, GPUs.
-pub(crate) fn check_workload(
-    batch_size: u64,
-    sequence_length: u64,
-    num_gpus: u64,
-) -> Result<(), CalcError> {
-    limits::BATCH_SIZE.check(batch_size)?;
-    limits::SEQUENCE_LENGTH.check(sequence_length)?;
-    limits::NUM_GPUS.check(num_gpus)
+impl From<RangeError> for CalcError {
+    fn from(e: RangeError) -> CalcError {
+        CalcError::field(e.field, e.message)
+    }
 }
 
 /// Converts an internal `u128` byte count to the value the API reports, refusing

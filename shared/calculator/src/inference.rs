@@ -2,49 +2,46 @@
 //!
 //! Derivations and sources: `docs/methodology.md`, section "Inference".
 
-use crate::architecture::{MixerKind, StateMixer};
+use std::borrow::Cow;
+
 use crate::checkpoint::ModuleScope;
-use crate::error::{check_weights, check_workload, to_u64, CalcError};
-use crate::kv_cache::{cache_bytes, kv_heads_per_gpu, CacheBytes};
+use crate::choice::{choice, Choice};
+use crate::error::{check_weights, to_u64, CalcError};
+use crate::forward::{forward_activation_bytes, ForwardPass, LogitRows};
+use crate::kv_cache::{cache_bytes, CacheBytes};
 use crate::limits;
 use crate::model::Model;
 use crate::precision::{Precision, Quantization, WeightFormat};
-use crate::runtime::{compute_bytes, CUDA_CONTEXT_BYTES, FP32_BYTES, QUANTIZED_COMPUTE_DTYPE};
-use crate::units::Bytes;
+use crate::runtime::{compute_bytes, CUDA_CONTEXT_BYTES, QUANTIZED_COMPUTE_DTYPE};
+use crate::units::{Bytes, Unit};
 use crate::vllm::{self, VllmCapacity, VllmSettings};
-use crate::weights::{resolve_weight_storage, unties_lm_head, weight_bytes};
+use crate::warning::{Warning, WarningCode};
+use crate::weights::{resolve_weight_storage, unties_lm_head, weight_bytes, WeightStorage};
 
-/// Which positions' logits a forward pass over the prompt computes.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub enum Logits {
-    /// The last position of each sequence: what a generating server computes (vLLM,
-    /// TGI, transformers' `generate`, which upcasts them to fp32 and takes the softmax).
-    #[default]
-    Last,
-    /// Every prompt position, in the compute dtype: scoring a prompt (perplexity,
-    /// log-probabilities of the prompt).
-    All,
-}
-
-impl Logits {
-    /// Both, in the order the API lists them.
-    pub const ALL: [Logits; 2] = [Logits::Last, Logits::All];
-
-    /// `last` or `all`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Logits::Last => "last",
-            Logits::All => "all",
-        }
+choice!(
+    /// Which positions' logits a forward pass over the prompt computes.
+    #[derive(Default)]
+    Logits {
+        /// The last position of each sequence: what a generating server computes (vLLM,
+        /// TGI, transformers' `generate`, which upcasts them to fp32 and takes the
+        /// softmax).
+        #[default]
+        Last => "last",
+        /// Every prompt position, in the compute dtype: scoring a prompt (perplexity,
+        /// log-probabilities of the prompt).
+        All => "all",
     }
+);
 
-    /// Case-insensitive parse.
-    pub fn parse(text: &str) -> Option<Logits> {
-        Logits::ALL
-            .into_iter()
-            .find(|l| l.name().eq_ignore_ascii_case(text.trim()))
+choice!(
+    /// The serving engines, by name.
+    EngineKind {
+        /// Hugging Face transformers' `generate()`.
+        Transformers => "transformers",
+        /// vLLM.
+        Vllm => "vllm",
     }
-}
+);
 
 /// The software that serves the model: it decides what the KV cache holds and what
 /// the GPU keeps besides.
@@ -59,15 +56,17 @@ pub enum Engine {
 }
 
 impl Engine {
-    /// Engine names, in the order the API lists them.
-    pub const NAMES: [&'static str; 2] = ["transformers", "vllm"];
+    /// Which engine this is.
+    pub fn kind(&self) -> EngineKind {
+        match self {
+            Engine::Transformers => EngineKind::Transformers,
+            Engine::Vllm(_) => EngineKind::Vllm,
+        }
+    }
 
     /// `transformers` or `vllm`.
     pub fn name(&self) -> &'static str {
-        match self {
-            Engine::Transformers => Engine::NAMES[0],
-            Engine::Vllm(_) => Engine::NAMES[1],
-        }
+        self.kind().name()
     }
 }
 
@@ -147,144 +146,7 @@ pub struct InferenceEstimate {
     /// vLLM's start-up report, with the `vllm` engine.
     pub vllm: Option<VllmCapacity>,
     /// Assumptions and notes.
-    pub warnings: Vec<String>,
-}
-
-/// Which rows of the final hidden state go through `lm_head` in a forward pass.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum LogitRows {
-    /// One row per sequence, sampled from: the logits in the compute dtype and
-    /// `fp32_tensors` fp32 tensors of the same shape that the sampler makes.
-    Sampled {
-        /// Sequences sampled from.
-        rows: u128,
-        /// fp32 `[rows, vocab]` tensors alive at the sampler's peak.
-        fp32_tensors: u128,
-    },
-    /// Every position, returned in the compute dtype.
-    Every,
-}
-
-/// The shape of one forward pass over prompt tokens, per GPU.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct ForwardPass {
-    /// Tokens in the pass (all sequences together).
-    pub tokens: u128,
-    /// Sequences the tokens belong to (chunked scans restart per sequence).
-    pub sequences: u128,
-    /// `(sequences, tokens per sequence)` when attention materialises its score
-    /// matrix (eager attention); `None` for flash/paged attention kernels.
-    pub eager_scores: Option<(u128, u128)>,
-    /// The rows `lm_head` computes.
-    pub logits: LogitRows,
-}
-
-/// Peak transient memory of a forward pass over prompt tokens (no autograd: each
-/// tensor is freed once its consumer ran, so the peak is the residual stream plus the
-/// largest block), in bytes; methodology §5.
-pub(crate) fn forward_activation_bytes(
-    model: &Model,
-    pass: ForwardPass,
-    gpus: u64,
-    a: u128,
-) -> u128 {
-    let arch = &model.arch;
-    let n = gpus as u128;
-    let tokens = pass.tokens;
-    let h = arch.hidden_size as u128;
-    let kv_g = match arch.mla {
-        Some(_) => arch.kv_dim() as u128 / n,
-        None => kv_heads_per_gpu(model, gpus) as u128 * arch.head_dim as u128,
-    };
-    let q_g = arch.q_dim() as u128 / n;
-    let o_g = arch.attn_out_dim() as u128 / n;
-
-    // Hidden state and residual copy, replicated on every GPU.
-    let residual = tokens * h * a * 2;
-
-    // Norm output, q/k/v, their rotary copies, attention output; the output gate's
-    // half of a gated query projection (Qwen3-Next, Qwen3.5).
-    let gate_g = (arch.q_proj_width() - arch.q_dim()) as u128 / n;
-    let mut attention = tokens * (h + q_g + 2 * kv_g + q_g + kv_g + o_g + gate_g) * a;
-    // Attention beside a mixer in every layer (Falcon-H1) runs while the mixer's output
-    // waits to be added.
-    let side_by_side = arch.mixer.is_some_and(|m| m.layers == arch.num_layers)
-        && arch.attention_layers == arch.num_layers;
-    if side_by_side {
-        attention += tokens * h * a;
-    }
-    if let Some(m) = arch.mla {
-        let latent =
-            m.q_lora_rank.unwrap_or(0) as u128 + (m.kv_lora_rank + m.qk_rope_head_dim) as u128;
-        attention += tokens * latent * a;
-    }
-    if let Some((sequences, length)) = pass.eager_scores {
-        // Eager attention: scores in the compute dtype, softmax in fp32, probabilities
-        // cast back.
-        let heads = arch.num_heads as u128 / n;
-        attention += sequences * heads * length * length * (a + FP32_BYTES + a);
-    }
-
-    let i = arch.intermediate_size as u128 / n;
-    let up_width = if arch.gated_mlp { 3 * i } else { 2 * i };
-    let dense = if arch.dense_layers() > 0 {
-        tokens * (h + up_width) * a
-    } else {
-        0
-    };
-    let moe = arch.moe.map_or(0, |m| {
-        // Fused MoE (vLLM): router logits in fp32, per routed copy the permuted input,
-        // the gate/up output, the activation and the expert output; shared experts as a
-        // dense gated MLP.
-        let k = m.experts_per_token as u128;
-        let ie = m.expert_intermediate as u128 / n;
-        let is = m.shared_intermediate as u128 / n;
-        tokens * m.num_experts as u128 * FP32_BYTES
-            + tokens * k * (2 * h + 3 * ie) * a
-            + tokens * 3 * is * a
-    });
-
-    // Logits: a generating server computes one row per sequence (16-bit logits, the
-    // fp32 copy the sampler takes, fp32 probabilities); scoring a prompt returns the
-    // 16-bit logits of every position (transformers upcasts to fp32 only inside the
-    // loss). Either way with the final norm's output.
-    let v = arch.vocab_size as u128;
-    let logits = match pass.logits {
-        LogitRows::Sampled { rows, fp32_tensors } => rows * v * (a + fp32_tensors * FP32_BYTES),
-        LogitRows::Every => tokens * v * a,
-    } + tokens * h * a;
-
-    let mixer = arch
-        .mixer
-        .map_or(0, |m| mixer_transient(m, tokens, pass.sequences, h, n, a));
-    residual + attention.max(dense).max(moe).max(logits).max(mixer)
-}
-
-/// The forward pass of one mixer layer over `tokens` tokens of `sequences` sequences on
-/// one of `n` GPUs: the norm's output, the input projection's streams, the
-/// convolution's output, the scan's output and the gated norm's, in the compute dtype,
-/// and the recurrent state the chunked scan materializes at every chunk boundary of
-/// each sequence (one per `scan_chunk` tokens): in the compute dtype for the
-/// delta-rule kernels (flash-linear-attention's `h = k.new_empty(B, NT, H, K, V)`), in
-/// fp32 for Mamba-2's (`_chunk_state_fwd`).
-fn mixer_transient(
-    m: StateMixer,
-    tokens: u128,
-    sequences: u128,
-    h: u128,
-    n: u128,
-    a: u128,
-) -> u128 {
-    let streams = (m.in_proj + m.conv_channels + 2 * m.out_proj) as u128 / n;
-    let per_sequence = tokens.div_ceil(sequences.max(1));
-    let chunks = m
-        .scan_chunk
-        .map_or(0, |c| sequences * per_sequence.div_ceil(c.max(1) as u128));
-    let state_bytes = match m.kind {
-        MixerKind::Mamba2 => FP32_BYTES,
-        _ => a,
-    };
-    tokens * (h + streams) * a + chunks * m.recurrent_state as u128 / n * state_bytes
+    pub warnings: Vec<Warning>,
 }
 
 /// fp32 `[batch, vocab]` tensors of transformers' `generate()` step: the logits of the
@@ -310,53 +172,92 @@ fn prefill_pass(req: &InferenceRequest) -> ForwardPass {
     }
 }
 
-/// Memory one GPU needs to serve `req`.
-pub fn estimate_inference(
-    model: &Model,
+/// The request's own errors, without sizing anything or naming a GPU: the ranges, the
+/// multi-token-prediction layers, the weight format, the tensor-parallel split, and
+/// the vLLM settings and models vLLM's memory plan cannot express. vLLM's scheduler
+/// limits are held to the loosest GPU's defaults here (a plan checks each GPU's own
+/// when it starts vLLM there). [`estimate_inference`] refuses the same requests.
+pub fn check_inference(model: &Model, req: &InferenceRequest) -> Result<(), CalcError> {
+    let model = checked_model(model, req)?;
+    let mut warnings = Vec::new();
+    let storage = checked_storage(&model, req, &mut warnings)?;
+    if let Engine::Vllm(settings) = &req.engine {
+        check_vllm_request(settings, kv_precision(req, &storage.format))?;
+        vllm::check_start_up(&model, settings, req.sequence_length + req.max_new_tokens)?;
+    }
+    Ok(())
+}
+
+/// The model as the request loads it (with its multi-token-prediction layers when
+/// asked), after the workload's ranges.
+fn checked_model<'m>(
+    model: &'m Model,
     req: &InferenceRequest,
-) -> Result<InferenceEstimate, CalcError> {
-    check_workload(req.batch_size, req.sequence_length, req.num_gpus)?;
+) -> Result<Cow<'m, Model>, CalcError> {
+    limits::check_workload(req.batch_size, req.sequence_length, req.num_gpus)?;
     limits::MAX_NEW_TOKENS_RANGE.check(req.max_new_tokens)?;
-    let with_mtp;
-    let model = if req.load_mtp {
-        with_mtp = model.with_mtp_layers()?;
-        &with_mtp
+    Ok(if req.load_mtp {
+        Cow::Owned(model.with_mtp_layers()?)
     } else {
-        model
-    };
-    let mut warnings = model.warnings.clone();
+        Cow::Borrowed(model)
+    })
+}
+
+/// How the weights are stored, and whether the tensor-parallel split is one the
+/// model's heads allow.
+fn checked_storage<'m>(
+    model: &'m Model,
+    req: &InferenceRequest,
+    warnings: &mut Vec<Warning>,
+) -> Result<WeightStorage<'m>, CalcError> {
     let storage = resolve_weight_storage(
         model,
         req.precision,
         req.quantization,
         req.group_size,
-        &mut warnings,
+        warnings,
     )?;
-    let format = storage.format;
-    let arch = &model.arch;
-    let gpus = req.num_gpus;
-    check_tensor_parallel(model, &req.engine, gpus, &mut warnings)?;
-    let kv_precision = req
-        .kv_cache_precision
+    check_tensor_parallel(model, &req.engine, req.num_gpus, warnings)?;
+    Ok(storage)
+}
+
+/// The KV cache's precision: the request's, else the compute dtype.
+fn kv_precision(req: &InferenceRequest, format: &WeightFormat) -> Precision {
+    req.kv_cache_precision
         .unwrap_or(if format.precision.is_quantized() {
             QUANTIZED_COMPUTE_DTYPE
         } else {
             format.precision
-        });
+        })
+}
+
+/// Memory one GPU needs to serve `req`.
+pub fn estimate_inference(
+    model: &Model,
+    req: &InferenceRequest,
+) -> Result<InferenceEstimate, CalcError> {
+    let model = checked_model(model, req)?;
+    let model = model.as_ref();
+    let mut warnings = model.warnings.clone();
+    let storage = checked_storage(model, req, &mut warnings)?;
+    let format = storage.format;
+    let arch = &model.arch;
+    let gpus = req.num_gpus;
+    let kv_precision = kv_precision(req, &format);
     let tokens = req.sequence_length + req.max_new_tokens;
     if let Some(max) = arch.max_position_embeddings {
         if tokens > max {
-            warnings.push(format!(
+            warnings.push(Warning::new(WarningCode::ExceedsMaxPositions, format!(
                 "sequence_length + max_new_tokens = {tokens} exceeds the model's max_position_embeddings ({max})"
-            ));
+            )));
         }
     }
 
     if unties_lm_head(model, &format) {
-        warnings.push(
-            "fp8 checkpoints of tied models store lm_head as its own 16-bit matrix; it is counted"
-                .into(),
-        );
+        warnings.push(Warning::new(
+            WarningCode::Fp8UntiedLmHead,
+            "fp8 checkpoints of tied models store lm_head as its own 16-bit matrix; it is counted",
+        ));
     }
     let weights = weight_bytes(model, &storage).div_ceil(gpus as u128);
     check_weights(weights)?;
@@ -377,13 +278,13 @@ pub fn estimate_inference(
             None,
         ),
         Engine::Vllm(settings) => {
+            check_vllm_gpu(settings)?;
             check_vllm_request(settings, kv_precision)?;
             let c = vllm::start_up(model, settings, gpus, weights, kv_precision, a, tokens)?;
             vllm_warnings(req, &c, &mut warnings);
             if req.load_mtp && arch.mixer.is_some() {
-                warnings.push(
-                    "with MTP speculative decoding vLLM also widens each state layer's convolution state and keeps one more state block per speculative token and request; not counted"
-                        .into(),
+                warnings.push(Warning::new(WarningCode::VllmMtpStateNotCounted,
+                    "with MTP speculative decoding vLLM also widens each state layer's convolution state and keeps one more state block per speculative token and request; not counted")
                 );
             }
             let overhead = context + c.non_torch_memory.0 as u128 + c.cuda_graph_memory.0 as u128;
@@ -414,7 +315,7 @@ fn check_tensor_parallel(
     model: &Model,
     engine: &Engine,
     gpus: u64,
-    warnings: &mut Vec<String>,
+    warnings: &mut Vec<Warning>,
 ) -> Result<(), CalcError> {
     let arch = &model.arch;
     if !arch.num_heads.is_multiple_of(gpus) {
@@ -446,17 +347,25 @@ fn check_tensor_parallel(
     }
     // MLA models have a KV head per query head, which `gpus` divides: never fewer.
     if kv < gpus {
-        warnings.push(format!(
+        warnings.push(Warning::new(
+            WarningCode::KvHeadsReplicated,
+            format!(
             "{kv} key/value heads over {gpus} GPUs: each GPU keeps a replica of one head's cache"
+        ),
         ));
     }
     Ok(())
 }
 
-/// What vLLM cannot express: integer KV caches and more requests per step than tokens.
-fn check_vllm_request(settings: &VllmSettings, kv_precision: Precision) -> Result<(), CalcError> {
+/// The GPU vLLM starts on: its memory and the share of it the instance may use.
+fn check_vllm_gpu(settings: &VllmSettings) -> Result<(), CalcError> {
     limits::GPU_MEMORY_UTILIZATION.check(settings.gpu_memory_utilization)?;
     limits::GPU_MEMORY.check(settings.gpu_memory.0)?;
+    Ok(())
+}
+
+/// What vLLM cannot express: scheduler limits out of range, integer KV caches.
+fn check_vllm_request(settings: &VllmSettings, kv_precision: Precision) -> Result<(), CalcError> {
     if let Some(t) = settings.max_num_batched_tokens {
         limits::MAX_NUM_BATCHED_TOKENS.check(t)?;
     }
@@ -474,46 +383,51 @@ fn check_vllm_request(settings: &VllmSettings, kv_precision: Precision) -> Resul
 
 /// Notes on a vLLM start-up: settings it ignores, a batch larger than the pool, a
 /// refusal to start, too little headroom for what lives outside the budget.
-fn vllm_warnings(req: &InferenceRequest, c: &VllmCapacity, warnings: &mut Vec<String>) {
+fn vllm_warnings(req: &InferenceRequest, c: &VllmCapacity, warnings: &mut Vec<Warning>) {
     if !req.use_flash_attention || req.logits == Logits::All {
-        warnings.push(
-            "vLLM always uses its paged attention kernels and computes the last position's logits; use_flash_attention and logits apply to the transformers engine"
-                .into(),
+        warnings.push(Warning::new(WarningCode::VllmIgnoresSetting,
+            "vLLM always uses its paged attention kernels and computes the last position's logits; use_flash_attention and logits apply to the transformers engine")
         );
     }
     if let Some(rule) = c.batch_defaults {
-        warnings.push(format!(
-            "max_num_batched_tokens {} and max_num_seqs {}: {rule}",
-            c.max_num_batched_tokens, c.max_num_seqs
+        warnings.push(Warning::new(
+            WarningCode::VllmBatchDefaults,
+            format!(
+                "max_num_batched_tokens {} and max_num_seqs {}: {rule}",
+                c.max_num_batched_tokens, c.max_num_seqs
+            ),
         ));
     }
     if let Some(why) = &c.refusal {
-        warnings.push(format!("vLLM would not start: {why}"));
+        warnings.push(Warning::new(
+            WarningCode::VllmWouldNotStart,
+            format!("vLLM would not start: {why}"),
+        ));
     } else if req.batch_size > c.max_sequences {
-        warnings.push(format!(
+        warnings.push(Warning::new(WarningCode::VllmQueues, format!(
             "the KV cache holds {} requests of {} tokens at once; the other {} of batch_size {} wait in vLLM's queue",
             c.max_sequences,
             c.max_model_len,
             req.batch_size - c.max_sequences,
             req.batch_size
-        ));
+        )));
     }
     if !c.headroom_suffices() {
-        warnings.push(format!(
+        warnings.push(Warning::new(WarningCode::VllmHeadroomShort, format!(
             "the CUDA context and CUDA graphs (about {:.2} GiB) live outside the budget, in the {:.2} GiB that gpu_memory_utilization leaves: start-up may run out of memory; lower gpu_memory_utilization or set enforce_eager",
-            c.outside_budget.0 as f64 / (1u64 << 30) as f64,
-            c.headroom.0 as f64 / (1u64 << 30) as f64
-        ));
+            c.outside_budget.in_unit(Unit::Gib),
+            c.headroom.in_unit(Unit::Gib)
+        )));
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::registry;
+    use crate::registry::RegistryEntry;
 
     fn model(name: &str) -> &'static Model {
-        &registry::lookup(name).unwrap().model
+        &RegistryEntry::lookup(name).unwrap().model
     }
 
     fn run(name: &str, edit: impl FnOnce(&mut InferenceRequest)) -> InferenceEstimate {
@@ -569,7 +483,10 @@ mod tests {
         // 8 KV heads over 16 GPUs: one replicated head each, with a warning.
         let sixteen = run("Llama-3.1-70B", |r| r.num_gpus = 16);
         assert_eq!(sixteen.kv_cache.0, one.kv_cache.0 / 8);
-        assert!(sixteen.warnings.iter().any(|w| w.contains("replica")));
+        assert!(sixteen
+            .warnings
+            .iter()
+            .any(|w| w.message.contains("replica")));
         let err = estimate_inference(model("Llama-3.1-70B"), &{
             let mut r = InferenceRequest::new(1, 128);
             r.num_gpus = 3;

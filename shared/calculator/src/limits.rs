@@ -3,14 +3,20 @@
 //! 2^110 (the largest: Adafactor's factored state scaled by the trained share,
 //! at most 2^54 · 2^54; eager attention scores, 2^20 · 2^16 · 2^48 · 8 = 2^87), so `u128`
 //! arithmetic cannot overflow (the property tests run with overflow checks on). A
-//! result above [`MAX_REPORTED_BYTES`] is refused with [`CalcError::TooLarge`] or, when
-//! the weights alone exceed it, [`CalcError::WeightsTooLarge`].
+//! result above [`MAX_REPORTED_BYTES`] is refused with `CalcError::TooLarge` or, when
+//! the weights alone exceed it, `CalcError::WeightsTooLarge`.
 //!
-//! The request fields' ranges are stated here once, as [`FieldRange`]s: the
-//! calculator's checks, the HTTP parser, `/api/config/options` and the README's tables
-//! (a test compares them) all read them from here.
+//! The request fields' ranges are stated here once, as [`FieldRange`]s (integers),
+//! [`FractionRange`]s and [`NumberRange`]s (decimals), each with the one message that
+//! says a value is out of range: the calculator's checks, the HTTP parser, the field
+//! table of `/api/config/options` and the OpenAPI document, and the README's tables
+//! (tests compare them) all read them from here. So do the limits on what one request
+//! may hold (bodies, lists, plans), which are not fields of the model.
+//!
+//! A leaf of the crate: it imports nothing from it. A failed check is a
+//! [`RangeError`], which `CalcError` converts from.
 
-use crate::error::CalcError;
+use std::fmt;
 
 /// Largest batch size (sequences per GPU).
 pub const MAX_BATCH_SIZE: u64 = 1 << 20;
@@ -18,8 +24,8 @@ pub const MAX_BATCH_SIZE: u64 = 1 << 20;
 pub const MAX_SEQUENCE_LENGTH: u64 = 1 << 24;
 /// Largest number of generated tokens.
 pub const MAX_NEW_TOKENS: u64 = 1 << 24;
-/// Largest GPU count.
-pub const MAX_GPUS: u64 = 1 << 16;
+/// Largest GPU count of one request (`num_gpus`, `gpus_per_node`).
+pub const MAX_NUM_GPUS: u64 = 1 << 16;
 /// Largest hidden size / embedding width.
 pub const MAX_HIDDEN: u64 = 1 << 20;
 /// Largest number of decoder layers.
@@ -83,19 +89,52 @@ pub struct FieldRange {
     pub max: u64,
 }
 
+/// A value outside its field's range: the field and what is wrong, as the API says it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RangeError {
+    /// The field as requests spell it.
+    pub field: &'static str,
+    /// What is allowed, and what was given.
+    pub message: String,
+}
+
+impl fmt::Display for RangeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.field, self.message)
+    }
+}
+
 impl FieldRange {
     /// `Ok` when `min <= value <= max`; else an error naming the field and the range.
-    pub fn check(&self, value: u64) -> Result<(), CalcError> {
-        if (self.min..=self.max).contains(&value) {
+    pub fn check(&self, value: u64) -> Result<(), RangeError> {
+        if self.contains(value) {
             Ok(())
         } else {
-            Err(CalcError::field(
-                self.field,
-                format!(
-                    "must be an integer from {} to {}, got {value}",
-                    self.min, self.max
-                ),
-            ))
+            Err(self.error(value))
+        }
+    }
+
+    /// Whether `min <= value <= max`.
+    pub fn contains(&self, value: u64) -> bool {
+        (self.min..=self.max).contains(&value)
+    }
+
+    /// The error for a value outside the range, `got` as the caller shows it.
+    pub fn error(&self, got: impl fmt::Display) -> RangeError {
+        RangeError {
+            field: self.field,
+            message: format!(
+                "must be an integer from {} to {}, got {got}",
+                self.min, self.max
+            ),
+        }
+    }
+
+    /// The message for a missing required value: `is required: an integer from 1 to N`.
+    pub fn required(&self) -> RangeError {
+        RangeError {
+            field: self.field,
+            message: format!("is required: an integer from {} to {}", self.min, self.max),
         }
     }
 }
@@ -111,7 +150,7 @@ pub const SEQUENCE_LENGTH: FieldRange = range("sequence_length", 1, MAX_SEQUENCE
 /// Generated tokens per sequence.
 pub const MAX_NEW_TOKENS_RANGE: FieldRange = range("max_new_tokens", 0, MAX_NEW_TOKENS);
 /// GPUs (tensor-parallel for inference, data-parallel for training).
-pub const NUM_GPUS: FieldRange = range("num_gpus", 1, MAX_GPUS);
+pub const NUM_GPUS: FieldRange = range("num_gpus", 1, MAX_NUM_GPUS);
 /// LoRA rank.
 pub const LORA_RANK: FieldRange = range("lora_rank", 1, MAX_LORA_RANK);
 /// Values sharing one scale in group-wise integer formats.
@@ -119,7 +158,7 @@ pub const GROUP_SIZE: FieldRange = range("group_size", 1, MAX_GROUP_SIZE);
 /// DeepSpeed ZeRO stage.
 pub const ZERO_STAGE: FieldRange = range("zero_stage", 0, 3);
 /// GPUs per node (hybrid sharding's group, host memory's node).
-pub const GPUS_PER_NODE: FieldRange = range("gpus_per_node", 1, MAX_GPUS);
+pub const GPUS_PER_NODE: FieldRange = range("gpus_per_node", 1, MAX_NUM_GPUS);
 /// Largest DeepSpeed bucket or sub-group, in elements (2^40, a thousand times the
 /// largest default).
 pub const MAX_BUCKET_ELEMENTS: u64 = 1 << 40;
@@ -167,17 +206,66 @@ pub struct FractionRange {
 
 impl FractionRange {
     /// `Ok` when `above < value <= max`; else an error naming the field and the range.
-    pub fn check(&self, value: f64) -> Result<(), CalcError> {
-        if value > self.above && value <= self.max {
+    pub fn check(&self, value: f64) -> Result<(), RangeError> {
+        if self.contains(value) {
             Ok(())
         } else {
-            Err(CalcError::field(
-                self.field,
-                format!(
-                    "must be a number above {} and at most {}, got {value}",
-                    self.above, self.max
-                ),
-            ))
+            Err(self.error(value))
+        }
+    }
+
+    /// Whether `above < value <= max`.
+    pub fn contains(&self, value: f64) -> bool {
+        value > self.above && value <= self.max
+    }
+
+    /// The error for a value outside the range, `got` as the caller shows it.
+    pub fn error(&self, got: impl fmt::Display) -> RangeError {
+        RangeError {
+            field: self.field,
+            message: format!(
+                "must be a number above {} and at most {}, got {got}",
+                self.above, self.max
+            ),
+        }
+    }
+}
+
+/// The inclusive range of a decimal request field.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct NumberRange {
+    /// The field as requests spell it.
+    pub field: &'static str,
+    /// Smallest accepted value.
+    pub min: f64,
+    /// Largest accepted value.
+    pub max: f64,
+}
+
+impl NumberRange {
+    /// `Ok` when `min <= value <= max` (and finite); else an error naming the field and
+    /// the range.
+    pub fn check(&self, value: f64) -> Result<(), RangeError> {
+        if self.contains(value) {
+            Ok(())
+        } else {
+            Err(self.error(value))
+        }
+    }
+
+    /// Whether `value` is finite and `min <= value <= max`.
+    pub fn contains(&self, value: f64) -> bool {
+        value.is_finite() && (self.min..=self.max).contains(&value)
+    }
+
+    /// The error for a value outside the range, `got` as the caller shows it.
+    pub fn error(&self, got: impl fmt::Display) -> RangeError {
+        RangeError {
+            field: self.field,
+            message: format!(
+                "must be a number from {} to {}, got {got}",
+                self.min, self.max
+            ),
         }
     }
 }
@@ -190,7 +278,30 @@ pub const GPU_MEMORY_UTILIZATION: FractionRange = FractionRange {
 };
 
 /// `lora_dropout`: a probability, from 0 to 1.
-pub const LORA_DROPOUT: (&str, f64, f64) = ("lora_dropout", 0.0, 1.0);
+pub const LORA_DROPOUT: NumberRange = NumberRange {
+    field: "lora_dropout",
+    min: 0.0,
+    max: 1.0,
+};
+
+/// `model_size`: billions of parameters, from 0 to [`MAX_MODEL_SIZE_BILLIONS`] (0 is
+/// refused when the model is sized).
+pub const MODEL_SIZE: NumberRange = NumberRange {
+    field: "model_size",
+    min: 0.0,
+    max: MAX_MODEL_SIZE_BILLIONS,
+};
+
+/// Largest `gpu_memory_gib`: [`MAX_GPU_MEMORY`] in GiB.
+pub const MAX_GPU_MEMORY_GIB: f64 = (MAX_GPU_MEMORY >> 30) as f64;
+
+/// `gpu_memory_gib` (and a custom GPU's `memory_gib`): a GPU's total memory in GiB, up
+/// to [`MAX_GPU_MEMORY_GIB`]; below 1 MiB is refused when converted to bytes.
+pub const GPU_MEMORY_GIB: NumberRange = NumberRange {
+    field: "gpu_memory_gib",
+    min: 0.0,
+    max: MAX_GPU_MEMORY_GIB,
+};
 
 /// Largest `trainable_parameters`, a percentage.
 pub const MAX_TRAINABLE_PERCENT: f64 = 100.0;
@@ -202,6 +313,79 @@ pub const TRAINABLE_PARAMETERS: FractionRange = FractionRange {
     above: 0.0,
     max: MAX_TRAINABLE_PERCENT,
 };
+
+/// Checks the fields every workload has: sequences, tokens per sequence, GPUs.
+pub fn check_workload(
+    batch_size: u64,
+    sequence_length: u64,
+    num_gpus: u64,
+) -> Result<(), RangeError> {
+    BATCH_SIZE.check(batch_size)?;
+    SEQUENCE_LENGTH.check(sequence_length)?;
+    NUM_GPUS.check(num_gpus)
+}
+
+// Plans (`/api/plan` and the scheduled cost planner).
+
+/// Most GPUs one plan candidate may have (`max_gpus`): the largest instance has 16
+/// chips, and a request's own GPUs are tried up to 8.
+pub const MAX_CANDIDATE_GPUS: u64 = 1024;
+
+/// `max_gpus` of a plan.
+pub const PLAN_MAX_GPUS: FieldRange = range("max_gpus", 1, MAX_CANDIDATE_GPUS);
+
+/// Concurrent requests a plan may ask one candidate to hold (`concurrent_sequences`).
+pub const CONCURRENT_SEQUENCES: FieldRange = range("concurrent_sequences", 1, 1 << 30);
+
+/// Most GPU names, instance types, custom GPUs or prices one plan request may list.
+pub const MAX_LISTED: usize = 64;
+
+/// Longest custom GPU name.
+pub const MAX_GPU_NAME_CHARS: usize = 64;
+
+/// Largest price, USD per hour: far above any instance sold (the dearest in the
+/// catalog is about 114), low enough that no monthly sum can overflow.
+pub const MAX_USD_PER_HOUR: f64 = 1e6;
+
+/// A custom GPU's `memory_gib`: as [`GPU_MEMORY_GIB`].
+pub const CUSTOM_GPU_MEMORY_GIB: NumberRange = NumberRange {
+    field: "memory_gib",
+    ..GPU_MEMORY_GIB
+};
+
+/// A custom GPU's `usd_per_hour`.
+pub const USD_PER_HOUR: NumberRange = NumberRange {
+    field: "usd_per_hour",
+    min: 0.0,
+    max: MAX_USD_PER_HOUR,
+};
+
+/// A custom GPU's `bandwidth_gbps`: up to a million GB/s, a hundred times any HBM.
+pub const BANDWIDTH_GBPS: NumberRange = NumberRange {
+    field: "bandwidth_gbps",
+    min: 0.0,
+    max: 1e6,
+};
+
+/// Most workloads one scheduled plan document may hold (as many as
+/// [`MAX_COMPARE_CONFIGURATIONS`]).
+pub const MAX_WORKLOADS: usize = MAX_COMPARE_CONFIGURATIONS;
+
+/// Longest plan or workload name of a scheduled plan document.
+pub const MAX_PLAN_NAME_CHARS: usize = 64;
+
+/// Largest `prices.json` the cost planner reads, in bytes (the embedded catalog's
+/// prices take 3 KiB).
+pub const MAX_PRICES_BYTES: u64 = 1 << 20;
+
+// Request bodies.
+
+/// Largest accepted request body: 256 KiB (a `config.json` is a few KiB; 50 compare
+/// configurations with pasted configs fit comfortably).
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
+
+/// Most configurations one `/api/memory/compare` request may hold.
+pub const MAX_COMPARE_CONFIGURATIONS: usize = 50;
 
 /// Every integer request field's range, in the order the API documents them.
 pub const REQUEST_FIELDS: [FieldRange; 20] = [

@@ -3,13 +3,15 @@
 
 use serde_json::Value;
 
-use crate::architecture::{Architecture, FeedForward, LinearGroup, LinearKind};
+use crate::architecture::{Architecture, FeedForward, LinearGroup};
 use crate::checkpoint::ModuleScope;
 use crate::config::parse_config;
 use crate::error::CalcError;
 use crate::limits;
+use crate::linear::LinearKind;
 use crate::parameters::ParameterCounts;
 use crate::precision::{MatrixShape, Precision, Quantization, WeightFormat};
+use crate::warning::{Warning, WarningCode};
 
 /// A model: architecture, derived counts, and the assumptions made in reading it.
 #[derive(Clone, Debug, PartialEq)]
@@ -24,7 +26,7 @@ pub struct Model {
     /// count unless an explicit `model_size` overrides the total.
     pub params: ParameterCounts,
     /// Assumptions made while reading the model, for the response's `warnings`.
-    pub warnings: Vec<String>,
+    pub warnings: Vec<Warning>,
 }
 
 /// The explicit-field form of a model (the old service's request fields).
@@ -78,7 +80,7 @@ const DEFAULT_VOCAB: u64 = 32_000;
 
 impl Model {
     /// Derives shapes and counts from an architecture.
-    pub fn from_architecture(arch: Architecture, warnings: Vec<String>) -> Model {
+    pub fn from_architecture(arch: Architecture, warnings: Vec<Warning>) -> Model {
         let linears = arch.linear_groups();
         let params = arch.parameter_counts(&linears);
         Model {
@@ -143,15 +145,16 @@ impl Model {
             ));
         }
         let vocab = e.vocab_size.unwrap_or_else(|| {
-            warnings.push(format!(
-                "vocab_size not given; {DEFAULT_VOCAB} assumed (it sizes the logits)"
+            warnings.push(Warning::new(
+                WarningCode::VocabSizeAssumed,
+                format!("vocab_size not given; {DEFAULT_VOCAB} assumed (it sizes the logits)"),
             ));
             DEFAULT_VOCAB
         });
         let total_override = e.model_size_billions.map(model_size_params).transpose()?;
         let mut arch = Architecture::llama_like(
             "llama",
-            &crate::families::LLAMA,
+            "llama",
             e.hidden_size,
             e.num_hidden_layers,
             heads,
@@ -177,9 +180,9 @@ impl Model {
         let total = model_size_params(billions)?;
         let derived = self.params.total;
         self.override_total(total);
-        self.warnings.push(format!(
+        self.warnings.push(Warning::new(WarningCode::ModelSizeOverride, format!(
             "model_size overrides the {derived} parameters derived from the architecture; weights are computed from {total}"
-        ));
+        )));
         Ok(self)
     }
 
@@ -202,10 +205,10 @@ impl Model {
             embedding_matrix: arch.embedding_matrix.min(total),
         };
         if total < arch.embedding {
-            self.warnings.push(format!(
+            self.warnings.push(Warning::new(WarningCode::ModelSizeBelowEmbeddings, format!(
                 "model_size ({total} parameters) is smaller than the embeddings implied by vocab_size x hidden_size ({})",
                 arch.embedding
-            ));
+            )));
         }
     }
 
@@ -378,22 +381,25 @@ fn infer_intermediate(arch: &Architecture, total: u128) -> Option<u64> {
 
 /// The MLP width when explicit fields do not give it: solved from `model_size` where
 /// that has a solution, else `4 x hidden_size` (both warned).
-fn intermediate_for(arch: &Architecture, total: Option<u128>, warnings: &mut Vec<String>) -> u64 {
+fn intermediate_for(arch: &Architecture, total: Option<u128>, warnings: &mut Vec<Warning>) -> u64 {
     match total.and_then(|t| infer_intermediate(arch, t)) {
         Some(i) => {
-            warnings.push(format!(
+            warnings.push(Warning::new(WarningCode::IntermediateSizeInferred, format!(
                 "intermediate_size not given; {i} inferred from model_size for a llama-style layout (it sizes activations)"
-            ));
+            )));
             i
         }
         None => default_intermediate(arch, warnings),
     }
 }
 
-fn default_intermediate(arch: &Architecture, warnings: &mut Vec<String>) -> u64 {
+fn default_intermediate(arch: &Architecture, warnings: &mut Vec<Warning>) -> u64 {
     let i = (4 * arch.hidden_size).min(limits::MAX_INTERMEDIATE);
-    warnings.push(format!(
-        "intermediate_size not given; 4 x hidden_size = {i} assumed (it sizes activations)"
+    warnings.push(Warning::new(
+        WarningCode::IntermediateSizeAssumed,
+        format!(
+            "intermediate_size not given; 4 x hidden_size = {i} assumed (it sizes activations)"
+        ),
     ));
     i
 }

@@ -12,7 +12,8 @@ use crate::error::CalcError;
 use crate::limits;
 use crate::model::Model;
 use crate::precision::{Precision, Quantization, WeightFormat, DEFAULT_GROUP_SIZE};
-use crate::registry::{self, RegistryEntry};
+use crate::registry::RegistryEntry;
+use crate::warning::{Warning, WarningCode};
 
 /// A name resolved to a registry model.
 #[derive(Debug)]
@@ -22,7 +23,7 @@ pub struct Resolution {
     /// The model to size: the entry's, stored as the named checkpoint stores it.
     pub model: Cow<'static, Model>,
     /// How the name was read, when it was not the entry's own (for `warnings`).
-    pub note: Option<String>,
+    pub note: Option<Warning>,
 }
 
 /// Name tokens that mark a variant of the same architecture: fine-tunes for
@@ -92,7 +93,7 @@ fn base_key(tokens: &[String]) -> String {
 
 /// Each registry entry by its base key (entries sharing a key: the first, by name).
 static BY_BASE: LazyLock<Vec<(String, &'static RegistryEntry)>> = LazyLock::new(|| {
-    registry::all()
+    RegistryEntry::all()
         .iter()
         .map(|e| (base_key(&tokens(&e.name)), e))
         .collect()
@@ -101,7 +102,7 @@ static BY_BASE: LazyLock<Vec<(String, &'static RegistryEntry)>> = LazyLock::new(
 /// Resolves a model name: exact names and repository ids first, then variants and
 /// quantized checkpoints of registry models. An unknown name is an error with up to
 /// three close names.
-pub fn resolve(name: &str) -> Result<Resolution, CalcError> {
+pub fn resolve_name(name: &str) -> Result<Resolution, CalcError> {
     // No model name is this long: answer at once, without the near-name search (whose
     // cost grows with the length) and without echoing the whole text.
     if name.chars().count() > limits::MAX_MODEL_NAME_CHARS {
@@ -110,7 +111,7 @@ pub fn resolve(name: &str) -> Result<Resolution, CalcError> {
             suggestions: Vec::new(),
         });
     }
-    if let Ok(entry) = registry::lookup(name) {
+    if let Ok(entry) = RegistryEntry::lookup(name) {
         return Ok(Resolution {
             entry,
             model: Cow::Borrowed(&entry.model),
@@ -119,7 +120,7 @@ pub fn resolve(name: &str) -> Result<Resolution, CalcError> {
     }
     let unknown = || CalcError::UnknownModel {
         name: name.to_owned(),
-        suggestions: registry::suggestions(name.trim()),
+        suggestions: RegistryEntry::suggestions(name.trim()),
     };
     let toks = tokens(name);
     let key = base_key(&toks);
@@ -134,19 +135,30 @@ pub fn resolve(name: &str) -> Result<Resolution, CalcError> {
         None => Ok(Resolution {
             entry,
             model: Cow::Borrowed(&entry.model),
-            note: Some(format!(
-                "'{}' is read as registry model {}: its variants share the architecture",
-                name.trim(),
-                entry.name
+            note: Some(Warning::new(
+                WarningCode::NameReadAsVariant,
+                format!(
+                    "'{}' is read as registry model {}: its variants share the architecture",
+                    name.trim(),
+                    entry.name
+                ),
             )),
         }),
         Some(checkpoint) => {
-            let note = format!(
-                "'{}' is read as registry model {} stored as {} ({})",
-                name.trim(),
-                entry.name,
-                checkpoint.method,
-                checkpoint.notes.join("; ")
+            let said: Vec<&str> = checkpoint
+                .notes
+                .iter()
+                .map(|n| n.message.as_str())
+                .collect();
+            let note = Warning::new(
+                WarningCode::NameReadAsCheckpoint,
+                format!(
+                    "'{}' is read as registry model {} stored as {} ({})",
+                    name.trim(),
+                    entry.name,
+                    checkpoint.method,
+                    said.join("; ")
+                ),
             );
             let mut model = entry.model.clone();
             model.arch.checkpoint = Some(checkpoint);
@@ -255,8 +267,11 @@ fn checkpoint_for(toks: &[String], org: &str, entry: &RegistryEntry) -> Option<C
         method: method.to_owned(),
         format: Some(fmt),
         unquantized: Vec::new(),
-        notes: vec![format!(
-            "format read from the name: {how}; paste the checkpoint's config.json as `config` for its exact layout"
+        notes: vec![Warning::new(
+            WarningCode::CheckpointLayoutFromName,
+            format!(
+                "format read from the name: {how}; paste the checkpoint's config.json as `config` for its exact layout"
+            ),
         )],
     })
 }
@@ -266,7 +281,7 @@ mod tests {
     use super::*;
 
     fn read(name: &str) -> Resolution {
-        resolve(name).unwrap_or_else(|e| panic!("{name}: {e}"))
+        resolve_name(name).unwrap_or_else(|e| panic!("{name}: {e}"))
     }
 
     #[test]
@@ -282,7 +297,9 @@ mod tests {
         ] {
             let r = read(name);
             assert_eq!(r.entry.name, entry, "{name}");
-            assert!(r.note.unwrap().contains(entry), "{name}");
+            let note = r.note.unwrap();
+            assert_eq!(note.code, WarningCode::NameReadAsVariant);
+            assert!(note.message.contains(entry), "{name}");
             assert!(r.model.arch.checkpoint.is_none());
         }
         assert!(read("Qwen3-8B").note.is_none());
@@ -318,11 +335,11 @@ mod tests {
 
     #[test]
     fn unknown_names_still_suggest() {
-        match resolve("Qwen3-7B-Instruct") {
+        match resolve_name("Qwen3-7B-Instruct") {
             Err(CalcError::UnknownModel { suggestions, .. }) => assert!(!suggestions.is_empty()),
             other => panic!("{other:?}"),
         }
-        assert!(resolve("it-instruct").is_err());
+        assert!(resolve_name("it-instruct").is_err());
     }
 
     #[test]

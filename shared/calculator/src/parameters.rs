@@ -2,7 +2,8 @@
 //! matrix, bias, norm, router, sink and embedding, so that the total equals the unique
 //! weights of the checkpoint.
 
-use crate::architecture::{Architecture, FeedForward, LinearGroup, LinearKind, QkNorm};
+use crate::architecture::{Architecture, FeedForward, LinearGroup, QkNorm};
+use crate::linear::LinearKind;
 
 /// Parameter counts of a model.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -256,14 +257,14 @@ impl Architecture {
 
 #[cfg(test)]
 mod tests {
-    use crate::registry;
+    use crate::registry::RegistryEntry;
 
     /// Every layer's parameters by what it holds, with the embeddings, the final norm,
     /// the embedding projections and loaded MTP fusions, make the exact total: the
     /// per-layer split (what freeze trains) loses and invents nothing.
     #[test]
     fn layers_add_up_to_the_total() {
-        for entry in registry::all() {
+        for entry in RegistryEntry::all() {
             let m = &entry.model;
             let a = &m.arch;
             let layers: u128 = a.layer_parameters(&m.linears).iter().sum();

@@ -1,45 +1,29 @@
 //! Number formats: the precision of weights and caches, and named quantization formats.
 
-/// The storage format of one value (a weight, a cache entry).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Precision {
-    /// IEEE binary32, 4 bytes.
-    Float32,
-    /// IEEE binary16, 2 bytes.
-    Float16,
-    /// bfloat16, 2 bytes.
-    Bfloat16,
-    /// 8-bit float (e4m3/e5m2), 1 byte.
-    Float8,
-    /// 8-bit integer, 1 byte plus quantization scales.
-    Int8,
-    /// 4-bit integer, half a byte plus quantization scales.
-    Int4,
-}
+use crate::choice::{choice, Choice};
+
+choice!(
+    /// The storage format of one value (a weight, a cache entry). Names are those used
+    /// in responses; [`Choice::parse`] also takes the common aliases (`fp16`, `bf16`,
+    /// `half`, `fp8`, `4bit`, `torch.bfloat16`, ...).
+    Precision {
+        /// IEEE binary32, 4 bytes.
+        Float32 => "float32",
+        /// IEEE binary16, 2 bytes.
+        Float16 => "float16",
+        /// bfloat16, 2 bytes.
+        Bfloat16 => "bfloat16",
+        /// 8-bit float (e4m3/e5m2), 1 byte.
+        Float8 => "float8",
+        /// 8-bit integer, 1 byte plus quantization scales.
+        Int8 => "int8",
+        /// 4-bit integer, half a byte plus quantization scales.
+        Int4 => "int4",
+    }
+    aliases = Precision::from_alias
+);
 
 impl Precision {
-    /// Every precision, in the order the API lists them.
-    pub const ALL: [Precision; 6] = [
-        Precision::Float32,
-        Precision::Float16,
-        Precision::Bfloat16,
-        Precision::Float8,
-        Precision::Int8,
-        Precision::Int4,
-    ];
-
-    /// Canonical name used in responses.
-    pub fn name(self) -> &'static str {
-        match self {
-            Precision::Float32 => "float32",
-            Precision::Float16 => "float16",
-            Precision::Bfloat16 => "bfloat16",
-            Precision::Float8 => "float8",
-            Precision::Int8 => "int8",
-            Precision::Int4 => "int4",
-        }
-    }
-
     /// Bits per stored value, before any quantization scales.
     pub fn bits(self) -> u32 {
         match self {
@@ -56,9 +40,9 @@ impl Precision {
         matches!(self, Precision::Float8 | Precision::Int8 | Precision::Int4)
     }
 
-    /// Accepts canonical names and the common aliases (`fp16`, `bf16`, `half`, `fp8`,
-    /// `4bit`, ...), case-insensitively.
-    pub fn parse(text: &str) -> Option<Precision> {
+    /// The common aliases (`fp16`, `bf16`, `half`, `fp8`, `4bit`, ...) and canonical
+    /// names, case-insensitively, with or without `torch.`.
+    fn from_alias(text: &str) -> Option<Precision> {
         let t = text.trim().to_ascii_lowercase();
         let t = t.strip_prefix("torch.").unwrap_or(&t);
         Some(match t {
@@ -75,57 +59,36 @@ impl Precision {
     }
 }
 
-/// A named quantized-checkpoint format whose storage differs from the generic one.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Quantization {
-    /// GPTQ (AutoGPTQ / optimum): packed integers, per-group fp16 scales and packed
-    /// zero points, plus an int32 `g_idx` entry per input channel.
-    Gptq,
-    /// AWQ (AutoAWQ): packed 4-bit integers, per-group fp16 scales and packed zeros.
-    Awq,
-    /// bitsandbytes: LLM.int8() with one fp32 scale per output row, or 4-bit NF4/FP4
-    /// with one fp32 absmax per block of 64 values.
-    Bitsandbytes,
-    /// Fine-grained FP8 (DeepSeek-V3, Qwen3-FP8): e4m3 values with one fp32 scale per
-    /// 128x128 weight block.
-    Fp8,
-    /// OCP MXFP4 (gpt-oss): 4-bit e2m1 values with one 8-bit power-of-two scale per 32;
-    /// in MoE models only the routed experts, everything else in 16-bit.
-    Mxfp4,
-}
+choice!(
+    /// A named quantized-checkpoint format whose storage differs from the generic one.
+    /// [`Choice::parse`] also takes `bnb` and `float8`.
+    Quantization {
+        /// GPTQ (AutoGPTQ / optimum): packed integers, per-group fp16 scales and packed
+        /// zero points, plus an int32 `g_idx` entry per input channel.
+        Gptq => "gptq",
+        /// AWQ (AutoAWQ): packed 4-bit integers, per-group fp16 scales and packed zeros.
+        Awq => "awq",
+        /// bitsandbytes: LLM.int8() with one fp32 scale per output row, or 4-bit
+        /// NF4/FP4 with one fp32 absmax per block of 64 values.
+        Bitsandbytes => "bitsandbytes",
+        /// Fine-grained FP8 (DeepSeek-V3, Qwen3-FP8): e4m3 values with one fp32 scale
+        /// per 128x128 weight block.
+        Fp8 => "fp8",
+        /// OCP MXFP4 (gpt-oss): 4-bit e2m1 values with one 8-bit power-of-two scale per
+        /// 32; in MoE models only the routed experts, everything else in 16-bit.
+        Mxfp4 => "mxfp4",
+    }
+    aliases = Quantization::from_alias
+);
 
 impl Quantization {
-    /// Every format, in the order the API lists them.
-    pub const ALL: [Quantization; 5] = [
-        Quantization::Gptq,
-        Quantization::Awq,
-        Quantization::Bitsandbytes,
-        Quantization::Fp8,
-        Quantization::Mxfp4,
-    ];
-
-    /// Canonical name used in responses.
-    pub fn name(self) -> &'static str {
-        match self {
-            Quantization::Gptq => "gptq",
-            Quantization::Awq => "awq",
-            Quantization::Bitsandbytes => "bitsandbytes",
-            Quantization::Fp8 => "fp8",
-            Quantization::Mxfp4 => "mxfp4",
+    /// `bnb` for bitsandbytes, `float8` for fp8.
+    fn from_alias(text: &str) -> Option<Quantization> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "bnb" => Some(Quantization::Bitsandbytes),
+            "float8" => Some(Quantization::Fp8),
+            _ => None,
         }
-    }
-
-    /// Case-insensitive parse; `bnb` is accepted for bitsandbytes.
-    pub fn parse(text: &str) -> Option<Quantization> {
-        let t = text.trim().to_ascii_lowercase();
-        Some(match t.as_str() {
-            "gptq" => Quantization::Gptq,
-            "awq" => Quantization::Awq,
-            "bitsandbytes" | "bnb" => Quantization::Bitsandbytes,
-            "fp8" | "float8" => Quantization::Fp8,
-            "mxfp4" => Quantization::Mxfp4,
-            _ => return None,
-        })
     }
 
     /// The precisions a checkpoint in this format can have.
@@ -300,18 +263,18 @@ mod tests {
 
     #[test]
     fn names_parse_back() {
-        for p in Precision::ALL {
+        for &p in Precision::ALL {
             assert_eq!(Precision::parse(p.name()), Some(p));
         }
-        for q in Quantization::ALL {
+        for &q in Quantization::ALL {
             assert_eq!(Quantization::parse(q.name()), Some(q));
         }
         assert_eq!(
-            Precision::ALL.map(Precision::name),
+            Precision::names(),
             ["float32", "float16", "bfloat16", "float8", "int8", "int4"]
         );
         assert_eq!(
-            Quantization::ALL.map(Quantization::name),
+            Quantization::names(),
             ["gptq", "awq", "bitsandbytes", "fp8", "mxfp4"]
         );
         assert_eq!(Precision::parse("fp32"), Some(Precision::Float32));

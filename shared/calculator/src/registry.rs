@@ -86,33 +86,39 @@ static REGISTRY: LazyLock<Vec<RegistryEntry>> = LazyLock::new(|| {
     entries
 });
 
-/// Every registry entry, sorted by name (case-insensitive).
-pub fn all() -> &'static [RegistryEntry] {
-    &REGISTRY
+impl RegistryEntry {
+    /// Every registry entry, sorted by name (case-insensitive).
+    pub fn all() -> &'static [RegistryEntry] {
+        &REGISTRY
+    }
+
+    /// Looks a model up by name or Hugging Face repository id, case-insensitively.
+    /// An unknown name is an error carrying up to three close names.
+    pub fn lookup(name: &str) -> Result<&'static RegistryEntry, CalcError> {
+        let wanted = name.trim();
+        RegistryEntry::all()
+            .iter()
+            .find(|e| e.name.eq_ignore_ascii_case(wanted) || e.hf_repo.eq_ignore_ascii_case(wanted))
+            .ok_or_else(|| CalcError::UnknownModel {
+                name: name.to_owned(),
+                suggestions: RegistryEntry::suggestions(wanted),
+            })
+    }
+
+    /// Up to three registry names closest to `name`: edit distance on lowercased
+    /// text, with names that contain the query (or are contained in it) ranked first.
+    pub fn suggestions(name: &str) -> Vec<String> {
+        suggestions(name)
+    }
 }
 
-/// Looks a model up by name or Hugging Face repository id, case-insensitively.
-/// An unknown name is an error carrying up to three close names.
-pub fn lookup(name: &str) -> Result<&'static RegistryEntry, CalcError> {
-    let wanted = name.trim();
-    all()
-        .iter()
-        .find(|e| e.name.eq_ignore_ascii_case(wanted) || e.hf_repo.eq_ignore_ascii_case(wanted))
-        .ok_or_else(|| CalcError::UnknownModel {
-            name: name.to_owned(),
-            suggestions: suggestions(wanted),
-        })
-}
-
-/// Up to three registry names closest to `name`: edit distance on lowercased text,
-/// with names that contain the query (or are contained in it) ranked first.
-pub fn suggestions(name: &str) -> Vec<String> {
+fn suggestions(name: &str) -> Vec<String> {
     let query = name.to_ascii_lowercase();
     let short = query.rsplit('/').next().unwrap_or(&query);
     if short.is_empty() {
         return Vec::new();
     }
-    let mut scored: Vec<(usize, &str)> = all()
+    let mut scored: Vec<(usize, &str)> = RegistryEntry::all()
         .iter()
         .filter_map(|e| {
             let n = e.name.to_ascii_lowercase();
@@ -136,22 +142,30 @@ mod tests {
 
     #[test]
     fn registry_parses() {
-        assert_eq!(all().len(), 64);
+        assert_eq!(RegistryEntry::all().len(), 64);
     }
 
     #[test]
     fn lookup_is_case_insensitive_and_accepts_repo_ids() {
-        assert_eq!(lookup("qwen3-0.6b").unwrap().name, "Qwen3-0.6B");
-        assert_eq!(lookup("Qwen/Qwen3-0.6B").unwrap().name, "Qwen3-0.6B");
         assert_eq!(
-            lookup("META-LLAMA/llama-3.1-8b").unwrap().name,
+            RegistryEntry::lookup("qwen3-0.6b").unwrap().name,
+            "Qwen3-0.6B"
+        );
+        assert_eq!(
+            RegistryEntry::lookup("Qwen/Qwen3-0.6B").unwrap().name,
+            "Qwen3-0.6B"
+        );
+        assert_eq!(
+            RegistryEntry::lookup("META-LLAMA/llama-3.1-8b")
+                .unwrap()
+                .name,
             "Llama-3.1-8B"
         );
     }
 
     #[test]
     fn unknown_names_carry_close_suggestions() {
-        match lookup("Qwen3-7B") {
+        match RegistryEntry::lookup("Qwen3-7B") {
             Err(CalcError::UnknownModel { suggestions, .. }) => {
                 assert!(!suggestions.is_empty() && suggestions.len() <= 3);
                 assert!(
@@ -161,7 +175,7 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        match lookup("llama-3-8b") {
+        match RegistryEntry::lookup("llama-3-8b") {
             Err(CalcError::UnknownModel { suggestions, .. }) => {
                 assert!(
                     suggestions.contains(&"Llama-3.1-8B".to_string()),
@@ -171,13 +185,13 @@ mod tests {
             other => panic!("{other:?}"),
         }
         // A name that contains a registry name ranks it first; a one-letter typo is close.
-        match lookup("Qwen3-8B-Instruct-2507") {
+        match RegistryEntry::lookup("Qwen3-8B-Instruct-2507") {
             Err(CalcError::UnknownModel { suggestions, .. }) => {
                 assert_eq!(suggestions[0], "Qwen3-8B", "{suggestions:?}")
             }
             other => panic!("{other:?}"),
         }
-        match lookup("Qwen3-8C") {
+        match RegistryEntry::lookup("Qwen3-8C") {
             Err(CalcError::UnknownModel { suggestions, .. }) => {
                 assert!(
                     suggestions.contains(&"Qwen3-8B".to_string()),
@@ -192,7 +206,7 @@ mod tests {
             "{:?}",
             suggestions("Qw000000")
         );
-        match lookup("zzzzzzzzzzzzzzzzzzzz") {
+        match RegistryEntry::lookup("zzzzzzzzzzzzzzzzzzzz") {
             Err(CalcError::UnknownModel { suggestions, .. }) => assert!(suggestions.is_empty()),
             other => panic!("{other:?}"),
         }

@@ -31,7 +31,10 @@ pub fn edit_distance(a: &str, b: &str) -> usize {
 
 /// The candidate closest to `word` (case-insensitive), if it is within half the
 /// longer length; ties go to the earlier candidate.
-pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub fn closest_name<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     let w = word.to_ascii_lowercase();
     candidates
         .into_iter()
@@ -57,13 +60,13 @@ mod tests {
     #[test]
     fn closest_finds_typos_and_rejects_strangers() {
         let fields = ["precision", "batch_size", "sequence_length"];
-        assert_eq!(closest("precison", fields), Some("precision"));
-        assert_eq!(closest("Batch_Size", fields), Some("batch_size"));
-        assert_eq!(closest("xyz", fields), None);
+        assert_eq!(closest_name("precison", fields), Some("precision"));
+        assert_eq!(closest_name("Batch_Size", fields), Some("batch_size"));
+        assert_eq!(closest_name("xyz", fields), None);
         // Within half the longer length: 2 edits of 4 letters, not 3.
-        assert_eq!(closest("abxx", ["abcd"]), Some("abcd"));
-        assert_eq!(closest("axxx", ["abcd"]), None);
+        assert_eq!(closest_name("abxx", ["abcd"]), Some("abcd"));
+        assert_eq!(closest_name("axxx", ["abcd"]), None);
         // 5 edits of 8 letters: too far (10 > 8).
-        assert_eq!(closest("abcxxxxx", ["abcdefgh"]), None);
+        assert_eq!(closest_name("abcxxxxx", ["abcdefgh"]), None);
     }
 }

@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use crate::choice::{choice, Choice};
+
 /// A quantity of memory in bytes. Every memory figure the crate reports is one.
 ///
 /// Internally the crate counts in `u128` so that no product of validated inputs can
@@ -11,47 +13,54 @@ use std::fmt;
 pub struct Bytes(pub u64);
 
 impl Bytes {
-    /// The count written as `"14.00 GB"` in the given unit, two decimals.
+    /// The count written as `"14.00 GB"` in the given unit, two decimals: how every
+    /// answer writes memory.
     pub fn format(self, unit: Unit) -> String {
-        // u64 -> f64 is exact to 2^53 bytes (9 PB) and within 1e-16 relative beyond,
-        // far below the two printed decimals.
-        format!(
-            "{:.2} {}",
-            self.0 as f64 / unit.bytes_per_unit(),
-            unit.name()
-        )
+        self.format_to(unit, 2)
+    }
+
+    /// The count written with `decimals` decimals (`"14.0 GB"`), for sentences.
+    pub fn format_to(self, unit: Unit, decimals: usize) -> String {
+        format!("{:.decimals$} {}", self.in_unit(unit), unit.name())
+    }
+
+    /// The count in `unit`. u64 -> f64 is exact to 2^53 bytes (9 PB) and within 1e-16
+    /// relative beyond, far below any printed decimal.
+    pub fn in_unit(self, unit: Unit) -> f64 {
+        self.0 as f64 / unit.bytes_per_unit()
+    }
+
+    /// `gib` GiB in bytes, rounded to the nearest byte (saturating at `u64::MAX`).
+    pub fn from_gib(gib: f64) -> Bytes {
+        Bytes((gib * Unit::Gib.bytes_per_unit()).round() as u64)
     }
 }
 
-/// The unit human-readable strings use. Decimal `GB` (10^9 bytes) is the default, as
-/// GPU vendors state capacities in it; `GiB` (2^30) matches `nvidia-smi` and PyTorch.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub enum Unit {
-    /// 10^9 bytes.
-    #[default]
-    Gb,
-    /// 2^30 bytes.
-    Gib,
-    /// 10^6 bytes.
-    Mb,
-    /// 2^20 bytes.
-    Mib,
+/// A byte count of the crate's `u128` arithmetic in GiB, for sentences.
+pub fn gib(bytes: u128) -> f64 {
+    bytes as f64 / Unit::Gib.bytes_per_unit()
 }
+
+choice!(
+    /// The unit human-readable strings use. Decimal `GB` (10^9 bytes) is the default,
+    /// as GPU vendors state capacities in it; `GiB` (2^30) matches `nvidia-smi` and
+    /// PyTorch. The name is the spelling used in output and accepted
+    /// (case-insensitively) in input.
+    #[derive(Default)]
+    Unit {
+        /// 10^9 bytes.
+        #[default]
+        Gb => "GB",
+        /// 2^30 bytes.
+        Gib => "GiB",
+        /// 10^6 bytes.
+        Mb => "MB",
+        /// 2^20 bytes.
+        Mib => "MiB",
+    }
+);
 
 impl Unit {
-    /// Every unit, in the order the API lists them.
-    pub const ALL: [Unit; 4] = [Unit::Gb, Unit::Gib, Unit::Mb, Unit::Mib];
-
-    /// The spelling used in output and accepted (case-insensitively) in input.
-    pub fn name(self) -> &'static str {
-        match self {
-            Unit::Gb => "GB",
-            Unit::Gib => "GiB",
-            Unit::Mb => "MB",
-            Unit::Mib => "MiB",
-        }
-    }
-
     /// Bytes in one unit.
     pub fn bytes_per_unit(self) -> f64 {
         match self {
@@ -60,14 +69,6 @@ impl Unit {
             Unit::Mb => 1e6,
             Unit::Mib => 1048576.0,
         }
-    }
-
-    /// Parses a unit name; `GB` and `GiB` differ only in case-insensitive letters, so
-    /// the match is on the lowercased text.
-    pub fn parse(text: &str) -> Option<Unit> {
-        Unit::ALL
-            .into_iter()
-            .find(|u| u.name().eq_ignore_ascii_case(text.trim()))
     }
 }
 

@@ -4,15 +4,16 @@
 //! §10; validation against published start-up logs: `docs/accuracy.md`.
 
 use crate::architecture::StateMixer;
+use crate::choice::Choice;
 use crate::error::{to_u64, CalcError};
-use crate::inference::{forward_activation_bytes, ForwardPass, LogitRows};
+use crate::forward::{forward_activation_bytes, ForwardPass, LogitRows};
 use crate::kv_cache::{
     cached_bytes, indexer_bytes_per_token_layer, values_per_token_layer, CacheBytes,
 };
 use crate::model::Model;
 use crate::precision::Precision;
 use crate::runtime::{CUDA_CONTEXT_BYTES, FP32_BYTES};
-use crate::units::Bytes;
+use crate::units::{gib, Bytes};
 
 /// vLLM's default `gpu_memory_utilization` (`CacheConfig`, v0.11 to v0.20): the share
 /// of the GPU's total memory the instance may use; the rest is headroom for the CUDA
@@ -258,17 +259,8 @@ impl Pool {
         kv_precision: Precision,
         a: u128,
         len: u64,
-    ) -> Result<Pool, CalcError> {
+    ) -> Pool {
         let arch = &model.arch;
-        if arch.mla.is_some() || arch.sliding_layers > 0 {
-            return Err(CalcError::field(
-                "engine",
-                format!(
-                    "vLLM's pool for {} layers beside MLA or windowed attention is not modelled; use engine transformers",
-                    m.kind.name()
-                ),
-            ));
-        }
         let per_token = cached_bytes(values_per_token_layer(model, gpus), kv_precision);
         let state = vllm_state_bytes(m, a, gpus);
         let block = BLOCK_ALIGNMENT * state.div_ceil(BLOCK_ALIGNMENT as u128 * per_token) as u64;
@@ -282,7 +274,7 @@ impl Pool {
         };
         let (att_groups, mix_groups) = layers.groups();
         let attention_blocks = (att_groups * len.div_ceil(block)) as u128;
-        Ok(Pool {
+        Pool {
             block,
             // "GPU KV cache size" counts in the smaller of the attention block and the
             // state's "block" (`max_model_len` tokens).
@@ -295,7 +287,7 @@ impl Pool {
             blocks_per_request: attention_blocks + mix_groups as u128,
             attention_blocks_per_request: attention_blocks,
             pages_per_request: n_att as u128 * len.div_ceil(block) as u128 + n_mix as u128,
-        })
+        }
     }
 }
 
@@ -450,6 +442,48 @@ fn refusal(
     }
 }
 
+/// Models whose vLLM pool is not modelled: no attention layers, or linear-attention
+/// and state-space layers beside MLA or windowed attention.
+fn check_model_support(model: &Model) -> Result<(), CalcError> {
+    let arch = &model.arch;
+    if arch.attention_layers == 0 {
+        return Err(CalcError::field(
+            "engine",
+            "vLLM's pool for a model without attention layers is not modelled; use engine transformers",
+        ));
+    }
+    if let Some(m) = arch
+        .mixer
+        .filter(|_| arch.mla.is_some() || arch.sliding_layers > 0)
+    {
+        return Err(CalcError::field(
+            "engine",
+            format!(
+                "vLLM's pool for {} layers beside MLA or windowed attention is not modelled; use engine transformers",
+                m.kind.name()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// What a start-up refuses whatever the GPU: scheduler limits that do not hold
+/// together even with the loosest GPU's defaults (the largest GPUs', 8192 tokens), and
+/// models whose pool is not modelled.
+pub(crate) fn check_start_up(
+    model: &Model,
+    settings: &VllmSettings,
+    max_model_len: u64,
+) -> Result<(), CalcError> {
+    let loosest = VllmSettings {
+        gpu_memory: Bytes(u64::MAX),
+        gpu_name: None,
+        ..settings.clone()
+    };
+    batch_limits(&loosest, max_model_len)?;
+    check_model_support(model)
+}
+
 /// vLLM's start-up on one GPU of `settings`, for a model whose weights take `weights`
 /// bytes per GPU under `gpus`-way tensor parallelism, `max_model_len` tokens per request
 /// and a KV cache in `kv_precision`; `a` is the compute dtype's bytes.
@@ -483,14 +517,9 @@ pub(crate) fn start_up(
     let non_kv = weights + peak + non_torch;
     let available = requested.saturating_sub(non_kv);
 
-    if model.arch.attention_layers == 0 {
-        return Err(CalcError::field(
-            "engine",
-            "vLLM's pool for a model without attention layers is not modelled; use engine transformers",
-        ));
-    }
+    check_model_support(model)?;
     let pool = match model.arch.mixer {
-        Some(m) => Pool::hybrid(model, m, gpus, kv_precision, a, max_model_len)?,
+        Some(m) => Pool::hybrid(model, m, gpus, kv_precision, a, max_model_len),
         None => Pool::attention(
             model,
             gpus,
@@ -547,8 +576,4 @@ pub(crate) fn start_up(
             one_request,
         ),
     })
-}
-
-fn gib(bytes: u128) -> f64 {
-    bytes as f64 / (1u64 << 30) as f64
 }

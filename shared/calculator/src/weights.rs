@@ -3,10 +3,12 @@
 //! (`docs/methodology.md` §3).
 
 use crate::checkpoint::ModuleScope;
+use crate::choice::Choice;
 use crate::error::CalcError;
 use crate::limits;
 use crate::model::Model;
 use crate::precision::{Precision, Quantization, WeightFormat, DEFAULT_GROUP_SIZE};
+use crate::warning::{Warning, WarningCode};
 
 /// The storage of a model's weights for one request: the format, and the linear
 /// weights the published checkpoint keeps unquantized (only when the format is the
@@ -27,7 +29,7 @@ pub(crate) fn resolve_weight_storage<'m>(
     precision: Option<Precision>,
     quantization: Option<Quantization>,
     group_size: Option<u64>,
-    warnings: &mut Vec<String>,
+    warnings: &mut Vec<Warning>,
 ) -> Result<WeightStorage<'m>, CalcError> {
     if let Some(g) = group_size {
         limits::GROUP_SIZE.check(g)?;
@@ -49,17 +51,17 @@ pub(crate) fn resolve_weight_storage<'m>(
             storage.format = s;
             storage.unquantized = &c.unquantized;
             if precision.is_none() && quantization.is_none() {
-                warnings.push(format!(
+                warnings.push(Warning::new(WarningCode::CheckpointFormatUsed, format!(
                     "sized as the published checkpoint stores it ({}); precision {} sizes the unquantized model",
                     c.method,
                     model.default_precision().name()
-                ));
+                )));
             }
         } else {
-            warnings.push(format!(
+            warnings.push(Warning::new(WarningCode::CheckpointFormatOverridden, format!(
                 "the published checkpoint stores its weights in {}; this answer sizes them as asked instead (leave precision and quantization out to size the checkpoint as published)",
                 c.method
-            ));
+            )));
         }
     }
     if let Some(c) = checkpoint {
@@ -69,9 +71,9 @@ pub(crate) fn resolve_weight_storage<'m>(
         if storage.format.uses_group_size() {
             storage.format.group_size = g;
         } else {
-            warnings.push(format!(
+            warnings.push(Warning::new(WarningCode::GroupSizeIgnored, format!(
                 "group_size {g} ignored: it applies to group-wise int4/int8 formats (generic, gptq, awq)"
-            ));
+            )));
         }
     }
     Ok(storage)

@@ -11,14 +11,14 @@
 //! accuracy`, and the figures the README and the narrative quote are checked against
 //! the generated summary.
 
+use calculator::{
+    estimate_inference, estimate_training, Choice, DeepspeedSettings, Framework, InferenceRequest,
+    LoraTarget, Loss, Method, Model, Optimizer, OptimizerImplementation, Precision, Quantization,
+    RegistryEntry, TrainingRequest,
+};
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
-use calculator::{
-    estimate_inference, estimate_training, registry, DeepspeedSettings, Framework,
-    InferenceRequest, LoraTarget, Loss, Method, Model, Optimizer, OptimizerImplementation,
-    Precision, Quantization, TrainingRequest,
-};
 use serde_json::Value;
 
 const INFERENCE_TOLERANCE: f64 = 0.05;
@@ -70,7 +70,7 @@ fn unit_bytes(unit: &str) -> f64 {
 fn model_for(row: &Value) -> Model {
     match row.get("config") {
         Some(config) => Model::from_config(config).unwrap(),
-        None => registry::lookup(row["model_name"].as_str().unwrap())
+        None => RegistryEntry::lookup(row["model_name"].as_str().unwrap())
             .unwrap()
             .model
             .clone(),

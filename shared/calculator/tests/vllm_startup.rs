@@ -3,12 +3,12 @@
 //! they ran with) through the calculator, compared with what vLLM printed. The table in
 //! `docs/accuracy.md` is generated here and fails the test when stale.
 
-use std::path::PathBuf;
-
 use calculator::{
-    estimate_inference, names, Bytes, Engine, InferenceRequest, Precision, VllmCapacity,
+    estimate_inference, resolve_name, Bytes, Engine, InferenceRequest, Precision, VllmCapacity,
     VllmSettings,
 };
+use std::path::PathBuf;
+
 use serde_json::Value;
 
 const GIB: f64 = (1u64 << 30) as f64;
@@ -53,7 +53,7 @@ fn rows() -> Vec<Row> {
         .unwrap()
         .iter()
         .map(|r| {
-            let resolved = names::resolve(r["model"].as_str().unwrap()).unwrap();
+            let resolved = resolve_name(r["model"].as_str().unwrap()).unwrap();
             let mut settings = VllmSettings::new(Bytes(
                 (r["gpu_memory_gib"].as_f64().unwrap() * GIB).round() as u64,
             ));

@@ -10,8 +10,6 @@ use calculator::{Precision, Quantization, WeightFormat};
 
 use crate::catalog::{ComputeCapability, Gpu, Platform};
 
-/// First compute capability with bfloat16 tensor cores (Ampere).
-const BF16: ComputeCapability = ComputeCapability(8, 0);
 /// First compute capability with fp8 tensor cores (Ada Lovelace).
 const FP8_NATIVE: ComputeCapability = ComputeCapability(8, 9);
 /// First compute capability with fp4 tensor cores (Blackwell).
@@ -98,7 +96,7 @@ fn cuda_support(gpu: &Gpu, format: &WeightFormat) -> Support {
         }
     };
     match (format.precision, format.quantization) {
-        (Precision::Bfloat16, _) if cc < BF16 => Support::Float16Instead,
+        (Precision::Bfloat16, _) if !gpu.computes_bf16() => Support::Float16Instead,
         (Precision::Float32 | Precision::Float16 | Precision::Bfloat16, _) => Support::Native,
         (_, Some(Quantization::Mxfp4)) if cc >= FP4_NATIVE => Support::Native,
         (_, Some(Quantization::Mxfp4)) => needs(

@@ -6,9 +6,9 @@
 //! degree, data-parallel width, the GPU's memory and kernels) and compares.
 //!
 //! ```
-//! use calculator::{registry, Engine, InferenceRequest, VllmSettings, Bytes};
+//! use calculator::{Bytes, Engine, InferenceRequest, RegistryEntry, VllmSettings};
 //! use planner::{plan, Catalog, Constraints, PlanRequest, Workload};
-//! let model = &registry::lookup("Qwen3-0.6B").unwrap().model;
+//! let model = &RegistryEntry::lookup("Qwen3-0.6B").unwrap().model;
 //! let mut req = InferenceRequest::new(1, 4096);
 //! req.engine = Engine::Vllm(VllmSettings::new(Bytes(0)));
 //! let request = PlanRequest {
@@ -26,15 +26,18 @@
 //! assert!(plan.cheapest().is_some());
 //! ```
 //!
-//! Methodology: `docs/methodology.md` §10 (the vLLM engine) and §11 (planning).
+//! The modules are private; the list below is the crate's interface. Methodology:
+//! `docs/methodology.md` §10 (the vLLM engine) and §11 (planning).
 
-pub mod catalog;
-pub mod kernels;
-pub mod plan;
+mod catalog;
+mod kernels;
+mod plan;
+mod prices;
 
-pub use catalog::{Catalog, ComputeCapability, Gpu, Instance, MemorySource, Platform, PriceList};
+pub use catalog::{Catalog, ComputeCapability, Gpu, Instance, MemorySource, Platform};
 pub use kernels::{weight_support, Support};
 pub use plan::{
     plan, Candidate, Constraints, CustomGpu, Estimate, Excluded, Parallelism, Plan, PlanRequest,
-    Workload, CONCURRENT_SEQUENCES, HOURS_PER_MONTH, MAX_GPUS, MAX_LISTED, TENSOR_PARALLEL_DEGREES,
+    Workload, TENSOR_PARALLEL_DEGREES,
 };
+pub use prices::{cents, usd_per_month, PriceList, HOURS_PER_MONTH};

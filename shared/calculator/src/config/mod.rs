@@ -5,43 +5,27 @@
 //! that family's reader in [`crate::families`]. Keys the calculator does not need are
 //! ignored, so a whole `config.json` can be pasted.
 
-mod keys;
 mod unsupported;
 mod vision;
-
-pub(crate) use keys::Keys;
 
 use serde_json::Value;
 
 use crate::architecture::Architecture;
 use crate::checkpoint::Checkpoint;
+use crate::choice::Choice;
 use crate::error::CalcError;
 use crate::families::{self, Family};
+use crate::keys::{Common, Keys};
 use crate::limits;
 use crate::precision::Precision;
+use crate::warning::{Warning, WarningCode};
 
 /// The result of reading a config: the architecture and what the reader had to assume.
 pub struct ParsedConfig {
     /// The architecture.
     pub architecture: Architecture,
     /// Assumptions worth telling the user about.
-    pub warnings: Vec<String>,
-}
-
-/// The keys every family reads, in the units of the config (features, layers, heads,
-/// tokens).
-pub(crate) struct Common {
-    pub hidden: u64,
-    pub layers: u64,
-    pub heads: u64,
-    /// `attention_bias`, when the config states it (families differ in the default).
-    pub attention_bias: Option<bool>,
-    /// `num_key_value_heads` / `num_kv_heads`, when stated.
-    pub kv_heads: Option<u64>,
-    /// `sliding_window`, when stated.
-    pub sliding_window: Option<u64>,
-    /// `max_position_embeddings` (or its GPT-2 / Qwen-1 names), when stated.
-    pub max_positions: Option<u64>,
+    pub warnings: Vec<Warning>,
 }
 
 /// Reads a Hugging Face `config.json` object. `prefix` is the field path used in errors
@@ -67,19 +51,18 @@ pub fn parse_config(value: &Value, prefix: &str) -> Result<ParsedConfig, CalcErr
         return parse_text_config(&keys, text, model_type, prefix);
     }
     let mut warnings = Vec::new();
-    let family = match model_type.map(|t| (t, families::lookup(t))) {
+    let family = match model_type.map(|t| (t, Family::lookup(t))) {
         Some((_, Some(f))) => f,
         Some((t, None)) => {
-            warnings.push(format!(
+            warnings.push(Warning::new(WarningCode::UnknownModelType, format!(
                 "model_type '{}' is not a known family; read as a llama-style decoder (gated MLP, RMSNorm, rotary positions, no biases unless attention_bias/mlp_bias say so)",
                 crate::suggest::clip(t)
-            ));
+            )));
             &families::GENERIC
         }
         None => {
-            warnings.push(
-                "config has no model_type; read as a llama-style decoder (gated MLP, RMSNorm, rotary positions)"
-                    .into(),
+            warnings.push(Warning::new(WarningCode::MissingModelType,
+                "config has no model_type; read as a llama-style decoder (gated MLP, RMSNorm, rotary positions)")
             );
             &families::GENERIC
         }
@@ -93,11 +76,11 @@ pub fn parse_config(value: &Value, prefix: &str) -> Result<ParsedConfig, CalcErr
 }
 
 /// The warnings in their order, each once.
-fn unique(warnings: Vec<String>) -> Vec<String> {
+fn unique(warnings: Vec<Warning>) -> Vec<Warning> {
     let mut seen = std::collections::BTreeSet::new();
     warnings
         .into_iter()
-        .filter(|w| seen.insert(w.clone()))
+        .filter(|w| seen.insert(w.message.clone()))
         .collect()
 }
 
@@ -144,12 +127,12 @@ fn parse_text_config(
         ));
     }
     arch.vision_tower_params = tower;
-    parsed.warnings.push(match tower {
+    parsed.warnings.push(Warning::new(WarningCode::VisionTowerNotCounted, match tower {
         Some(n) => format!(
             "only the language model (text_config) is counted; the vision tower and projector hold {n} more parameters (from vision_config), loaded by engines that serve images"
         ),
         None => "only the language model (text_config) is counted; a vision tower and projector add their own weights".into(),
-    });
+    }));
     parsed.warnings = unique(parsed.warnings);
     Ok(parsed)
 }
@@ -160,7 +143,7 @@ fn read(
     keys: &Keys,
     family: &'static Family,
     model_type: &str,
-    warnings: &mut Vec<String>,
+    warnings: &mut Vec<Warning>,
 ) -> Result<Architecture, CalcError> {
     let (common, mut arch) = read_common(keys, family, model_type, warnings)?;
     (family.read)(keys, &common, &mut arch)?;
@@ -205,7 +188,7 @@ fn read_common(
     keys: &Keys,
     family: &'static Family,
     model_type: &str,
-    warnings: &mut Vec<String>,
+    warnings: &mut Vec<Warning>,
 ) -> Result<(Common, Architecture), CalcError> {
     let hidden = keys.required(&["hidden_size", "n_embd", "d_model"], 1, limits::MAX_HIDDEN)?;
     let layers = keys.required(
@@ -234,8 +217,15 @@ fn read_common(
         1,
         limits::MAX_POSITIONS,
     )?;
-    let mut arch =
-        Architecture::llama_like(model_type, family, hidden, layers, heads, head_dim, vocab);
+    let mut arch = Architecture::llama_like(
+        model_type,
+        family.name,
+        hidden,
+        layers,
+        heads,
+        head_dim,
+        vocab,
+    );
     arch.torch_dtype = torch_dtype(keys, warnings)?;
     arch.checkpoint = match keys.find(&["quantization_config"]) {
         Some((name, q)) if !q.is_object() => {
@@ -278,7 +268,7 @@ fn read_common(
 
 /// `torch_dtype` (or `dtype`) when it is a 16- or 32-bit float; anything else is warned
 /// and left to the default.
-fn torch_dtype(keys: &Keys, warnings: &mut Vec<String>) -> Result<Option<Precision>, CalcError> {
+fn torch_dtype(keys: &Keys, warnings: &mut Vec<Warning>) -> Result<Option<Precision>, CalcError> {
     let Some((name, value)) = keys.find(&["torch_dtype", "dtype"]) else {
         return Ok(None);
     };
@@ -288,9 +278,12 @@ fn torch_dtype(keys: &Keys, warnings: &mut Vec<String>) -> Result<Option<Precisi
     Ok(match Precision::parse(text) {
         Some(p) if !p.is_quantized() => Some(p),
         _ => {
-            warnings.push(format!(
-                "torch_dtype '{}' is not float32, float16 or bfloat16; bfloat16 assumed",
-                crate::suggest::clip(text)
+            warnings.push(Warning::new(
+                WarningCode::UnsupportedTorchDtype,
+                format!(
+                    "torch_dtype '{}' is not float32, float16 or bfloat16; bfloat16 assumed",
+                    crate::suggest::clip(text)
+                ),
             ));
             None
         }
@@ -313,7 +306,7 @@ mod tests {
         )
         .unwrap();
         let a = p.architecture;
-        assert_eq!(a.family.name, "llama");
+        assert_eq!(a.family, "llama");
         assert_eq!((a.head_dim, a.num_kv_heads), (128, 8));
         assert!(!a.tie_word_embeddings);
         assert_eq!(a.torch_dtype, Some(Precision::Bfloat16));
@@ -328,8 +321,9 @@ mod tests {
             "config",
         )
         .unwrap();
-        assert_eq!(p.architecture.family, &families::GENERIC);
-        assert!(p.warnings[0].contains("mystery"));
+        assert_eq!(p.architecture.family, families::GENERIC.name);
+        assert_eq!(p.warnings[0].code, WarningCode::UnknownModelType);
+        assert!(p.warnings[0].message.contains("mystery"));
     }
 
     #[test]
@@ -370,10 +364,10 @@ mod tests {
         )
         .unwrap();
         let a = p.architecture;
-        assert_eq!(a.family, &families::GEMMA3);
+        assert_eq!(a.family, families::GEMMA3.name);
         assert_eq!(a.sliding_layers, 34 - 5);
         assert_eq!(a.torch_dtype, Some(Precision::Bfloat16));
-        assert!(p.warnings.iter().any(|w| w.contains("vision")));
+        assert!(p.warnings.iter().any(|w| w.message.contains("vision")));
     }
 
     #[test]

@@ -6,9 +6,9 @@
 //! that grows where it does not, so such a config is refused with the family and the
 //! supported list (`docs/methodology.md` §1).
 
-use super::keys::Keys;
 use crate::error::CalcError;
-use crate::families::{self, FAMILIES};
+use crate::families::{Family, FAMILIES};
+use crate::keys::Keys;
 
 /// `model_type`s of families known to have such layers, with what sets them apart.
 const FAMILIES_NOT_READ: &[(&str, &str)] = &[
@@ -61,7 +61,7 @@ pub(crate) fn check(keys: &Keys, model_type: Option<&str>) -> Result<(), CalcErr
         }
     }
     let read_here = model_type
-        .and_then(families::lookup)
+        .and_then(Family::lookup)
         .map_or(&[][..], |f| f.feature_keys);
     for (key, what) in FEATURE_KEYS {
         if !read_here.contains(key) && keys.find(&[*key]).is_some() {
@@ -99,7 +99,6 @@ fn refusal(field: String, what: &str) -> CalcError {
 mod tests {
     use super::*;
     use crate::config::parse_config;
-    use crate::families;
     use serde_json::{json, Value};
 
     fn refused_field(config: Value) -> (String, String) {
@@ -126,7 +125,7 @@ mod tests {
     #[test]
     fn named_families_are_refused_with_the_supported_list() {
         for (name, what) in FAMILIES_NOT_READ {
-            assert!(families::lookup(name).is_none(), "{name} is also read");
+            assert!(Family::lookup(name).is_none(), "{name} is also read");
             let (field, message) = refused_field(config(name, json!({})));
             assert_eq!(field, "config.model_type");
             assert!(message.starts_with(what), "{message}");

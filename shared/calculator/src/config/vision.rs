@@ -3,8 +3,8 @@
 //! projector hold (`docs/methodology.md` §1). Known towers: Qwen3.5's (Qwen3-VL's
 //! without the deepstack mergers) and Llama 4's.
 
-use super::keys::Keys;
 use crate::error::CalcError;
+use crate::keys::Keys;
 use crate::limits;
 
 /// Parameters of the vision tower and projector of a `wrapper` config, when its tower

@@ -4,8 +4,8 @@
 
 use super::{alternate_layers_slide, no_layer_slides, read_dense, Family};
 use crate::architecture::{Architecture, QkNorm};
-use crate::config::{Common, Keys};
 use crate::error::CalcError;
+use crate::keys::{Common, Keys};
 use crate::limits;
 
 /// `gemma`

@@ -8,8 +8,8 @@
 
 use super::{no_layer_slides, read_moe, read_mtp_layers, Experts, Family};
 use crate::architecture::{Architecture, QkNorm};
-use crate::config::{Common, Keys};
 use crate::error::CalcError;
+use crate::keys::{Common, Keys};
 use crate::limits;
 
 /// `glm4_moe`

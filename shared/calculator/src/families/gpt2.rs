@@ -4,8 +4,8 @@
 
 use super::{no_layer_slides, Family};
 use crate::architecture::{Architecture, Norm};
-use crate::config::{Common, Keys};
 use crate::error::CalcError;
+use crate::keys::{Common, Keys};
 use crate::limits;
 
 /// `gpt2`

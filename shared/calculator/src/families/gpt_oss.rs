@@ -4,8 +4,8 @@
 
 use super::{alternate_layers_slide, read_moe, Experts, Family};
 use crate::architecture::Architecture;
-use crate::config::{Common, Keys};
 use crate::error::CalcError;
+use crate::keys::{Common, Keys};
 use crate::limits;
 
 /// `gpt_oss`

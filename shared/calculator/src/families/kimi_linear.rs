@@ -16,8 +16,8 @@ use serde_json::Value;
 use super::deepseek::read_deepseek_v3;
 use super::{no_layer_slides, set_mixer, Family, DELTA_RULE_CHUNK};
 use crate::architecture::{Architecture, MixerKind, StateMixer};
-use crate::config::{Common, Keys};
 use crate::error::CalcError;
+use crate::keys::{Common, Keys};
 use crate::limits;
 
 /// `kimi_linear`

@@ -4,8 +4,8 @@
 
 use super::{every_layer_slides, no_layer_slides, read_dense, Family};
 use crate::architecture::Architecture;
-use crate::config::{Common, Keys};
 use crate::error::CalcError;
+use crate::keys::{Common, Keys};
 
 /// `llama`: `LlamaConfig` has a `sliding_window`-free layout.
 pub const LLAMA: Family = Family {

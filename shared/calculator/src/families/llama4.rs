@@ -10,8 +10,8 @@
 
 use super::{read_moe, Experts, Family};
 use crate::architecture::{Architecture, QkNorm};
-use crate::config::{Common, Keys};
 use crate::error::CalcError;
+use crate::keys::{Common, Keys};
 use crate::limits;
 
 /// `llama4_text`

@@ -20,8 +20,8 @@
 
 use super::{no_layer_slides, read_moe, set_mixer, Experts, Family};
 use crate::architecture::{Architecture, MixerKind, StateMixer};
-use crate::config::{Common, Keys};
 use crate::error::CalcError;
+use crate::keys::{Common, Keys};
 use crate::limits;
 
 /// `nemotron_h`

@@ -6,8 +6,8 @@
 
 use super::{no_layer_slides, read_moe, Experts, Family};
 use crate::architecture::{Architecture, QkNorm};
-use crate::config::{Common, Keys};
 use crate::error::CalcError;
+use crate::keys::{Common, Keys};
 use crate::limits;
 
 /// `minimax_m2`

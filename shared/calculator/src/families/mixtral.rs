@@ -3,8 +3,8 @@
 
 use super::{every_layer_slides, read_moe, Experts, Family};
 use crate::architecture::Architecture;
-use crate::config::{Common, Keys};
 use crate::error::CalcError;
+use crate::keys::{Common, Keys};
 use crate::limits;
 
 /// `mixtral`: a `sliding_window` applies to every layer.

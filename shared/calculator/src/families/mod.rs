@@ -26,8 +26,8 @@ mod qwen_next;
 use std::fmt;
 
 use crate::architecture::{Architecture, Moe, StateMixer};
-use crate::config::{Common, Keys};
 use crate::error::CalcError;
+use crate::keys::{Common, Keys};
 use crate::limits;
 
 pub use deepseek::{DEEPSEEK_V3, DEEPSEEK_V32};
@@ -116,12 +116,14 @@ impl PartialEq for Family {
 
 impl Eq for Family {}
 
-/// The family of a `model_type` (trimmed, case-insensitive), if known.
-pub fn lookup(model_type: &str) -> Option<&'static Family> {
-    let t = model_type.trim().to_ascii_lowercase();
-    FAMILIES
-        .into_iter()
-        .find(|f| f.name == t || f.aliases.contains(&t.as_str()))
+impl Family {
+    /// The family of a `model_type` (trimmed, case-insensitive), if known.
+    pub fn lookup(model_type: &str) -> Option<&'static Family> {
+        let t = model_type.trim().to_ascii_lowercase();
+        FAMILIES
+            .into_iter()
+            .find(|f| f.name == t || f.aliases.contains(&t.as_str()))
+    }
 }
 
 /// The `model_type` a multimodal wrapper's `text_config` inherits: the canonical name
@@ -255,13 +257,13 @@ mod tests {
     #[test]
     fn lookup_knows_every_family_and_alias() {
         for f in FAMILIES {
-            assert_eq!(lookup(f.name), Some(f));
+            assert_eq!(Family::lookup(f.name), Some(f));
             for alias in f.aliases {
-                assert_eq!(lookup(alias), Some(f));
+                assert_eq!(Family::lookup(alias), Some(f));
             }
         }
-        assert_eq!(lookup(" Qwen3_MoE "), Some(&QWEN3_MOE));
-        assert_eq!(lookup("mystery"), None);
+        assert_eq!(Family::lookup(" Qwen3_MoE "), Some(&QWEN3_MOE));
+        assert_eq!(Family::lookup("mystery"), None);
         assert_eq!(text_model_type("gemma3"), "gemma3_text");
         assert_eq!(text_model_type("llava"), "llava");
     }

@@ -3,8 +3,8 @@
 
 use super::{every_layer_slides, read_dense, Family};
 use crate::architecture::Architecture;
-use crate::config::{Common, Keys};
 use crate::error::CalcError;
+use crate::keys::{Common, Keys};
 
 /// `phi3`: a `sliding_window` applies to every layer.
 pub const PHI3: Family = Family {

@@ -6,8 +6,8 @@
 
 use super::{read_dense, read_moe, Experts, Family};
 use crate::architecture::{Architecture, QkNorm};
-use crate::config::{Common, Keys};
 use crate::error::CalcError;
+use crate::keys::{Common, Keys};
 use crate::limits;
 
 /// `qwen2`

@@ -15,8 +15,8 @@
 use super::qwen::read_qwen_moe;
 use super::{no_layer_slides, read_dense, read_mtp_layers, set_mixer, Family, DELTA_RULE_CHUNK};
 use crate::architecture::{Architecture, MixerKind, QkNorm, StateMixer};
-use crate::config::{Common, Keys};
 use crate::error::CalcError;
+use crate::keys::{Common, Keys};
 use crate::limits;
 
 /// `qwen3_next`

@@ -14,7 +14,8 @@ mod mixer;
 use super::trainable::Trainable;
 use super::vocabulary::Loss;
 use super::{TrainingRequest, DEFAULT_LOSS_CHUNKS};
-use crate::architecture::{Architecture, FeedForward, LinearKind, Moe, Norm, QkNorm};
+use crate::architecture::{Architecture, FeedForward, Moe, Norm, QkNorm};
+use crate::linear::LinearKind;
 use crate::model::Model;
 use crate::runtime::FP32_BYTES;
 
@@ -463,7 +464,7 @@ fn lora_dropout_masks(model: &Model, req: &TrainingRequest) -> u128 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::registry;
+    use crate::registry::RegistryEntry;
 
     const BF16: Casting = Casting {
         a: 2,
@@ -485,7 +486,7 @@ mod tests {
     /// Each layer saves the blocks its masks give it, and no other.
     #[test]
     fn layers_save_the_blocks_they_hold() {
-        let m = &registry::lookup("Qwen3-Next-80B-A3B-Instruct")
+        let m = &RegistryEntry::lookup("Qwen3-Next-80B-A3B-Instruct")
             .unwrap()
             .model;
         let p = parts(m);
@@ -497,7 +498,7 @@ mod tests {
         assert_eq!(mixer.work, p.mixer.work.max(p.moe.work));
 
         // Nemotron-H's blocks hold one mixer each: Mamba, MLP or attention.
-        let m = &registry::lookup("NVIDIA-Nemotron-Nano-9B-v2")
+        let m = &RegistryEntry::lookup("NVIDIA-Nemotron-Nano-9B-v2")
             .unwrap()
             .model;
         let p = parts(m);
@@ -518,7 +519,7 @@ mod tests {
     /// projection, the up one reading the block's input.
     #[test]
     fn mlp_projections_are_counted_in_the_layers_that_hold_them() {
-        let m = &registry::lookup("NVIDIA-Nemotron-Nano-9B-v2")
+        let m = &RegistryEntry::lookup("NVIDIA-Nemotron-Nano-9B-v2")
             .unwrap()
             .model;
         assert_eq!(projections(m, &MLP_KINDS), (1, 0, 2));

@@ -11,12 +11,13 @@ use super::trainable::{smallest_adapted_dimension, trainable_set, Trainable};
 use super::vocabulary::{Loss, Method, Optimizer, OptimizerImplementation};
 use super::{TrainingDetails, TrainingEstimate, TrainingRequest};
 use crate::choice::Choice;
-use crate::error::{check_weights, check_workload, to_u64, CalcError};
+use crate::error::{check_weights, to_u64, CalcError};
 use crate::limits;
 use crate::model::Model;
 use crate::precision::{Precision, Quantization, WeightFormat, DEFAULT_GROUP_SIZE};
 use crate::runtime::{compute_bytes, CUDA_CONTEXT_BYTES, FP32_BYTES};
 use crate::units::Bytes;
+use crate::warning::{Warning, WarningCode};
 
 /// Bytes per value of QLoRA's residual stream: PEFT's `prepare_model_for_kbit_training`
 /// casts the non-quantized weights (norms included) to fp32, so the hidden states
@@ -31,15 +32,31 @@ const QLORA_BASE: WeightFormat = WeightFormat {
     double_quant: true,
 };
 
+/// The request's own errors, without sizing anything: ranges, the method's and the
+/// framework's settings, offload. [`estimate_training`] refuses the same requests.
+pub fn check_training(model: &Model, req: &TrainingRequest) -> Result<(), CalcError> {
+    checked(model, req, &mut Vec::new()).map(drop)
+}
+
+/// The compute dtype and the framework of a valid request, with what they imply.
+fn checked(
+    model: &Model,
+    req: &TrainingRequest,
+    warnings: &mut Vec<Warning>,
+) -> Result<(Precision, Framework), CalcError> {
+    let precision = validate(model, req, warnings)?;
+    let framework = resolve_framework(req);
+    check_framework(req, framework, precision, warnings)?;
+    Ok((precision, framework))
+}
+
 /// Memory one GPU needs to train with `req`.
 pub fn estimate_training(
     model: &Model,
     req: &TrainingRequest,
 ) -> Result<TrainingEstimate, CalcError> {
     let mut warnings = model.warnings.clone();
-    let precision = validate(model, req, &mut warnings)?;
-    let framework = resolve_framework(req);
-    check_framework(req, framework, precision, &mut warnings)?;
+    let (precision, framework) = checked(model, req, &mut warnings)?;
     let implementation = req
         .optimizer_implementation
         .unwrap_or(OptimizerImplementation::DEFAULT);
@@ -166,7 +183,7 @@ fn check_framework(
     req: &TrainingRequest,
     framework: Framework,
     precision: Precision,
-    warnings: &mut Vec<String>,
+    warnings: &mut Vec<Warning>,
 ) -> Result<(), CalcError> {
     check_framework_fields(req, framework)?;
     check_deepspeed_settings(req, warnings);
@@ -183,11 +200,11 @@ fn check_framework(
     }
     if let Some(implementation) = req.optimizer_implementation {
         if !matches!(req.optimizer, Optimizer::AdamW | Optimizer::Adam) {
-            warnings.push(format!(
+            warnings.push(Warning::new(WarningCode::OptimizerImplementationIgnored, format!(
                 "optimizer_implementation {} applies to Adam and AdamW; {} is accounted as its own implementation runs",
                 implementation.name(),
                 req.optimizer.name()
-            ));
+            )));
         }
     }
     check_offload(req, framework, warnings)
@@ -218,20 +235,23 @@ fn check_framework_fields(req: &TrainingRequest, framework: Framework) -> Result
 }
 
 /// DeepSpeed settings that the stage makes ineffective are said.
-fn check_deepspeed_settings(req: &TrainingRequest, warnings: &mut Vec<String>) {
+fn check_deepspeed_settings(req: &TrainingRequest, warnings: &mut Vec<Warning>) {
     let Some(ds) = req.deepspeed else {
         return;
     };
     if req.zero_stage == 0 {
-        warnings.push("reduce_bucket_size, overlap_comm and sub_group_size have no effect at zero_stage 0 (no gradient buckets, no sub-groups)".into());
+        warnings.push(Warning::new(WarningCode::DeepspeedSettingIgnored, "reduce_bucket_size, overlap_comm and sub_group_size have no effect at zero_stage 0 (no gradient buckets, no sub-groups)"));
     } else if req.zero_stage < 3 && ds.sub_group_size != DeepspeedSettings::default().sub_group_size
     {
-        warnings.push("sub_group_size applies to zero_stage 3; ignored".into());
+        warnings.push(Warning::new(
+            WarningCode::DeepspeedSettingIgnored,
+            "sub_group_size applies to zero_stage 3; ignored",
+        ));
     }
 }
 
 /// Hybrid sharding needs whole nodes; one GPU shards nothing.
-fn check_fsdp(req: &TrainingRequest, warnings: &mut Vec<String>) -> Result<(), CalcError> {
+fn check_fsdp(req: &TrainingRequest, warnings: &mut Vec<Warning>) -> Result<(), CalcError> {
     let per_node = gpus_per_node(req);
     if req.fsdp_sharding == Some(FsdpSharding::HybridShard)
         && !req.num_gpus.is_multiple_of(per_node)
@@ -242,7 +262,10 @@ fn check_fsdp(req: &TrainingRequest, warnings: &mut Vec<String>) -> Result<(), C
         ));
     }
     if req.num_gpus == 1 {
-        warnings.push("framework fsdp with num_gpus 1: nothing is sharded".into());
+        warnings.push(Warning::new(
+            WarningCode::NothingSharded,
+            "framework fsdp with num_gpus 1: nothing is sharded",
+        ));
     }
     Ok(())
 }
@@ -273,7 +296,7 @@ fn check_method_fields(req: &TrainingRequest) -> Result<(), CalcError> {
 fn check_offload(
     req: &TrainingRequest,
     framework: Framework,
-    warnings: &mut Vec<String>,
+    warnings: &mut Vec<Warning>,
 ) -> Result<(), CalcError> {
     let (opt, par) = (req.offload_optimizer, req.offload_parameters);
     let refuse = |field: &str, why: &str| Err(CalcError::field(field, why.to_string()));
@@ -330,7 +353,7 @@ fn check_offload(
                 return refuse("offload_parameters", "FSDP offloads to the CPU only");
             }
             if opt != par {
-                warnings.push("FSDP offloads parameters, gradients and the optimizer step together (CPUOffload(offload_params=True)); accounted as both offloaded".into());
+                warnings.push(Warning::new(WarningCode::FsdpOffloadTogether, "FSDP offloads parameters, gradients and the optimizer step together (CPUOffload(offload_params=True)); accounted as both offloaded"));
             }
         }
     }
@@ -362,15 +385,15 @@ fn details(t: &Trainable, p: &Placement, loss: u128) -> Result<TrainingDetails, 
 fn validate(
     model: &Model,
     req: &TrainingRequest,
-    warnings: &mut Vec<String>,
+    warnings: &mut Vec<Warning>,
 ) -> Result<Precision, CalcError> {
-    check_workload(req.batch_size, req.sequence_length, req.num_gpus)?;
+    limits::check_workload(req.batch_size, req.sequence_length, req.num_gpus)?;
     if let Some(m) = model.arch.mixer {
-        warnings.push(format!(
+        warnings.push(Warning::new(WarningCode::MixerActivationsDerived, format!(
             "activations of the {} layers are derived from what their fast kernels save ({}), not yet measured on a GPU; transformers' PyTorch fallback without those kernels keeps more",
             m.kind.name(),
             m.kind.training_kernels()
-        ));
+        )));
     }
     limits::LORA_RANK.check(req.lora_rank)?;
     if let Some(p) = req.trainable_percent {
@@ -400,18 +423,24 @@ fn validate(
         ));
     }
     if let (Some(c), false) = (&model.arch.checkpoint, req.method == Method::Qlora) {
-        warnings.push(format!(
-            "the published checkpoint stores its weights in {}; training loads them in {}",
-            c.method,
-            precision.name()
+        warnings.push(Warning::new(
+            WarningCode::CheckpointLoadedForTraining,
+            format!(
+                "the published checkpoint stores its weights in {}; training loads them in {}",
+                c.method,
+                precision.name()
+            ),
         ));
     }
     // The old field's default (100) is harmless with adapters; any other value would
     // be silently meaningless, so it is an error.
     if req.method.is_peft() && req.trainable_percent == Some(100.0) {
-        warnings.push(format!(
-            "trainable_parameters applies to methods full and freeze; ignored for {}",
-            req.method.name()
+        warnings.push(Warning::new(
+            WarningCode::TrainableParametersIgnored,
+            format!(
+                "trainable_parameters applies to methods full and freeze; ignored for {}",
+                req.method.name()
+            ),
         ));
     } else if req.trainable_percent.is_some() && req.method.is_peft() {
         return Err(CalcError::field(
@@ -434,16 +463,7 @@ fn validate(
         limits::REDUCE_BUCKET_SIZE.check(ds.reduce_bucket_size)?;
         limits::SUB_GROUP_SIZE.check(ds.sub_group_size)?;
     }
-    let (field, min, max) = limits::LORA_DROPOUT;
-    if !(min..=max).contains(&req.lora_dropout) {
-        return Err(CalcError::field(
-            field,
-            format!(
-                "must be a number from {min} to {max}, got {}",
-                req.lora_dropout
-            ),
-        ));
-    }
+    limits::LORA_DROPOUT.check(req.lora_dropout)?;
     Ok(precision)
 }
 
@@ -474,25 +494,28 @@ fn sharding_warnings(
     model: &Model,
     req: &TrainingRequest,
     framework: Framework,
-    warnings: &mut Vec<String>,
+    warnings: &mut Vec<Warning>,
 ) {
     let n = req.num_gpus;
     if n == 1 && req.zero_stage > 0 {
-        warnings.push(format!(
+        warnings.push(Warning::new(WarningCode::NothingSharded, format!(
             "zero_stage {} shards across GPUs; with num_gpus 1 nothing is sharded (DeepSpeed still allocates its buckets)",
             req.zero_stage
-        ));
+        )));
     }
     if n > 1 && framework == Framework::Deepspeed && req.zero_stage == 0 {
-        warnings.push(format!(
+        warnings.push(Warning::new(WarningCode::FullReplicas, format!(
             "num_gpus {n} with zero_stage 0: plain data parallelism, every GPU holds a full copy of weights, gradients and optimizer state"
-        ));
+        )));
     }
     if let Some(max) = model.arch.max_position_embeddings {
         if req.sequence_length > max {
-            warnings.push(format!(
-                "sequence_length {} exceeds the model's max_position_embeddings ({max})",
-                req.sequence_length
+            warnings.push(Warning::new(
+                WarningCode::ExceedsMaxPositions,
+                format!(
+                    "sequence_length {} exceeds the model's max_position_embeddings ({max})",
+                    req.sequence_length
+                ),
             ));
         }
     }
@@ -501,11 +524,11 @@ fn sharding_warnings(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::registry;
+    use crate::registry::RegistryEntry;
     use crate::training::{LoraTarget, Optimizer};
 
     fn llama() -> &'static Model {
-        &registry::lookup("Llama-3.1-8B").unwrap().model
+        &RegistryEntry::lookup("Llama-3.1-8B").unwrap().model
     }
 
     fn run(edit: impl FnOnce(&mut TrainingRequest)) -> TrainingEstimate {
@@ -602,7 +625,7 @@ mod tests {
         req.num_gpus = 8;
         req.gradient_checkpointing = true;
         edit(&mut req);
-        let model = &registry::lookup("Llama-3.1-70B").unwrap().model;
+        let model = &RegistryEntry::lookup("Llama-3.1-70B").unwrap().model;
         assert_eq!(model.params.total, PSI_70B as u128);
         estimate_training(model, &req).unwrap()
     }
@@ -773,7 +796,7 @@ mod tests {
             let mut req = TrainingRequest::new(1, 1024);
             edit(&mut req);
             let e = estimate_training(llama(), &req).unwrap();
-            e.warnings.iter().any(|w| w.contains(text))
+            e.warnings.iter().any(|w| w.message.contains(text))
         };
         let ds = Some(DeepspeedSettings::default());
         assert!(warned(&|r| r.deepspeed = ds, "no effect at zero_stage 0"));
@@ -1015,7 +1038,7 @@ mod tests {
 
     #[test]
     fn published_rates_match_the_accounting() {
-        for o in Optimizer::ALL {
+        for &o in Optimizer::ALL {
             let e = run(|r| {
                 r.optimizer = o;
                 r.optimizer_implementation = Some(OptimizerImplementation::Foreach);
@@ -1098,7 +1121,10 @@ mod tests {
             r.method = Method::Lora;
             r.trainable_percent = Some(100.0);
         });
-        assert!(ok.warnings.iter().any(|w| w.contains("ignored for lora")));
+        assert!(ok
+            .warnings
+            .iter()
+            .any(|w| w.message.contains("ignored for lora")));
         let mut req = TrainingRequest::new(1, 1024);
         req.method = Method::Qlora;
         req.trainable_percent = Some(50.0);

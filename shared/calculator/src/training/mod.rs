@@ -11,18 +11,22 @@
 
 mod activations;
 mod estimate;
-pub mod framework;
-pub mod optimizer;
+mod framework;
+mod optimizer;
 mod trainable;
-pub mod vocabulary;
+mod vocabulary;
 
-pub use estimate::estimate_training;
-pub use framework::{DeepspeedSettings, Framework, FsdpSharding, Offload};
+pub use estimate::{check_training, estimate_training};
+pub use framework::{
+    DeepspeedSettings, Framework, FsdpSharding, Offload, DEEPSPEED_BUCKET_ELEMENTS,
+    DEEPSPEED_SUB_GROUP_ELEMENTS, DEFAULT_GPUS_PER_NODE,
+};
 pub use optimizer::GradientLayout;
 pub use vocabulary::{LoraTarget, Loss, Method, Optimizer, OptimizerImplementation};
 
 use crate::precision::{Precision, WeightFormat};
 use crate::units::Bytes;
+use crate::warning::Warning;
 
 /// A training request, after parsing.
 #[derive(Clone, Debug, PartialEq)]
@@ -175,5 +179,5 @@ pub struct TrainingEstimate {
     /// Explanation of the totals.
     pub details: TrainingDetails,
     /// Assumptions and notes.
-    pub warnings: Vec<String>,
+    pub warnings: Vec<Warning>,
 }

@@ -5,6 +5,7 @@
 use super::vocabulary::{LoraTarget, Method};
 use super::TrainingRequest;
 use crate::model::Model;
+use crate::warning::{Warning, WarningCode};
 
 /// Decoder layers freeze tuning trains when no `trainable_parameters` is given:
 /// LLaMA-Factory's `freeze_trainable_layers` default (2, counted from the last layer).
@@ -43,7 +44,7 @@ fn fraction(total: u128, percent: f64) -> u128 {
 pub(crate) fn trainable_set(
     model: &Model,
     req: &TrainingRequest,
-    warnings: &mut Vec<String>,
+    warnings: &mut Vec<Warning>,
 ) -> Trainable {
     match req.method {
         Method::Lora | Method::Qlora => adapters(model, req),
@@ -86,7 +87,7 @@ fn adapters(model: &Model, req: &TrainingRequest) -> Trainable {
 }
 
 /// The model's own weights: all of them, a percentage, or the last layers (freeze).
-fn model_weights(model: &Model, req: &TrainingRequest, warnings: &mut Vec<String>) -> Trainable {
+fn model_weights(model: &Model, req: &TrainingRequest, warnings: &mut Vec<Warning>) -> Trainable {
     let arch = &model.arch;
     let p = &model.params;
     let layers = arch.num_layers;
@@ -102,9 +103,8 @@ fn model_weights(model: &Model, req: &TrainingRequest, warnings: &mut Vec<String
     let (elements, grad_layers) = match (req.method, req.trainable_percent) {
         (Method::Full, None) => (p.total, layers),
         (Method::Full, Some(pct)) => {
-            warnings.push(
-                "trainable_parameters with method full: gradients are assumed to flow through every layer; method freeze trains only the last layers and keeps fewer activations"
-                    .into(),
+            warnings.push(Warning::new(WarningCode::PartialFullTraining,
+                "trainable_parameters with method full: gradients are assumed to flow through every layer; method freeze trains only the last layers and keeps fewer activations")
             );
             (fraction(p.total, pct), layers)
         }

@@ -2,6 +2,7 @@
 //! with their canonical names and the spellings accepted for them.
 
 use crate::choice::choice;
+use crate::linear::LinearKind;
 
 choice!(
     /// How PyTorch runs Adam and AdamW, which decides the step's temporaries.
@@ -40,129 +41,82 @@ impl OptimizerImplementation {
     pub const DEFAULT: OptimizerImplementation = OptimizerImplementation::Fused;
 }
 
-/// How the model is fine-tuned.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Method {
-    /// Every weight (or `trainable_parameters` percent of them) is trained.
-    Full,
-    /// Low-rank adapters on a frozen 16-bit base.
-    Lora,
-    /// Low-rank adapters on a frozen 4-bit NF4 base (QLoRA).
-    Qlora,
-    /// The last layers are trained, the rest frozen.
-    Freeze,
-}
+choice!(
+    /// How the model is fine-tuned.
+    Method {
+        /// Every weight (or `trainable_parameters` percent of them) is trained.
+        Full => "full",
+        /// Low-rank adapters on a frozen 16-bit base.
+        Lora => "lora",
+        /// Low-rank adapters on a frozen 4-bit NF4 base (QLoRA).
+        Qlora => "qlora",
+        /// The last layers are trained, the rest frozen.
+        Freeze => "freeze",
+    }
+);
 
 impl Method {
-    /// Every method, in the order the API lists them.
-    pub const ALL: [Method; 4] = [Method::Full, Method::Lora, Method::Qlora, Method::Freeze];
-
-    /// Canonical name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Method::Full => "full",
-            Method::Lora => "lora",
-            Method::Qlora => "qlora",
-            Method::Freeze => "freeze",
-        }
-    }
-
-    /// Case-insensitive parse.
-    pub fn parse(text: &str) -> Option<Method> {
-        Method::ALL
-            .into_iter()
-            .find(|m| m.name().eq_ignore_ascii_case(text.trim()))
-    }
-
     /// Whether the method trains adapters (parameter-efficient) or model weights.
     pub fn is_peft(self) -> bool {
         matches!(self, Method::Lora | Method::Qlora)
     }
 }
 
-/// Which linear layers LoRA adapts.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum LoraTarget {
-    /// Query, key, value and output projections.
-    Attention,
-    /// Every linear layer of the decoder blocks (PEFT's `all-linear`).
-    AllLinear,
-}
+choice!(
+    /// Which linear layers LoRA adapts. [`Choice::parse`](crate::Choice::parse) also takes `attn` and
+    /// `all` (and `all-linear`, PEFT's spelling).
+    LoraTarget {
+        /// Every linear layer of the decoder blocks (PEFT's `all-linear`).
+        AllLinear => "all_linear",
+        /// Query, key, value and output projections.
+        Attention => "attention",
+    }
+    aliases = LoraTarget::from_alias
+);
 
 impl LoraTarget {
-    /// Both targets, in the order the API lists them.
-    pub const ALL: [LoraTarget; 2] = [LoraTarget::AllLinear, LoraTarget::Attention];
-
-    /// Canonical name.
-    pub fn name(self) -> &'static str {
-        match self {
-            LoraTarget::Attention => "attention",
-            LoraTarget::AllLinear => "all_linear",
-        }
-    }
-
     /// Whether this target adapts matrices of `kind`.
-    pub fn adapts(self, kind: crate::architecture::LinearKind) -> bool {
-        self == LoraTarget::AllLinear || kind == crate::architecture::LinearKind::Attention
+    pub fn adapts(self, kind: LinearKind) -> bool {
+        self == LoraTarget::AllLinear || kind == LinearKind::Attention
     }
 
-    /// Case-insensitive parse (`all-linear` accepted).
-    pub fn parse(text: &str) -> Option<LoraTarget> {
-        match text.trim().to_ascii_lowercase().replace('-', "_").as_str() {
-            "attention" | "attn" => Some(LoraTarget::Attention),
-            "all_linear" | "all" => Some(LoraTarget::AllLinear),
+    /// `attn` and `all`.
+    fn from_alias(text: &str) -> Option<LoraTarget> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "attn" => Some(LoraTarget::Attention),
+            "all" => Some(LoraTarget::AllLinear),
             _ => None,
         }
     }
 }
 
-/// The optimizer, which decides the state kept per trainable parameter.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Optimizer {
-    /// AdamW: first and second moments.
-    AdamW,
-    /// Adam: first and second moments.
-    Adam,
-    /// 8-bit AdamW (bitsandbytes): moments in 8 bits with block-wise fp32 scales.
-    QuantizedAdamW,
-    /// SGD with a momentum buffer.
-    Sgd,
-    /// Plain SGD: no state.
-    SgdNoMomentum,
-    /// Adafactor: factored second moment, no first moment.
-    Adafactor,
-    /// Lion: one momentum buffer.
-    Lion,
-}
+choice!(
+    /// The optimizer, which decides the state kept per trainable parameter.
+    /// [`Choice::parse`](crate::Choice::parse) is case-insensitive with spaces, dashes and underscores
+    /// interchangeable, and takes Hugging Face's `optim` names (`adamw_torch_fused`,
+    /// `adamw_8bit`, ...) and `AdamW 8-bit`.
+    Optimizer {
+        /// AdamW: first and second moments.
+        AdamW => "AdamW",
+        /// Adam: first and second moments.
+        Adam => "Adam",
+        /// 8-bit AdamW (bitsandbytes): moments in 8 bits with block-wise fp32 scales.
+        QuantizedAdamW => "Quantized AdamW",
+        /// SGD with a momentum buffer.
+        Sgd => "SGD",
+        /// Plain SGD: no state.
+        SgdNoMomentum => "SGD without momentum",
+        /// Adafactor: factored second moment, no first moment.
+        Adafactor => "Adafactor",
+        /// Lion: one momentum buffer.
+        Lion => "Lion",
+    }
+    aliases = Optimizer::from_alias
+);
 
 impl Optimizer {
-    /// Every optimizer, in the order the API lists them.
-    pub const ALL: [Optimizer; 7] = [
-        Optimizer::AdamW,
-        Optimizer::Adam,
-        Optimizer::QuantizedAdamW,
-        Optimizer::Sgd,
-        Optimizer::SgdNoMomentum,
-        Optimizer::Adafactor,
-        Optimizer::Lion,
-    ];
-
-    /// Canonical name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Optimizer::AdamW => "AdamW",
-            Optimizer::Adam => "Adam",
-            Optimizer::QuantizedAdamW => "Quantized AdamW",
-            Optimizer::Sgd => "SGD",
-            Optimizer::SgdNoMomentum => "SGD without momentum",
-            Optimizer::Adafactor => "Adafactor",
-            Optimizer::Lion => "Lion",
-        }
-    }
-
-    /// Case-insensitive parse; spaces, dashes and underscores are interchangeable, and
-    /// `AdamW 8-bit` (and `adamw_8bit`, `adamw_bnb_8bit`) mean the quantized AdamW.
-    pub fn parse(text: &str) -> Option<Optimizer> {
+    /// Every spelling [`Optimizer::parse_with_implementation`] reads.
+    fn from_alias(text: &str) -> Option<Optimizer> {
         Optimizer::parse_with_implementation(text).map(|(o, _)| o)
     }
 
@@ -205,16 +159,17 @@ impl Optimizer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::choice::Choice;
 
     #[test]
     fn every_name_parses_back() {
-        for m in Method::ALL {
+        for &m in Method::ALL {
             assert_eq!(Method::parse(&m.name().to_uppercase()), Some(m));
         }
-        for t in LoraTarget::ALL {
+        for &t in LoraTarget::ALL {
             assert_eq!(LoraTarget::parse(t.name()), Some(t));
         }
-        for o in Optimizer::ALL {
+        for &o in Optimizer::ALL {
             assert_eq!(Optimizer::parse(o.name()), Some(o));
         }
         let names: Vec<&str> = Optimizer::ALL.iter().map(|o| o.name()).collect();
@@ -230,10 +185,7 @@ mod tests {
                 "Lion"
             ]
         );
-        assert_eq!(
-            LoraTarget::ALL.map(LoraTarget::name),
-            ["all_linear", "attention"]
-        );
+        assert_eq!(LoraTarget::names(), ["all_linear", "attention"]);
     }
 
     #[test]

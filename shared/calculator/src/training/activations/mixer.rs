@@ -6,7 +6,8 @@
 //! unless a name says otherwise; `a` is the compute dtype's bytes.
 
 use super::{backward_work, norm_saved, Casting, LayerBytes};
-use crate::architecture::{LinearKind, MixerKind, StateMixer};
+use crate::architecture::{MixerKind, StateMixer};
+use crate::linear::LinearKind;
 use crate::model::Model;
 use crate::runtime::FP32_BYTES;
 use crate::training::trainable::Trainable;
@@ -278,12 +279,12 @@ fn mamba1(w: &Widths) -> (u128, u128) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::registry;
+    use crate::registry::RegistryEntry;
 
     /// The mixer block of a registry model's layer, bf16, every weight training, one
     /// 4,096-token sequence.
     fn block(name: &str) -> LayerBytes {
-        let model = &registry::lookup(name).unwrap().model;
+        let model = &RegistryEntry::lookup(name).unwrap().model;
         let req = TrainingRequest::new(1, 4096);
         let t = Trainable {
             mlp_weights: true,
@@ -355,7 +356,7 @@ mod tests {
     /// rank-16 adapters of the input and output projections add their `lora_A` outputs.
     #[test]
     fn input_projections_save_one_input_or_a_copy_each() {
-        let model = &registry::lookup("Qwen3-Next-80B-A3B-Instruct")
+        let model = &RegistryEntry::lookup("Qwen3-Next-80B-A3B-Instruct")
             .unwrap()
             .model;
         let m = model.arch.mixer.unwrap();
@@ -401,7 +402,7 @@ mod tests {
     /// kernels' own tensors stay.
     #[test]
     fn frozen_mixer_projections_save_no_inputs() {
-        let model = &registry::lookup("Qwen3-Next-80B-A3B-Instruct")
+        let model = &RegistryEntry::lookup("Qwen3-Next-80B-A3B-Instruct")
             .unwrap()
             .model;
         let mut req = TrainingRequest::new(1, 4096);

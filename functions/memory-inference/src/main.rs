@@ -1,4 +1,0 @@
-#[tokio::main(flavor = "current_thread")]
-async fn main() -> Result<(), lambda_http::Error> {
-    http_glue::serve(memory_inference::handler).await
-}

@@ -1,0 +1,288 @@
+//! The report of one run: every workload planned (or its error), as JSON and as a
+//! Markdown summary. Pure: the same run and prices give the same report, so a retry
+//! writes the same objects again.
+
+use planner::{cents, Catalog, HOURS_PER_MONTH};
+use serde::Serialize;
+use serde_json::Value;
+
+use super::document::Run;
+use crate::endpoint::plan::plan;
+use crate::response::{CandidateView, PlanAnswer, PricesView};
+use crate::{SERVICE_NAME, VERSION};
+
+/// The service that wrote a report.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Service {
+    name: &'static str,
+    version: &'static str,
+}
+
+/// One workload of a report: its plan, or why it could not be planned.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Entry {
+    /// Planned.
+    Planned {
+        /// The workload's name.
+        name: String,
+        /// Always `true`.
+        ok: bool,
+        /// Its plan.
+        plan: Box<PlanAnswer>,
+    },
+    /// Refused: a field error.
+    Failed {
+        /// The workload's name.
+        name: String,
+        /// Always `false`.
+        ok: bool,
+        /// The error's message.
+        error: String,
+        /// The field at fault, by its path in the document (`workloads[1].batch_size`).
+        field: Option<String>,
+    },
+}
+
+/// The JSON report of a run.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ReportJson {
+    /// The plan's name.
+    pub plan: String,
+    /// The schedule's time.
+    pub scheduled_time: String,
+    /// Its date.
+    pub scheduled_date: String,
+    service: Service,
+    /// The prices in force.
+    pub prices: PricesView,
+    /// Every workload, in document order.
+    pub workloads: Vec<Entry>,
+    /// Workloads that could not be planned.
+    pub failed: usize,
+    /// The cheapest fitting candidates' monthly prices together, USD to the cent.
+    pub total_usd_per_month: f64,
+}
+
+/// A run's report.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Report {
+    /// The full report: every workload's plan or error, the prices used, the total.
+    pub json: ReportJson,
+    /// One row per workload and the total.
+    pub markdown: String,
+    /// Workloads that could not be planned (a field error).
+    pub failed: usize,
+}
+
+impl Report {
+    /// The JSON report as the bucket stores it: pretty, keys sorted.
+    pub fn json_bytes(&self) -> Vec<u8> {
+        let value = serde_json::to_value(&self.json).unwrap_or(Value::Null);
+        serde_json::to_vec_pretty(&value).unwrap_or_default()
+    }
+}
+
+/// One workload's line of the summary.
+struct Line {
+    name: String,
+    model: String,
+    mode: String,
+    cheapest: Option<CandidateView>,
+    outcome: String,
+}
+
+/// Plans every workload of `run` with `catalog`'s prices.
+pub fn build(run: &Run, catalog: &Catalog) -> Report {
+    let mut entries = Vec::with_capacity(run.workloads.len());
+    let mut lines = Vec::with_capacity(run.workloads.len());
+    let mut failed = 0;
+    for (i, w) in run.workloads.iter().enumerate() {
+        let prefix = format!("workloads[{i}].");
+        match plan(&w.request, &prefix, catalog) {
+            Ok(answer) => {
+                lines.push(Line {
+                    name: w.name.clone(),
+                    model: answer
+                        .model
+                        .name
+                        .clone()
+                        .unwrap_or_else(|| "custom model".into()),
+                    mode: answer.mode.into(),
+                    outcome: answer.summary.clone(),
+                    cheapest: answer.cheapest.clone(),
+                });
+                entries.push(Entry::Planned {
+                    name: w.name.clone(),
+                    ok: true,
+                    plan: Box::new(answer),
+                });
+            }
+            Err(e) => {
+                failed += 1;
+                let text = |key: &str| {
+                    w.request
+                        .get(key)
+                        .and_then(Value::as_str)
+                        .unwrap_or("-")
+                        .to_owned()
+                };
+                lines.push(Line {
+                    name: w.name.clone(),
+                    model: text("model_name"),
+                    mode: text("mode"),
+                    cheapest: None,
+                    outcome: format!("error: {}", e.body.error),
+                });
+                entries.push(Entry::Failed {
+                    name: w.name.clone(),
+                    ok: false,
+                    error: e.body.error,
+                    field: e.body.field,
+                });
+            }
+        }
+    }
+    let total = cents(
+        lines
+            .iter()
+            .filter_map(|l| l.cheapest.as_ref()?.usd_per_month)
+            .sum(),
+    );
+    let json = ReportJson {
+        plan: run.name.clone(),
+        scheduled_time: run.scheduled_time.clone(),
+        scheduled_date: run.scheduled_date.clone(),
+        service: Service {
+            name: SERVICE_NAME,
+            version: VERSION,
+        },
+        prices: PricesView {
+            as_of: catalog.prices_as_of.clone(),
+            region: catalog.region.clone(),
+            source: catalog.price_source.clone(),
+            hours_per_month: HOURS_PER_MONTH,
+        },
+        workloads: entries,
+        failed,
+        total_usd_per_month: total,
+    };
+    Report {
+        markdown: markdown(run, catalog, &lines, total),
+        json,
+        failed,
+    }
+}
+
+/// A table cell: pipes escaped, newlines flattened.
+fn cell(text: &str) -> String {
+    text.replace('|', "\\|").replace(['\n', '\r'], " ")
+}
+
+fn markdown(run: &Run, catalog: &Catalog, lines: &[Line], total: f64) -> String {
+    let mut out = format!(
+        "# Cost plan `{}`, {}\n\nPrices: on-demand Linux in {}, as of {} ({}); {} hours a month.\n\n",
+        run.name,
+        run.scheduled_date,
+        catalog.region,
+        catalog.prices_as_of,
+        cell(&catalog.price_source),
+        HOURS_PER_MONTH
+    );
+    out += "| workload | model | mode | cheapest fitting instance | GPUs | $/month |\n";
+    out += "| --- | --- | --- | --- | ---: | ---: |\n";
+    for l in lines {
+        let row = match &l.cheapest {
+            Some(c) => format!(
+                "{} | {} x {} | {}",
+                cell(c.instance.as_deref().unwrap_or("(no instance type)")),
+                c.gpu_count,
+                cell(&c.gpu),
+                c.usd_per_month
+                    .map_or_else(|| "price unknown".to_owned(), |m| format!("{m:.2}"))
+            ),
+            None => format!("{} | - | -", cell(&l.outcome)),
+        };
+        out += &format!(
+            "| {} | {} | {} | {row} |\n",
+            cell(&l.name),
+            cell(&l.model),
+            cell(&l.mode)
+        );
+    }
+    out += &format!("| **total** | | | | | **{total:.2}** |\n");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::endpoint::cost_planner::document::read;
+    use serde_json::json;
+
+    fn json_of(report: &Report) -> Value {
+        serde_json::to_value(&report.json).unwrap()
+    }
+
+    fn run() -> Run {
+        read(&json!({
+            "plan": {"name": "daily", "workloads": [
+                {"name": "chat", "mode": "inference", "model_name": "Qwen3-0.6B",
+                 "batch_size": 8, "sequence_length": 4096},
+                {"name": "typo", "mode": "inference", "model_name": "Qwen3-0.6B",
+                 "batch_size": 0, "sequence_length": 4096},
+                {"name": "tune", "mode": "training", "model_name": "Qwen3-0.6B",
+                 "method": "lora", "batch_size": 4, "sequence_length": 2048}
+            ]},
+            "scheduled_time": "2026-11-26T06:00:00Z"
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_failing_workload_is_reported_and_the_others_planned() {
+        let report = build(&run(), Catalog::embedded());
+        assert_eq!(report.failed, 1);
+        let json = json_of(&report);
+        let w = json["workloads"].as_array().unwrap();
+        assert_eq!(
+            (
+                w[0]["ok"].as_bool(),
+                w[1]["ok"].as_bool(),
+                w[2]["ok"].as_bool()
+            ),
+            (Some(true), Some(false), Some(true))
+        );
+        assert_eq!(w[1]["field"], "workloads[1].batch_size");
+        let catalog = Catalog::embedded();
+        assert_eq!(json["prices"]["as_of"], catalog.prices_as_of.as_str());
+        let cheapest = |i: usize| w[i]["plan"]["cheapest"]["usd_per_month"].as_f64().unwrap();
+        let total = json["total_usd_per_month"].as_f64().unwrap();
+        assert!((total - cheapest(0) - cheapest(2)).abs() < 0.01);
+    }
+
+    #[test]
+    fn the_summary_has_a_row_per_workload_and_the_total() {
+        let report = build(&run(), Catalog::embedded());
+        let md = &report.markdown;
+        assert!(md.starts_with("# Cost plan `daily`, 2026-11-26"));
+        let as_of = &Catalog::embedded().prices_as_of;
+        assert!(md.contains(&format!("as of {as_of}")));
+        let rows: Vec<&str> = md.lines().filter(|l| l.starts_with("| ")).collect();
+        // Header, rule, three workloads, total.
+        assert_eq!(rows.len(), 2 + 3 + 1, "{md}");
+        assert!(
+            rows[2].starts_with("| chat | Qwen3-0.6B | inference | g4dn.xlarge"),
+            "{}",
+            rows[2]
+        );
+        assert!(rows[3].contains("error: workloads[1].batch_size"));
+        assert!(rows[5].starts_with("| **total**"));
+    }
+
+    #[test]
+    fn the_same_run_gives_the_same_report() {
+        let catalog = Catalog::embedded();
+        assert_eq!(build(&run(), catalog), build(&run(), catalog));
+    }
+}

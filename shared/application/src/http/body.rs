@@ -1,0 +1,50 @@
+//! Reading a JSON request body.
+
+use lambda_http::{Body, Request};
+use serde_json::{Map, Value};
+
+use calculator::limits::MAX_BODY_BYTES;
+
+use super::error::ApiError;
+
+/// The body as a JSON object: 413 when too large, 400 when empty, not JSON, or not an
+/// object.
+pub fn json_object(request: &Request) -> Result<Map<String, Value>, ApiError> {
+    let bytes: &[u8] = match request.body() {
+        Body::Empty => &[],
+        Body::Text(text) => text.as_bytes(),
+        Body::Binary(bytes) => bytes,
+        // Any future body kind is treated as absent.
+        #[allow(unreachable_patterns)]
+        _ => &[],
+    };
+    if bytes.len() > MAX_BODY_BYTES {
+        return Err(ApiError::payload_too_large(MAX_BODY_BYTES));
+    }
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::bad_request(
+            "request body is required: a JSON object",
+        ));
+    }
+    let value: Value = serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::bad_request(format!("Malformed JSON: {e}")))?;
+    match value {
+        Value::Object(map) => Ok(map),
+        other => Err(ApiError::bad_request(format!(
+            "request body must be a JSON object, not {}",
+            json_kind(&other)
+        ))),
+    }
+}
+
+/// Name of a JSON value's type, for messages.
+pub fn json_kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}

@@ -1,0 +1,53 @@
+//! An inference workload: the fields of `/api/memory/inference` (and of an inference
+//! plan) into the calculator's [`InferenceRequest`], read in the order the API
+//! documents them so that the first bad field is the one named. Defaults are
+//! [`InferenceRequest::new`]'s.
+
+use calculator::{InferenceRequest, Logits, Precision, Quantization};
+
+use super::engine::{self, Context};
+use super::fields::{
+    BATCH_SIZE, GROUP_SIZE, KV_CACHE_PRECISION, LOAD_MTP, LOGITS, MAX_NEW_TOKENS, NO_QUANTIZATION,
+    NUM_GPUS, PRECISION, QUANTIZATION, SEQUENCE_LENGTH, USE_FLASH_ATTENTION,
+};
+use super::{set, Fields};
+use crate::http::ApiError;
+
+/// `quantization`: a format name, or `none` for no named format.
+fn quantization(f: &Fields) -> Result<Option<Quantization>, ApiError> {
+    let parse = |t: &str| {
+        if t.trim().eq_ignore_ascii_case(NO_QUANTIZATION) {
+            Some(None)
+        } else {
+            <Quantization as calculator::Choice>::parse(t).map(Some)
+        }
+    };
+    Ok(f.choice_with(&QUANTIZATION, parse)?.flatten())
+}
+
+/// The inference request of `f`; `context` says whether a memory endpoint or a plan
+/// reads it (they differ in the engine's default and its GPU).
+pub(crate) fn read(f: &Fields, context: Context) -> Result<InferenceRequest, ApiError> {
+    let precision = f.choice::<Precision>(&PRECISION)?;
+    let quantization = quantization(f)?;
+    let group_size = f.uint(&GROUP_SIZE)?;
+    let kv_cache_precision = f.choice::<Precision>(&KV_CACHE_PRECISION)?;
+    let mut req = InferenceRequest::new(
+        f.required_uint(&BATCH_SIZE)?,
+        f.required_uint(&SEQUENCE_LENGTH)?,
+    );
+    req.precision = precision;
+    req.quantization = quantization;
+    req.group_size = group_size;
+    req.kv_cache_precision = kv_cache_precision;
+    set(&mut req.max_new_tokens, f.uint(&MAX_NEW_TOKENS)?);
+    set(&mut req.logits, f.choice::<Logits>(&LOGITS)?);
+    set(
+        &mut req.use_flash_attention,
+        f.boolean(&USE_FLASH_ATTENTION)?,
+    );
+    set(&mut req.load_mtp, f.boolean(&LOAD_MTP)?);
+    set(&mut req.num_gpus, f.uint(&NUM_GPUS)?);
+    req.engine = engine::read(f, context)?;
+    Ok(req)
+}

@@ -1,0 +1,105 @@
+//! Reading requests: the field table (`fields`), reading a JSON object through it
+//! (`reader`), and the typed requests each endpoint builds from its fields: the model
+//! (`model`), the workloads (`inference`, `training`, with the engine settings in
+//! `engine`), a plan (`plan`) and a compare (`compare`).
+
+mod compare;
+mod engine;
+pub mod fields;
+mod inference;
+mod model;
+mod plan;
+mod reader;
+mod training;
+
+pub use compare::read_compare;
+pub use engine::Context;
+pub use model::Resolved;
+pub use plan::{read_plan, PlanInput};
+pub use reader::{unknown_name, Fields};
+
+use calculator::{Choice, InferenceRequest, TrainingRequest, Unit};
+use serde_json::{Map, Value};
+
+use crate::http::ApiError;
+use fields::{Endpoint, UNIT};
+
+/// Which calculation a request asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Calculation {
+    /// `/api/memory/inference`
+    Inference,
+    /// `/api/memory/training`
+    Training,
+}
+
+impl Choice for Calculation {
+    const ALL: &'static [Calculation] = &[Calculation::Inference, Calculation::Training];
+
+    fn name(self) -> &'static str {
+        match self {
+            Calculation::Inference => "inference",
+            Calculation::Training => "training",
+        }
+    }
+}
+
+/// A memory request as read: the model, the workload and the answer's unit.
+pub struct MemoryRequest {
+    /// The model and how it was named.
+    pub resolved: Resolved,
+    /// The workload.
+    pub workload: Workload,
+    /// The unit of the answer's strings.
+    pub unit: Unit,
+}
+
+/// The workload of a memory request.
+pub enum Workload {
+    /// Serving.
+    Inference(InferenceRequest),
+    /// Training.
+    Training(TrainingRequest),
+}
+
+/// Reads one memory request object of `calc`: unknown fields refused (with a pointer
+/// to the endpoint a field belongs to), then the model, the unit and the workload, in
+/// the order the API documents them. `prefix` places field names in errors (`""` or
+/// `configurations[3].`); `default_unit` applies when the object has no `unit`.
+pub fn read_memory(
+    calc: Calculation,
+    map: &Map<String, Value>,
+    prefix: &str,
+    default_unit: Unit,
+) -> Result<MemoryRequest, ApiError> {
+    let f = Fields::new(map, prefix);
+    let endpoint = Endpoint::of(calc);
+    f.reject_unknown(&fields::names_of(endpoint), |key| {
+        fields::field(key)
+            .filter(|field| !field.on(endpoint))
+            .and_then(|field| field.belongs)
+    })?;
+    let resolved = model::resolve(&f)?;
+    let unit = unit(&f, default_unit)?;
+    let workload = match calc {
+        Calculation::Inference => Workload::Inference(inference::read(&f, Context::Memory)?),
+        Calculation::Training => Workload::Training(training::read(&f)?),
+    };
+    Ok(MemoryRequest {
+        resolved,
+        workload,
+        unit,
+    })
+}
+
+/// The `unit` field, `default` when absent.
+pub fn unit(f: &Fields, default: Unit) -> Result<Unit, ApiError> {
+    Ok(f.choice::<Unit>(&UNIT)?.unwrap_or(default))
+}
+
+/// Overrides a default with the value the request gave, if any.
+fn set<T>(slot: &mut T, given: Option<T>) {
+    if let Some(v) = given {
+        *slot = v;
+    }
+}

@@ -1,0 +1,189 @@
+//! Inference candidates: the smallest tensor-parallel degree that holds what is asked,
+//! and what vLLM (or transformers) holds on it.
+
+use calculator::{
+    estimate_inference, limits, max_batch_size, max_sequence_length, max_sequence_length_vllm,
+    serve_batch_defaults, CalcError, Engine, InferenceEstimate, InferenceRequest, VllmSettings,
+    Warning, WarningCode, Workload as FitWorkload,
+};
+
+use super::setting::{gb, too_large, Setting};
+use super::types::{Candidate, Estimate, Parallelism};
+use super::{Outcome, TENSOR_PARALLEL_DEGREES};
+
+impl Setting<'_> {
+    /// Inference: the smallest tensor-parallel degree at which the requirement is met
+    /// (a replica holds `batch_size` requests, or the candidate holds
+    /// `concurrent_sequences`), which leaves the most replicas and the least
+    /// all-reduce traffic; when none meets it, the largest valid degree, with what it
+    /// lacks.
+    pub fn inference(&self, base: &InferenceRequest) -> Result<Outcome, CalcError> {
+        let mut best: Option<(Candidate, InferenceRequest)> = None;
+        for tp in TENSOR_PARALLEL_DEGREES
+            .into_iter()
+            .filter(|t| self.count.is_multiple_of(*t))
+        {
+            let mut r = base.clone();
+            r.num_gpus = tp;
+            let replicas = self.count / tp;
+            let mut notes = Vec::new();
+            let need = self.per_replica(&r, replicas);
+            if let Engine::Vllm(s) = &mut r.engine {
+                s.gpu_memory = self.usable;
+                s.gpu_name = Some(self.gpu.name.clone());
+                s.gpu_memory_utilization = self.utilization();
+                notes.extend(self.raise_max_num_seqs(s, need));
+            }
+            let e = match estimate_inference(self.model, &r) {
+                Ok(e) => e,
+                // A degree the heads do not divide: the next one may.
+                Err(CalcError::InvalidField { ref field, .. }) if field == "num_gpus" => continue,
+                // Scheduler limits this GPU's defaults cannot take.
+                Err(CalcError::InvalidField { field, message }) if field.starts_with("max_num") => {
+                    return Ok(Outcome::Excluded(format!(
+                        "{}: {field}: {message}",
+                        self.gpu.name
+                    )))
+                }
+                Err(CalcError::TooLarge | CalcError::WeightsTooLarge) => {
+                    return Ok(Outcome::Excluded(too_large(self.gpu)))
+                }
+                Err(e) => return Err(e),
+            };
+            match self.support(&e) {
+                Ok(n) => notes.splice(0..0, n).for_each(drop),
+                Err(reason) => return Ok(Outcome::Excluded(reason)),
+            };
+            let mut c = self.candidate(
+                Parallelism::Tensor {
+                    tensor_parallel: tp,
+                    replicas,
+                },
+                Estimate::Inference(Box::new(e.clone())),
+            );
+            c.notes = notes;
+            self.judge_inference(&mut c, &r, &e, replicas)?;
+            let fits = c.fits;
+            best = Some((c, r));
+            if fits {
+                break;
+            }
+        }
+        let Some((mut c, r)) = best else {
+            let degrees: Vec<String> = TENSOR_PARALLEL_DEGREES.iter().map(u64::to_string).collect();
+            return Ok(Outcome::Excluded(format!(
+                "{}: no tensor-parallel degree in [{}] that divides {} GPUs also divides the model's attention heads",
+                self.gpu.name,
+                degrees.join(", "),
+                self.count
+            )));
+        };
+        // The longest context, a bisection, only for the degree chosen, holding what
+        // each replica must hold.
+        let replicas = self.count / r.num_gpus;
+        let mut r = r;
+        r.batch_size = self.per_replica(&r, replicas);
+        c.max_sequence_length = match &r.engine {
+            Engine::Vllm(_) => max_sequence_length_vllm(self.model, &r)?,
+            Engine::Transformers => {
+                max_sequence_length(self.model, FitWorkload::Inference(&r), self.budget())?
+            }
+        };
+        Ok(Outcome::Candidate(Box::new(c)))
+    }
+
+    /// Requests of the requested length one replica must hold: `batch_size`, or its
+    /// share of `concurrent_sequences`.
+    fn per_replica(&self, r: &InferenceRequest, replicas: u64) -> u64 {
+        match self.req.constraints.concurrent_sequences {
+            Some(t) => t.div_ceil(replicas),
+            None => r.batch_size,
+        }
+    }
+
+    /// Raises a defaulted `max_num_seqs` (and, if needed, a defaulted
+    /// `max_num_batched_tokens`) to what a replica must hold, as an operator would pass
+    /// `--max-num-seqs`; says so. Given values are kept.
+    fn raise_max_num_seqs(&self, s: &mut VllmSettings, need: u64) -> Option<Warning> {
+        let (tokens, seqs, _) = serve_batch_defaults(self.usable, Some(&self.gpu.name));
+        if s.max_num_seqs.is_some() || need <= seqs {
+            return None;
+        }
+        let need = need.min(limits::MAX_NUM_SEQS.max);
+        s.max_num_seqs = Some(need);
+        if s.max_num_batched_tokens.is_none() && need > tokens {
+            s.max_num_batched_tokens = Some(need);
+        }
+        Some(Warning::new(
+            WarningCode::MaxNumSeqsRaised,
+            format!(
+                "max_num_seqs raised from vllm serve's default {seqs} to {need} (--max-num-seqs {need}) for the requests each replica holds"
+            ),
+        ))
+    }
+
+    fn judge_inference(
+        &self,
+        c: &mut Candidate,
+        r: &InferenceRequest,
+        e: &InferenceEstimate,
+        replicas: u64,
+    ) -> Result<(), CalcError> {
+        let tp = r.num_gpus;
+        let target = self.req.constraints.concurrent_sequences;
+        let per_replica = self.per_replica(r, replicas);
+        match &e.vllm {
+            Some(v) => {
+                c.max_batch_size = v.starts().then_some(v.max_sequences);
+                c.concurrent_sequences = Some(if v.starts() {
+                    v.max_sequences * replicas
+                } else {
+                    0
+                });
+                let need =
+                    v.non_kv_memory.0 as u128 + per_replica as u128 * v.request_kv_bytes.0 as u128;
+                let pool_holds = v.max_concurrency.floor() as u64;
+                if v.starts() && v.max_num_seqs < per_replica && pool_holds >= per_replica {
+                    c.missing = Some(format!(
+                        "max_num_seqs ({}) limits each replica to {} concurrent requests; the KV cache holds {pool_holds}: raise max_num_seqs to {per_replica}",
+                        v.max_num_seqs, v.max_num_seqs
+                    ));
+                } else if !v.starts() || v.max_sequences < per_replica {
+                    c.missing = Some(format!(
+                        "needs {} per GPU at TP {tp} for {per_replica} concurrent requests of {} tokens per replica {}",
+                        gb((need as f64 / self.utilization()).ceil() as u128),
+                        v.max_model_len,
+                        self.has()
+                    ));
+                } else if !v.headroom_suffices() {
+                    c.missing = Some(format!(
+                        "gpu_memory_utilization {} leaves {} per GPU, less than the CUDA context and CUDA graphs need ({})",
+                        self.utilization(),
+                        gb(v.headroom.0 as u128),
+                        gb(v.outside_budget.0 as u128)
+                    ));
+                } else {
+                    c.fits = true;
+                }
+            }
+            None => {
+                let budget = self.budget();
+                let w = FitWorkload::Inference(r);
+                c.max_batch_size = max_batch_size(self.model, w, budget)?;
+                c.concurrent_sequences = c.max_batch_size.map(|b| b * replicas);
+                let fits_target =
+                    c.concurrent_sequences.unwrap_or(0) >= target.unwrap_or(r.batch_size);
+                if e.inference_memory <= budget && fits_target {
+                    c.fits = true;
+                } else {
+                    c.missing = Some(format!(
+                        "needs {} per GPU at TP {tp} {}",
+                        gb((e.inference_memory.0 as f64 / self.utilization()).ceil() as u128),
+                        self.has()
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,196 @@
+//! Planning one workload: which instances (or GPUs) hold it, how it is split over
+//! their GPUs, what that leaves, and what it costs. Every memory figure comes from the
+//! calculator; this module only chooses settings and compares. Methodology §11.
+//!
+//! - `types`: the request and the answer;
+//! - `setting`: one GPU in one count, and what its hardware runs;
+//! - `inference`: the tensor-parallel split and what vLLM holds on it;
+//! - `training`: data parallel over every GPU of the candidate.
+
+mod inference;
+mod setting;
+mod training;
+mod types;
+
+pub use types::{
+    Candidate, Constraints, CustomGpu, Estimate, Excluded, Parallelism, Plan, PlanRequest, Workload,
+};
+
+use calculator::{check_inference, check_training, CalcError, Model};
+
+use crate::catalog::{Catalog, Gpu, Platform};
+use setting::Setting;
+
+/// Tensor-parallel degrees tried, smallest first: vLLM's usual splits within one
+/// machine.
+pub const TENSOR_PARALLEL_DEGREES: [u64; 4] = [1, 2, 4, 8];
+
+/// GPU counts tried for a GPU that no catalog instance carries (a custom GPU, or one
+/// named in `gpus`), up to `max_gpus`: the counts a tensor-parallel replica can have.
+const GPU_COUNTS: [u64; 4] = TENSOR_PARALLEL_DEGREES;
+
+/// What one GPU (in the counts tried) comes to: a candidate, or why it cannot run the
+/// workload at all.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum Outcome {
+    /// A candidate, fitting or with what it lacks.
+    Candidate(Box<Candidate>),
+    /// The GPU cannot run the workload: the reason.
+    Excluded(String),
+}
+
+/// Plans `req` for `model` over `catalog` (its prices as given). Fails only when the
+/// workload itself is invalid (a field error, as the memory endpoints give): the
+/// request is checked on its own first ([`check_inference`], [`check_training`]).
+pub fn plan(model: &Model, req: &PlanRequest, catalog: &Catalog) -> Result<Plan, CalcError> {
+    match &req.workload {
+        Workload::Inference(r) => check_inference(model, r)?,
+        Workload::Training(r) => check_training(model, r)?,
+    }
+    let mut candidates = Vec::new();
+    let mut excluded = Vec::new();
+    for (gpu, instance, counts) in places(req, catalog) {
+        match evaluate(model, req, &gpu, instance.as_ref(), &counts)? {
+            Outcome::Candidate(c) => candidates.push(*c),
+            Outcome::Excluded(reason) => excluded.push(Excluded {
+                gpu: gpu.name.clone(),
+                instance: instance.map(|i| i.0),
+                reason,
+            }),
+        }
+    }
+    candidates.sort_by(|a, b| {
+        b.fits
+            .cmp(&a.fits)
+            .then(price_order(a.usd_per_hour, b.usd_per_hour))
+            .then(a.gpu_count.cmp(&b.gpu_count))
+            .then(a.gpu.cmp(&b.gpu))
+    });
+    Ok(Plan {
+        candidates,
+        excluded,
+        prices_as_of: catalog.prices_as_of.clone(),
+        region: catalog.region.clone(),
+        price_source: catalog.price_source.clone(),
+    })
+}
+
+fn price_order(a: Option<f64>, b: Option<f64>) -> std::cmp::Ordering {
+    match (a, b) {
+        (Some(a), Some(b)) => a.total_cmp(&b),
+        (Some(_), None) => std::cmp::Ordering::Less,
+        (None, Some(_)) => std::cmp::Ordering::Greater,
+        (None, None) => std::cmp::Ordering::Equal,
+    }
+}
+
+/// An instance's name and price, or the per-GPU price of a GPU without one.
+type Place = (String, Option<f64>);
+
+/// Every (GPU, instance, GPU counts) to evaluate, after the constraints.
+fn places(req: &PlanRequest, catalog: &Catalog) -> Vec<(Gpu, Option<Place>, Vec<u64>)> {
+    let c = &req.constraints;
+    let named =
+        |list: &[String], name: &str| list.iter().any(|n| n.trim().eq_ignore_ascii_case(name));
+    let max_gpus = c.max_gpus.unwrap_or(u64::MAX);
+    let mut out = Vec::new();
+    for instance in &catalog.instances {
+        let Some(gpu) = catalog.gpu(&instance.gpu) else {
+            continue;
+        };
+        let by_gpu = c.gpus.is_empty() || named(&c.gpus, &gpu.name);
+        let by_instance = c.instance_types.is_empty() || named(&c.instance_types, &instance.name);
+        // Accelerators that are not CUDA GPUs only when asked for by name.
+        let asked = named(&c.gpus, &gpu.name) || named(&c.instance_types, &instance.name);
+        if by_gpu
+            && by_instance
+            && instance.gpu_count <= max_gpus
+            && (gpu.platform == Platform::Cuda || asked)
+        {
+            out.push((
+                gpu.clone(),
+                Some((instance.name.clone(), instance.usd_per_hour)),
+                vec![instance.gpu_count],
+            ));
+        }
+    }
+    if !c.instance_types.is_empty() {
+        return out;
+    }
+    let counts: Vec<u64> = GPU_COUNTS.into_iter().filter(|n| *n <= max_gpus).collect();
+    // Named catalog GPUs that no instance carries (each once), and the request's own.
+    let mut seen: Vec<&str> = Vec::new();
+    for name in &c.gpus {
+        if let Some(gpu) = catalog.gpu(name) {
+            if catalog.instances_of(&gpu.name).next().is_none()
+                && !seen.contains(&gpu.name.as_str())
+            {
+                seen.push(&gpu.name);
+                out.push((gpu.clone(), None, counts.clone()));
+            }
+        }
+    }
+    for custom in &req.custom_gpus {
+        if c.gpus.is_empty() || named(&c.gpus, &custom.name) {
+            out.push((custom.to_gpu(), None, counts.clone()));
+        }
+    }
+    out
+}
+
+/// One candidate for `gpu`: the first GPU count (and parallelism) that fits, or the
+/// largest tried with what it lacks; excluded when the GPU cannot run the workload.
+fn evaluate(
+    model: &Model,
+    req: &PlanRequest,
+    gpu: &Gpu,
+    instance: Option<&Place>,
+    counts: &[u64],
+) -> Result<Outcome, CalcError> {
+    let Some((usable, _)) = gpu.usable_memory else {
+        return Ok(Outcome::Excluded(format!(
+            "{}: the catalog has no driver-reported memory for it",
+            gpu.name
+        )));
+    };
+    let mut last = None;
+    for &count in counts {
+        let price = match instance {
+            Some((_, p)) => *p,
+            None => custom_price(req, gpu).map(|p| p * count as f64),
+        };
+        let setting = Setting {
+            model,
+            req,
+            gpu,
+            usable,
+            count,
+        };
+        let outcome = match &req.workload {
+            Workload::Inference(r) => setting.inference(r)?,
+            Workload::Training(r) => setting.training(r)?,
+        };
+        let mut candidate = match outcome {
+            Outcome::Candidate(c) => c,
+            excluded => return Ok(excluded),
+        };
+        candidate.instance = instance.map(|i| i.0.clone());
+        candidate.usd_per_hour = price;
+        let fits = candidate.fits;
+        last = Some(candidate);
+        if fits {
+            break;
+        }
+    }
+    Ok(match last {
+        Some(c) => Outcome::Candidate(c),
+        None => Outcome::Excluded(format!("{}: no GPU count within max_gpus", gpu.name)),
+    })
+}
+
+fn custom_price(req: &PlanRequest, gpu: &Gpu) -> Option<f64> {
+    req.custom_gpus
+        .iter()
+        .find(|c| c.name.eq_ignore_ascii_case(&gpu.name))
+        .and_then(|c| c.usd_per_hour)
+}

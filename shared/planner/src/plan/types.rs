@@ -1,0 +1,242 @@
+//! The planner's request and answer: what is planned, under which constraints, and
+//! each candidate with its split, memory, capacity and price.
+
+use calculator::{
+    Bytes, Framework, InferenceEstimate, InferenceRequest, TrainingEstimate, TrainingRequest,
+    VllmCapacity, Warning,
+};
+
+use crate::catalog::{Gpu, MemorySource, Platform};
+use crate::prices::HOURS_PER_MONTH;
+
+/// What is being planned.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Workload {
+    /// Serving: one model replica per `tensor_parallel` GPUs.
+    Inference(InferenceRequest),
+    /// Training: data-parallel over every GPU of the instance.
+    Training(TrainingRequest),
+}
+
+/// A GPU the request defines.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CustomGpu {
+    /// Its name (must not be a catalog name).
+    pub name: String,
+    /// Memory of one GPU, in bytes.
+    pub memory: Bytes,
+    /// Price of one GPU, USD per hour.
+    pub usd_per_hour: Option<f64>,
+    /// Memory bandwidth, GB/s.
+    pub bandwidth_gbps: Option<f64>,
+}
+
+impl CustomGpu {
+    pub(crate) fn to_gpu(&self) -> Gpu {
+        Gpu {
+            name: self.name.clone(),
+            platform: Platform::Cuda,
+            memory_vendor_stated: None,
+            usable_memory: Some((self.memory, MemorySource::Request)),
+            bandwidth_gbps: self.bandwidth_gbps,
+            bf16_dense_tflops: None,
+            fp16_dense_tflops: None,
+            fp8_supported: true,
+            compute_capability: None,
+            unverified: Vec::new(),
+            custom: true,
+        }
+    }
+}
+
+/// Limits on the candidates.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Constraints {
+    /// GPU names to consider (catalog or custom); empty for every CUDA GPU that an
+    /// instance carries.
+    pub gpus: Vec<String>,
+    /// Instance types to consider; empty for all.
+    pub instance_types: Vec<String>,
+    /// Most GPUs one candidate may have.
+    pub max_gpus: Option<u64>,
+    /// Share of each GPU's memory the workload may use (vLLM's
+    /// `gpu_memory_utilization`); the rest is headroom.
+    pub gpu_memory_utilization: f64,
+    /// Sequences of the requested length the whole candidate must hold at once
+    /// (inference); `None`: one replica must hold `batch_size`.
+    pub concurrent_sequences: Option<u64>,
+}
+
+/// A planning request.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PlanRequest {
+    /// The workload, with the engine settings other than the GPU's.
+    pub workload: Workload,
+    /// Which candidates to consider.
+    pub constraints: Constraints,
+    /// GPUs defined by the request.
+    pub custom_gpus: Vec<CustomGpu>,
+}
+
+/// How a candidate runs the workload.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Parallelism {
+    /// Inference: `replicas` copies of the model, each over `tensor_parallel` GPUs.
+    Tensor {
+        /// GPUs per replica.
+        tensor_parallel: u64,
+        /// Replicas the candidate holds.
+        replicas: u64,
+    },
+    /// Training: data parallel over `gpus`, with the request's framework.
+    Data {
+        /// Data-parallel GPUs.
+        gpus: u64,
+        /// The training framework, as resolved.
+        framework: Framework,
+        /// DeepSpeed's ZeRO stage (0 for the other frameworks).
+        zero_stage: u8,
+    },
+}
+
+/// The calculator's answer for a candidate's setting.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Estimate {
+    /// Per GPU, for one replica.
+    Inference(Box<InferenceEstimate>),
+    /// Per GPU.
+    Training(TrainingEstimate),
+}
+
+impl Estimate {
+    /// Memory one GPU holds, in bytes.
+    pub fn per_gpu(&self) -> Bytes {
+        match self {
+            Estimate::Inference(e) => e.inference_memory,
+            Estimate::Training(e) => e.training_memory,
+        }
+    }
+
+    /// vLLM's start-up report, for the vLLM engine.
+    pub fn vllm(&self) -> Option<&VllmCapacity> {
+        match self {
+            Estimate::Inference(e) => e.vllm.as_ref(),
+            Estimate::Training(_) => None,
+        }
+    }
+}
+
+/// One candidate: an instance type, or a count of GPUs that no instance carries.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Candidate {
+    /// Instance type; `None` for GPUs without a catalog instance.
+    pub instance: Option<String>,
+    /// The GPU.
+    pub gpu: String,
+    /// GPUs in the candidate.
+    pub gpu_count: u64,
+    /// Whether the workload fits (and, for inference, vLLM starts and holds the
+    /// requested sequences).
+    pub fits: bool,
+    /// How it is split.
+    pub parallelism: Parallelism,
+    /// Memory one GPU offers, in bytes (what its driver reports).
+    pub usable_memory: Bytes,
+    /// The GPU's memory bandwidth, GB/s, when known.
+    pub bandwidth_gbps: Option<f64>,
+    /// `gpu_memory_utilization × usable_memory`, in bytes.
+    pub budget: Bytes,
+    /// The estimate at the chosen parallelism.
+    pub estimate: Estimate,
+    /// Largest batch (inference: per replica, concurrent requests of the requested
+    /// length; training: micro-batch per GPU) that fits.
+    pub max_batch_size: Option<u64>,
+    /// Longest sequence that fits at the requested batch.
+    pub max_sequence_length: Option<u64>,
+    /// Inference: concurrent requests of the requested length the whole candidate
+    /// holds (replicas × per-replica capacity).
+    pub concurrent_sequences: Option<u64>,
+    /// Price, USD per hour.
+    pub usd_per_hour: Option<f64>,
+    /// What is missing, when it does not fit.
+    pub missing: Option<String>,
+    /// Hardware notes (dtype fallbacks, weight-only kernels, raised limits).
+    pub notes: Vec<Warning>,
+}
+
+impl Candidate {
+    /// Price, USD per month of [`HOURS_PER_MONTH`].
+    pub fn usd_per_month(&self) -> Option<f64> {
+        self.usd_per_hour.map(|p| p * HOURS_PER_MONTH)
+    }
+
+    /// What one GPU holds, in bytes.
+    pub fn memory_per_gpu(&self) -> Bytes {
+        self.estimate.per_gpu()
+    }
+}
+
+/// A GPU or instance left out, and why.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Excluded {
+    /// The GPU.
+    pub gpu: String,
+    /// The instance, if one.
+    pub instance: Option<String>,
+    /// Why it cannot run the workload.
+    pub reason: String,
+}
+
+/// A plan: candidates (fitting ones first, cheapest first), what was left out, and the
+/// prices' provenance.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Plan {
+    /// Every candidate considered.
+    pub candidates: Vec<Candidate>,
+    /// GPUs and instances that cannot run the workload at all.
+    pub excluded: Vec<Excluded>,
+    /// Date of the prices.
+    pub prices_as_of: String,
+    /// Region of the prices.
+    pub region: String,
+    /// Where the prices come from.
+    pub price_source: String,
+}
+
+impl Plan {
+    /// The cheapest fitting candidate with a price, else the first fitting one.
+    pub fn cheapest(&self) -> Option<&Candidate> {
+        self.candidates.iter().find(|c| c.fits)
+    }
+
+    /// One sentence: the cheapest fit, or what the closest candidate lacks.
+    pub fn summary(&self) -> String {
+        if let Some(c) = self.cheapest() {
+            let place = c
+                .instance
+                .as_deref()
+                .unwrap_or("GPUs without an instance type");
+            let price = c
+                .usd_per_month()
+                .map_or_else(|| "price unknown".to_owned(), |m| format!("${m:.0}/month"));
+            return format!("{place}: {} x {}, {price}", c.gpu_count, c.gpu);
+        }
+        match self
+            .candidates
+            .iter()
+            .max_by_key(|c| c.usable_memory.0 * c.gpu_count)
+        {
+            Some(c) => format!(
+                "nothing fits; the largest candidate, {} x {}{}, {}",
+                c.gpu_count,
+                c.gpu,
+                c.instance
+                    .as_deref()
+                    .map(|i| format!(" ({i})"))
+                    .unwrap_or_default(),
+                c.missing.as_deref().unwrap_or("does not fit")
+            ),
+            None => "nothing fits: no candidate GPU can run this workload".into(),
+        }
+    }
+}

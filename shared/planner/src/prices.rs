@@ -1,0 +1,158 @@
+//! Prices: the month they are quoted for, and price lists that replace the catalog's
+//! (a request's `prices`, the cost planner's `prices.json`).
+
+use calculator::limits::MAX_USD_PER_HOUR;
+use calculator::CalcError;
+
+use crate::catalog::Catalog;
+
+/// Hours in the month that prices are quoted for (AWS's convention: 365 × 24 / 12).
+pub const HOURS_PER_MONTH: f64 = 730.0;
+
+/// USD per month of [`HOURS_PER_MONTH`] at `usd_per_hour`, to the cent: how every
+/// answer states a monthly price.
+pub fn usd_per_month(usd_per_hour: f64) -> f64 {
+    cents(usd_per_hour * HOURS_PER_MONTH)
+}
+
+/// An amount of USD rounded to the cent.
+pub fn cents(usd: f64) -> f64 {
+    (usd * 100.0).round() / 100.0
+}
+
+/// Prices that replace the catalog's, in the catalog's own shape:
+/// `{"prices_as_of": "...", "region": "...", "instances": [{"instance": "...",
+/// "on_demand_usd_per_hour": 1.0}]}`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PriceList {
+    /// The date of the prices.
+    pub as_of: String,
+    /// Their region.
+    pub region: String,
+    /// `(instance type, USD per hour)`.
+    pub prices: Vec<(String, f64)>,
+    /// Where they come from, for answers (`s3://bucket/prices.json`).
+    pub source: String,
+}
+
+impl PriceList {
+    /// Reads a price document. Every instance must be in `catalog`; `source` names the
+    /// document in errors and answers. Errors name the field (`instances[2].instance`).
+    pub fn parse(text: &str, source: &str, catalog: &Catalog) -> Result<PriceList, CalcError> {
+        let value: serde_json::Value = serde_json::from_str(text)
+            .map_err(|e| CalcError::field(source, format!("is not valid JSON: {e}")))?;
+        let text_field = |key: &str| -> Result<String, CalcError> {
+            value
+                .get(key)
+                .and_then(|v| v.as_str())
+                .filter(|s| !s.trim().is_empty() && s.len() <= 64)
+                .map(str::to_owned)
+                .ok_or_else(|| {
+                    CalcError::field(
+                        format!("{source}.{key}"),
+                        "must be a string of 1 to 64 characters",
+                    )
+                })
+        };
+        let as_of = text_field("prices_as_of")?;
+        let region = text_field("region")?;
+        let rows = value
+            .get("instances")
+            .and_then(|v| v.as_array())
+            .ok_or_else(|| CalcError::field(format!("{source}.instances"), "must be an array"))?;
+        let mut prices = Vec::with_capacity(rows.len());
+        for (i, row) in rows.iter().enumerate() {
+            let at = |key: &str| format!("{source}.instances[{i}].{key}");
+            let name = row
+                .get("instance")
+                .and_then(|v| v.as_str())
+                .ok_or_else(|| CalcError::field(at("instance"), "must be a string"))?;
+            let known = catalog.instance(name).ok_or_else(|| {
+                CalcError::field(at("instance"), format!("'{name}' is not in the catalog"))
+            })?;
+            let price = row
+                .get("on_demand_usd_per_hour")
+                .and_then(|v| v.as_f64())
+                .filter(|p| p.is_finite() && *p >= 0.0 && *p <= MAX_USD_PER_HOUR)
+                .ok_or_else(|| {
+                    CalcError::field(
+                        at("on_demand_usd_per_hour"),
+                        format!("must be a number from 0 to {MAX_USD_PER_HOUR}"),
+                    )
+                })?;
+            prices.push((known.name.clone(), price));
+        }
+        Ok(PriceList {
+            as_of,
+            region,
+            prices,
+            source: source.into(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn price_lists_replace_prices_and_date() {
+        let c = Catalog::embedded();
+        let text = r#"{"prices_as_of": "2026-11-01", "region": "us-east-1",
+            "instances": [{"instance": "p5.48xlarge", "on_demand_usd_per_hour": 40.5}]}"#;
+        let list = PriceList::parse(text, "prices.json", c).unwrap();
+        let updated = c.with_prices(&list);
+        assert_eq!(
+            updated.instance("p5.48xlarge").unwrap().usd_per_hour,
+            Some(40.5)
+        );
+        assert_eq!(
+            updated.instance("p4d.24xlarge").unwrap().usd_per_hour,
+            c.instance("p4d.24xlarge").unwrap().usd_per_hour
+        );
+        // A partial list keeps the catalog's date and says which prices are whose.
+        assert_eq!(updated.prices_as_of, "2026-07-20");
+        assert_eq!(
+            updated.price_source,
+            "prices.json (as of 2026-11-01) for 1 of the instance types; embedded catalog (as of 2026-07-20) for the other 26"
+        );
+        // A full one replaces the date.
+        let all: Vec<String> = c
+            .instances
+            .iter()
+            .map(|i| {
+                format!(
+                    r#"{{"instance": "{}", "on_demand_usd_per_hour": 1}}"#,
+                    i.name
+                )
+            })
+            .collect();
+        let text = format!(
+            r#"{{"prices_as_of": "2026-11-02", "region": "us-east-1", "instances": [{}]}}"#,
+            all.join(",")
+        );
+        let full = c.with_prices(&PriceList::parse(&text, "prices.json", c).unwrap());
+        assert_eq!(
+            (full.prices_as_of.as_str(), full.price_source.as_str()),
+            ("2026-11-02", "prices.json")
+        );
+    }
+
+    #[test]
+    fn bad_price_lists_name_the_field() {
+        let c = Catalog::embedded();
+        let err = |text: &str| {
+            PriceList::parse(text, "prices.json", c)
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(err("{").starts_with("prices.json: is not valid JSON"));
+        assert!(err(r#"{"region": "x", "instances": []}"#).starts_with("prices.json.prices_as_of"));
+        let unknown = r#"{"prices_as_of": "d", "region": "r",
+            "instances": [{"instance": "x1.huge", "on_demand_usd_per_hour": 1}]}"#;
+        assert!(err(unknown).starts_with("prices.json.instances[0].instance: 'x1.huge'"));
+        let negative = r#"{"prices_as_of": "d", "region": "r",
+            "instances": [{"instance": "p5.48xlarge", "on_demand_usd_per_hour": -1}]}"#;
+        assert!(err(negative).starts_with("prices.json.instances[0].on_demand_usd_per_hour"));
+    }
+}

@@ -1,0 +1,298 @@
+//! The planner on the embedded catalog: which split each candidate gets, what it
+//! holds, what it lacks, what runs where, and what a plan refuses.
+
+use calculator::{
+    resolve_name, Bytes, Engine, Framework, InferenceRequest, Model, Precision, RegistryEntry,
+    TrainingRequest, VllmSettings, WarningCode,
+};
+use planner::{
+    plan, Candidate, Catalog, Constraints, CustomGpu, Parallelism, Plan, PlanRequest, Workload,
+    HOURS_PER_MONTH,
+};
+
+fn model(name: &str) -> Model {
+    resolve_name(name).unwrap().model.into_owned()
+}
+
+fn serving(batch: u64, len: u64) -> InferenceRequest {
+    let mut r = InferenceRequest::new(batch, len);
+    r.engine = Engine::Vllm(VllmSettings::new(Bytes(0)));
+    r
+}
+
+fn request(workload: Workload, edit: impl FnOnce(&mut Constraints)) -> PlanRequest {
+    let mut constraints = Constraints {
+        gpus: vec![],
+        instance_types: vec![],
+        max_gpus: None,
+        gpu_memory_utilization: 0.9,
+        concurrent_sequences: None,
+    };
+    edit(&mut constraints);
+    PlanRequest {
+        workload,
+        constraints,
+        custom_gpus: vec![],
+    }
+}
+
+fn run(model_name: &str, req: &PlanRequest) -> Plan {
+    plan(&model(model_name), req, Catalog::embedded()).unwrap()
+}
+
+fn row<'a>(p: &'a Plan, instance: &str) -> &'a Candidate {
+    p.candidates
+        .iter()
+        .find(|c| c.instance.as_deref() == Some(instance))
+        .unwrap_or_else(|| panic!("no row for {instance}"))
+}
+
+fn tensor(c: &Candidate) -> (u64, u64) {
+    match c.parallelism {
+        Parallelism::Tensor {
+            tensor_parallel,
+            replicas,
+        } => (tensor_parallel, replicas),
+        Parallelism::Data { .. } => panic!("inference rows are tensor parallel"),
+    }
+}
+
+#[test]
+fn the_smallest_degree_that_meets_the_requirement_is_chosen() {
+    // 141 GB of weights: TP 2 holds one 8k request per replica, four replicas.
+    let one = run(
+        "Llama-3.1-70B",
+        &request(Workload::Inference(serving(1, 8192)), |_| {}),
+    );
+    let p5 = row(&one, "p5.48xlarge");
+    assert!(p5.fits);
+    assert_eq!(tensor(p5), (2, 4));
+    // A hundred concurrent requests need the KV space of four GPUs per replica.
+    let hundred = run(
+        "Llama-3.1-70B",
+        &request(Workload::Inference(serving(1, 8192)), |c| {
+            c.concurrent_sequences = Some(100)
+        }),
+    );
+    let p5 = row(&hundred, "p5.48xlarge");
+    assert_eq!(tensor(p5), (4, 2));
+    assert!(p5.concurrent_sequences.unwrap() >= 100);
+    let p = one;
+    // One H100 cannot hold the weights: what is missing is said in numbers.
+    let single = row(&p, "p5.4xlarge");
+    assert!(!single.fits);
+    let missing = single.missing.as_deref().unwrap();
+    assert!(
+        missing.starts_with("needs ") && missing.contains("at TP 1"),
+        "{missing}"
+    );
+}
+
+#[test]
+fn a_defaulted_max_num_seqs_is_raised_to_what_a_replica_holds() {
+    // 300 concurrent 512-token requests of Qwen3-0.6B fit one L4's KV pool, but
+    // vllm serve's default max_num_seqs on it is 256: the plan raises it and says so.
+    let p = run(
+        "Qwen3-0.6B",
+        &request(Workload::Inference(serving(1, 512)), |c| {
+            c.instance_types = vec!["g6.xlarge".into()];
+            c.concurrent_sequences = Some(300);
+        }),
+    );
+    let c = &p.candidates[0];
+    assert!(c.fits, "{:?}", c.missing);
+    assert_eq!(c.estimate.vllm().unwrap().max_num_seqs, 300);
+    assert!(
+        c.notes
+            .iter()
+            .any(|n| n.code == WarningCode::MaxNumSeqsRaised
+                && n.message.contains("--max-num-seqs 300")),
+        "{:?}",
+        c.notes
+    );
+    // A value the request gives is kept, and what it limits is said.
+    let mut given = serving(1, 512);
+    if let Engine::Vllm(s) = &mut given.engine {
+        s.max_num_seqs = Some(256);
+    }
+    let p = run(
+        "Qwen3-0.6B",
+        &request(Workload::Inference(given), |c| {
+            c.instance_types = vec!["g6.xlarge".into()];
+            c.concurrent_sequences = Some(300);
+        }),
+    );
+    let c = &p.candidates[0];
+    assert!(!c.fits);
+    assert!(
+        c.missing
+            .as_deref()
+            .unwrap()
+            .starts_with("max_num_seqs (256) limits"),
+        "{:?}",
+        c.missing
+    );
+}
+
+#[test]
+fn tensor_parallel_degrees_divide_the_heads() {
+    // Qwen2.5-7B: 28 query heads, 4 key/value heads: 8 divides neither.
+    let p = run(
+        "Qwen2.5-7B-Instruct",
+        &request(Workload::Inference(serving(1, 4096)), |c| {
+            c.instance_types = vec!["p5.48xlarge".into()];
+            c.concurrent_sequences = Some(100_000);
+        }),
+    );
+    let (tp, replicas) = tensor(&p.candidates[0]);
+    assert!(28 % tp == 0 && tp * replicas == 8 && tp < 8, "TP {tp}");
+}
+
+#[test]
+fn capacity_is_replicas_times_whole_requests_in_the_pool() {
+    let p = run(
+        "Llama-3.1-8B",
+        &request(Workload::Inference(serving(1, 8192)), |c| {
+            c.instance_types = vec!["g6e.12xlarge".into()]
+        }),
+    );
+    let c = &p.candidates[0];
+    let (tp, replicas) = tensor(c);
+    assert_eq!((tp, replicas), (1, 4));
+    let v = c.estimate.vllm().unwrap();
+    // 32 layers x 8 KV heads x 128 x 2 (K, V) x 2 bytes x 16 tokens per block.
+    let page_all_layers = 32 * 8 * 128 * 2 * 2 * 16;
+    assert_eq!(
+        v.num_blocks,
+        v.available_kv_cache_memory.0 / page_all_layers
+    );
+    assert_eq!(v.kv_cache_tokens, v.num_blocks * 16);
+    assert_eq!(v.max_sequences, v.num_blocks / (8192 / 16));
+    assert_eq!(c.concurrent_sequences, Some(4 * v.max_sequences));
+    assert_eq!(c.max_batch_size, Some(v.max_sequences));
+    // L40S (46,068 MiB, under 70 GiB): vllm serve's small default batch.
+    assert_eq!((v.max_num_batched_tokens, v.max_num_seqs), (2048, 256));
+}
+
+#[test]
+fn formats_run_where_a_kernel_exists() {
+    let fp8 = run(
+        "Qwen/Qwen3-8B-FP8",
+        &request(Workload::Inference(serving(1, 4096)), |_| {}),
+    );
+    let t4 = fp8
+        .excluded
+        .iter()
+        .find(|e| e.instance.as_deref() == Some("g4dn.xlarge"));
+    assert!(t4.unwrap().reason.contains("compute capability 7.5"));
+    let g5 = &row(&fp8, "g5.xlarge").notes[0];
+    assert_eq!(g5.code, WarningCode::KernelFallback);
+    assert!(g5.message.contains("weight"));
+    assert!(row(&fp8, "p5.4xlarge").notes.is_empty());
+    let bf16 = run(
+        "Qwen3-0.6B",
+        &request(Workload::Inference(serving(1, 4096)), |_| {}),
+    );
+    let t4 = &row(&bf16, "g4dn.xlarge").notes[0];
+    assert_eq!(t4.code, WarningCode::KernelFallback);
+    assert!(t4.message.contains("float16"));
+}
+
+#[test]
+fn a_workload_that_fits_nowhere_says_what_it_lacks() {
+    let p = run(
+        "Llama-3.1-405B",
+        &request(Workload::Inference(serving(1, 8192)), |c| {
+            c.max_gpus = Some(1)
+        }),
+    );
+    assert!(p.cheapest().is_none() && !p.candidates.is_empty());
+    assert!(p.candidates.iter().all(|c| c.missing.is_some()));
+    assert!(
+        p.summary()
+            .starts_with("nothing fits; the largest candidate"),
+        "{}",
+        p.summary()
+    );
+}
+
+#[test]
+fn training_is_data_parallel_over_the_instance() {
+    let mut r = TrainingRequest::new(1, 2048);
+    r.zero_stage = 3;
+    let p = run(
+        "Llama-3.1-8B",
+        &request(Workload::Training(r), |c| {
+            c.instance_types = vec!["p4de.24xlarge".into(), "g5.xlarge".into()]
+        }),
+    );
+    let a100 = row(&p, "p4de.24xlarge");
+    assert!(a100.fits);
+    assert_eq!(
+        a100.parallelism,
+        Parallelism::Data {
+            gpus: 8,
+            framework: Framework::Deepspeed,
+            zero_stage: 3
+        }
+    );
+    // The missing memory names the framework and its sharding.
+    let g5 = row(&p, "g5.xlarge");
+    assert!(
+        g5.missing
+            .as_deref()
+            .unwrap()
+            .contains("with DeepSpeed ZeRO stage 3"),
+        "{:?}",
+        g5.missing
+    );
+    assert!(a100.max_batch_size.unwrap() >= 1);
+    assert!(!row(&p, "g5.xlarge").fits);
+    assert!(p.candidates[0].fits, "fitting rows come first");
+}
+
+#[test]
+fn non_cuda_accelerators_only_when_named_and_custom_gpus_priced_per_gpu() {
+    let base = Workload::Inference(serving(1, 4096));
+    let all = run("Qwen3-0.6B", &request(base.clone(), |_| {}));
+    assert!(all.candidates.iter().all(|c| !c.gpu.starts_with("AWS")));
+    let named = run(
+        "Qwen3-0.6B",
+        &request(base.clone(), |c| {
+            c.gpus = vec!["AWS Inferentia2 (per chip)".into()]
+        }),
+    );
+    assert!(named.candidates.iter().all(|c| c.gpu.starts_with("AWS")));
+    assert!(named.candidates[0]
+        .notes
+        .iter()
+        .any(|n| n.code == WarningCode::OtherServingStack && n.message.contains("Neuron")));
+
+    let mut req = request(base, |c| c.gpus = vec!["lab-gpu".into()]);
+    req.custom_gpus = vec![CustomGpu {
+        name: "lab-gpu".into(),
+        memory: Bytes(24 << 30),
+        usd_per_hour: Some(0.5),
+        bandwidth_gbps: None,
+    }];
+    let custom = plan(&model("Qwen3-0.6B"), &req, Catalog::embedded()).unwrap();
+    let c = &custom.candidates[0];
+    assert_eq!(
+        (c.instance.as_deref(), c.gpu_count, c.usd_per_hour),
+        (None, 1, Some(0.5))
+    );
+    assert_eq!(c.usd_per_month(), Some(0.5 * HOURS_PER_MONTH));
+}
+
+#[test]
+fn invalid_workloads_are_field_errors() {
+    let mut r = serving(1, 4096);
+    r.kv_cache_precision = Some(Precision::Int4);
+    let err = plan(
+        &RegistryEntry::lookup("Qwen3-0.6B").unwrap().model,
+        &request(Workload::Inference(r), |_| {}),
+        Catalog::embedded(),
+    )
+    .unwrap_err();
+    assert!(err.to_string().starts_with("kv_cache_precision"), "{err}");
+}
