@@ -33,7 +33,7 @@ async fn catalog(store: Option<&ReportStore>) -> Result<Catalog, Error> {
         None => Ok(embedded.clone()),
         Some(text) => {
             let list = PriceList::parse(&text, &store.url(PRICES_KEY), embedded)?;
-            Ok(embedded.with_prices(&list))
+            Ok(list.applied_to(embedded))
         }
     }
 }

@@ -9,6 +9,7 @@ use std::collections::BTreeSet;
 use serde_json::{Map, Value};
 
 use crate::error::CalcError;
+use crate::limits;
 use crate::numbers::as_integer;
 use crate::warning::{Warning, WarningCode};
 
@@ -27,9 +28,6 @@ pub(crate) struct Common {
     /// `max_position_embeddings` (or its GPT-2 / Qwen-1 names), when stated.
     pub max_positions: Option<u64>,
 }
-
-/// Longest key compared with the keys the calculator reads, for typo warnings.
-const MAX_TYPO_KEY_CHARS: usize = 64;
 
 /// A nested config object and the path that names it in errors.
 pub(crate) type Nested<'a> = (&'a Map<String, Value>, String);
@@ -74,7 +72,7 @@ impl<'a> Keys<'a> {
         let looked_up = self.looked_up.borrow();
         self.map
             .keys()
-            .filter(|k| k.len() <= MAX_TYPO_KEY_CHARS && !looked_up.contains(k.as_str()))
+            .filter(|k| k.len() <= limits::MAX_TYPO_KEY_CHARS && !looked_up.contains(k.as_str()))
             .filter_map(|k| {
                 let near = looked_up.iter().find(|n| one_edit_apart(k, n))?;
                 Some(Warning::new(WarningCode::ConfigKeyTypo, format!(

@@ -68,6 +68,23 @@ pub const MAX_MODEL_NAME_CHARS: usize = 256;
 /// text is cut, and never searched for a near name.
 pub const ECHO_CHARS: usize = 64;
 
+/// Longest piece of a request's JSON value an error repeats (`got "xxx..."`).
+pub const ECHO_VALUE_CHARS: usize = 40;
+
+/// Most registry names an unknown model's answer suggests.
+pub const MAX_SUGGESTIONS: usize = 3;
+
+/// Longest config key compared with the keys the readers look for, for typo warnings
+/// (the comparison is linear in the length; no key the readers know is longer).
+pub const MAX_TYPO_KEY_CHARS: usize = 64;
+
+/// Largest patch, merge or channel count of a vision tower read: far above any
+/// tower's, and small enough that no product of the shapes can overflow.
+pub const MAX_VISION_SMALL: u64 = 1 << 10;
+
+/// Longest date, region or source text of a price list (`prices.json`).
+pub const MAX_PRICE_TEXT_CHARS: usize = 64;
+
 /// Most module names a checkpoint's exclusion lists are read for (`ignore`,
 /// `modules_to_not_convert`, ...); published checkpoints list a few dozen.
 pub const MAX_MODULE_NAMES: usize = 1024;

@@ -9,7 +9,7 @@ use crate::config::parse_config;
 use crate::error::CalcError;
 use crate::limits;
 use crate::linear::LinearKind;
-use crate::parameters::ParameterCounts;
+use crate::parameters::{layer_parameters, parameter_counts, ParameterCounts};
 use crate::precision::{MatrixShape, Precision, Quantization, WeightFormat};
 use crate::warning::{Warning, WarningCode};
 
@@ -82,7 +82,7 @@ impl Model {
     /// Derives shapes and counts from an architecture.
     pub fn from_architecture(arch: Architecture, warnings: Vec<Warning>) -> Model {
         let linears = arch.linear_groups();
-        let params = arch.parameter_counts(&linears);
+        let params = parameter_counts(&arch, &linears);
         Model {
             name: None,
             arch,
@@ -263,14 +263,14 @@ impl Model {
     /// Whether the parameter counts are the architecture's own (no `model_size`
     /// override).
     fn counts_from_architecture(&self) -> bool {
-        self.params.total == self.arch.parameter_counts(&self.linears).total
+        self.params.total == parameter_counts(&self.arch, &self.linears).total
     }
 
     /// Parameters of each decoder layer, first to last: what its blocks hold, or under a
     /// `model_size` override the override's even share per layer.
     pub fn layer_parameters(&self) -> Vec<u128> {
         if self.counts_from_architecture() {
-            self.arch.layer_parameters(&self.linears)
+            layer_parameters(&self.arch, &self.linears)
         } else {
             vec![self.params.dense_layer; self.arch.num_layers as usize]
         }

@@ -7,6 +7,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::error::CalcError;
+use crate::limits;
 use crate::model::Model;
 use crate::suggest::edit_distance;
 
@@ -131,7 +132,7 @@ fn suggestions(name: &str) -> Vec<String> {
     scored.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(b.1)));
     scored
         .into_iter()
-        .take(3)
+        .take(limits::MAX_SUGGESTIONS)
         .map(|(_, n)| n.to_owned())
         .collect()
 }

@@ -1,9 +1,12 @@
 //! The prefill's transient peak on toy models, to the byte (methodology §5): dense,
 //! MoE, latent attention, eager scores, logits, mixers, and tensor parallelism.
 
-use calculator::{estimate_inference, InferenceRequest, Method, Model, Optimizer};
+use calculator::{
+    estimate_inference, CalcError, InferenceEstimate, InferenceRequest, Logits, Method, Model,
+    Optimizer, Precision, Quantization,
+};
 use serde_json::{json, Value};
-use testkit::models::{merged, model, one_sequence};
+use testkit::models::{merged, model, one_sequence, registry_model};
 use testkit::toys::{
     bf16_training, inference, toy, toy_all_moe, toy_falcon, toy_mla, toy_moe, toy_qwen2_moe,
     training,
@@ -295,4 +298,114 @@ fn gated_and_side_by_side_attention_transients() {
         one_sequence(&falcon, 100).activation_memory.0,
         100 * (2 * 64 + attention) * 2
     );
+}
+
+fn run(name: &str, edit: impl FnOnce(&mut InferenceRequest)) -> InferenceEstimate {
+    let mut req = InferenceRequest::new(1, 4096);
+    edit(&mut req);
+    estimate_inference(registry_model(name), &req).unwrap()
+}
+
+#[test]
+fn weights_follow_precision() {
+    let p = 8_030_261_248u64;
+    assert_eq!(run("Llama-3.1-8B", |_| {}).model_weights.0, 2 * p);
+    let f32 = run("Llama-3.1-8B", |r| r.precision = Some(Precision::Float32));
+    assert_eq!(f32.model_weights.0, 4 * p);
+    assert_eq!(f32.kv_cache_precision, Precision::Float32);
+    let int4 = run("Llama-3.1-8B", |r| r.precision = Some(Precision::Int4));
+    // Embeddings and lm_head stay 16-bit: more than half a byte per parameter.
+    assert!(int4.model_weights.0 > p / 2 && int4.model_weights.0 < p * 3 / 4);
+    assert_eq!(int4.kv_cache_precision, Precision::Bfloat16);
+}
+
+#[test]
+fn kv_cache_counts_gqa_mla_and_windows() {
+    // Llama-3.1-8B: 32 layers x 8 KV heads x 128 x 2 x 2 bytes per token.
+    assert_eq!(
+        run("Llama-3.1-8B", |_| {}).kv_cache.0,
+        32 * 8 * 128 * 2 * 2 * 4096
+    );
+    // DeepSeek-V3: the latent 512 + rope 64 per layer and token (transformers 5 and
+    // vLLM alike).
+    assert_eq!(run("DeepSeek-V3", |_| {}).kv_cache.0, 61 * 576 * 2 * 4096);
+    // gemma-2-9b: half its 42 layers keep at most the 4096-token window.
+    let gemma = |tokens| {
+        run("gemma-2-9b-it", |r| r.sequence_length = tokens)
+            .kv_cache
+            .0
+    };
+    let per_token_layer = 8 * 256 * 2 * 2;
+    assert_eq!(gemma(8192), per_token_layer * (21 * 8192 + 21 * 4096));
+    // An fp8 cache is half a bf16 one.
+    let fp8 = run("Llama-3.1-8B", |r| {
+        r.kv_cache_precision = Some(Precision::Float8)
+    });
+    assert_eq!(fp8.kv_cache.0, 32 * 8 * 128 * 2 * 4096);
+}
+
+#[test]
+fn tensor_parallelism_splits_weights_and_heads() {
+    let one = run("Llama-3.1-70B", |_| {});
+    let four = run("Llama-3.1-70B", |r| r.num_gpus = 4);
+    assert_eq!(four.model_weights.0, one.model_weights.0.div_ceil(4));
+    assert_eq!(four.kv_cache.0, one.kv_cache.0 / 4);
+    // 8 KV heads over 16 GPUs: one replicated head each, with a warning.
+    let sixteen = run("Llama-3.1-70B", |r| r.num_gpus = 16);
+    assert_eq!(sixteen.kv_cache.0, one.kv_cache.0 / 8);
+    assert!(sixteen
+        .warnings
+        .iter()
+        .any(|w| w.message.contains("replica")));
+    let err = estimate_inference(registry_model("Llama-3.1-70B"), &{
+        let mut r = InferenceRequest::new(1, 128);
+        r.num_gpus = 3;
+        r
+    });
+    assert!(matches!(err, Err(CalcError::InvalidField { ref field, .. }) if field == "num_gpus"));
+}
+
+#[test]
+fn eager_attention_and_logits() {
+    let flash = run("Llama-3.1-8B", |_| {});
+    let eager = run("Llama-3.1-8B", |r| r.use_flash_attention = false);
+    assert!(eager.activation_memory.0 >= 32 * 4096 * 4096 * 8);
+    assert!(eager.activation_memory > flash.activation_memory);
+    // Scoring keeps every position's logits; a generating server the last.
+    let scoring = run("Llama-3.1-8B", |r| r.logits = Logits::All);
+    assert!(scoring.activation_memory.0 >= 4096 * 128_256 * 2);
+    assert!(flash.activation_memory < scoring.activation_memory);
+}
+
+#[test]
+fn gpt_oss_in_mxfp4_matches_the_published_checkpoints() {
+    // OpenAI's model card: checkpoint sizes 12.8 GiB (gpt-oss-20b) and 60.8 GiB
+    // (gpt-oss-120b), experts in MXFP4, everything else in bf16.
+    let gib = |name| {
+        let e = run(name, |r| r.quantization = Some(Quantization::Mxfp4));
+        assert_eq!(e.weight_format.precision, Precision::Int4);
+        e.model_weights.0 as f64 / (1u64 << 30) as f64
+    };
+    assert!(
+        (gib("gpt-oss-20b") - 12.8).abs() < 0.1,
+        "{}",
+        gib("gpt-oss-20b")
+    );
+    assert!(
+        (gib("gpt-oss-120b") - 60.8).abs() < 0.2,
+        "{}",
+        gib("gpt-oss-120b")
+    );
+}
+
+#[test]
+fn quantization_must_match_precision() {
+    let mut req = InferenceRequest::new(1, 128);
+    req.quantization = Some(Quantization::Awq);
+    req.precision = Some(Precision::Int8);
+    let err = estimate_inference(registry_model("Qwen3-8B"), &req).unwrap_err();
+    assert!(matches!(err, CalcError::InvalidField { ref field, .. } if field == "quantization"));
+    req.precision = None;
+    let e = estimate_inference(registry_model("Qwen3-8B"), &req).unwrap();
+    assert_eq!(e.weight_format.precision, Precision::Int4);
 }

@@ -34,6 +34,64 @@ const KNOWN_MISSES: &[(&str, f64, f64)] = &[
     ("qwen3-next-80b-a3b-h200-tp2", 6.2, 6.2),
 ];
 
+/// Every quantity of every row, with its error (in percent, absolute) when the table
+/// was last written: a regenerated table may not hide a larger one. A row or quantity
+/// not listed fails until it is added with its error.
+const RATCHET: &[(&str, &str, f64)] = &[
+    ("llama-3.1-8b-h100-tp1", "weights (GiB)", 0.2),
+    ("llama-3.1-8b-h100-tp1", "profile peak (GiB)", 0.5),
+    ("llama-3.1-8b-h100-tp1", "non-torch (GiB)", 0.0),
+    ("llama-3.1-8b-h100-tp1", "available KV (GiB)", 0.0),
+    ("llama-3.1-8b-h100-tp1", "KV tokens", 0.0),
+    ("llama-3.1-8b-h100-tp1", "max concurrency", 0.0),
+    ("llama-3.1-8b-h100-tp1", "CUDA graphs (GiB)", 9.9),
+    ("llama-3.1-8b-h100-tp1-fp8-kv", "weights (GiB)", 0.2),
+    ("llama-3.1-8b-h100-tp1-fp8-kv", "available KV (GiB)", 0.0),
+    ("llama-3.1-8b-h100-tp1-fp8-kv", "KV tokens", 0.0),
+    ("llama-3.1-8b-h100-tp1-float32", "weights (GiB)", 0.2),
+    ("llama-3.1-8b-h100-tp1-float32", "available KV (GiB)", 0.2),
+    ("llama-3.1-8b-h100-tp1-float32", "KV tokens", 0.2),
+    ("qwen2.5-7b-h100-tp1", "weights (GiB)", 0.5),
+    ("qwen2.5-7b-h100-tp1", "profile peak (GiB)", 0.7),
+    ("qwen2.5-7b-h100-tp1", "non-torch (GiB)", 4.2),
+    ("qwen2.5-7b-h100-tp1", "available KV (GiB)", 0.1),
+    ("qwen2.5-7b-h100-tp1", "KV tokens", 0.1),
+    ("qwen2.5-7b-h100-tp1-fp8-kv", "available KV (GiB)", 0.1),
+    ("qwen2.5-7b-h100-tp1-fp8-kv", "KV tokens", 0.1),
+    ("gemma-2-9b-h100-tp1", "weights (GiB)", 0.0),
+    ("gemma-2-9b-h100-tp1", "profile peak (GiB)", 1.9),
+    ("gemma-2-9b-h100-tp1", "non-torch (GiB)", 0.0),
+    ("gemma-2-9b-h100-tp1", "available KV (GiB)", 0.1),
+    ("gemma-2-9b-h100-tp1", "KV tokens", 0.1),
+    ("gemma-2-9b-h100-tp1", "max concurrency", 0.1),
+    ("gemma-2-9b-h100-tp1", "CUDA graphs (GiB)", 20.4),
+    ("gemma-3-27b-h100-tp1", "weights (GiB)", 2.2),
+    ("gemma-3-27b-h100-tp1", "profile peak (GiB)", 6.1),
+    ("gemma-3-27b-h100-tp1", "non-torch (GiB)", 3.8),
+    ("gemma-3-27b-h100-tp1", "available KV (GiB)", 7.1),
+    ("gemma-3-27b-h100-tp1", "KV tokens", 7.1),
+    ("gemma-3-27b-h100-tp1", "max concurrency", 7.1),
+    ("llama-3.3-70b-fp8-h100-tp2", "weights (GiB)", 0.1),
+    ("llama-3.3-70b-fp8-h100-tp2", "profile peak (GiB)", 6.5),
+    ("llama-3.3-70b-fp8-h100-tp2", "non-torch (GiB)", 2.3),
+    ("llama-3.3-70b-fp8-h100-tp2", "available KV (GiB)", 0.3),
+    ("llama-3.3-70b-fp8-h100-tp2", "KV tokens", 0.3),
+    ("llama-3.3-70b-fp8-h100-tp2", "max concurrency", 0.3),
+    ("llama-3.3-70b-fp8-h100-tp2", "CUDA graphs (GiB)", 39.7),
+    ("gpt-oss-20b-h100-tp2", "weights (GiB)", 8.6),
+    ("gpt-oss-20b-h100-tp2", "profile peak (GiB)", 1.9),
+    ("gpt-oss-20b-h100-tp2", "non-torch (GiB)", 3.8),
+    ("gpt-oss-20b-h100-tp2", "available KV (GiB)", 1.0),
+    ("gpt-oss-20b-h100-tp2", "KV tokens", 1.0),
+    ("gpt-oss-20b-h100-tp2", "max concurrency", 1.0),
+    ("qwen3-235b-a22b-fp8-h100-tp4", "available KV (GiB)", 46.2),
+    ("qwen3-235b-a22b-fp8-h100-tp4", "KV tokens", 47.9),
+    ("qwen3-next-80b-a3b-h200-tp2", "weights (GiB)", 0.1),
+    ("qwen3-next-80b-a3b-h200-tp2", "available KV (GiB)", 6.2),
+    ("qwen3-next-80b-a3b-h200-tp2", "KV tokens", 6.2),
+    ("qwen3-next-80b-a3b-h200-tp2", "max concurrency", 6.2),
+];
+
 struct Row {
     id: String,
     note: Option<String>,
@@ -205,4 +263,30 @@ fn every_pool_within_its_target_or_its_ratchet() {
             }
         }
     }
+}
+
+#[test]
+fn every_quantity_within_its_ratchet() {
+    let rows = rows();
+    let mut seen = 0;
+    for r in &rows {
+        for (name, printed, predicted) in comparisons(r) {
+            let err = error(printed, predicted).abs();
+            let Some((_, _, listed)) = RATCHET.iter().find(|(id, q, _)| *id == r.id && *q == name)
+            else {
+                panic!("{} {name}: not in RATCHET (error {err:.1}%)", r.id);
+            };
+            assert!(
+                err <= listed + 0.05,
+                "{}: {name} {err:.1}% got worse than {listed}%",
+                r.id
+            );
+            seen += 1;
+        }
+    }
+    assert_eq!(
+        seen,
+        RATCHET.len(),
+        "RATCHET lists rows or quantities the data lacks"
+    );
 }

@@ -1,10 +1,10 @@
 //! Prices: the month they are quoted for, and price lists that replace the catalog's
 //! (a request's `prices`, the cost planner's `prices.json`).
 
-use calculator::limits::MAX_USD_PER_HOUR;
+use calculator::limits::{MAX_PRICE_TEXT_CHARS, MAX_USD_PER_HOUR};
 use calculator::CalcError;
 
-use crate::catalog::Catalog;
+use crate::catalog::{Catalog, Instance};
 
 /// Hours in the month that prices are quoted for (AWS's convention: 365 × 24 / 12).
 pub const HOURS_PER_MONTH: f64 = 730.0;
@@ -36,6 +36,48 @@ pub struct PriceList {
 }
 
 impl PriceList {
+    /// `catalog` with this list's prices replacing those of the same instances, and
+    /// its date, region and source.
+    pub fn applied_to(&self, catalog: &Catalog) -> Catalog {
+        let mut out = catalog.clone();
+        for (name, price) in &self.prices {
+            if let Some(i) = out
+                .instances
+                .iter_mut()
+                .find(|i| i.name.eq_ignore_ascii_case(name))
+            {
+                i.usd_per_hour = Some(*price);
+            }
+        }
+        // A list that prices every priced instance replaces the date; a partial one
+        // leaves the others at theirs, and the source says which is which.
+        let covered = |i: &Instance| {
+            self.prices
+                .iter()
+                .any(|(name, _)| name.eq_ignore_ascii_case(&i.name))
+        };
+        let missing = catalog
+            .instances
+            .iter()
+            .filter(|i| i.usd_per_hour.is_some() && !covered(i))
+            .count();
+        if missing == 0 {
+            out.prices_as_of.clone_from(&self.as_of);
+            out.region.clone_from(&self.region);
+            out.price_source.clone_from(&self.source);
+        } else {
+            out.price_source = format!(
+                "{} (as of {}) for {} of the instance types; {} (as of {}) for the other {missing}",
+                self.source,
+                self.as_of,
+                self.prices.len(),
+                catalog.price_source,
+                catalog.prices_as_of
+            );
+        }
+        out
+    }
+
     /// Reads a price document. Every instance must be in `catalog`; `source` names the
     /// document in errors and answers. Errors name the field (`instances[2].instance`).
     pub fn parse(text: &str, source: &str, catalog: &Catalog) -> Result<PriceList, CalcError> {
@@ -45,12 +87,12 @@ impl PriceList {
             value
                 .get(key)
                 .and_then(|v| v.as_str())
-                .filter(|s| !s.trim().is_empty() && s.len() <= 64)
+                .filter(|s| !s.trim().is_empty() && s.len() <= MAX_PRICE_TEXT_CHARS)
                 .map(str::to_owned)
                 .ok_or_else(|| {
                     CalcError::field(
                         format!("{source}.{key}"),
-                        "must be a string of 1 to 64 characters",
+                        format!("must be a string of 1 to {MAX_PRICE_TEXT_CHARS} characters"),
                     )
                 })
         };
@@ -101,7 +143,7 @@ mod tests {
         let text = r#"{"prices_as_of": "2026-11-01", "region": "us-east-1",
             "instances": [{"instance": "p5.48xlarge", "on_demand_usd_per_hour": 40.5}]}"#;
         let list = PriceList::parse(text, "prices.json", c).unwrap();
-        let updated = c.with_prices(&list);
+        let updated = list.applied_to(c);
         assert_eq!(
             updated.instance("p5.48xlarge").unwrap().usd_per_hour,
             Some(40.5)
@@ -111,10 +153,14 @@ mod tests {
             c.instance("p4d.24xlarge").unwrap().usd_per_hour
         );
         // A partial list keeps the catalog's date and says which prices are whose.
-        assert_eq!(updated.prices_as_of, "2026-07-20");
+        assert_eq!(updated.prices_as_of, c.prices_as_of);
         assert_eq!(
             updated.price_source,
-            "prices.json (as of 2026-11-01) for 1 of the instance types; embedded catalog (as of 2026-07-20) for the other 26"
+            format!(
+                "prices.json (as of 2026-11-01) for 1 of the instance types; embedded catalog (as of {}) for the other {}",
+                c.prices_as_of,
+                c.instances.len() - 1
+            )
         );
         // A full one replaces the date.
         let all: Vec<String> = c
@@ -131,7 +177,9 @@ mod tests {
             r#"{{"prices_as_of": "2026-11-02", "region": "us-east-1", "instances": [{}]}}"#,
             all.join(",")
         );
-        let full = c.with_prices(&PriceList::parse(&text, "prices.json", c).unwrap());
+        let full = PriceList::parse(&text, "prices.json", c)
+            .unwrap()
+            .applied_to(c);
         assert_eq!(
             (full.prices_as_of.as_str(), full.price_source.as_str()),
             ("2026-11-02", "prices.json")

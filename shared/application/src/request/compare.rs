@@ -5,8 +5,9 @@ use calculator::limits::MAX_COMPARE_CONFIGURATIONS;
 use calculator::{Choice, Unit};
 use serde_json::{Map, Value};
 
+use super::calculation::Calculation;
 use super::fields::{self, Endpoint, CALCULATION_TYPE, CONFIGURATIONS};
-use super::{unit, Calculation, Fields};
+use super::reader::Fields;
 use crate::http::{json_kind, ApiError};
 
 /// A compare request, read.
@@ -40,7 +41,7 @@ pub fn read_compare(body: &Map<String, Value>) -> Result<CompareRequest<'_>, Api
         ApiError::field(CALCULATION_TYPE.name, "is required: inference or training")
             .allowing(&Calculation::names())
     })?;
-    let unit = unit(&f, Unit::default())?;
+    let unit = f.unit(Unit::default())?;
     let configurations = match f.get(CONFIGURATIONS.name) {
         Some(Value::Array(list)) => list,
         Some(other) => {

@@ -9,7 +9,7 @@ use super::fields::{
     Field, ENFORCE_EAGER, ENGINE, GPU, GPU_MEMORY_GIB, GPU_MEMORY_UTILIZATION,
     MAX_NUM_BATCHED_TOKENS, MAX_NUM_SEQS,
 };
-use super::{unknown_name, Fields};
+use super::reader::{unknown_name, Fields};
 use crate::http::ApiError;
 
 /// Which of the request's fields the engine reads: a memory request names its GPU and

@@ -10,7 +10,7 @@ use super::fields::{
     BATCH_SIZE, GROUP_SIZE, KV_CACHE_PRECISION, LOAD_MTP, LOGITS, MAX_NEW_TOKENS, NO_QUANTIZATION,
     NUM_GPUS, PRECISION, QUANTIZATION, SEQUENCE_LENGTH, USE_FLASH_ATTENTION,
 };
-use super::{set, Fields};
+use super::reader::{set, Fields};
 use crate::http::ApiError;
 
 /// `quantization`: a format name, or `none` for no named format.

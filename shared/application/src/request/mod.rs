@@ -3,6 +3,7 @@
 //! (`model`), the workloads (`inference`, `training`, with the engine settings in
 //! `engine`), a plan (`plan`) and a compare (`compare`).
 
+mod calculation;
 mod compare;
 mod engine;
 pub mod fields;
@@ -12,37 +13,18 @@ mod plan;
 mod reader;
 mod training;
 
+pub use calculation::Calculation;
 pub use compare::read_compare;
 pub use engine::Context;
 pub use model::Resolved;
 pub use plan::{read_plan, PlanInput};
-pub use reader::{unknown_name, Fields};
+pub use reader::Fields;
 
-use calculator::{Choice, InferenceRequest, TrainingRequest, Unit};
+use calculator::{InferenceRequest, TrainingRequest, Unit};
 use serde_json::{Map, Value};
 
 use crate::http::ApiError;
-use fields::{Endpoint, UNIT};
-
-/// Which calculation a request asks for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Calculation {
-    /// `/api/memory/inference`
-    Inference,
-    /// `/api/memory/training`
-    Training,
-}
-
-impl Choice for Calculation {
-    const ALL: &'static [Calculation] = &[Calculation::Inference, Calculation::Training];
-
-    fn name(self) -> &'static str {
-        match self {
-            Calculation::Inference => "inference",
-            Calculation::Training => "training",
-        }
-    }
-}
+use fields::Endpoint;
 
 /// A memory request as read: the model, the workload and the answer's unit.
 pub struct MemoryRequest {
@@ -80,7 +62,7 @@ pub fn read_memory(
             .and_then(|field| field.belongs)
     })?;
     let resolved = model::resolve(&f)?;
-    let unit = unit(&f, default_unit)?;
+    let unit = f.unit(default_unit)?;
     let workload = match calc {
         Calculation::Inference => Workload::Inference(inference::read(&f, Context::Memory)?),
         Calculation::Training => Workload::Training(training::read(&f)?),
@@ -90,16 +72,4 @@ pub fn read_memory(
         workload,
         unit,
     })
-}
-
-/// The `unit` field, `default` when absent.
-pub fn unit(f: &Fields, default: Unit) -> Result<Unit, ApiError> {
-    Ok(f.choice::<Unit>(&UNIT)?.unwrap_or(default))
-}
-
-/// Overrides a default with the value the request gave, if any.
-fn set<T>(slot: &mut T, given: Option<T>) {
-    if let Some(v) = given {
-        *slot = v;
-    }
 }

@@ -10,7 +10,7 @@ use super::fields::{
     self, Field, Role, CONFIG, HEAD_DIM, HIDDEN_SIZE, INTERMEDIATE_SIZE, MODEL_NAME, MODEL_SIZE,
     NUM_ATTENTION_HEADS, NUM_HIDDEN_LAYERS, NUM_KEY_VALUE_HEADS, VOCAB_SIZE,
 };
-use super::Fields;
+use super::reader::Fields;
 use crate::http::ApiError;
 
 /// The explicit architecture fields, in order.

@@ -10,13 +10,15 @@ use calculator::{clip, Choice, Unit, DEFAULT_GPU_MEMORY_UTILIZATION};
 use planner::{Catalog, Constraints, CustomGpu, PlanRequest, PriceList, Workload};
 use serde_json::{Map, Value};
 
+use super::calculation::Calculation;
 use super::engine::{gib_to_bytes, unknown_gpu, Context};
 use super::fields::{
     self, Endpoint, CONCURRENT_SEQUENCES_FIELD, CUSTOM_GPUS, FIELDS, GPUS, GPU_MEMORY_UTILIZATION,
     INSTANCE_TYPES, MAX_GPUS, MODE, PRICES,
 };
 use super::model::{self, Resolved};
-use super::{inference, training, unit, unknown_name, Calculation, Fields};
+use super::reader::{unknown_name, Fields};
+use super::{inference, training};
 use crate::http::{json_kind, ApiError};
 
 /// A plan request, read: the model, the planner's request and the catalog with the
@@ -75,7 +77,7 @@ pub fn read_plan(
         .ok_or_else(|| ApiError::field(&f.path(MODE.name), "is required: inference or training"))?;
     reject_fields(&f, calc)?;
     let resolved = model::resolve(&f)?;
-    let unit = unit(&f, Unit::default())?;
+    let unit = f.unit(Unit::default())?;
     let workload = match calc {
         Calculation::Inference => Workload::Inference(inference::read(&f, Context::Plan)?),
         Calculation::Training => Workload::Training(training::read(&f)?),
@@ -282,5 +284,5 @@ fn prices(f: &Fields, catalog: &Catalog) -> Result<Catalog, ApiError> {
     }
     let names: Vec<&str> = list.prices.iter().map(|(n, _)| n.as_str()).collect();
     list.source = format!("the request's prices for {}", names.join(", "));
-    Ok(catalog.with_prices(&list))
+    Ok(list.applied_to(catalog))
 }

@@ -3,11 +3,13 @@
 //! a value out of range. Every error names the field by its full path
 //! (`configurations[1].precision`) and says what is allowed.
 
-use calculator::limits::{FieldRange, FractionRange, NumberRange, ECHO_CHARS};
+use calculator::limits::{FieldRange, FractionRange, NumberRange, ECHO_CHARS, ECHO_VALUE_CHARS};
 use calculator::{as_integer, clip, closest_name, Choice};
 use serde_json::{Map, Value};
 
-use super::fields::{Field, Kind};
+use calculator::Unit;
+
+use super::fields::{Field, Kind, UNIT};
 use crate::http::{json_kind, ApiError};
 
 /// The fields of one request object, with the path prefix used in errors.
@@ -203,6 +205,11 @@ impl<'a> Fields<'a> {
         }
     }
 
+    /// The `unit` field, `default` when absent.
+    pub fn unit(&self, default: Unit) -> Result<Unit, ApiError> {
+        Ok(self.choice::<Unit>(&UNIT)?.unwrap_or(default))
+    }
+
     /// A choice field read by `T`'s [`Choice::parse`]; unknown values list the row's
     /// names.
     pub fn choice<T: Choice>(&self, field: &Field) -> Result<Option<T>, ApiError> {
@@ -230,6 +237,13 @@ impl<'a> Fields<'a> {
             )
             .allowing(&allowed)
         })
+    }
+}
+
+/// Overrides a default with the value the request gave, if any.
+pub(crate) fn set<T>(slot: &mut T, given: Option<T>) {
+    if let Some(v) = given {
+        *slot = v;
     }
 }
 
@@ -267,8 +281,11 @@ pub fn unknown_name(path: &str, kind: &str, name: &str, names: &[&str]) -> ApiEr
 /// A value for an error message, cut to a sensible length.
 fn short(value: &Value) -> String {
     let text = value.to_string();
-    if text.chars().count() > 40 {
-        format!("{}...", text.chars().take(40).collect::<String>())
+    if text.chars().count() > ECHO_VALUE_CHARS {
+        format!(
+            "{}...",
+            text.chars().take(ECHO_VALUE_CHARS).collect::<String>()
+        )
     } else {
         text
     }

@@ -14,7 +14,7 @@ use super::fields::{
     PRECISION, REDUCE_BUCKET_SIZE, SEQUENCE_LENGTH, SUB_GROUP_SIZE, TRAINABLE_PARAMETERS,
     USE_FLASH_ATTENTION, ZERO_STAGE,
 };
-use super::{set, Fields};
+use super::reader::{set, Fields};
 use crate::http::ApiError;
 
 /// The training request of `f`.

@@ -24,10 +24,6 @@ pub(crate) fn tower_params(
 /// Smallest pixel-shuffle ratio read (Llama 4's is 0.5): bounds the adapter's width.
 const MIN_SHUFFLE_RATIO: f64 = 0.01;
 
-/// Largest patch, merge or channel count read: far above any tower's, and small
-/// enough that no product of the shapes can overflow.
-const MAX_SMALL: u64 = 1 << 10;
-
 /// A width (hidden, MLP, projector), or the tower's default.
 fn width(v: &Keys, key: &'static str, default: u64) -> Result<u128, CalcError> {
     bounded(v, key, limits::MAX_INTERMEDIATE, default)
@@ -35,7 +31,7 @@ fn width(v: &Keys, key: &'static str, default: u64) -> Result<u128, CalcError> {
 
 /// A patch, merge or channel count, or the tower's default.
 fn small(v: &Keys, key: &'static str, default: u64) -> Result<u128, CalcError> {
-    bounded(v, key, MAX_SMALL, default)
+    bounded(v, key, limits::MAX_VISION_SMALL, default)
 }
 
 /// A positive integer up to `max`, or the tower's default.

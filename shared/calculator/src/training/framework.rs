@@ -3,65 +3,9 @@
 //! and the transient buffers of the framework itself (`docs/methodology.md` §7.4).
 
 use super::optimizer::GradientLayout;
-use crate::choice::choice;
+use super::vocabulary::{DeepspeedSettings, Framework, FsdpSharding, Offload};
 use crate::runtime::FP32_BYTES;
 
-choice!(
-    /// The software that runs the training loop, which decides the memory layout.
-    Framework {
-        /// Hugging Face Trainer / accelerate without DeepSpeed or FSDP: one replica per
-        /// GPU (PyTorch DDP) and torch autocast for mixed precision.
-        Transformers => "transformers",
-        /// DeepSpeed ZeRO stages 0-3 (`zero_stage`), its bf16/fp16 optimizer wrapper.
-        Deepspeed => "deepspeed",
-        /// PyTorch FSDP (`fsdp_sharding`) with a mixed-precision policy.
-        Fsdp => "fsdp",
-    }
-);
-
-impl FsdpSharding {
-    /// FSDP's own default (`ShardingStrategy.FULL_SHARD`).
-    pub const DEFAULT: FsdpSharding = FsdpSharding::FullShard;
-}
-
-choice!(
-    /// FSDP's sharding strategy.
-    FsdpSharding {
-        /// Weights, gradients and optimizer state sharded over every GPU.
-        FullShard => "full_shard",
-        /// Full sharding within a node (`gpus_per_node`), replicas across nodes.
-        HybridShard => "hybrid_shard",
-        /// Gradients and optimizer state sharded; weights stay gathered from forward
-        /// to backward (ZeRO-2-like).
-        ShardGradOp => "shard_grad_op",
-        /// Nothing sharded (DDP-like).
-        NoShard => "no_shard",
-    }
-);
-
-choice!(
-    /// Where state is moved off the GPU.
-    Offload {
-        /// Kept on the GPU.
-        None => "none",
-        /// Host (CPU) memory, pinned.
-        Cpu => "cpu",
-        /// NVMe, through pinned host buffers (DeepSpeed ZeRO-Infinity).
-        Nvme => "nvme",
-    }
-);
-
-/// GPUs per node unless a request says: eight, as in the GPU instances training runs
-/// on (p4d, p5, p6, and most HGX servers).
-pub const DEFAULT_GPUS_PER_NODE: u64 = 8;
-
-/// DeepSpeed's default `reduce_bucket_size`, in elements
-/// (`deepspeed/runtime/zero/config.py`, `DeepSpeedZeroConfig`; DeepSpeed's
-/// configuration docs).
-pub const DEEPSPEED_BUCKET_ELEMENTS: u64 = 500_000_000;
-/// DeepSpeed's default `sub_group_size` in elements: ZeRO-3 steps the optimizer over
-/// sub-groups of at most this many parameters, one at a time.
-pub const DEEPSPEED_SUB_GROUP_ELEMENTS: u64 = 1_000_000_000;
 /// DeepSpeed's `offload_optimizer.buffer_count` default: pinned host buffers for
 /// swapping optimizer state with NVMe, "at least the number of states maintained per
 /// parameter by the optimizer" (4 for Adam: parameter, gradient and two moments).
@@ -78,34 +22,6 @@ const BUCKET_VALUE_BYTES: u128 = 2;
 /// computed and the next one, prefetched (`BackwardPrefetch.BACKWARD_PRE`, the
 /// default).
 const FSDP_GATHERED_UNITS: u128 = 2;
-
-/// DeepSpeed's bucket settings (the `zero_optimization` section).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct DeepspeedSettings {
-    /// `reduce_bucket_size`, elements.
-    pub reduce_bucket_size: u64,
-    /// `overlap_comm`; `None` is DeepSpeed's default (true for stage 3, else false).
-    pub overlap_comm: Option<bool>,
-    /// `sub_group_size`, elements (ZeRO-3).
-    pub sub_group_size: u64,
-}
-
-impl Default for DeepspeedSettings {
-    fn default() -> DeepspeedSettings {
-        DeepspeedSettings {
-            reduce_bucket_size: DEEPSPEED_BUCKET_ELEMENTS,
-            overlap_comm: None,
-            sub_group_size: DEEPSPEED_SUB_GROUP_ELEMENTS,
-        }
-    }
-}
-
-impl DeepspeedSettings {
-    /// `overlap_comm` as DeepSpeed resolves it for `stage`.
-    pub fn overlap(self, stage: u8) -> bool {
-        self.overlap_comm.unwrap_or(stage == 3)
-    }
-}
 
 /// What one GPU holds of the trained state, with the host and NVMe bytes offload
 /// moves there (for this GPU's share), all in bytes.

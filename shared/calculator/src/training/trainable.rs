@@ -2,8 +2,8 @@
 //! their shapes as the optimizer sees them, and which layers must keep activations
 //! (`docs/methodology.md` §7.1).
 
+use super::request::TrainingRequest;
 use super::vocabulary::{LoraTarget, Method};
-use super::TrainingRequest;
 use crate::model::Model;
 use crate::warning::{Warning, WarningCode};
 

@@ -1,5 +1,6 @@
-//! The words of a training request: fine-tuning methods, LoRA targets and optimizers,
-//! with their canonical names and the spellings accepted for them.
+//! The words of a training request: fine-tuning methods, LoRA targets, optimizers and
+//! frameworks, with their canonical names and the spellings accepted for them, and
+//! the framework defaults a request falls back to.
 
 use crate::choice::choice;
 use crate::linear::LinearKind;
@@ -216,5 +217,90 @@ mod tests {
             );
         }
         assert!(Method::Qlora.is_peft() && !Method::Freeze.is_peft());
+    }
+}
+
+choice!(
+    /// The software that runs the training loop, which decides the memory layout.
+    Framework {
+        /// Hugging Face Trainer / accelerate without DeepSpeed or FSDP: one replica per
+        /// GPU (PyTorch DDP) and torch autocast for mixed precision.
+        Transformers => "transformers",
+        /// DeepSpeed ZeRO stages 0-3 (`zero_stage`), its bf16/fp16 optimizer wrapper.
+        Deepspeed => "deepspeed",
+        /// PyTorch FSDP (`fsdp_sharding`) with a mixed-precision policy.
+        Fsdp => "fsdp",
+    }
+);
+
+impl FsdpSharding {
+    /// FSDP's own default (`ShardingStrategy.FULL_SHARD`).
+    pub const DEFAULT: FsdpSharding = FsdpSharding::FullShard;
+}
+
+choice!(
+    /// FSDP's sharding strategy.
+    FsdpSharding {
+        /// Weights, gradients and optimizer state sharded over every GPU.
+        FullShard => "full_shard",
+        /// Full sharding within a node (`gpus_per_node`), replicas across nodes.
+        HybridShard => "hybrid_shard",
+        /// Gradients and optimizer state sharded; weights stay gathered from forward
+        /// to backward (ZeRO-2-like).
+        ShardGradOp => "shard_grad_op",
+        /// Nothing sharded (DDP-like).
+        NoShard => "no_shard",
+    }
+);
+
+choice!(
+    /// Where state is moved off the GPU.
+    Offload {
+        /// Kept on the GPU.
+        None => "none",
+        /// Host (CPU) memory, pinned.
+        Cpu => "cpu",
+        /// NVMe, through pinned host buffers (DeepSpeed ZeRO-Infinity).
+        Nvme => "nvme",
+    }
+);
+
+/// GPUs per node unless a request says: eight, as in the GPU instances training runs
+/// on (p4d, p5, p6, and most HGX servers).
+pub const DEFAULT_GPUS_PER_NODE: u64 = 8;
+
+/// DeepSpeed's default `reduce_bucket_size`, in elements
+/// (`deepspeed/runtime/zero/config.py`, `DeepSpeedZeroConfig`; DeepSpeed's
+/// configuration docs).
+pub const DEEPSPEED_BUCKET_ELEMENTS: u64 = 500_000_000;
+/// DeepSpeed's default `sub_group_size` in elements: ZeRO-3 steps the optimizer over
+/// sub-groups of at most this many parameters, one at a time.
+pub const DEEPSPEED_SUB_GROUP_ELEMENTS: u64 = 1_000_000_000;
+
+/// DeepSpeed's bucket settings (the `zero_optimization` section).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DeepspeedSettings {
+    /// `reduce_bucket_size`, elements.
+    pub reduce_bucket_size: u64,
+    /// `overlap_comm`; `None` is DeepSpeed's default (true for stage 3, else false).
+    pub overlap_comm: Option<bool>,
+    /// `sub_group_size`, elements (ZeRO-3).
+    pub sub_group_size: u64,
+}
+
+impl Default for DeepspeedSettings {
+    fn default() -> DeepspeedSettings {
+        DeepspeedSettings {
+            reduce_bucket_size: DEEPSPEED_BUCKET_ELEMENTS,
+            overlap_comm: None,
+            sub_group_size: DEEPSPEED_SUB_GROUP_ELEMENTS,
+        }
+    }
+}
+
+impl DeepspeedSettings {
+    /// `overlap_comm` as DeepSpeed resolves it for `stage`.
+    pub fn overlap(self, stage: u8) -> bool {
+        self.overlap_comm.unwrap_or(stage == 3)
     }
 }

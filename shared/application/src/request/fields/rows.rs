@@ -1,16 +1,8 @@
-//! The request fields, one row each: the name, the endpoints that take it, its type
-//! with its range or choices, its default and a one-line doc. The parser reads every
-//! field through its row; `/api/config/options` lists the defaults from here; tests
-//! hold the OpenAPI request schemas and the README's tables against this table.
-//!
-//! The rows are in the order the API documents the fields, which is the order each
-//! endpoint lists them in (`known_fields`) and reads them in (the first bad one is
-//! the one named). Ranges are `calculator::limits`'; defaults are the calculator's
-//! request constructors' ([`InferenceRequest::new`], [`TrainingRequest::new`]).
+//! The rows of the field table: one constant per request field, and the lists of
+//! them in documented order. Data: each row states the field's endpoints, type and
+//! range or choices, default and doc; `mod.rs` says what the columns mean.
 
-use calculator::limits::{
-    self, FieldRange, FractionRange, NumberRange, CONCURRENT_SEQUENCES, PLAN_MAX_GPUS,
-};
+use calculator::limits::{self, FieldRange, CONCURRENT_SEQUENCES, PLAN_MAX_GPUS};
 use calculator::{
     serve_batch_defaults, Bytes, Choice, EngineKind, Framework, FsdpSharding, InferenceRequest,
     Logits, LoraTarget, Loss, Method, Offload, Optimizer, OptimizerImplementation, Precision,
@@ -18,141 +10,10 @@ use calculator::{
     DEFAULT_GPUS_PER_NODE, DEFAULT_GPU_MEMORY_UTILIZATION, DEFAULT_GROUP_SIZE, DEFAULT_LOSS_CHUNKS,
     QUANTIZED_COMPUTE_DTYPE, UNSTATED_DTYPE,
 };
-use serde_json::{json, Value};
+use serde_json::json;
 
-use super::Calculation;
-
-/// An endpoint that reads request fields.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Endpoint {
-    /// `POST /api/memory/inference` (and each inference configuration of a compare).
-    Inference,
-    /// `POST /api/memory/training` (and each training configuration of a compare).
-    Training,
-    /// `POST /api/plan`: its own fields; the rest are those of its `mode`'s endpoint.
-    Plan,
-    /// `POST /api/memory/compare`'s own fields.
-    Compare,
-}
-
-impl Endpoint {
-    /// The memory endpoint of a calculation.
-    pub fn of(calc: Calculation) -> Endpoint {
-        match calc {
-            Calculation::Inference => Endpoint::Inference,
-            Calculation::Training => Endpoint::Training,
-        }
-    }
-}
-
-/// What a field holds, with its range or choices.
-#[derive(Clone, Copy, Debug)]
-pub enum Kind {
-    /// An integer in the range (integral floats such as `2.0` accepted).
-    Integer(FieldRange),
-    /// A finite number in the inclusive range.
-    Number(NumberRange),
-    /// A number above the range's lower bound, at most its upper.
-    Fraction(FractionRange),
-    /// `true` or `false`.
-    Boolean,
-    /// `true`, `false` or one of these names (`gradient_checkpointing`).
-    BooleanOr(&'static [&'static str]),
-    /// A string.
-    Text,
-    /// One of the names (case-insensitive, with the aliases the value's type takes).
-    Choice(fn() -> Vec<&'static str>),
-    /// A JSON object.
-    Object,
-    /// A JSON array.
-    List,
-}
-
-/// What a field is when it is left out.
-#[derive(Clone, Copy, Debug)]
-pub enum Default {
-    /// It must be given; the words say when (`required`, `required with vllm ...`).
-    Required(&'static str),
-    /// Nothing: it is not assumed (no quantization, no limit, no model).
-    Absent,
-    /// This value.
-    Value(fn() -> Value),
-    /// What the calculator does, in words (it depends on the model or other fields).
-    Described(fn() -> String),
-}
-
-impl Default {
-    /// The default as `/api/config/options` states it: `null` when there is none.
-    pub fn json(self) -> Value {
-        match self {
-            Default::Required(_) | Default::Absent => Value::Null,
-            Default::Value(value) => value(),
-            Default::Described(words) => Value::String(words()),
-        }
-    }
-}
-
-/// What part of a request a field is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Role {
-    /// Names or sizes the model: `model_name`, `config`, `model_size`.
-    Model,
-    /// An explicit architecture value (the model given by its shape).
-    Explicit,
-    /// The workload of a memory endpoint.
-    Workload,
-    /// A plan's own.
-    Plan,
-    /// A compare's own.
-    Compare,
-}
-
-/// One request field.
-#[derive(Clone, Copy, Debug)]
-pub struct Field {
-    /// The name, as requests spell it.
-    pub name: &'static str,
-    /// The endpoints that take it.
-    pub on: &'static [Endpoint],
-    /// What part of the request it is.
-    pub role: Role,
-    /// Its type, range or choices.
-    pub kind: Kind,
-    /// What it is when left out.
-    pub default: Default,
-    /// A plan's default where it differs from the memory endpoint's (`engine`).
-    pub plan_default: Option<Default>,
-    /// One line: what it is.
-    pub doc: &'static str,
-    /// Where a request that sends it to an endpoint without it is pointed
-    /// ("is not used here; it belongs to ..."); `None`: it is just unknown there.
-    pub belongs: Option<&'static str>,
-    /// Why a plan refuses it: the plan sets it per candidate.
-    pub set_by_plan: Option<&'static str>,
-}
-
-impl Field {
-    /// Whether `endpoint` takes it.
-    pub fn on(&self, endpoint: Endpoint) -> bool {
-        self.on.contains(&endpoint)
-    }
-
-    /// The integer range of an [`Kind::Integer`] field.
-    pub fn range(&self) -> Option<FieldRange> {
-        match self.kind {
-            Kind::Integer(r) => Some(r),
-            _ => None,
-        }
-    }
-
-    /// The names a [`Kind::Choice`] field takes.
-    pub fn choices(&self) -> Option<Vec<&'static str>> {
-        match self.kind {
-            Kind::Choice(names) => Some(names()),
-            _ => None,
-        }
-    }
-}
+use super::types::{Default, Endpoint, Field, Kind, Role};
+use crate::request::calculation::Calculation;
 
 use Endpoint::{Compare, Inference, Plan, Training};
 
@@ -838,41 +699,3 @@ pub const PLAN_FIELDS: [&Field; 8] = [
     &CUSTOM_GPUS,
     &PRICES,
 ];
-
-/// Every field `endpoint` takes, in documented order.
-pub fn fields_of(endpoint: Endpoint) -> Vec<&'static Field> {
-    match endpoint {
-        Endpoint::Compare => COMPARE_FIELDS.to_vec(),
-        _ => FIELDS
-            .into_iter()
-            .chain([&UNIT])
-            .filter(|f| f.on(endpoint))
-            .collect(),
-    }
-}
-
-/// The names of [`fields_of`].
-pub fn names_of(endpoint: Endpoint) -> Vec<&'static str> {
-    fields_of(endpoint).iter().map(|f| f.name).collect()
-}
-
-/// The field named `name`, if any.
-pub fn field(name: &str) -> Option<&'static Field> {
-    FIELDS
-        .iter()
-        .chain(&COMPARE_FIELDS)
-        .copied()
-        .find(|f| f.name == name)
-}
-
-/// The fields a plan of `calc` accepts: the memory endpoint's, less those a plan sets
-/// itself, then the plan's own (`gpu_memory_utilization` is both an inference field and
-/// a plan field).
-pub fn plan_fields(calc: Calculation) -> Vec<&'static str> {
-    fields_of(Endpoint::of(calc))
-        .into_iter()
-        .filter(|f| f.set_by_plan.is_none())
-        .chain(PLAN_FIELDS)
-        .map(|f| f.name)
-        .collect()
-}

@@ -1,0 +1,48 @@
+//! `falcon_h1` (Falcon-H1): attention and Mamba-2 side by side in every layer, then a
+//! gated MLP.
+
+use super::mamba::{check_inner, expanded, flag, Mamba2, MAMBA2_CHUNK};
+use super::{no_layer_slides, set_mixer, Family};
+use crate::architecture::Architecture;
+use crate::error::CalcError;
+use crate::keys::{Common, Keys};
+use crate::limits;
+
+/// `falcon_h1`
+pub const FALCON_H1: Family = Family {
+    name: "falcon_h1",
+    aliases: &[],
+    ties_embeddings: false,
+    feature_keys: &["mamba_d_state", "mamba_n_heads", "mamba_expand"],
+    read: read_falcon_h1,
+    sliding_layers: no_layer_slides,
+};
+
+fn read_falcon_h1(keys: &Keys, c: &Common, arch: &mut Architecture) -> Result<(), CalcError> {
+    arch.num_kv_heads = c.kv_heads.unwrap_or(c.heads);
+    arch.intermediate_size = keys.required(&["intermediate_size"], 1, limits::MAX_INTERMEDIATE)?;
+    let d_inner = match keys.uint(&["mamba_d_ssm"], 1, limits::MAX_INTERMEDIATE)? {
+        Some(d) => d,
+        None => expanded(keys, c.hidden)?,
+    };
+    let m = Mamba2 {
+        heads: keys.required(&["mamba_n_heads"], 1, limits::MAX_HEADS)?,
+        head_dim: keys.required(&["mamba_d_head"], 1, limits::MAX_HEAD_DIM)?,
+        d_inner,
+        groups: keys.uint_or(&["mamba_n_groups"], 1, limits::MAX_HEAD_DIM, 1)?,
+        d_state: keys.uint_or(&["mamba_d_state"], 1, limits::MAX_HEAD_DIM, 256)?,
+        kernel: keys.uint_or(&["mamba_d_conv"], 1, limits::MAX_HEAD_DIM, 4)?,
+        conv_bias: flag(keys, &["mamba_conv_bias"], true)?,
+        in_proj_bias: flag(keys, &["mamba_proj_bias"], false)?,
+        out_proj_bias: flag(keys, &["projectors_bias"], false)?,
+        norm: flag(keys, &["mamba_rms_norm"], false)?,
+        chunk: keys.uint_or(&["mamba_chunk_size"], 1, limits::MAX_HEAD_DIM, MAMBA2_CHUNK)?,
+        vllm_state_fp32: false,
+    };
+    check_inner(keys, &m, "mamba_n_heads")?;
+    // Every layer holds both, side by side.
+    set_mixer(arch, vec![true; c.layers as usize], m.mixer(c.hidden));
+    arch.attention_layers = c.layers;
+    arch.attention_layer_mask = Vec::new();
+    Ok(())
+}

@@ -1,0 +1,163 @@
+//! A training request and its estimate, as the calculator's types.
+
+use super::vocabulary::{
+    DeepspeedSettings, Framework, FsdpSharding, LoraTarget, Loss, Method, Offload, Optimizer,
+    OptimizerImplementation,
+};
+use crate::precision::{Precision, WeightFormat};
+use crate::units::Bytes;
+use crate::warning::Warning;
+
+/// A training request, after parsing.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrainingRequest {
+    /// Compute dtype (float32, float16, bfloat16); `None` uses the model's.
+    pub precision: Option<Precision>,
+    /// 16-bit compute with fp32 master weights, fp32 gradients for the optimizer and
+    /// fp32 optimizer state (`true`), or everything in the 16-bit dtype (`false`).
+    pub mixed_precision: bool,
+    /// Fine-tuning method.
+    pub method: Method,
+    /// Percent (0-100] of weights trained, for `full` and `freeze`.
+    pub trainable_percent: Option<f64>,
+    /// LoRA rank.
+    pub lora_rank: u64,
+    /// LoRA target modules.
+    pub lora_target: LoraTarget,
+    /// Optimizer.
+    pub optimizer: Optimizer,
+    /// Recompute each layer in backward instead of storing its activations.
+    pub gradient_checkpointing: bool,
+    /// Micro-batch per GPU, in sequences.
+    pub batch_size: u64,
+    /// Tokens per sequence.
+    pub sequence_length: u64,
+    /// Flash attention (no materialised score matrix).
+    pub use_flash_attention: bool,
+    /// Data-parallel GPUs.
+    pub num_gpus: u64,
+    /// DeepSpeed's ZeRO stage 0-3.
+    pub zero_stage: u8,
+    /// Training framework; `None`: DeepSpeed when `zero_stage` > 0 or a DeepSpeed
+    /// setting is given, FSDP when `fsdp_sharding` is, else transformers.
+    pub framework: Option<Framework>,
+    /// FSDP's sharding strategy; `None`: [`FsdpSharding::DEFAULT`] (FSDP only).
+    pub fsdp_sharding: Option<FsdpSharding>,
+    /// GPUs per node: the hybrid-shard group and the host memory's node; `None`:
+    /// [`super::DEFAULT_GPUS_PER_NODE`] (at most `num_gpus`).
+    pub gpus_per_node: Option<u64>,
+    /// Adam/AdamW implementation; `None`: [`OptimizerImplementation::DEFAULT`].
+    pub optimizer_implementation: Option<OptimizerImplementation>,
+    /// Where the optimizer state lives.
+    pub offload_optimizer: Offload,
+    /// Where the weights live between uses (DeepSpeed ZeRO-3, FSDP).
+    pub offload_parameters: Offload,
+    /// How the loss is computed.
+    pub loss: Loss,
+    /// Chunks of the chunked loss; `None`: [`DEFAULT_LOSS_CHUNKS`].
+    pub loss_chunks: Option<u64>,
+    /// LoRA dropout probability, `0 <= p <= 1`.
+    pub lora_dropout: f64,
+    /// DeepSpeed's bucket settings; `None`: DeepSpeed's defaults.
+    pub deepspeed: Option<DeepspeedSettings>,
+}
+
+/// Chunks of the chunked loss by default: torchtune's `num_output_chunks` (8).
+pub const DEFAULT_LOSS_CHUNKS: u64 = 8;
+
+impl TrainingRequest {
+    /// A request with every optional field at its default.
+    pub fn new(batch_size: u64, sequence_length: u64) -> TrainingRequest {
+        TrainingRequest {
+            precision: None,
+            mixed_precision: true,
+            method: Method::Full,
+            trainable_percent: None,
+            lora_rank: 8,
+            lora_target: LoraTarget::AllLinear,
+            optimizer: Optimizer::AdamW,
+            gradient_checkpointing: false,
+            batch_size,
+            sequence_length,
+            use_flash_attention: true,
+            num_gpus: 1,
+            zero_stage: 0,
+            framework: None,
+            fsdp_sharding: None,
+            gpus_per_node: None,
+            optimizer_implementation: None,
+            offload_optimizer: Offload::None,
+            offload_parameters: Offload::None,
+            loss: Loss::Standard,
+            loss_chunks: None,
+            lora_dropout: 0.0,
+            deepspeed: None,
+        }
+    }
+}
+
+/// Parts of the estimate that explain the totals.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct TrainingDetails {
+    /// Parameters that receive gradients (weights, or LoRA adapters).
+    pub trainable_parameters: u64,
+    /// fp32 master copy of the trainable weights (mixed precision), per GPU.
+    pub master_weights: Bytes,
+    /// Optimizer moments, per GPU.
+    pub optimizer_states: Bytes,
+    /// Temporaries of the optimizer step (PyTorch's multi-tensor implementations), per
+    /// GPU; they reuse memory that activations free, so only their excess over the
+    /// activation peak is added to `optimizer_memory`.
+    pub optimizer_step_workspace: Bytes,
+    /// The framework's communication buffers per GPU (inside `gradients_memory`).
+    pub communication_buffers: Bytes,
+    /// torch autocast's 16-bit copies of the trained weights per GPU (inside
+    /// `model_weights`).
+    pub autocast_weight_copies: Bytes,
+    /// Logits and cross-entropy buffers at the loss, per GPU (inside activations).
+    pub loss_buffers: Bytes,
+    /// Layers whose activations are kept for backward.
+    pub layers_with_activations: u64,
+}
+
+/// Training memory per GPU with the inputs as resolved.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrainingEstimate {
+    /// The framework, as resolved.
+    pub framework: Framework,
+    /// The Adam/AdamW implementation, as resolved.
+    pub optimizer_implementation: OptimizerImplementation,
+    /// FSDP's sharding strategy as resolved (framework fsdp only).
+    pub fsdp_sharding: Option<FsdpSharding>,
+    /// Compute dtype.
+    pub precision: Precision,
+    /// Whether mixed precision applies (false for float32 compute).
+    pub mixed_precision: bool,
+    /// Storage of the frozen 4-bit base (QLoRA only).
+    pub base_format: Option<WeightFormat>,
+    /// Percent of the model's parameters that train: the request's
+    /// `trainable_parameters` where given, the adapters' share for LoRA and QLoRA.
+    pub trainable_percent: f64,
+    /// Weights held by one GPU: the model in its storage format plus adapters.
+    pub model_weights: Bytes,
+    /// Gradients of the trainable parameters held by one GPU.
+    pub gradients_memory: Bytes,
+    /// Master weights, optimizer state and the excess of the optimizer step's
+    /// temporaries over the activation peak, held by one GPU.
+    pub optimizer_memory: Bytes,
+    /// Peak of activations kept for backward, with the loss buffers.
+    pub activation_memory: Bytes,
+    /// CUDA context and library state.
+    pub runtime_overhead: Bytes,
+    /// Sum of the above: the peak one GPU must hold.
+    pub training_memory: Bytes,
+    /// Host memory that offloaded state takes on one node (its GPUs together), with
+    /// the pinned buffers; 0 without offload.
+    pub host_memory_per_node: Bytes,
+    /// NVMe bytes offloaded state takes on one node; 0 without NVMe offload.
+    pub nvme_per_node: Bytes,
+    /// Explanation of the totals.
+    pub details: TrainingDetails,
+    /// Assumptions and notes.
+    pub warnings: Vec<Warning>,
+}
