@@ -9,7 +9,7 @@ use crate::choice::{choice, Choice};
 use crate::error::{check_weights, to_u64, CalcError};
 use crate::forward::{forward_activation_bytes, ForwardPass, LogitRows};
 use crate::kv_cache::{cache_bytes, CacheBytes};
-use crate::limits;
+use crate::limits::{self, DecimalRange};
 use crate::model::Model;
 use crate::precision::{Precision, Quantization, WeightFormat};
 use crate::runtime::{compute_bytes, CUDA_CONTEXT_BYTES, QUANTIZED_COMPUTE_DTYPE};

@@ -210,7 +210,27 @@ pub const MAX_NUM_BATCHED_TOKENS: FieldRange =
 /// Largest number of sequences per vLLM step (the largest batch).
 pub const MAX_NUM_SEQS: FieldRange = range("max_num_seqs", 1, MAX_BATCH_SIZE);
 
-/// The inclusive-above, exclusive-below range of a decimal request field.
+/// A range of decimal values a request field accepts: what lies inside, and the
+/// error that names the field and the range for what does not.
+pub trait DecimalRange {
+    /// Whether `value` is accepted.
+    fn contains(&self, value: f64) -> bool;
+
+    /// The error for a value outside the range, `got` as the caller shows it.
+    fn error(&self, got: &dyn fmt::Display) -> RangeError;
+
+    /// `Ok` when the range holds `value`; else its error.
+    fn check(&self, value: f64) -> Result<(), RangeError> {
+        if self.contains(value) {
+            Ok(())
+        } else {
+            Err(self.error(&value))
+        }
+    }
+}
+
+/// The range of a decimal request field that excludes its lower bound and includes its
+/// upper one.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct FractionRange {
     /// The field as requests spell it.
@@ -221,23 +241,13 @@ pub struct FractionRange {
     pub max: f64,
 }
 
-impl FractionRange {
-    /// `Ok` when `above < value <= max`; else an error naming the field and the range.
-    pub fn check(&self, value: f64) -> Result<(), RangeError> {
-        if self.contains(value) {
-            Ok(())
-        } else {
-            Err(self.error(value))
-        }
-    }
-
+impl DecimalRange for FractionRange {
     /// Whether `above < value <= max`.
-    pub fn contains(&self, value: f64) -> bool {
+    fn contains(&self, value: f64) -> bool {
         value > self.above && value <= self.max
     }
 
-    /// The error for a value outside the range, `got` as the caller shows it.
-    pub fn error(&self, got: impl fmt::Display) -> RangeError {
+    fn error(&self, got: &dyn fmt::Display) -> RangeError {
         RangeError {
             field: self.field,
             message: format!(
@@ -259,24 +269,13 @@ pub struct NumberRange {
     pub max: f64,
 }
 
-impl NumberRange {
-    /// `Ok` when `min <= value <= max` (and finite); else an error naming the field and
-    /// the range.
-    pub fn check(&self, value: f64) -> Result<(), RangeError> {
-        if self.contains(value) {
-            Ok(())
-        } else {
-            Err(self.error(value))
-        }
-    }
-
+impl DecimalRange for NumberRange {
     /// Whether `value` is finite and `min <= value <= max`.
-    pub fn contains(&self, value: f64) -> bool {
+    fn contains(&self, value: f64) -> bool {
         value.is_finite() && (self.min..=self.max).contains(&value)
     }
 
-    /// The error for a value outside the range, `got` as the caller shows it.
-    pub fn error(&self, got: impl fmt::Display) -> RangeError {
+    fn error(&self, got: &dyn fmt::Display) -> RangeError {
         RangeError {
             field: self.field,
             message: format!(

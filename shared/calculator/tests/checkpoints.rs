@@ -7,6 +7,7 @@ use calculator::{
     InferenceRequest, Method, Model, Precision, Quantization, TrainingRequest,
 };
 use serde_json::{json, Value};
+use testkit::configs::{nemotron_nano_9b, qwen3_next};
 use testkit::models::{llama, model, one_sequence};
 use testkit::toys::{inference, toy, toy_moe};
 
@@ -22,17 +23,6 @@ fn infer(m: &Model, edit: impl FnOnce(&mut InferenceRequest)) -> calculator::Inf
     estimate_inference(m, &req).unwrap()
 }
 
-/// nvidia/NVIDIA-Nemotron-Nano-9B-v2 `config.json`.
-fn nemotron_nano_9b() -> Value {
-    json!({"model_type": "nemotron_h", "hidden_size": 4480, "num_hidden_layers": 56,
-        "hybrid_override_pattern": "M-M-M-MM-M-M-M*-M-M-M*-M-M-M-M*-M-M-M-M*-M-MM-M-M-M-M-M-",
-        "mamba_num_heads": 128, "mamba_head_dim": 80, "ssm_state_size": 128, "n_groups": 8,
-        "conv_kernel": 4, "num_attention_heads": 40, "num_key_value_heads": 8, "head_dim": 128,
-        "intermediate_size": 15680, "vocab_size": 131072, "tie_word_embeddings": false,
-        "use_conv_bias": true, "use_bias": false, "mlp_bias": false, "chunk_size": 128,
-        "max_position_embeddings": 131072, "torch_dtype": "bfloat16"})
-}
-
 /// `config` as an fp8 checkpoint (128 x 128 blocks) that keeps `skip` in 16-bit: the
 /// weights for one 16-token sequence, and the exclusions read.
 fn fp8_keeping(mut config: Value, skip: Value) -> InferenceEstimate {
@@ -45,20 +35,6 @@ fn fp8_keeping(mut config: Value, skip: Value) -> InferenceEstimate {
 /// weight, less the fp32 scale of each 128 x 128 block.
 fn kept_16_bit(rows: u64, cols: u64) -> u64 {
     rows * cols - rows.div_ceil(128) * cols.div_ceil(128) * 4
-}
-
-/// Qwen/Qwen3-Next-80B-A3B-Instruct `config.json`.
-fn qwen3_next() -> Value {
-    json!({"model_type": "qwen3_next", "hidden_size": 2048, "intermediate_size": 5120,
-        "num_hidden_layers": 48, "num_attention_heads": 16, "num_key_value_heads": 2,
-        "head_dim": 256, "vocab_size": 151936, "tie_word_embeddings": false,
-        "full_attention_interval": 4, "linear_conv_kernel_dim": 4,
-        "linear_key_head_dim": 128, "linear_value_head_dim": 128,
-        "linear_num_key_heads": 16, "linear_num_value_heads": 32,
-        "num_experts": 512, "num_experts_per_tok": 10, "moe_intermediate_size": 512,
-        "shared_expert_intermediate_size": 512, "decoder_sparse_step": 1,
-        "mlp_only_layers": [], "partial_rotary_factor": 0.25,
-        "max_position_embeddings": 262144, "torch_dtype": "bfloat16"})
 }
 
 #[test]

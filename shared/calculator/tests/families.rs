@@ -5,6 +5,7 @@
 
 use calculator::{estimate_inference, CalcError, InferenceRequest, Model, RegistryEntry};
 use serde_json::{json, Value};
+use testkit::configs::{glm_4_5, glm_4_5_air, llama4_scout_text, minimax_m2};
 use testkit::models::{field_of, llama, model, registry_model};
 
 // Toy llama (h 64, L 2, 4 heads, 2 KV heads of 16, I 100, V 128): per layer attention
@@ -30,50 +31,6 @@ fn error_field(config: Value) -> String {
         Err(CalcError::InvalidField { field, .. }) => field,
         other => panic!("expected a field error, got {other:?}"),
     }
-}
-
-/// zai-org/GLM-4.5 `config.json` (GLM-4.6 has the same shapes).
-fn glm_4_5() -> Value {
-    json!({"model_type": "glm4_moe", "hidden_size": 5120, "intermediate_size": 12288,
-        "moe_intermediate_size": 1536, "num_hidden_layers": 92, "num_attention_heads": 96,
-        "num_key_value_heads": 8, "head_dim": 128, "n_routed_experts": 160,
-        "n_shared_experts": 1, "num_experts_per_tok": 8, "first_k_dense_replace": 3,
-        "vocab_size": 151552, "attention_bias": true, "use_qk_norm": true,
-        "partial_rotary_factor": 0.5, "num_nextn_predict_layers": 1,
-        "tie_word_embeddings": false, "max_position_embeddings": 131072,
-        "torch_dtype": "bfloat16"})
-}
-
-/// zai-org/GLM-4.5-Air `config.json`.
-fn glm_4_5_air() -> Value {
-    json!({"model_type": "glm4_moe", "hidden_size": 4096, "intermediate_size": 10944,
-        "moe_intermediate_size": 1408, "num_hidden_layers": 46, "num_attention_heads": 96,
-        "num_key_value_heads": 8, "head_dim": 128, "n_routed_experts": 128,
-        "n_shared_experts": 1, "num_experts_per_tok": 8, "first_k_dense_replace": 1,
-        "vocab_size": 151552, "attention_bias": true, "use_qk_norm": false,
-        "partial_rotary_factor": 0.5, "num_nextn_predict_layers": 1,
-        "tie_word_embeddings": false, "max_position_embeddings": 131072,
-        "torch_dtype": "bfloat16"})
-}
-
-/// MiniMaxAI/MiniMax-M2 `config.json`.
-fn minimax_m2() -> Value {
-    json!({"model_type": "minimax_m2", "hidden_size": 3072, "intermediate_size": 1536,
-        "num_hidden_layers": 62, "num_attention_heads": 48, "num_key_value_heads": 8,
-        "head_dim": 128, "num_local_experts": 256, "num_experts_per_tok": 8,
-        "vocab_size": 200064, "use_qk_norm": true, "qk_norm_type": "per_layer",
-        "rotary_dim": 64, "use_routing_bias": true, "tie_word_embeddings": false,
-        "max_position_embeddings": 196608, "torch_dtype": "bfloat16"})
-}
-
-/// meta-llama/Llama-4-Scout-17B-16E-Instruct `text_config`.
-fn llama4_scout_text() -> Value {
-    json!({"model_type": "llama4_text", "hidden_size": 5120, "intermediate_size": 8192,
-        "intermediate_size_mlp": 16384, "num_hidden_layers": 48, "num_attention_heads": 40,
-        "num_key_value_heads": 8, "head_dim": 128, "num_local_experts": 16,
-        "num_experts_per_tok": 1, "interleave_moe_layer_step": 1, "vocab_size": 202048,
-        "attention_chunk_size": 8192, "use_qk_norm": true, "tie_word_embeddings": false,
-        "max_position_embeddings": 10485760, "torch_dtype": "bfloat16"})
 }
 
 #[test]

@@ -4,70 +4,8 @@
 
 use calculator::Model;
 use serde_json::{json, Value};
+use testkit::configs::{kimi_linear, nemotron_nano_9b, qwen3_5, qwen3_next};
 use testkit::models::{field_of, merged, model, one_sequence};
-
-/// Qwen/Qwen3-Next-80B-A3B-Instruct `config.json`.
-fn qwen3_next() -> Value {
-    json!({"model_type": "qwen3_next", "hidden_size": 2048, "intermediate_size": 5120,
-        "num_hidden_layers": 48, "num_attention_heads": 16, "num_key_value_heads": 2,
-        "head_dim": 256, "vocab_size": 151936, "tie_word_embeddings": false,
-        "full_attention_interval": 4, "linear_conv_kernel_dim": 4,
-        "linear_key_head_dim": 128, "linear_value_head_dim": 128,
-        "linear_num_key_heads": 16, "linear_num_value_heads": 32,
-        "num_experts": 512, "num_experts_per_tok": 10, "moe_intermediate_size": 512,
-        "shared_expert_intermediate_size": 512, "decoder_sparse_step": 1,
-        "mlp_only_layers": [], "partial_rotary_factor": 0.25,
-        "max_position_embeddings": 262144, "torch_dtype": "bfloat16"})
-}
-
-/// A Qwen3.5 wrapper config (`qwen3_5` / `qwen3_5_moe`) around its `text_config`:
-/// three Gated DeltaNet layers to one gated-attention layer, as `layer_types` states.
-fn qwen3_5(wrapper: &str, text: Value) -> Value {
-    let layers = text["num_hidden_layers"].as_u64().unwrap();
-    let types: Vec<&str> = (0..layers)
-        .map(|i| {
-            if (i + 1) % 4 == 0 {
-                "full_attention"
-            } else {
-                "linear_attention"
-            }
-        })
-        .collect();
-    let shared = json!({"head_dim": 256, "linear_conv_kernel_dim": 4,
-        "linear_key_head_dim": 128, "linear_value_head_dim": 128, "linear_num_key_heads": 16,
-        "attn_output_gate": true, "vocab_size": 248320, "full_attention_interval": 4,
-        "layer_types": types, "mamba_ssm_dtype": "float32", "mtp_num_hidden_layers": 1,
-        "max_position_embeddings": 262144, "partial_rotary_factor": 0.25});
-    let text = merged(text, shared);
-    json!({"model_type": wrapper, "text_config": text, "vision_config": {"depth": 27},
-        "torch_dtype": "bfloat16"})
-}
-
-/// nvidia/NVIDIA-Nemotron-Nano-9B-v2 `config.json`.
-fn nemotron_nano_9b() -> Value {
-    json!({"model_type": "nemotron_h", "hidden_size": 4480, "num_hidden_layers": 56,
-        "hybrid_override_pattern": "M-M-M-MM-M-M-M*-M-M-M*-M-M-M-M*-M-M-M-M*-M-MM-M-M-M-M-M-",
-        "mamba_num_heads": 128, "mamba_head_dim": 80, "ssm_state_size": 128, "n_groups": 8,
-        "conv_kernel": 4, "num_attention_heads": 40, "num_key_value_heads": 8, "head_dim": 128,
-        "intermediate_size": 15680, "vocab_size": 131072, "tie_word_embeddings": false,
-        "use_conv_bias": true, "use_bias": false, "mlp_bias": false, "chunk_size": 128,
-        "max_position_embeddings": 131072, "torch_dtype": "bfloat16"})
-}
-
-/// moonshotai/Kimi-Linear-48B-A3B-Instruct `config.json`.
-fn kimi_linear() -> Value {
-    json!({"model_type": "kimi_linear", "hidden_size": 2304, "num_hidden_layers": 27,
-        "intermediate_size": 9216, "vocab_size": 163840, "num_attention_heads": 32,
-        "num_key_value_heads": 32, "head_dim": 72, "q_lora_rank": null, "kv_lora_rank": 512,
-        "qk_nope_head_dim": 128, "qk_rope_head_dim": 64, "v_head_dim": 128,
-        "mla_use_nope": true, "num_experts": 256, "num_experts_per_token": 8,
-        "num_shared_experts": 1, "moe_intermediate_size": 1024, "first_k_dense_replace": 1,
-        "moe_layer_freq": 1, "tie_word_embeddings": false, "num_nextn_predict_layers": 0,
-        "linear_attn_config": {"head_dim": 128, "num_heads": 32, "short_conv_kernel_size": 4,
-            "kda_layers": [1, 2, 3, 5, 6, 7, 9, 10, 11, 13, 14, 15, 17, 18, 19, 21, 22, 23, 25, 26],
-            "full_attn_layers": [4, 8, 12, 16, 20, 24, 27]},
-        "max_position_embeddings": 1048576, "torch_dtype": "bfloat16"})
-}
 
 #[test]
 fn qwen3_next_counts_exactly() {

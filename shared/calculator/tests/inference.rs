@@ -5,49 +5,13 @@ use calculator::{
     estimate_inference, CalcError, InferenceEstimate, InferenceRequest, Logits, Method, Model,
     Optimizer, Precision, Quantization,
 };
-use serde_json::{json, Value};
-use testkit::models::{merged, model, one_sequence, registry_model};
+use serde_json::json;
+use testkit::configs::{qwen3_5, qwen3_next};
+use testkit::models::{model, one_sequence, registry_model};
 use testkit::toys::{
     bf16_training, inference, toy, toy_all_moe, toy_falcon, toy_mla, toy_moe, toy_qwen2_moe,
     training,
 };
-
-/// Qwen/Qwen3-Next-80B-A3B-Instruct `config.json`.
-fn qwen3_next() -> Value {
-    json!({"model_type": "qwen3_next", "hidden_size": 2048, "intermediate_size": 5120,
-        "num_hidden_layers": 48, "num_attention_heads": 16, "num_key_value_heads": 2,
-        "head_dim": 256, "vocab_size": 151936, "tie_word_embeddings": false,
-        "full_attention_interval": 4, "linear_conv_kernel_dim": 4,
-        "linear_key_head_dim": 128, "linear_value_head_dim": 128,
-        "linear_num_key_heads": 16, "linear_num_value_heads": 32,
-        "num_experts": 512, "num_experts_per_tok": 10, "moe_intermediate_size": 512,
-        "shared_expert_intermediate_size": 512, "decoder_sparse_step": 1,
-        "mlp_only_layers": [], "partial_rotary_factor": 0.25,
-        "max_position_embeddings": 262144, "torch_dtype": "bfloat16"})
-}
-
-/// A Qwen3.5 wrapper config (`qwen3_5` / `qwen3_5_moe`) around its `text_config`:
-/// three Gated DeltaNet layers to one gated-attention layer, as `layer_types` states.
-fn qwen3_5(wrapper: &str, text: Value) -> Value {
-    let layers = text["num_hidden_layers"].as_u64().unwrap();
-    let types: Vec<&str> = (0..layers)
-        .map(|i| {
-            if (i + 1) % 4 == 0 {
-                "full_attention"
-            } else {
-                "linear_attention"
-            }
-        })
-        .collect();
-    let shared = json!({"head_dim": 256, "linear_conv_kernel_dim": 4,
-        "linear_key_head_dim": 128, "linear_value_head_dim": 128, "linear_num_key_heads": 16,
-        "attn_output_gate": true, "vocab_size": 248320, "full_attention_interval": 4,
-        "layer_types": types, "mamba_ssm_dtype": "float32", "mtp_num_hidden_layers": 1,
-        "max_position_embeddings": 262144, "partial_rotary_factor": 0.25});
-    let text = merged(text, shared);
-    json!({"model_type": wrapper, "text_config": text, "vision_config": {"depth": 27},
-        "torch_dtype": "bfloat16"})
-}
 
 #[test]
 fn prefill_activations_dense() {

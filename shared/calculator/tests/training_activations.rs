@@ -7,28 +7,9 @@ use calculator::{
     TrainingEstimate, TrainingRequest,
 };
 use serde_json::{json, Value};
+use testkit::configs::{llama4_scout_text, minimax_m2};
 use testkit::models::model;
 use testkit::toys::{bf16_training, inference, toy, toy_falcon, toy_mla, toy_moe, training};
-
-/// MiniMaxAI/MiniMax-M2 `config.json`.
-fn minimax_m2() -> Value {
-    json!({"model_type": "minimax_m2", "hidden_size": 3072, "intermediate_size": 1536,
-        "num_hidden_layers": 62, "num_attention_heads": 48, "num_key_value_heads": 8,
-        "head_dim": 128, "num_local_experts": 256, "num_experts_per_tok": 8,
-        "vocab_size": 200064, "use_qk_norm": true, "qk_norm_type": "per_layer",
-        "rotary_dim": 64, "use_routing_bias": true, "tie_word_embeddings": false,
-        "max_position_embeddings": 196608, "torch_dtype": "bfloat16"})
-}
-
-/// meta-llama/Llama-4-Scout-17B-16E-Instruct `text_config`.
-fn llama4_scout_text() -> Value {
-    json!({"model_type": "llama4_text", "hidden_size": 5120, "intermediate_size": 8192,
-        "intermediate_size_mlp": 16384, "num_hidden_layers": 48, "num_attention_heads": 40,
-        "num_key_value_heads": 8, "head_dim": 128, "num_local_experts": 16,
-        "num_experts_per_tok": 1, "interleave_moe_layer_step": 1, "vocab_size": 202048,
-        "attention_chunk_size": 8192, "use_qk_norm": true, "tie_word_embeddings": false,
-        "max_position_embeddings": 10485760, "torch_dtype": "bfloat16"})
-}
 
 /// Every registry model with a linear-attention or state-space mixer.
 fn hybrids() -> Vec<&'static Model> {

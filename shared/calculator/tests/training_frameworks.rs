@@ -3,49 +3,21 @@
 //! framework refuses or warns about.
 
 use calculator::{
-    estimate_training, CalcError, DeepspeedSettings, Framework, FsdpSharding, Model, Offload,
-    Optimizer, OptimizerImplementation, Precision, TrainingEstimate, TrainingRequest,
+    estimate_training, CalcError, DeepspeedSettings, Framework, FsdpSharding, Offload, Optimizer,
+    OptimizerImplementation, Precision, TrainingRequest,
 };
-use testkit::models::registry_model;
-
-fn llama() -> &'static Model {
-    registry_model("Llama-3.1-8B")
-}
-
-fn run(edit: impl FnOnce(&mut TrainingRequest)) -> TrainingEstimate {
-    let mut req = TrainingRequest::new(1, 1024);
-    edit(&mut req);
-    estimate_training(llama(), &req).unwrap()
-}
-
-const PSI: u64 = 8_030_261_248;
+use testkit::training::{llama_8b, train_70b, train_8b, LAYER_70B, PSI, PSI_70B};
 
 /// Llama-3.1-8B's linear weights with the output projection: 32 layers of
 /// q, o (4096²), k, v (4096 × 1024) and gate, up, down (4096 × 14336), plus
 /// 128,256 × 4096.
 const LINEAR: u64 = 32 * (2 * 4096 * 4096 + 2 * 4096 * 1024 + 3 * 4096 * 14336) + 128_256 * 4096;
 
-/// Llama-3.1-70B: 70,553,706,496 parameters; its largest layer is the embedding,
-/// 128,256 × 8,192.
-const PSI_70B: u64 = 70_553_706_496;
-
-const LAYER_70B: u64 = 128_256 * 8_192;
-
-fn llama_70b(edit: impl FnOnce(&mut TrainingRequest)) -> TrainingEstimate {
-    let mut req = TrainingRequest::new(1, 4096);
-    req.num_gpus = 8;
-    req.gradient_checkpointing = true;
-    edit(&mut req);
-    let model = registry_model("Llama-3.1-70B");
-    assert_eq!(model.params.total, PSI_70B as u128);
-    estimate_training(model, &req).unwrap()
-}
-
 #[test]
 fn precision_settings_keep_what_the_docs_say() {
     // transformers (torch autocast): fp32 weights that are their own master, a
     // 16-bit cached copy of every linear weight, fp32 gradients and states.
-    let amp = run(|_| {});
+    let amp = train_8b(|_| {});
     assert!(amp.mixed_precision);
     assert_eq!(amp.framework, Framework::Transformers);
     assert_eq!(amp.details.autocast_weight_copies.0, 2 * LINEAR);
@@ -54,17 +26,17 @@ fn precision_settings_keep_what_the_docs_say() {
     assert_eq!(amp.details.master_weights.0, 0);
     assert_eq!(amp.details.optimizer_states.0, 8 * PSI);
     // DeepSpeed: 16-bit weights and gradients, fp32 master and gradient, states.
-    let ds = run(|r| r.framework = Some(Framework::Deepspeed));
+    let ds = train_8b(|r| r.framework = Some(Framework::Deepspeed));
     assert_eq!(ds.model_weights.0, 2 * PSI);
     assert_eq!(ds.gradients_memory.0, 6 * PSI);
     assert_eq!(ds.details.master_weights.0, 4 * PSI);
     assert_eq!(ds.details.optimizer_states.0, 8 * PSI);
-    let pure = run(|r| r.mixed_precision = false);
+    let pure = train_8b(|r| r.mixed_precision = false);
     assert_eq!(pure.model_weights.0, 2 * PSI);
     assert_eq!(pure.gradients_memory.0, 2 * PSI);
     assert_eq!(pure.details.master_weights.0, 0);
     assert_eq!(pure.details.optimizer_states.0, 4 * PSI);
-    let fp32 = run(|r| r.precision = Some(Precision::Float32));
+    let fp32 = train_8b(|r| r.precision = Some(Precision::Float32));
     assert!(!fp32.mixed_precision);
     assert_eq!(fp32.model_weights.0, 4 * PSI);
     assert_eq!(fp32.gradients_memory.0, 4 * PSI);
@@ -73,8 +45,8 @@ fn precision_settings_keep_what_the_docs_say() {
 
 #[test]
 fn ddp_copies_the_gradients_into_its_buckets() {
-    let one = run(|_| {});
-    let two = run(|r| r.num_gpus = 2);
+    let one = train_8b(|_| {});
+    let two = train_8b(|r| r.num_gpus = 2);
     assert_eq!(two.details.communication_buffers.0, 4 * PSI);
     assert_eq!(two.gradients_memory.0, one.gradients_memory.0 + 4 * PSI);
 }
@@ -82,7 +54,7 @@ fn ddp_copies_the_gradients_into_its_buckets() {
 #[test]
 fn zero_stages_shard_progressively() {
     let stage = |z| {
-        run(|r| {
+        train_8b(|r| {
             r.num_gpus = 8;
             r.zero_stage = z;
         })
@@ -113,8 +85,8 @@ fn zero_stages_shard_progressively() {
 
 #[test]
 fn offloading_the_optimizer_moves_its_bytes_to_the_host() {
-    let on_gpu = llama_70b(|r| r.zero_stage = 3);
-    let off = llama_70b(|r| {
+    let on_gpu = train_70b(|r| r.zero_stage = 3);
+    let off = train_70b(|r| {
         r.zero_stage = 3;
         r.offload_optimizer = Offload::Cpu;
     });
@@ -123,7 +95,7 @@ fn offloading_the_optimizer_moves_its_bytes_to_the_host() {
     assert_eq!(off.host_memory_per_node.0, 16 * PSI_70B);
     assert_eq!(off.nvme_per_node.0, 0);
     assert_eq!(off.model_weights, on_gpu.model_weights);
-    let nvme = llama_70b(|r| {
+    let nvme = train_70b(|r| {
         r.zero_stage = 3;
         r.offload_optimizer = Offload::Nvme;
         r.offload_parameters = Offload::Nvme;
@@ -141,7 +113,7 @@ fn offloading_the_optimizer_moves_its_bytes_to_the_host() {
 #[test]
 fn offload_keeps_what_compute_needs() {
     // ZeRO-1 does not partition gradients: offloading the optimizer leaves them.
-    let z1 = run(|r| {
+    let z1 = train_8b(|r| {
         r.zero_stage = 1;
         r.num_gpus = 8;
         r.offload_optimizer = Offload::Cpu;
@@ -152,7 +124,7 @@ fn offload_keeps_what_compute_needs() {
     );
     // FSDP without sharding brings the whole model back for compute.
     let no_shard = |mixed| {
-        run(|r| {
+        train_8b(|r| {
             r.framework = Some(Framework::Fsdp);
             r.fsdp_sharding = Some(FsdpSharding::NoShard);
             r.offload_parameters = Offload::Cpu;
@@ -170,7 +142,7 @@ fn settings_resolve_and_warn_where_they_do_nothing() {
     let warned = |edit: &dyn Fn(&mut TrainingRequest), text: &str| {
         let mut req = TrainingRequest::new(1, 1024);
         edit(&mut req);
-        let e = estimate_training(llama(), &req).unwrap();
+        let e = estimate_training(llama_8b(), &req).unwrap();
         e.warnings.iter().any(|w| w.message.contains(text))
     };
     let ds = Some(DeepspeedSettings::default());
@@ -245,18 +217,18 @@ fn settings_resolve_and_warn_where_they_do_nothing() {
     let mut req = TrainingRequest::new(1, 1024);
     req.fsdp_sharding = Some(FsdpSharding::NoShard);
     req.num_gpus = 8;
-    let e = estimate_training(llama(), &req).unwrap();
+    let e = estimate_training(llama_8b(), &req).unwrap();
     assert_eq!(e.framework, Framework::Fsdp);
     assert_eq!(e.fsdp_sharding, Some(FsdpSharding::NoShard));
     assert_eq!(e.details.optimizer_states.0, 8 * PSI);
-    assert_eq!(run(|r| r.zero_stage = 1).fsdp_sharding, None);
+    assert_eq!(train_8b(|r| r.zero_stage = 1).fsdp_sharding, None);
     // bitsandbytes' 8-bit step cannot run where FSDP offloads the optimizer.
     let mut req = TrainingRequest::new(1, 1024);
     req.framework = Some(Framework::Fsdp);
     req.optimizer = Optimizer::QuantizedAdamW;
     req.offload_optimizer = Offload::Cpu;
     assert!(matches!(
-        estimate_training(llama(), &req),
+        estimate_training(llama_8b(), &req),
         Err(CalcError::InvalidField { ref field, .. }) if field == "offload_optimizer"
     ));
 }
@@ -267,7 +239,7 @@ fn refusals_name_the_setting() {
         let mut req = TrainingRequest::new(1, 1024);
         req.num_gpus = 8;
         edit(&mut req);
-        match estimate_training(llama(), &req) {
+        match estimate_training(llama_8b(), &req) {
             Err(CalcError::InvalidField { field, .. }) => field,
             other => panic!("{other:?}"),
         }
@@ -345,5 +317,5 @@ fn refusals_name_the_setting() {
     fp32.zero_stage = 1;
     fp32.mixed_precision = false;
     fp32.precision = Some(Precision::Float32);
-    assert!(estimate_training(llama(), &fp32).is_ok());
+    assert!(estimate_training(llama_8b(), &fp32).is_ok());
 }

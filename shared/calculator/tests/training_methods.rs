@@ -4,42 +4,13 @@
 
 use calculator::{
     estimate_training, Bytes, CalcError, Choice, Framework, FsdpSharding, LoraTarget, Loss, Method,
-    Model, Offload, Optimizer, OptimizerImplementation, Precision, TrainingEstimate,
-    TrainingRequest,
+    Offload, Optimizer, OptimizerImplementation, Precision, TrainingRequest,
 };
-use testkit::models::registry_model;
-
-fn llama() -> &'static Model {
-    registry_model("Llama-3.1-8B")
-}
-
-fn run(edit: impl FnOnce(&mut TrainingRequest)) -> TrainingEstimate {
-    let mut req = TrainingRequest::new(1, 1024);
-    edit(&mut req);
-    estimate_training(llama(), &req).unwrap()
-}
-
-const PSI: u64 = 8_030_261_248;
-
-/// Llama-3.1-70B: 70,553,706,496 parameters; its largest layer is the embedding,
-/// 128,256 × 8,192.
-const PSI_70B: u64 = 70_553_706_496;
-
-const LAYER_70B: u64 = 128_256 * 8_192;
-
-fn llama_70b(edit: impl FnOnce(&mut TrainingRequest)) -> TrainingEstimate {
-    let mut req = TrainingRequest::new(1, 4096);
-    req.num_gpus = 8;
-    req.gradient_checkpointing = true;
-    edit(&mut req);
-    let model = registry_model("Llama-3.1-70B");
-    assert_eq!(model.params.total, PSI_70B as u128);
-    estimate_training(model, &req).unwrap()
-}
+use testkit::training::{llama_8b, train_70b, train_8b, LAYER_70B, PSI, PSI_70B};
 
 #[test]
 fn llama_70b_zero3_over_8_gpus_is_the_hand_derivation() {
-    let e = llama_70b(|r| r.zero_stage = 3);
+    let e = train_70b(|r| r.zero_stage = 3);
     // 16-bit weight partition + the gathered embedding.
     assert_eq!(e.model_weights.0, 2 * PSI_70B / 8 + 2 * LAYER_70B);
     // 16-bit gradient partition + one 1e9-element fp32 sub-group + the gathered
@@ -55,14 +26,14 @@ fn llama_70b_zero3_over_8_gpus_is_the_hand_derivation() {
 
 #[test]
 fn llama_70b_fsdp_full_shard_over_8_gpus_is_the_hand_derivation() {
-    let e = llama_70b(|r| r.framework = Some(Framework::Fsdp));
+    let e = train_70b(|r| r.framework = Some(Framework::Fsdp));
     // fp32 shards + two gathered 16-bit units (the computed and the prefetched).
     assert_eq!(e.model_weights.0, 4 * PSI_70B / 8 + 2 * 2 * LAYER_70B);
     // fp32 gradient shards + the unit's unsharded 16-bit gradient.
     assert_eq!(e.gradients_memory.0, 4 * PSI_70B / 8 + 2 * LAYER_70B);
     assert_eq!(e.optimizer_memory.0, 8 * PSI_70B / 8);
     // Hybrid sharding over nodes of 4 GPUs holds twice the shards.
-    let hybrid = llama_70b(|r| {
+    let hybrid = train_70b(|r| {
         r.framework = Some(Framework::Fsdp);
         r.fsdp_sharding = Some(FsdpSharding::HybridShard);
         r.gpus_per_node = Some(4);
@@ -73,7 +44,7 @@ fn llama_70b_fsdp_full_shard_over_8_gpus_is_the_hand_derivation() {
 #[test]
 fn fp32_under_deepspeed_counts_one_fp32_gradient() {
     let fp32 = |stage| {
-        run(|r| {
+        train_8b(|r| {
             r.framework = Some(Framework::Deepspeed);
             r.precision = Some(Precision::Float32);
             r.mixed_precision = false;
@@ -98,7 +69,7 @@ fn fp32_under_deepspeed_counts_one_fp32_gradient() {
 fn every_placement_term_of_the_70b_over_8_gpus() {
     // ZeRO-3 with the optimizer on the CPU keeps the gathered layer's gradient and
     // the reduce bucket; parameter offload to the CPU moves the 16-bit partition.
-    let z3 = llama_70b(|r| {
+    let z3 = train_70b(|r| {
         r.zero_stage = 3;
         r.offload_optimizer = Offload::Cpu;
         r.offload_parameters = Offload::Cpu;
@@ -107,7 +78,7 @@ fn every_placement_term_of_the_70b_over_8_gpus() {
     assert_eq!(z3.model_weights.0, 2 * LAYER_70B);
     assert_eq!(z3.host_memory_per_node.0, 16 * PSI_70B + 2 * PSI_70B);
     let fsdp = |edit: &dyn Fn(&mut TrainingRequest)| {
-        llama_70b(|r| {
+        train_70b(|r| {
             r.framework = Some(Framework::Fsdp);
             edit(r);
         })
@@ -146,7 +117,7 @@ fn every_placement_term_of_the_70b_over_8_gpus() {
 fn loss_variants_hold_what_was_measured() {
     // 1 x 1024 tokens x 128,256 logits.
     let logits = 1024 * 128_256;
-    let with = |loss| run(|r| r.loss = loss).details.loss_buffers.0;
+    let with = |loss| train_8b(|r| r.loss = loss).details.loss_buffers.0;
     assert_eq!(with(Loss::Standard), 12 * logits);
     assert_eq!(with(Loss::NoUpcast), 6 * logits);
     // All fp32 log-probabilities + two fp32 gradients of one of 8 chunks.
@@ -155,8 +126,8 @@ fn loss_variants_hold_what_was_measured() {
     // and the hidden states' gradient (the output weight's gradient is the
     // weight's own, counted with the gradients).
     assert_eq!(with(Loss::Fused), 32 * 128_256 * 2 + 1024 * 4096 * 2);
-    let standard = run(|r| r.sequence_length = 8192);
-    let fused = run(|r| {
+    let standard = train_8b(|r| r.sequence_length = 8192);
+    let fused = train_8b(|r| {
         r.sequence_length = 8192;
         r.loss = Loss::Fused;
     });
@@ -166,7 +137,7 @@ fn loss_variants_hold_what_was_measured() {
 #[test]
 fn lora_dropout_keeps_a_mask_and_a_copy_per_adapted_input() {
     let lora = |framework, p| {
-        run(|r| {
+        train_8b(|r| {
             r.method = Method::Lora;
             r.lora_target = LoraTarget::Attention;
             r.framework = Some(framework);
@@ -191,7 +162,7 @@ fn lora_dropout_keeps_a_mask_and_a_copy_per_adapted_input() {
 #[test]
 fn optimizer_implementations_differ_in_the_step_only() {
     let with = |i| {
-        run(|r| r.optimizer_implementation = Some(i))
+        train_8b(|r| r.optimizer_implementation = Some(i))
             .details
             .optimizer_step_workspace
             .0
@@ -212,7 +183,7 @@ fn published_rates_match_the_accounting() {
         // Adafactor's factored state and its per-tensor step depend on shapes.
         let shaped = o == Optimizer::Adafactor;
         for &implementation in OptimizerImplementation::ALL {
-            let e = run(|r| {
+            let e = train_8b(|r| {
                 r.optimizer = o;
                 r.optimizer_implementation = Some(implementation);
             });
@@ -251,9 +222,9 @@ fn published_rates_match_the_accounting() {
 
 #[test]
 fn optimizers_differ_only_in_state() {
-    let adam = run(|_| {});
-    let sgd = run(|r| r.optimizer = Optimizer::SgdNoMomentum);
-    let bnb = run(|r| r.optimizer = Optimizer::QuantizedAdamW);
+    let adam = train_8b(|_| {});
+    let sgd = train_8b(|r| r.optimizer = Optimizer::SgdNoMomentum);
+    let bnb = train_8b(|r| r.optimizer = Optimizer::QuantizedAdamW);
     assert_eq!(sgd.details.optimizer_states.0, 0);
     assert_eq!(
         bnb.details.optimizer_states.0,
@@ -264,12 +235,12 @@ fn optimizers_differ_only_in_state() {
 
 #[test]
 fn checkpointing_and_flash_attention_change_activations() {
-    let plain = run(|r| r.sequence_length = 4096);
-    let ckpt = run(|r| {
+    let plain = train_8b(|r| r.sequence_length = 4096);
+    let ckpt = train_8b(|r| {
         r.sequence_length = 4096;
         r.gradient_checkpointing = true;
     });
-    let eager = run(|r| {
+    let eager = train_8b(|r| {
         r.sequence_length = 4096;
         r.use_flash_attention = false;
     });
@@ -283,11 +254,11 @@ fn checkpointing_and_flash_attention_change_activations() {
 
 #[test]
 fn methods_train_what_they_say() {
-    let freeze = run(|r| r.method = Method::Freeze);
-    let layer = llama().params.dense_layer as u64;
+    let freeze = train_8b(|r| r.method = Method::Freeze);
+    let layer = llama_8b().params.dense_layer as u64;
     assert_eq!(freeze.details.trainable_parameters, 2 * layer);
     assert_eq!(freeze.details.layers_with_activations, 2);
-    let lora = run(|r| {
+    let lora = train_8b(|r| {
         r.method = Method::Lora;
         r.lora_target = LoraTarget::Attention;
     });
@@ -296,7 +267,7 @@ fn methods_train_what_they_say() {
         lora.details.trainable_parameters,
         32 * 8 * (8192 + 2 * 5120 + 8192)
     );
-    let ok = run(|r| {
+    let ok = train_8b(|r| {
         r.method = Method::Lora;
         r.trainable_percent = Some(100.0);
     });
@@ -308,7 +279,7 @@ fn methods_train_what_they_say() {
     req.method = Method::Qlora;
     req.trainable_percent = Some(50.0);
     assert!(matches!(
-        estimate_training(llama(), &req),
+        estimate_training(llama_8b(), &req),
         Err(CalcError::InvalidField { ref field, .. }) if field == "trainable_parameters"
     ));
 }

@@ -8,7 +8,7 @@ use calculator::{
     Choice, Engine, EngineKind, ExplicitModel, InferenceRequest, Logits, Model, Precision,
     VllmSettings, BLOCK_SIZE, CUDA_CONTEXT_BYTES, DEFAULT_GPU_MEMORY_UTILIZATION,
 };
-use testkit::models::{capacity, registry_model, vllm, vllm_settings, GIB, MIB};
+use testkit::models::{capacity, registry_model, vllm, vllm_on, vllm_settings, GIB, MIB};
 
 #[test]
 fn names_of_engines_and_logits() {
@@ -87,12 +87,7 @@ fn the_budget_and_what_the_profile_takes_out_of_it() {
 
 #[test]
 fn blocks_tokens_and_concurrency_of_a_uniform_model() {
-    let e = vllm(
-        registry_model("Llama-3.1-8B"),
-        16_384,
-        vllm_settings(80, None),
-        |_| {},
-    );
+    let e = vllm_on("Llama-3.1-8B", 16_384, 80);
     let c = capacity(&e);
     // 32 layers x 8 heads x 128 x 2 x 2 bytes x 16 tokens per block.
     let page_all_layers = 32 * 8 * 128 * 2 * 2 * BLOCK_SIZE;
@@ -118,35 +113,19 @@ fn blocks_tokens_and_concurrency_of_a_uniform_model() {
 #[test]
 fn a_max_model_len_past_the_models_context_is_refused() {
     // Qwen3-0.6B's context is 40,960 tokens.
-    let e = vllm(
-        registry_model("Qwen3-0.6B"),
-        40_961,
-        vllm_settings(80, None),
-        |_| {},
-    );
+    let e = vllm_on("Qwen3-0.6B", 40_961, 80);
     let why = capacity(&e).refusal.clone().unwrap();
     assert!(
         why.starts_with("max_model_len 40961 is longer than the model's context"),
         "{why}"
     );
-    assert!(capacity(&vllm(
-        registry_model("Qwen3-0.6B"),
-        40_960,
-        vllm_settings(80, None),
-        |_| {}
-    ))
-    .starts());
+    assert!(capacity(&vllm_on("Qwen3-0.6B", 40_960, 80)).starts());
 }
 
 #[test]
 fn refusals_say_why() {
     // Llama-3.1-70B on one 80 GiB GPU: the weights alone overfill the budget.
-    let e = vllm(
-        registry_model("Llama-3.1-70B"),
-        8192,
-        vllm_settings(80, None),
-        |_| {},
-    );
+    let e = vllm_on("Llama-3.1-70B", 8192, 80);
     let c = capacity(&e);
     assert!(!c.starts());
     assert!(c
@@ -160,12 +139,7 @@ fn refusals_say_why() {
         .iter()
         .any(|w| w.message.starts_with("vLLM would not start: no memory")));
     // Llama-3.1-8B on 24 GiB holds some KV cache, but not one request of 131,072 tokens.
-    let e = vllm(
-        registry_model("Llama-3.1-8B"),
-        131_072,
-        vllm_settings(24, None),
-        |_| {},
-    );
+    let e = vllm_on("Llama-3.1-8B", 131_072, 24);
     let c = capacity(&e);
     assert!(c
         .refusal
@@ -178,12 +152,7 @@ fn refusals_say_why() {
 
 #[test]
 fn refusal_messages_carry_the_numbers() {
-    let e = vllm(
-        registry_model("Llama-3.1-70B"),
-        8192,
-        vllm_settings(80, None),
-        |_| {},
-    );
+    let e = vllm_on("Llama-3.1-70B", 8192, 80);
     let c = capacity(&e);
     let gib = |b: u64| b as f64 / GIB as f64;
     assert_eq!(
@@ -194,12 +163,7 @@ fn refusal_messages_carry_the_numbers() {
             gib(c.requested_memory.0)
         )
     );
-    let e = vllm(
-        registry_model("Llama-3.1-8B"),
-        131_072,
-        vllm_settings(24, None),
-        |_| {},
-    );
+    let e = vllm_on("Llama-3.1-8B", 131_072, 24);
     let c = capacity(&e);
     assert_eq!(
         c.refusal.as_deref().unwrap(),

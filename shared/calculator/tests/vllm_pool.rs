@@ -6,19 +6,9 @@ use calculator::{
     estimate_inference, Bytes, Engine, ExplicitModel, InferenceRequest, Model, Precision,
     VllmSettings, MLA_BLOCK_SIZE,
 };
-use serde_json::{json, Value};
+use serde_json::json;
+use testkit::configs::{nemotron_nano_9b, three_linear_to_one_full};
 use testkit::models::{capacity, field_of, model, registry_model, vllm, vllm_settings, GIB};
-
-/// nvidia/NVIDIA-Nemotron-Nano-9B-v2 `config.json`.
-fn nemotron_nano_9b() -> Value {
-    json!({"model_type": "nemotron_h", "hidden_size": 4480, "num_hidden_layers": 56,
-        "hybrid_override_pattern": "M-M-M-MM-M-M-M*-M-M-M*-M-M-M-M*-M-M-M-M*-M-MM-M-M-M-M-M-",
-        "mamba_num_heads": 128, "mamba_head_dim": 80, "ssm_state_size": 128, "n_groups": 8,
-        "conv_kernel": 4, "num_attention_heads": 40, "num_key_value_heads": 8, "head_dim": 128,
-        "intermediate_size": 15680, "vocab_size": 131072, "tie_word_embeddings": false,
-        "use_conv_bias": true, "use_bias": false, "mlp_bias": false, "chunk_size": 128,
-        "max_position_embeddings": 131072, "torch_dtype": "bfloat16"})
-}
 
 #[test]
 fn hybrid_models_group_their_layers() {
@@ -185,15 +175,7 @@ fn hybrid_block_sizes_match_the_logs() {
         capacity(&e).block_size
     };
     let qwen3_5 = |h: u64, l: u64, heads: u64, kv: u64, v_heads: u64| {
-        let types: Vec<&str> = (0..l)
-            .map(|i| {
-                if (i + 1) % 4 == 0 {
-                    "full_attention"
-                } else {
-                    "linear_attention"
-                }
-            })
-            .collect();
+        let types = three_linear_to_one_full(l);
         serde_json::json!({"model_type": "qwen3_5_text", "hidden_size": h,
             "num_hidden_layers": l, "intermediate_size": 64, "num_attention_heads": heads,
             "num_key_value_heads": kv, "head_dim": 256, "vocab_size": 248320,

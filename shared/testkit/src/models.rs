@@ -90,6 +90,12 @@ pub fn vllm(
     estimate_inference(model, &r).unwrap()
 }
 
+/// A vLLM start-up of the registry's `name` on an unnamed GPU of `gib` GiB, for
+/// requests of `len` tokens, every other setting at its default.
+pub fn vllm_on(name: &str, len: u64, gib: u64) -> InferenceEstimate {
+    vllm(registry_model(name), len, vllm_settings(gib, None), |_| {})
+}
+
 /// The start-up report of a vLLM estimate.
 pub fn capacity(e: &InferenceEstimate) -> &VllmCapacity {
     e.vllm.as_ref().unwrap()

@@ -3,7 +3,7 @@
 //! a value out of range. Every error names the field by its full path
 //! (`configurations[1].precision`) and says what is allowed.
 
-use calculator::limits::{FieldRange, FractionRange, NumberRange, ECHO_CHARS, ECHO_VALUE_CHARS};
+use calculator::limits::{DecimalRange, FieldRange, ECHO_CHARS, ECHO_VALUE_CHARS};
 use calculator::{as_integer, clip, closest_name, Choice};
 use serde_json::{Map, Value};
 
@@ -116,8 +116,8 @@ impl<'a> Fields<'a> {
         }
     }
 
-    /// A finite number under `key` in `range` (for nested objects' fields).
-    pub fn number_in(&self, key: &str, range: NumberRange) -> Result<Option<f64>, ApiError> {
+    /// A number under `key` that `range` holds (for nested objects' fields too).
+    pub fn number_in(&self, key: &str, range: impl DecimalRange) -> Result<Option<f64>, ApiError> {
         let Some(value) = self.get(key) else {
             return Ok(None);
         };
@@ -125,7 +125,7 @@ impl<'a> Fields<'a> {
             Some(f) if range.contains(f) => Ok(Some(f)),
             _ => Err(ApiError::field(
                 &self.path(key),
-                range.error(short(value)).message,
+                range.error(&short(value)).message,
             )),
         }
     }
@@ -135,20 +135,7 @@ impl<'a> Fields<'a> {
         let Kind::Fraction(range) = field.kind else {
             unreachable!("{} is not a fraction field", field.name)
         };
-        self.fraction_in(field.name, range)
-    }
-
-    fn fraction_in(&self, key: &str, range: FractionRange) -> Result<Option<f64>, ApiError> {
-        let Some(value) = self.get(key) else {
-            return Ok(None);
-        };
-        match value.as_f64() {
-            Some(f) if range.contains(f) => Ok(Some(f)),
-            _ => Err(ApiError::field(
-                &self.path(key),
-                range.error(short(value)).message,
-            )),
-        }
+        self.number_in(field.name, range)
     }
 
     /// `true` or `false`.

@@ -1,7 +1,7 @@
 //! `falcon_h1` (Falcon-H1): attention and Mamba-2 side by side in every layer, then a
 //! gated MLP.
 
-use super::mamba::{check_inner, expanded, flag, Mamba2, MAMBA2_CHUNK};
+use super::mamba::{check_inner, expanded, prefixed_mamba2, PrefixedKeys};
 use super::{no_layer_slides, set_mixer, Family};
 use crate::architecture::Architecture;
 use crate::error::CalcError;
@@ -25,20 +25,13 @@ fn read_falcon_h1(keys: &Keys, c: &Common, arch: &mut Architecture) -> Result<()
         Some(d) => d,
         None => expanded(keys, c.hidden)?,
     };
-    let m = Mamba2 {
-        heads: keys.required(&["mamba_n_heads"], 1, limits::MAX_HEADS)?,
-        head_dim: keys.required(&["mamba_d_head"], 1, limits::MAX_HEAD_DIM)?,
-        d_inner,
-        groups: keys.uint_or(&["mamba_n_groups"], 1, limits::MAX_HEAD_DIM, 1)?,
-        d_state: keys.uint_or(&["mamba_d_state"], 1, limits::MAX_HEAD_DIM, 256)?,
-        kernel: keys.uint_or(&["mamba_d_conv"], 1, limits::MAX_HEAD_DIM, 4)?,
-        conv_bias: flag(keys, &["mamba_conv_bias"], true)?,
-        in_proj_bias: flag(keys, &["mamba_proj_bias"], false)?,
-        out_proj_bias: flag(keys, &["projectors_bias"], false)?,
-        norm: flag(keys, &["mamba_rms_norm"], false)?,
-        chunk: keys.uint_or(&["mamba_chunk_size"], 1, limits::MAX_HEAD_DIM, MAMBA2_CHUNK)?,
-        vllm_state_fp32: false,
+    let heads = keys.required(&["mamba_n_heads"], 1, limits::MAX_HEADS)?;
+    let head_dim = keys.required(&["mamba_d_head"], 1, limits::MAX_HEAD_DIM)?;
+    let names = PrefixedKeys {
+        out_proj_bias: "projectors_bias",
+        norm: Some("mamba_rms_norm"),
     };
+    let m = prefixed_mamba2(keys, (heads, head_dim, d_inner), names)?;
     check_inner(keys, &m, "mamba_n_heads")?;
     // Every layer holds both, side by side.
     set_mixer(arch, vec![true; c.layers as usize], m.mixer(c.hidden));

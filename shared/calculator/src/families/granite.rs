@@ -1,7 +1,7 @@
 //! `granitemoehybrid` (Granite 4.0 H): `layer_types` of `mamba` and `attention`, every
 //! layer with a gated shared MLP and, where configured, experts.
 
-use super::mamba::{check_inner, expanded, flag, Mamba2, MAMBA2_CHUNK};
+use super::mamba::{check_inner, expanded, prefixed_mamba2, PrefixedKeys};
 use super::{no_layer_slides, read_moe, set_mixer, Experts, Family};
 use crate::architecture::Architecture;
 use crate::error::CalcError;
@@ -80,20 +80,11 @@ fn read_granite(keys: &Keys, c: &Common, arch: &mut Architecture) -> Result<(), 
             Some((_, v)) if v.as_str() == Some("auto") => d_inner / heads,
             Some(_) => keys.required(&["mamba_d_head"], 1, limits::MAX_HEAD_DIM)?,
         };
-        let m = Mamba2 {
-            heads,
-            head_dim,
-            d_inner,
-            groups: keys.uint_or(&["mamba_n_groups"], 1, limits::MAX_HEAD_DIM, 1)?,
-            d_state: keys.uint_or(&["mamba_d_state"], 1, limits::MAX_HEAD_DIM, 256)?,
-            kernel: keys.uint_or(&["mamba_d_conv"], 1, limits::MAX_HEAD_DIM, 4)?,
-            conv_bias: flag(keys, &["mamba_conv_bias"], true)?,
-            in_proj_bias: flag(keys, &["mamba_proj_bias"], false)?,
-            out_proj_bias: flag(keys, &["mamba_proj_bias"], false)?,
-            norm: true,
-            chunk: keys.uint_or(&["mamba_chunk_size"], 1, limits::MAX_HEAD_DIM, MAMBA2_CHUNK)?,
-            vllm_state_fp32: false,
+        let names = PrefixedKeys {
+            out_proj_bias: "mamba_proj_bias",
+            norm: None,
         };
+        let m = prefixed_mamba2(keys, (heads, head_dim, d_inner), names)?;
         check_inner(keys, &m, "mamba_n_heads")?;
         set_mixer(arch, mamba_layers, m.mixer(c.hidden));
     }

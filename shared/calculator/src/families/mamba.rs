@@ -113,3 +113,39 @@ pub(super) fn flag(keys: &Keys, names: &[&'static str], default: bool) -> Result
     }
     Ok(default)
 }
+
+/// How the `mamba_`-prefixed configs (Falcon-H1, Granite-4.0-H) name what the other
+/// families spell their own way.
+pub(super) struct PrefixedKeys {
+    /// The key of the output projection's bias.
+    pub out_proj_bias: &'static str,
+    /// The key of the gated norm's switch; `None`: the norm is always there.
+    pub norm: Option<&'static str>,
+}
+
+/// A Mamba-2 layer of `heads` × `head_dim` (inner width `d_inner`) read from the
+/// `mamba_*` keys both prefixed families share, with their config classes' common
+/// defaults (1 group, state 256, kernel 4, conv bias on, projection bias off).
+pub(super) fn prefixed_mamba2(
+    keys: &Keys,
+    (heads, head_dim, d_inner): (u64, u64, u64),
+    names: PrefixedKeys,
+) -> Result<Mamba2, CalcError> {
+    Ok(Mamba2 {
+        heads,
+        head_dim,
+        d_inner,
+        groups: keys.uint_or(&["mamba_n_groups"], 1, limits::MAX_HEAD_DIM, 1)?,
+        d_state: keys.uint_or(&["mamba_d_state"], 1, limits::MAX_HEAD_DIM, 256)?,
+        kernel: keys.uint_or(&["mamba_d_conv"], 1, limits::MAX_HEAD_DIM, 4)?,
+        conv_bias: flag(keys, &["mamba_conv_bias"], true)?,
+        in_proj_bias: flag(keys, &["mamba_proj_bias"], false)?,
+        out_proj_bias: flag(keys, &[names.out_proj_bias], false)?,
+        norm: match names.norm {
+            Some(key) => flag(keys, &[key], false)?,
+            None => true,
+        },
+        chunk: keys.uint_or(&["mamba_chunk_size"], 1, limits::MAX_HEAD_DIM, MAMBA2_CHUNK)?,
+        vllm_state_fp32: false,
+    })
+}

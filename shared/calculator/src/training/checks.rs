@@ -10,7 +10,7 @@ use super::vocabulary::{
 };
 use crate::choice::Choice;
 use crate::error::CalcError;
-use crate::limits;
+use crate::limits::{self, DecimalRange};
 use crate::model::Model;
 use crate::precision::Precision;
 use crate::warning::{Warning, WarningCode};
