@@ -9,7 +9,7 @@ use crate::precision::Precision;
 use crate::runtime::FP32_BYTES;
 
 /// Values per fp32 scale of the indexer's fp8 keys: DeepSeek-V3.2's reference
-/// implementation (`inference/model.py`, `Indexer`: `k_cache` fp8 and `k_scale_cache`
+/// implementation (deepseek-ai/DeepSeek-V3.2-Exp@3b99a5350d260b7c2a357e82362305509e2d0724 `inference/model.py`, `Indexer`: `k_cache` fp8 and `k_scale_cache`
 /// fp32 of `head_dim // block_size`, block 128) and vLLM's indexer cache (128 fp8
 /// bytes + one 4-byte scale per token) agree.
 const INDEXER_SCALE_BLOCK: u128 = 128;

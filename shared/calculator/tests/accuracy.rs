@@ -103,8 +103,9 @@ struct SourceSetting {
     apply: fn(&mut TrainingRequest),
 }
 
-/// Qwen(1)'s `finetune_ds.sh` and `finetune_qlora_single_gpu.sh` pass
-/// `--deepspeed finetune/ds_config_zero2.json`: stage 2, `overlap_comm` true, buckets
+/// Qwen(1)'s `finetune_qlora_single_gpu.sh` passes `--deepspeed
+/// finetune/ds_config_zero2.json` (so does pull request #833's copy of `finetune_ds.sh`;
+/// the merged script passes ZeRO-3's file, a mismatch the full rows' words state): stage 2, `overlap_comm` true, buckets
 /// of 2e8, `"optimizer": {"type": "AdamW"}` (DeepSpeed's fused Adam). Without torch
 /// autocast (DeepSpeed casts the model), the model code's loss stays 16-bit.
 fn qwen_zero2(r: &mut TrainingRequest) {
@@ -122,12 +123,12 @@ fn qwen_zero2(r: &mut TrainingRequest) {
 const SOURCE_SETTINGS: &[SourceSetting] = &[
     SourceSetting {
         prefix: "qwen-1.8b-full-",
-        words: "QwenLM/Qwen `finetune/finetune_ds.sh`: `--deepspeed finetune/ds_config_zero2.json` (`\"stage\": 2`, `\"overlap_comm\": true`, `\"reduce_bucket_size\": 2e8`, `\"optimizer\": {\"type\": \"AdamW\"}`); Qwen(1)'s model code takes the cross-entropy of its 16-bit logits, and DeepSpeed runs without autocast. As: `framework deepspeed`, `zero_stage 2`, `reduce_bucket_size 200000000`, `overlap_comm true`, `optimizer_implementation fused`, `loss no_upcast`.",
+        words: "Known mismatch: QwenLM/Qwen@2df8e8ac450fa185c421a08b0090ef81826caa6e `finetune/finetune_ds.sh` passes `--deepspeed finetune/ds_config_zero3.json` (its README: \"we use DeepSpeed ZeRO 3 in this script\"), but these rows are predicted under `ds_config_zero2.json`, read from an unmerged pull request's copy of the script (QwenLM/Qwen@0400505d060aea70437b55412aa02f8eae91ca5f, https://github.com/QwenLM/Qwen/pull/833): `--deepspeed finetune/ds_config_zero2.json` (`\"stage\": 2`, `\"overlap_comm\": true`, `\"reduce_bucket_size\": 2e8`, `\"optimizer\": {\"type\": \"AdamW\"}`); Qwen(1)'s model code takes the cross-entropy of its 16-bit logits, and DeepSpeed runs without autocast. As: `framework deepspeed`, `zero_stage 2`, `reduce_bucket_size 200000000`, `overlap_comm true`, `optimizer_implementation fused`, `loss no_upcast`.",
         apply: qwen_zero2,
     },
     SourceSetting {
         prefix: "qwen-1.8b-lora-",
-        words: "QwenLM/Qwen `finetune/finetune_lora_single_gpu.sh`: `python finetune.py ... --bf16 True --use_lora` (no DeepSpeed); `finetune.py`: `optim: str = field(default=\"adamw_torch\")`, `lora_dropout: float = 0.05`; under the Trainer's torch autocast the cross-entropy runs in fp32 (autocast's float32 op list has `log_softmax` and `nll_loss`). As: `framework transformers`, `optimizer_implementation foreach`, `lora_dropout 0.05`, `loss standard`.",
+        words: "QwenLM/Qwen@2df8e8ac450fa185c421a08b0090ef81826caa6e `finetune/finetune_lora_single_gpu.sh`: `python finetune.py ... --bf16 True --use_lora` (no DeepSpeed); `finetune.py`: `optim: str = field(default=\"adamw_torch\")`, `lora_dropout: float = 0.05`; under the Trainer's torch autocast the cross-entropy runs in fp32 (autocast's float32 op list has `log_softmax` and `nll_loss`). As: `framework transformers`, `optimizer_implementation foreach`, `lora_dropout 0.05`, `loss standard`.",
         apply: |r| {
             r.framework = Some(Framework::Transformers);
             r.optimizer_implementation = Some(OptimizerImplementation::Foreach);
@@ -136,7 +137,7 @@ const SOURCE_SETTINGS: &[SourceSetting] = &[
     },
     SourceSetting {
         prefix: "qwen-1.8b-qlora-",
-        words: "QwenLM/Qwen `finetune/finetune_qlora_single_gpu.sh`: `--fp16 True --use_lora --q_lora --deepspeed finetune/ds_config_zero2.json`; `lora_dropout: float = 0.05`; 16-bit loss, as for the full rows. As: the full rows' DeepSpeed settings with `lora_dropout 0.05`. Not expressible: the script's base is a GPTQ int4 checkpoint (the row, as published, says NF4; the calculator's `qlora` is NF4).",
+        words: "QwenLM/Qwen@2df8e8ac450fa185c421a08b0090ef81826caa6e `finetune/finetune_qlora_single_gpu.sh`: `--fp16 True --use_lora --q_lora --deepspeed finetune/ds_config_zero2.json`; `lora_dropout: float = 0.05`; 16-bit loss, as for the full rows. As: the full rows' DeepSpeed settings with `lora_dropout 0.05`. Not expressible: the script's base is a GPTQ int4 checkpoint (the row, as published, says NF4; the calculator's `qlora` is NF4).",
         apply: |r| {
             qwen_zero2(r);
             r.lora_dropout = 0.05;

@@ -123,12 +123,12 @@ fn deepseek_v32_pages_hold_the_indexer_keys() {
 /// Hybrid models (vLLM's `HybridAttentionMambaModelConfig`): one mixer layer's state is
 /// a page; the attention block grows in steps of 16 tokens until its page holds it;
 /// mixer and attention layers form groups; a request takes one block id per mixer
-/// group. Every number of the published logs follows (methodology §10).
+/// group (methodology §10).
 #[test]
 fn state_mixers_share_the_pool_in_padded_pages() {
-    // Qwen3-Next-80B on two H200s (vLLM 0.10.2): a page per layer of 544 tokens x 2 x 1
-    // KV head x 256 x 2 bytes, which holds one Gated DeltaNet layer's state (8,192 / 2
-    // channels x 3 taps x 2 bytes + 16 heads x 128 x 128 x 2 bytes, padded by 1.49%).
+    // Qwen3-Next-80B on two H200s: a page per layer of 544 tokens x 2 x 1 KV head x 256
+    // x 2 bytes, which holds one Gated DeltaNet layer's state (8,192 / 2 channels x 3
+    // taps x 2 bytes + 16 heads x 128 x 128 x 2 bytes, padded by 1.49%).
     let m = registry_model("Qwen3-Next-80B-A3B-Instruct");
     let len = 262_144;
     let mut h200 = VllmSettings::new(Bytes((139.81 * GIB as f64) as u64));
@@ -143,8 +143,8 @@ fn state_mixers_share_the_pool_in_padded_pages() {
     assert_eq!(c.kv_cache_bytes.0, c.num_blocks * page * 12);
     assert_eq!(c.max_concurrency, c.num_blocks as f64 / 485.0);
     assert_eq!(c.request_kv_bytes.0, (12 * 482 + 36) * page);
-    // A GPU whose budget leaves the log's own 44.59 GiB for the pool prints what vLLM
-    // printed: 7,162 blocks, 973,760 tokens, 14.77x.
+    // A budget that leaves 44.59 GiB for the pool, by hand: ⌊44.59 GiB / (12 x 557,056
+    // B)⌋ = 7,162 blocks; ⌊7,162 / 4⌋ x 544 = 973,760 tokens; 7,162 / 485 = 14.77x.
     let mut exact = VllmSettings::new(Bytes(c.non_kv_memory.0 + (44.59 * GIB as f64) as u64));
     exact.gpu_memory_utilization = 1.0;
     exact.gpu_name = Some("NVIDIA H200".into());

@@ -27,11 +27,6 @@ const KNOWN_MISSES: &[(&str, f64, f64)] = &[
     // Run with an LMCache connector and a vLLM of July 2025; 3.7 GiB more than modelled
     // went elsewhere, and the thread does not say where.
     ("qwen3-235b-a22b-fp8-h100-tp4", 46.2, 47.9),
-    // vLLM 0.10.2 with a hybrid model: given the log's own 44.59 GiB, the pool's
-    // arithmetic gives its 973,760 tokens and 14.77x exactly (`vllm_engine.rs`,
-    // `state_mixers_share_the_pool_in_padded_pages`); 2.77 GiB more than modelled went
-    // to the profile run or non-torch memory, which this log does not print.
-    ("qwen3-next-80b-a3b-h200-tp2", 6.2, 6.2),
 ];
 
 /// Every quantity of every row, with its error (in percent, absolute) when the table
@@ -86,10 +81,6 @@ const RATCHET: &[(&str, &str, f64)] = &[
     ("gpt-oss-20b-h100-tp2", "max concurrency", 1.0),
     ("qwen3-235b-a22b-fp8-h100-tp4", "available KV (GiB)", 46.2),
     ("qwen3-235b-a22b-fp8-h100-tp4", "KV tokens", 47.9),
-    ("qwen3-next-80b-a3b-h200-tp2", "weights (GiB)", 0.1),
-    ("qwen3-next-80b-a3b-h200-tp2", "available KV (GiB)", 6.2),
-    ("qwen3-next-80b-a3b-h200-tp2", "KV tokens", 6.2),
-    ("qwen3-next-80b-a3b-h200-tp2", "max concurrency", 6.2),
 ];
 
 struct Row {

@@ -159,7 +159,7 @@ fn ddp(s: &StateInputs) -> Placement {
     }
 }
 
-/// DeepSpeed ZeRO (`stage_1_and_2.py`, `stage3.py`): 16-bit weights and gradients,
+/// DeepSpeed ZeRO (microsoft/DeepSpeed@38327e07f6cd39b63418f60cedd1651b0be3e7c3 `deepspeed/runtime/zero/stage_1_and_2.py`, `deepspeed/runtime/zero/stage3.py`): 16-bit weights and gradients,
 /// fp32 master, fp32 gradient and states per partition. Stage 1 shards master, fp32
 /// gradient and states; stage 2 also the 16-bit gradients; stage 3 also the weights,
 /// gathers one layer at a time, and builds the fp32 gradient one sub-group at a time.

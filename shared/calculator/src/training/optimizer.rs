@@ -9,7 +9,7 @@ use crate::runtime::FP32_BYTES;
 
 /// Values per block of bitsandbytes' block-wise 8-bit optimizer states, each block
 /// with one fp32 absmax: `Optimizer2State.init_state` in current bitsandbytes
-/// (`bitsandbytes/optim/optimizer.py`; earlier releases used 2048). Tensors under its
+/// (bitsandbytes-foundation/bitsandbytes@95f9af309d4d5793847169c39288dcd3fcbdf564 `bitsandbytes/optim/optimizer.py`; earlier releases used 2048). Tensors under its
 /// `min_8bit_size` (4096 values: norms, biases) keep fp32 states, a negligible
 /// difference for LLM weights (Dettmers et al. 2022, "8-bit Optimizers via Block-wise
 /// Quantization").

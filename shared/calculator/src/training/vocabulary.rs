@@ -270,7 +270,7 @@ choice!(
 pub const DEFAULT_GPUS_PER_NODE: u64 = 8;
 
 /// DeepSpeed's default `reduce_bucket_size`, in elements
-/// (`deepspeed/runtime/zero/config.py`, `DeepSpeedZeroConfig`; DeepSpeed's
+/// (microsoft/DeepSpeed@38327e07f6cd39b63418f60cedd1651b0be3e7c3 `deepspeed/runtime/zero/config.py`, `DeepSpeedZeroConfig`; DeepSpeed's
 /// configuration docs).
 pub const DEEPSPEED_BUCKET_ELEMENTS: u64 = 500_000_000;
 /// DeepSpeed's default `sub_group_size` in elements: ZeRO-3 steps the optimizer over

@@ -24,13 +24,13 @@ use pool::Pool;
 pub const DEFAULT_GPU_MEMORY_UTILIZATION: f64 = 0.9;
 
 /// vLLM serves with larger default batches on GPUs with at least this much memory
-/// (70 GiB, `EngineArgs._set_default_args`), A100s excepted.
+/// (70 GiB, `EngineArgs._set_default_args`, vllm-project/vllm@99d7eb5d6a512cfcc5a2b104f24ebf2d6cda772b `vllm/engine/arg_utils.py`), A100s excepted.
 const LARGE_GPU_BYTES: u64 = 70 << 30;
 
 /// Memory outside PyTorch's allocator that the profile run adds on one GPU (cuBLAS and
 /// attention-backend handles, lazily loaded kernel images), in bytes. An allowance,
 /// not a derivation: vLLM v0.19 reports 0.24-0.26 GiB on one H100 for five models
-/// (llm-d-planner PR #205's logs); gemma-3-4b reported 0.07 GiB (vLLM PR #21489).
+/// (llm-d-planner PR #205's logs, https://github.com/llm-d-incubation/llm-d-planner/pull/205); gemma-3-4b reported 0.07 GiB (vLLM PR #21489, https://github.com/vllm-project/vllm/pull/21489).
 const NON_TORCH_SINGLE_GPU: u64 = 256 << 20;
 
 /// The same under tensor parallelism, where NCCL communicators and vLLM's custom

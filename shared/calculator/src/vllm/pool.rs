@@ -8,7 +8,7 @@ use crate::model::Model;
 use crate::precision::Precision;
 use crate::runtime::FP32_BYTES;
 
-/// Tokens per KV-cache block on CUDA (`vllm/platforms/cuda.py`, when `block_size` is
+/// Tokens per KV-cache block on CUDA (vllm-project/vllm@1c0d9ecf5bad600df3e001bf642dd48c5ed25cc6 `vllm/platforms/cuda.py`, when `block_size` is
 /// unset).
 pub const BLOCK_SIZE: u64 = 16;
 
