@@ -104,7 +104,8 @@ struct SourceSetting {
 }
 
 /// Qwen(1)'s `finetune_qlora_single_gpu.sh` passes `--deepspeed
-/// finetune/ds_config_zero2.json` (so does pull request #833's copy of `finetune_ds.sh`;
+/// finetune/ds_config_zero2.json` (so does pull request #833's copy of `finetune_ds.sh`,
+/// QwenLM/Qwen@0400505d060aea70437b55412aa02f8eae91ca5f `finetune/finetune_ds.sh`;
 /// the merged script passes ZeRO-3's file, a mismatch the full rows' words state): stage 2, `overlap_comm` true, buckets
 /// of 2e8, `"optimizer": {"type": "AdamW"}` (DeepSpeed's fused Adam). Without torch
 /// autocast (DeepSpeed casts the model), the model code's loss stays 16-bit.

@@ -25,7 +25,9 @@ fn hybrid_models_group_their_layers() {
     assert_eq!(c.max_concurrency, c.num_blocks as f64 / (512.0 + 513.0));
     assert_eq!(c.request_kv_bytes.0, (21 * 512 + 21 * 513) * page);
     // gemma-3-27b: 52 sliding and 10 full layers: groups of 10, seven of them (8
-    // padding layers), as vLLM's log warns.
+    // padding layers), as vLLM's log warns
+    // (llm-d-incubation/llm-d-planner@d3121e059da88662db39a926a3ead964be97359b
+    // accuracy/results/v0.19.0/logs/google-gemma-3-27b-it--h100-80gb--tp1pp1dp1--8192.log).
     let m = registry_model("gemma-3-27b-it");
     let c = capacity(&vllm(m, len, vllm_settings(80, None), |_| {})).clone();
     let page = 16 * 16 * 128 * 2 * 2;
@@ -182,10 +184,14 @@ fn hybrid_block_sizes_match_the_logs() {
             "linear_num_key_heads": 16, "linear_num_value_heads": v_heads,
             "layer_types": types, "mamba_ssm_dtype": "float32", "torch_dtype": "bfloat16"})
     };
-    // Qwen3.5-0.8B (vLLM 0.19.0): 544; Qwen3.5-27B (vLLM 0.19.0, issue #40691): 784.
+    // Qwen3.5-0.8B: 544 (LMCache/LMCache@73c472c46e74a734d2853d9761b7f9c52a92b72b
+    // docs/source/recipes/qwen3_5.rst, no vLLM version given); Qwen3.5-27B (vLLM 0.19.0,
+    // https://github.com/vllm-project/vllm/issues/40691, whose 290,864 tokens are 371
+    // blocks of 784): 784.
     assert_eq!(block(qwen3_5(1024, 24, 8, 2, 16), None), 544);
     assert_eq!(block(qwen3_5(5120, 64, 24, 4, 48), None), 784);
-    // Nemotron-3-Nano-30B-A3B with an fp8 cache (vLLM 0.19.0): 4176.
+    // Nemotron-3-Nano-30B-A3B with an fp8 cache: 4176, by hand from its shapes (no public
+    // log of it is cited).
     let nano3 = serde_json::json!({"model_type": "nemotron_h", "hidden_size": 2688,
         "num_hidden_layers": 4, "hybrid_override_pattern": "M*EM",
         "mamba_num_heads": 64, "mamba_head_dim": 64, "ssm_state_size": 128, "n_groups": 8,
