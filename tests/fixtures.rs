@@ -6,10 +6,7 @@
 
 use std::collections::BTreeSet;
 
-use application::endpoint::{
-    config_options, get_model, health, list_gpus, list_models, memory_compare, memory_inference,
-    memory_training, not_found, openapi, plan, ROUTES,
-};
+use application::endpoint::{call, not_found, ROUTES};
 use lambda_http::{Body, Request, Response};
 use testkit::fixtures::{check_response, event, events_dir, route_key, status_and_json, EXPECTED};
 
@@ -23,20 +20,9 @@ fn function_for(fixture: &str) -> &'static str {
 }
 
 async fn invoke(function: &str, request: Request) -> Response<Body> {
-    let result = match function {
-        "health" => health::handler(request).await,
-        "list-models" => list_models::handler(request).await,
-        "get-model" => get_model::handler(request).await,
-        "memory-inference" => memory_inference::handler(request).await,
-        "memory-training" => memory_training::handler(request).await,
-        "memory-compare" => memory_compare::handler(request).await,
-        "config-options" => config_options::handler(request).await,
-        "not-found" => not_found::handler(request).await,
-        "plan" => plan::handler(request).await,
-        "list-gpus" => list_gpus::handler(request).await,
-        "openapi" => openapi::handler(request).await,
-        other => panic!("no handler for {other}"),
-    };
+    let result = call(function, request)
+        .await
+        .unwrap_or_else(|| panic!("no handler for {function}"));
     // Handlers answer every error with Ok(response): an Err would be a 500 at API
     // Gateway.
     result.expect("handlers never return Err")

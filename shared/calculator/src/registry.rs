@@ -21,8 +21,8 @@ pub struct RegistryEntry {
     /// Parameter count as published: an integer, or text where only a rounded figure
     /// is published.
     pub published_params: Value,
-    /// Parameter count derived from the config by the reference data (unique weight
-    /// tensors, tied embeddings once); the calculator's count must equal it.
+    /// Parameter count derived from the config (unique weight tensors, tied embeddings
+    /// once), as the entry states it; the calculator's count must equal it.
     pub config_derived_params: u64,
     /// Figures from the model card, where given.
     pub model_card_params: Option<String>,

@@ -6,8 +6,11 @@ use crate::precision::Precision;
 
 /// CUDA context per GPU, in bytes: driver state plus the kernel images of PyTorch,
 /// cuBLAS and cuDNN loaded lazily (`CUDA_MODULE_LOADING=LAZY`, PyTorch's default since
-/// 1.13). Reported readings span 0.3 to 0.6 GiB by driver and library set (the
-/// reference data's README); 0.5 GiB sits inside that span. It is a component of its
+/// 1.13). Its size depends on the driver and the libraries loaded; PyTorch documents
+/// that it exists and that `nvidia-smi` counts it
+/// (<https://docs.pytorch.org/docs/stable/generated/torch.cuda.memory.memory_allocated.html>)
+/// but gives no size, and no public measurement under lazy loading is cited here:
+/// 0.5 GiB is this project's allowance, unverified. It is a component of its
 /// own because `torch.cuda.max_memory_allocated` excludes it and `nvidia-smi`
 /// includes it (methodology §6).
 pub const CUDA_CONTEXT_BYTES: u64 = 512 * 1024 * 1024;

@@ -1,5 +1,5 @@
 //! Accuracy against published measurements of real runs
-//! (`tests/data/measured-memory.json`, copied from the reference data with its sources).
+//! (`tests/data/measured-memory.json`, each row citing its public source).
 //!
 //! Every row goes through the same model; each is compared with the part of the
 //! prediction its `compare_with` names. The targets are 5 % for inference rows and 15 %
@@ -61,7 +61,7 @@ fn unit_bytes(unit: &str) -> f64 {
     match unit {
         "MiB" => 1048576.0,
         "GiB" => 1073741824.0,
-        // "GB as published (most likely GiB)": the reference data says to read it as GiB.
+        // "GB as published (most likely GiB)": the unit itself says to read it as GiB.
         u if u.starts_with("GB as published") => 1073741824.0,
         u => panic!("unknown unit {u}"),
     }

@@ -141,7 +141,7 @@ fn norms_of_gemma_and_parallel_blocks() {
 
 #[test]
 fn mla_training_activations() {
-    // DeepSeek-V3 toy (tests/models.rs): q 48, k/v 48 each, o 32. Attention keeps
+    // DeepSeek-V3 toy (`testkit::toys`): q 48, k/v 48 each, o 32. Attention keeps
     // 388 + 128 + (48 + 96 + 32)·2 + 16 = 884 and the latents (32 + 16 + 4)·2 with
     // their copies, 208: 1,092. Dense layer: + 516 + 800 = 2,408, working set
     // 2·(max(144, 200) + 64)·2 = 1,056. MoE layer: + 516, router 32, per routed copy

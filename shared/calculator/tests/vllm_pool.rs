@@ -150,10 +150,10 @@ fn state_mixers_share_the_pool_in_padded_pages() {
     let mut exact = VllmSettings::new(Bytes(c.non_kv_memory.0 + (44.59 * GIB as f64) as u64));
     exact.gpu_memory_utilization = 1.0;
     exact.gpu_name = Some("NVIDIA H200".into());
-    let logged = capacity(&vllm(m, len, exact, |r| r.num_gpus = 2)).clone();
-    assert_eq!(logged.num_blocks, 7162);
-    assert_eq!(logged.kv_cache_tokens, 973_760);
-    assert_eq!((logged.max_concurrency * 100.0).round(), 1477.0);
+    let by_hand = capacity(&vllm(m, len, exact, |r| r.num_gpus = 2)).clone();
+    assert_eq!(by_hand.num_blocks, 7162);
+    assert_eq!(by_hand.kv_cache_tokens, 973_760);
+    assert_eq!((by_hand.max_concurrency * 100.0).round(), 1477.0);
     // The answer's cache by kind: attention's share of a full request's blocks.
     let e = vllm(m, len, VllmSettings::new(Bytes(141 * GIB)), |r| {
         r.num_gpus = 2

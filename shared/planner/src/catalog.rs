@@ -219,7 +219,7 @@ impl RawGpu {
 const CATALOG_JSON: &str = include_str!("../data/catalog.json");
 
 static EMBEDDED: LazyLock<Catalog> = LazyLock::new(|| {
-    // Part of the build; `embedded_catalog_is_consistent` parses it in the test suite.
+    // Part of the build; `shared/planner/tests/catalog.rs` parses it in the test suite.
     let raw: RawCatalog =
         serde_json::from_str(CATALOG_JSON).expect("data/catalog.json is a valid catalog");
     Catalog {

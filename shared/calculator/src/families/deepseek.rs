@@ -9,7 +9,7 @@
 //! checkpoints store (`num_nextn_predict_layers`) are loaded only for MTP speculative
 //! decoding (`load_mtp`).
 
-use super::{no_layer_slides, read_moe, read_mtp_layers, Experts, Family};
+use super::family::{no_layer_slides, read_moe, read_mtp_layers, Experts, Family};
 use crate::architecture::{Architecture, Indexer, Mla};
 use crate::error::CalcError;
 use crate::keys::{Common, Keys};

@@ -3,7 +3,7 @@
 //! is multi-query with parallel attention and one or two norms; the new one
 //! (`new_decoder_architecture`, 180B) has `num_kv_heads` groups and two norms.
 
-use super::{no_layer_slides, Family};
+use super::family::{no_layer_slides, Family};
 use crate::architecture::{Architecture, Norm};
 use crate::error::CalcError;
 use crate::keys::{Common, Keys};

@@ -1,8 +1,8 @@
 //! `falcon_h1` (Falcon-H1): attention and Mamba-2 side by side in every layer, then a
 //! gated MLP.
 
+use super::family::{no_layer_slides, set_mixer, Family};
 use super::mamba::{check_inner, expanded, prefixed_mamba2, PrefixedKeys};
-use super::{no_layer_slides, set_mixer, Family};
 use crate::architecture::Architecture;
 use crate::error::CalcError;
 use crate::keys::{Common, Keys};

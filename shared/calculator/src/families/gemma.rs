@@ -2,7 +2,7 @@
 //! post-attention and a post-MLP norm (four per layer) and mix local and global
 //! layers; Gemma 3 adds per-head q/k RMSNorm.
 
-use super::{alternate_layers_slide, no_layer_slides, read_dense, Family};
+use super::family::{alternate_layers_slide, no_layer_slides, read_dense, Family};
 use crate::architecture::{Architecture, QkNorm};
 use crate::error::CalcError;
 use crate::keys::{Common, Keys};

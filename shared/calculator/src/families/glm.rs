@@ -6,7 +6,7 @@
 //! The multi-token-prediction layer the checkpoints store (`model.layers.N`,
 //! `num_nextn_predict_layers`) is loaded only for MTP speculative decoding (`load_mtp`).
 
-use super::{no_layer_slides, read_moe, read_mtp_layers, Experts, Family};
+use super::family::{no_layer_slides, read_moe, read_mtp_layers, Experts, Family};
 use crate::architecture::{Architecture, QkNorm};
 use crate::error::CalcError;
 use crate::keys::{Common, Keys};

@@ -2,7 +2,7 @@
 //! `n_inner` (default `4h`), LayerNorm with bias, learned positions, tied embeddings;
 //! StarCoder is multi-query by default.
 
-use super::{no_layer_slides, Family};
+use super::family::{no_layer_slides, Family};
 use crate::architecture::{Architecture, Norm};
 use crate::error::CalcError;
 use crate::keys::{Common, Keys};

@@ -2,7 +2,7 @@
 //! `num_local_experts` experts with biased projections and a biased router, local and
 //! global layers alternating.
 
-use super::{alternate_layers_slide, read_moe, Experts, Family};
+use super::family::{alternate_layers_slide, read_moe, Experts, Family};
 use crate::architecture::Architecture;
 use crate::error::CalcError;
 use crate::keys::{Common, Keys};

@@ -1,8 +1,8 @@
 //! `granitemoehybrid` (Granite 4.0 H): `layer_types` of `mamba` and `attention`, every
 //! layer with a gated shared MLP and, where configured, experts.
 
+use super::family::{no_layer_slides, read_moe, set_mixer, Experts, Family};
 use super::mamba::{check_inner, expanded, prefixed_mamba2, PrefixedKeys};
-use super::{no_layer_slides, read_moe, set_mixer, Experts, Family};
 use crate::architecture::Architecture;
 use crate::error::CalcError;
 use crate::keys::{Common, Keys};

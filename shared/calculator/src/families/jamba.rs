@@ -1,8 +1,8 @@
 //! `jamba` (Jamba): attention on every `attn_layer_period`-th layer, Mamba (-1) on the
 //! others, experts on every `expert_layer_period`-th.
 
+use super::family::{no_layer_slides, read_moe, set_mixer, Experts, Family};
 use super::mamba::{expanded, flag};
-use super::{no_layer_slides, read_moe, set_mixer, Experts, Family};
 use crate::architecture::{Architecture, MixerKind, StateMixer};
 use crate::error::CalcError;
 use crate::keys::{Common, Keys};

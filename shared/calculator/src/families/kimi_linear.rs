@@ -2,7 +2,7 @@
 //! `linear_attn_config.kda_layers` lists (1-based) and DeepSeek-V3's multi-head latent
 //! attention without a query latent on the others, with DeepSeek-V3's experts.
 //!
-//! A KDA layer (vllm-project/vllm@1d03ed8fbdcb127140c12f2d2f15a7192c3daf0c `vllm/model_executor/layers/kda.py`, and Moonshot's `modeling_kimi.py`, https://huggingface.co/moonshotai/Kimi-Linear-48B-A3B-Instruct/blob/main/modeling_kimi.py)
+//! A KDA layer (vllm-project/vllm@1d03ed8fbdcb127140c12f2d2f15a7192c3daf0c `vllm/model_executor/layers/kda.py`, and Moonshot's `modeling_kimi.py`, <https://huggingface.co/moonshotai/Kimi-Linear-48B-A3B-Instruct/blob/main/modeling_kimi.py>)
 //! holds q, k and v projections over `num_heads x head_dim`, a depthwise short
 //! convolution (no bias) over each, a low-rank forget gate (`f_a_proj` to `head_dim`,
 //! `f_b_proj` back), a write strength per head (`b_proj`), a low-rank output gate
@@ -14,7 +14,7 @@
 use serde_json::Value;
 
 use super::deepseek::read_deepseek_v3;
-use super::{no_layer_slides, set_mixer, Family, DELTA_RULE_CHUNK};
+use super::family::{no_layer_slides, set_mixer, Family, DELTA_RULE_CHUNK};
 use crate::architecture::{Architecture, MixerKind, StateMixer};
 use crate::error::CalcError;
 use crate::keys::{Common, Keys};

@@ -2,7 +2,7 @@
 //! gated MLP, RMSNorm, rotary positions, GQA, untied embeddings, biases only where
 //! `attention_bias` / `mlp_bias` say so.
 
-use super::{every_layer_slides, no_layer_slides, read_dense, Family};
+use super::family::{every_layer_slides, no_layer_slides, read_dense, Family};
 use crate::architecture::Architecture;
 use crate::error::CalcError;
 use crate::keys::{Common, Keys};

@@ -8,7 +8,7 @@
 //! layer is global without positions. The rotary layers normalize q and k per head
 //! without a weight.
 
-use super::{read_moe, Experts, Family};
+use super::family::{read_moe, Experts, Family};
 use crate::architecture::{Architecture, QkNorm};
 use crate::error::CalcError;
 use crate::keys::{Common, Keys};

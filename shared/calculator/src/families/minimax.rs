@@ -4,7 +4,7 @@
 //! gate with a per-expert score-correction bias (`use_routing_bias`); no shared
 //! expert, no dense layers.
 
-use super::{no_layer_slides, read_moe, Experts, Family};
+use super::family::{no_layer_slides, read_moe, Experts, Family};
 use crate::architecture::{Architecture, QkNorm};
 use crate::error::CalcError;
 use crate::keys::{Common, Keys};

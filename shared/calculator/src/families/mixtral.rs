@@ -1,7 +1,7 @@
 //! Mixtral: Mistral's attention with `num_local_experts` routed experts of
 //! `intermediate_size` in every layer, top-2 by default.
 
-use super::{every_layer_slides, read_moe, Experts, Family};
+use super::family::{every_layer_slides, read_moe, Experts, Family};
 use crate::architecture::Architecture;
 use crate::error::CalcError;
 use crate::keys::{Common, Keys};

@@ -2,8 +2,8 @@
 //! by `hybrid_override_pattern` (`M` Mamba-2, `*` attention, `-` a squared-ReLU MLP,
 //! `E` squared-ReLU experts), with one norm; no positions in attention.
 
+use super::family::{no_layer_slides, read_moe, set_mixer, Experts, Family};
 use super::mamba::{check_inner, flag, Mamba2};
-use super::{no_layer_slides, read_moe, set_mixer, Experts, Family};
 use crate::architecture::Architecture;
 use crate::error::CalcError;
 use crate::keys::{Common, Keys};

@@ -2,7 +2,7 @@
 //! positions offset by 2 rows, tied embeddings, and (350M) a narrower
 //! `word_embed_proj_dim` embedding with `project_in`/`project_out`.
 
-use super::{no_layer_slides, Family};
+use super::family::{no_layer_slides, Family};
 use crate::architecture::{Architecture, Norm};
 use crate::error::CalcError;
 use crate::keys::{Common, Keys};

@@ -1,7 +1,7 @@
 //! Phi-3: a llama-style decoder with fused `qkv_proj` and `gate_up_proj` matrices (they
 //! decide LoRA adapter shapes) and no biases.
 
-use super::{every_layer_slides, read_dense, Family};
+use super::family::{every_layer_slides, read_dense, Family};
 use crate::architecture::Architecture;
 use crate::error::CalcError;
 use crate::keys::{Common, Keys};

@@ -4,7 +4,7 @@
 //! `decoder_sparse_step`-th layer not listed in `mlp_only_layers`; Qwen2-MoE adds a
 //! shared expert with a sigmoid gate.
 
-use super::{read_dense, read_moe, Experts, Family};
+use super::family::{read_dense, read_moe, Experts, Family};
 use crate::architecture::{Architecture, QkNorm};
 use crate::error::CalcError;
 use crate::keys::{Common, Keys};

@@ -12,8 +12,10 @@
 //! keeps no per-token cache: per sequence, the convolution's last inputs and one
 //! `d_k x d_v` matrix per value head (methodology §4.3).
 
+use super::family::{
+    no_layer_slides, read_dense, read_mtp_layers, set_mixer, Family, DELTA_RULE_CHUNK,
+};
 use super::qwen::read_qwen_moe;
-use super::{no_layer_slides, read_dense, read_mtp_layers, set_mixer, Family, DELTA_RULE_CHUNK};
 use crate::architecture::{Architecture, MixerKind, QkNorm, StateMixer};
 use crate::error::CalcError;
 use crate::keys::{Common, Keys};

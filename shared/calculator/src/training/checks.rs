@@ -16,7 +16,8 @@ use crate::precision::Precision;
 use crate::warning::{Warning, WarningCode};
 
 /// The request's own errors, without sizing anything: ranges, the method's and the
-/// framework's settings, offload. [`estimate_training`] refuses the same requests.
+/// framework's settings, offload. [`super::estimate_training`] refuses the same
+/// requests.
 pub fn check_training(model: &Model, req: &TrainingRequest) -> Result<(), CalcError> {
     checked(model, req, &mut Vec::new()).map(drop)
 }

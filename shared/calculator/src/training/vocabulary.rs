@@ -121,7 +121,7 @@ impl Optimizer {
         Optimizer::parse_with_implementation(text).map(|(o, _)| o)
     }
 
-    /// [`Optimizer::parse`], with the implementation a Hugging Face `optim` name
+    /// `Optimizer::parse` ([`crate::Choice::parse`]), with the implementation a Hugging Face `optim` name
     /// implies: `adamw_torch_fused` and `adamw_apex_fused` run a fused kernel,
     /// `adamw_torch` torch's default for CUDA parameters (foreach).
     pub fn parse_with_implementation(
