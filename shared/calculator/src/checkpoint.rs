@@ -29,7 +29,7 @@ pub struct Checkpoint {
     /// The format that sizes it, when the calculator has one.
     pub format: Option<WeightFormat>,
     /// Linear weights it keeps in 16-bit (`modules_to_not_convert`, `ignore`,
-    /// `llm_int8_skip_modules`).
+    /// `llm_int8_skip_modules`, `exclude_modules`).
     pub unquantized: Vec<ModuleScope>,
     /// What the reader could not map exactly, for the response's warnings.
     pub notes: Vec<Warning>,
@@ -55,6 +55,7 @@ impl Checkpoint {
             "gptq" => integer(config, Quantization::Gptq, &mut notes),
             "bitsandbytes" => bitsandbytes(config),
             "compressed-tensors" => compressed_tensors(config, &mut notes),
+            "modelopt" => modelopt(config, &mut notes),
             other => {
                 notes.push(Warning::new(WarningCode::CheckpointMethodUnknown, format!(
                     "the published checkpoint's quant_method '{}' has no matching format here; give precision (and quantization) to size it",
@@ -65,12 +66,17 @@ impl Checkpoint {
         };
         let mut unquantized = Vec::new();
         let mut module_notes = Vec::new();
-        let names: Vec<&str> = ["modules_to_not_convert", "ignore", "llm_int8_skip_modules"]
-            .iter()
-            .filter_map(|key| config.get(*key).and_then(Value::as_array))
-            .flatten()
-            .filter_map(Value::as_str)
-            .collect();
+        let names: Vec<&str> = [
+            "modules_to_not_convert",
+            "ignore",
+            "llm_int8_skip_modules",
+            "exclude_modules",
+        ]
+        .iter()
+        .filter_map(|key| config.get(*key).and_then(Value::as_array))
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
         // Bounded work and answers: a caller's list is read up to a limit, and a few of
         // its unknown names are said.
         for name in names.iter().take(limits::MAX_MODULE_NAMES) {
@@ -140,6 +146,41 @@ fn fp8(config: &Value, notes: &mut Vec<Warning>) -> WeightFormat {
             group_size: DEFAULT_GROUP_SIZE,
             double_quant: false,
         },
+    }
+}
+
+/// NVIDIA TensorRT Model Optimizer checkpoints: `quant_algo` `NVFP4` (4-bit e2m1, an
+/// fp8 scale per 16) or `FP8` (per-tensor scales), at the top level or, as in
+/// `hf_quant_config.json`, under `quantization`.
+fn modelopt(config: &Value, notes: &mut Vec<Warning>) -> Option<WeightFormat> {
+    let algo = config
+        .get("quant_algo")
+        .or_else(|| config.get("quantization").and_then(|q| q.get("quant_algo")))
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_ascii_uppercase();
+    match algo.as_str() {
+        "NVFP4" => Some(format(
+            Precision::Int4,
+            Quantization::Nvfp4,
+            DEFAULT_GROUP_SIZE,
+        )),
+        "FP8" => Some(WeightFormat {
+            precision: Precision::Float8,
+            quantization: None,
+            group_size: DEFAULT_GROUP_SIZE,
+            double_quant: false,
+        }),
+        other => {
+            notes.push(Warning::new(
+                WarningCode::CheckpointFormatUnsupported,
+                format!(
+                    "ModelOpt quant_algo '{}' has no matching format here; give precision (and quantization) to size it",
+                    clip(other)
+                ),
+            ));
+            None
+        }
     }
 }
 

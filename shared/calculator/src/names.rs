@@ -33,7 +33,7 @@ const VARIANT_TOKENS: [&str; 9] = [
 ];
 
 /// Name tokens of quantized checkpoints; which format they mean is [`checkpoint_for`].
-const QUANT_TOKENS: [&str; 15] = [
+const QUANT_TOKENS: [&str; 17] = [
     "fp8",
     "dynamic",
     "awq",
@@ -48,6 +48,8 @@ const QUANT_TOKENS: [&str; 15] = [
     "w8a8",
     "w8a16",
     "mxfp4",
+    "nvfp4",
+    "fp4",
     "quantized",
 ];
 
@@ -188,7 +190,19 @@ fn checkpoint_for(toks: &[String], org: &str, entry: &RegistryEntry) -> Option<C
         .hf_repo
         .to_ascii_lowercase()
         .starts_with(&format!("{org}/"));
-    let (method, fmt, how) = if has("mxfp4") {
+    let (method, fmt, how) = if has("nvfp4") || (has("fp4") && org == "nvidia") {
+        // NVIDIA publishes its TensorRT Model Optimizer NVFP4 checkpoints as `-FP4`
+        // (nvidia/Llama-3.3-70B-Instruct-FP4).
+        (
+            "modelopt",
+            format(
+                Precision::Int4,
+                Some(Quantization::Nvfp4),
+                DEFAULT_GROUP_SIZE,
+            ),
+            "NVFP4, an fp8 scale per 16 weights",
+        )
+    } else if has("mxfp4") {
         (
             "mxfp4",
             format(

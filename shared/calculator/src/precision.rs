@@ -77,6 +77,10 @@ choice!(
         /// OCP MXFP4 (gpt-oss): 4-bit e2m1 values with one 8-bit power-of-two scale per
         /// 32; in MoE models only the routed experts, everything else in 16-bit.
         Mxfp4 => "mxfp4",
+        /// NVIDIA NVFP4 (TensorRT Model Optimizer): 4-bit e2m1 values with one fp8 e4m3
+        /// scale per 16 and two fp32 scales per matrix (weights, inputs); every decoder
+        /// linear, the output projection and embeddings in 16-bit.
+        Nvfp4 => "nvfp4",
     }
     aliases = Quantization::from_alias
 );
@@ -98,7 +102,7 @@ impl Quantization {
             Quantization::Awq => &[Precision::Int4],
             Quantization::Bitsandbytes => &[Precision::Int4, Precision::Int8],
             Quantization::Fp8 => &[Precision::Float8],
-            Quantization::Mxfp4 => &[Precision::Int4],
+            Quantization::Mxfp4 | Quantization::Nvfp4 => &[Precision::Int4],
         }
     }
 
@@ -120,6 +124,10 @@ const BNB_4BIT_BLOCK: u128 = 64;
 const DOUBLE_QUANT_BLOCK: u128 = 256;
 /// Values sharing one 8-bit scale in MXFP4 (OCP Microscaling Formats spec v1.0).
 const MX_BLOCK: u128 = 32;
+/// Values sharing one fp8 e4m3 scale in NVFP4 (ModelOpt `group_size: 16`).
+const NVFP4_BLOCK: u128 = 16;
+/// Per-matrix fp32 scales of an NVFP4 linear: `weight_scale_2` and `input_scale`.
+const NVFP4_MATRIX_SCALES_BITS: u128 = 2 * 32;
 
 /// How the quantizable linear weights of a model are stored: everything a weight
 /// storage formula needs, resolved from a request.
@@ -166,6 +174,8 @@ impl WeightFormat {
     ///   double quantization an 8-bit absmax per 64 and an fp32 per 256 absmax values;
     /// * fine-grained FP8: 8 per weight plus one fp32 scale per 128x128 block;
     /// * MXFP4: 4 per weight plus an 8-bit scale per 32 inputs;
+    /// * NVFP4: 4 per weight plus an 8-bit scale per 16 inputs and two fp32 scales per
+    ///   matrix;
     /// * generic float8: 8 per weight plus one fp32 scale per matrix.
     pub fn matrix_bits<'a>(&self, shapes: impl IntoIterator<Item = &'a MatrixShape>) -> u128 {
         shapes.into_iter().map(|s| self.shape_bits(s)).sum()
@@ -192,6 +202,9 @@ impl WeightFormat {
             }
             (Precision::Int8, Some(Quantization::Bitsandbytes)) => n_out * 32,
             (_, Some(Quantization::Mxfp4)) => n_in.div_ceil(MX_BLOCK) * n_out * 8,
+            (_, Some(Quantization::Nvfp4)) => {
+                n_in.div_ceil(NVFP4_BLOCK) * n_out * 8 + NVFP4_MATRIX_SCALES_BITS
+            }
             (Precision::Int4 | Precision::Int8, q) => {
                 let groups = n_in.div_ceil(self.group_size.max(1) as u128) * n_out;
                 let g_idx = if q == Some(Quantization::Gptq) {
@@ -210,7 +223,7 @@ impl WeightFormat {
         matches!(self.precision, Precision::Int4 | Precision::Int8)
             && !matches!(
                 self.quantization,
-                Some(Quantization::Bitsandbytes | Quantization::Mxfp4)
+                Some(Quantization::Bitsandbytes | Quantization::Mxfp4 | Quantization::Nvfp4)
             )
     }
 
@@ -226,6 +239,7 @@ impl WeightFormat {
             (Precision::Int4, Some(Quantization::Bitsandbytes)) if self.double_quant => "bitsandbytes NF4: linear weights in 4 bits, an 8-bit absmax per 64 weights and an fp32 constant per 256 absmax values (double quantization); other weights unquantized".into(),
             (Precision::Int4, Some(Quantization::Bitsandbytes)) => "bitsandbytes NF4/FP4: linear weights in 4 bits with an fp32 absmax per 64 weights; embeddings, lm_head, norms, biases and routers in 16-bit".into(),
             (Precision::Int8, Some(Quantization::Bitsandbytes)) => "bitsandbytes LLM.int8(): linear weights in int8 with an fp32 scale per output row; embeddings, lm_head, norms, biases and routers in 16-bit".into(),
+            (_, Some(Quantization::Nvfp4)) => "NVFP4: linear weights in 4-bit e2m1 with an fp8 e4m3 scale per 16 values and two fp32 scales per matrix; embeddings, lm_head, norms, biases and routers in 16-bit".into(),
             (_, Some(Quantization::Mxfp4)) => "MXFP4: routed-expert weights (every linear weight in a dense model) in 4-bit e2m1 with an 8-bit scale per 32 values; attention, embeddings, lm_head, norms, biases and routers in 16-bit".into(),
             (_, q) => format!(
                 "{}linear weights in {} bits with a 16-bit scale and a {}-bit zero point per group of {} inputs{}; embeddings, lm_head, norms, biases and routers in 16-bit",
@@ -275,7 +289,7 @@ mod tests {
         );
         assert_eq!(
             Quantization::names(),
-            ["gptq", "awq", "bitsandbytes", "fp8", "mxfp4"]
+            ["gptq", "awq", "bitsandbytes", "fp8", "mxfp4", "nvfp4"]
         );
         assert_eq!(Precision::parse("fp32"), Some(Precision::Float32));
         assert_eq!(Precision::parse("float8_e4m3fn"), Some(Precision::Float8));
@@ -408,5 +422,18 @@ mod tests {
             double_quant: false,
         };
         assert_eq!(f.matrix_bits(&shape(130, 128)), 130 * 128 * 8 + 2 * 32);
+    }
+
+    #[test]
+    fn nvfp4_keeps_an_fp8_scale_per_16_and_two_fp32_per_matrix() {
+        let f = format(Precision::Int4, Some(Quantization::Nvfp4));
+        // 4 bits a weight, 8 per 16 inputs: 4.5 bits a weight, plus 64 per matrix.
+        assert_eq!(
+            f.matrix_bits(&shape(4096, 1024)),
+            4096 * 1024 * 4 + 4096 / 16 * 1024 * 8 + 64
+        );
+        assert_eq!(f.matrix_bits(&shape(17, 1)), 17 * 4 + 2 * 8 + 64);
+        assert!(!f.uses_group_size());
+        assert!(f.describe().starts_with("NVFP4"));
     }
 }

@@ -8,7 +8,7 @@ use calculator::{
 };
 use serde_json::{json, Value};
 use testkit::configs::{nemotron_nano_9b, qwen3_next};
-use testkit::models::{llama, model, one_sequence};
+use testkit::models::{llama, model, one_sequence, registry_model};
 use testkit::toys::{inference, toy, toy_moe};
 
 // Toy llama (h 64, L 2, 4 heads, 2 KV heads of 16, I 100, V 128): per layer attention
@@ -187,6 +187,23 @@ fn quantization_configs_read_as_formats() {
         read(json!({"quant_method": "mxfp4"})).quantization,
         Some(Mxfp4)
     );
+    // TensorRT Model Optimizer, in config.json or as hf_quant_config.json nests it.
+    let nvfp4 = read(json!({"quant_method": "modelopt", "quant_algo": "NVFP4",
+        "group_size": 16, "exclude_modules": ["lm_head"]}));
+    assert_eq!(
+        (nvfp4.precision, nvfp4.quantization),
+        (Precision::Int4, Some(Nvfp4))
+    );
+    let nested = read(json!({"quant_method": "modelopt",
+        "quantization": {"quant_algo": "FP8"}}));
+    assert_eq!(
+        (nested.precision, nested.quantization),
+        (Precision::Float8, None)
+    );
+    let unknown =
+        Checkpoint::parse(&json!({"quant_method": "modelopt", "quant_algo": "W4A8_AWQ"})).unwrap();
+    assert!(unknown.format.is_none());
+    assert!(unknown.notes[0].message.contains("W4A8_AWQ"));
 }
 
 #[test]
@@ -290,6 +307,35 @@ fn every_quantization_mark_of_a_checkpoint_name() {
     assert_eq!(
         fmt("someone/Llama-3.1-8B-AWQ"),
         (Precision::Int4, Some(Awq))
+    );
+    // NVIDIA's Model Optimizer checkpoints: `-FP4` from nvidia, `-NVFP4` from anyone.
+    for name in [
+        "nvidia/Llama-3.3-70B-Instruct-FP4",
+        "someone/Llama-3.1-8B-NVFP4",
+    ] {
+        assert_eq!(fmt(name), (Precision::Int4, Some(Nvfp4)), "{name}");
+    }
+}
+
+#[test]
+fn nvfp4_is_four_and_a_half_bits_a_linear_weight() {
+    // Llama-3.3-70B: 80 layers of q, o (8,192²), k, v (8,192 x 1,024) and gate, up,
+    // down (8,192 x 28,672), 68,451,041,280 linear weights, at 4.5 bits plus 64 bits
+    // for each of the 560 matrices; the embedding and lm_head (2 x 128,256 x 8,192)
+    // and the norms in bfloat16.
+    let m = registry_model("Llama-3.3-70B-Instruct");
+    let e = infer(m, |r| {
+        r.quantization = Some(calculator::Quantization::Nvfp4)
+    });
+    let linear: u128 = m.params.linear;
+    let rest = m.params.total - linear;
+    assert_eq!(
+        linear,
+        80 * (2 * 8192 * 8192 + 2 * 8192 * 1024 + 3 * 8192 * 28_672)
+    );
+    assert_eq!(
+        e.model_weights.0 as u128,
+        (linear * 9 / 2 + 560 * 64 + rest * 16) / 8
     );
 }
 

@@ -1,10 +1,10 @@
 //! What a GPU can run: whether vLLM has a kernel for a weight format on it, and
 //! whether it computes in bfloat16. The minimum compute capabilities are those vLLM's
 //! quantization configs declare (`get_min_capability()` of `Fp8Config`,
-//! `Mxfp4Config`, `AWQConfig`, `GPTQConfig`, `BitsAndBytesConfig` and the
-//! compressed-tensors int8 scheme); the native/weight-only split follows the tensor
-//! cores each generation has (fp8 from Ada, compute capability 8.9; fp4 from
-//! Blackwell, 10.0). Methodology §11.
+//! `Mxfp4Config`, `ModelOptNvFp4Config`, `AWQConfig`, `GPTQConfig`,
+//! `BitsAndBytesConfig` and the compressed-tensors int8 scheme); the native/weight-only
+//! split follows the tensor cores each generation has (fp8 from Ada, compute
+//! capability 8.9; fp4 from Blackwell, 10.0). Methodology §11.
 
 use calculator::{Precision, Quantization, WeightFormat};
 
@@ -17,7 +17,11 @@ const FP4_NATIVE: ComputeCapability = ComputeCapability(10, 0);
 /// vLLM's FP8 and MXFP4 Marlin kernels (weight-only, dequantized to 16-bit in the
 /// kernel) need Ampere.
 const MARLIN: ComputeCapability = ComputeCapability(8, 0);
-/// AWQ's kernels, and the int8 W8A8 scheme, need Turing.
+/// NVFP4's CUTLASS and FlashInfer GEMMs are built for Blackwell data-centre (10.x) and
+/// workstation (12.x) GPUs only (`cutlass_scaled_mm_supports_fp4`): below 10.0, and
+/// from 13.0, vLLM falls back to its weight-only FP4 Marlin kernel.
+const FP4_NATIVE_END: ComputeCapability = ComputeCapability(13, 0);
+/// AWQ's kernels, the int8 W8A8 scheme and NVFP4's Marlin fallback need Turing.
 const TURING: ComputeCapability = ComputeCapability(7, 5);
 /// bitsandbytes in vLLM needs Volta.
 const VOLTA: ComputeCapability = ComputeCapability(7, 0);
@@ -69,6 +73,7 @@ pub fn weight_support(gpu: &Gpu, format: &WeightFormat) -> Support {
             (_, Some(Quantization::Mxfp4)) => {
                 Support::WeightOnly("MXFP4 experts dequantized in vLLM's Triton MoE kernel".into())
             }
+            (_, Some(Quantization::Nvfp4)) => unsupported(gpu, "NVFP4 weights on ROCm"),
             _ => Support::Native,
         },
         Platform::Neuron => Support::Native,
@@ -104,6 +109,16 @@ fn cuda_support(gpu: &Gpu, format: &WeightFormat) -> Support {
             "MXFP4 weights (vLLM's Marlin and Triton MXFP4 kernels need compute capability 8.0)",
             Support::WeightOnly(
                 "no fp4 tensor cores: MXFP4 experts are dequantized to 16-bit in vLLM's Marlin/Triton kernels".into(),
+            ),
+        ),
+        (_, Some(Quantization::Nvfp4)) if cc >= FP4_NATIVE && cc < FP4_NATIVE_END => {
+            Support::Native
+        }
+        (_, Some(Quantization::Nvfp4)) => needs(
+            TURING,
+            "NVFP4 weights (vLLM's FP4 Marlin kernel needs compute capability 7.5)",
+            Support::WeightOnly(
+                "no fp4 tensor cores: NVFP4 weights are dequantized to 16-bit in vLLM's FP4 Marlin kernel".into(),
             ),
         ),
         (Precision::Float8, _) if cc >= FP8_NATIVE => Support::Native,
@@ -176,6 +191,17 @@ mod tests {
         assert!(matches!(mx("NVIDIA H100 SXM 80GB"), Support::WeightOnly(_)));
         assert!(matches!(mx("NVIDIA A10G 24GB"), Support::WeightOnly(_)));
         assert!(!mx("NVIDIA V100 16GB").runs());
+    }
+
+    #[test]
+    fn nvfp4_native_on_blackwell_weight_only_from_turing() {
+        let nv = |gpu| support(gpu, Precision::Int4, Some(Quantization::Nvfp4));
+        assert_eq!(nv("NVIDIA B200"), Support::Native);
+        assert_eq!(nv("NVIDIA GeForce RTX 5090"), Support::Native);
+        assert!(matches!(nv("NVIDIA H100 SXM 80GB"), Support::WeightOnly(_)));
+        assert!(matches!(nv("NVIDIA T4 16GB"), Support::WeightOnly(_)));
+        assert!(!nv("NVIDIA V100 16GB").runs());
+        assert!(!nv("AMD Instinct MI300X").runs());
     }
 
     #[test]

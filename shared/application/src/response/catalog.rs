@@ -8,10 +8,11 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 
 /// The weight formats whose support differs between GPU generations.
-const FORMATS: [(&str, Precision, Option<Quantization>); 5] = [
+const FORMATS: [(&str, Precision, Option<Quantization>); 6] = [
     ("bfloat16", Precision::Bfloat16, None),
     ("fp8", Precision::Float8, Some(Quantization::Fp8)),
     ("mxfp4", Precision::Int4, Some(Quantization::Mxfp4)),
+    ("nvfp4", Precision::Int4, Some(Quantization::Nvfp4)),
     ("awq", Precision::Int4, Some(Quantization::Awq)),
     ("gptq", Precision::Int4, Some(Quantization::Gptq)),
 ];
