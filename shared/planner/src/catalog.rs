@@ -99,6 +99,13 @@ pub struct Gpu {
     pub bf16_dense_tflops: Option<f64>,
     /// Dense float16 throughput, TFLOP/s (listed for GPUs without bfloat16).
     pub fp16_dense_tflops: Option<f64>,
+    /// Dense fp8 tensor throughput, TFLOP/s; `None` without fp8 tensor cores (or no
+    /// cited figure).
+    pub fp8_dense_tflops: Option<f64>,
+    /// Dense fp4 tensor throughput, TFLOP/s (Blackwell).
+    pub fp4_dense_tflops: Option<f64>,
+    /// Dense int8 tensor throughput, TOP/s.
+    pub int8_dense_tops: Option<f64>,
     /// Whether the tensor cores compute in fp8 (Ada, Hopper, Blackwell).
     pub fp8_supported: bool,
     /// CUDA compute capability (NVIDIA only).
@@ -107,6 +114,35 @@ pub struct Gpu {
     pub unverified: Vec<String>,
     /// Whether the request defined it.
     pub custom: bool,
+}
+
+/// How the GPUs of an instance reach each other.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LinkKind {
+    /// One GPU: no GPU-to-GPU traffic.
+    None,
+    /// NVLink through NVSwitch chips: every pair at the full link rate.
+    Nvswitch,
+    /// NVLink point to point, without a switch (V100 hybrid cube-mesh).
+    Nvlink,
+    /// PCIe only.
+    Pcie,
+    /// AWS NeuronLink between Neuron chips.
+    Neuronlink,
+}
+
+/// The GPU-to-GPU link of an instance.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Interconnect {
+    /// Its kind.
+    pub kind: LinkKind,
+    /// Bandwidth one GPU sends at, GB/s (decimal) a direction; `None` when no source
+    /// gives it.
+    pub gbps_per_direction: Option<f64>,
+    /// vLLM's small-message all-reduce latency by tensor-parallel degree, microseconds
+    /// (measured; absent where no measurement is cited).
+    pub allreduce_us: Vec<(u64, f64)>,
 }
 
 /// One AWS instance type with GPUs.
@@ -122,6 +158,8 @@ pub struct Instance {
     pub vcpus: Option<u64>,
     /// On-demand price, USD per hour, Linux; `None` when unknown.
     pub usd_per_hour: Option<f64>,
+    /// How its GPUs are linked; `None` when the catalog does not say.
+    pub interconnect: Option<Interconnect>,
 }
 
 /// The catalog, with the date and region of its prices.
@@ -158,6 +196,9 @@ struct RawGpu {
     mem_bandwidth_gbps: Option<f64>,
     bf16_dense_tflops: Option<f64>,
     fp16_dense_tflops: Option<f64>,
+    fp8_dense_tflops: Option<f64>,
+    fp4_dense_tflops: Option<f64>,
+    int8_dense_tops: Option<f64>,
     #[serde(default)]
     fp8_supported: bool,
     compute_capability: Option<String>,
@@ -172,6 +213,29 @@ struct RawInstance {
     gpu_count: u64,
     vcpus: Option<u64>,
     on_demand_usd_per_hour: Option<f64>,
+    interconnect: Option<RawInterconnect>,
+}
+
+#[derive(Deserialize)]
+struct RawInterconnect {
+    kind: LinkKind,
+    gbps_per_direction: Option<f64>,
+    #[serde(default)]
+    allreduce_us: std::collections::BTreeMap<String, f64>,
+}
+
+impl RawInterconnect {
+    fn into_interconnect(self) -> Interconnect {
+        Interconnect {
+            kind: self.kind,
+            gbps_per_direction: self.gbps_per_direction,
+            allreduce_us: self
+                .allreduce_us
+                .into_iter()
+                .filter_map(|(tp, us)| tp.parse().ok().map(|tp| (tp, us)))
+                .collect(),
+        }
+    }
 }
 
 /// A capacity the vendor states in binary units (`32 GiB HBM`), in bytes.
@@ -205,6 +269,9 @@ impl RawGpu {
             bandwidth_gbps: self.mem_bandwidth_gbps,
             bf16_dense_tflops: self.bf16_dense_tflops,
             fp16_dense_tflops: self.fp16_dense_tflops,
+            fp8_dense_tflops: self.fp8_dense_tflops,
+            fp4_dense_tflops: self.fp4_dense_tflops,
+            int8_dense_tops: self.int8_dense_tops,
             fp8_supported: self.fp8_supported,
             compute_capability: self
                 .compute_capability
@@ -233,6 +300,7 @@ static EMBEDDED: LazyLock<Catalog> = LazyLock::new(|| {
                 gpu_count: i.gpu_count,
                 vcpus: i.vcpus,
                 usd_per_hour: i.on_demand_usd_per_hour,
+                interconnect: i.interconnect.map(RawInterconnect::into_interconnect),
             })
             .collect(),
         prices_as_of: raw.prices_as_of,

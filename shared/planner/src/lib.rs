@@ -34,7 +34,9 @@ mod kernels;
 mod plan;
 mod prices;
 
-pub use catalog::{Catalog, ComputeCapability, Gpu, Instance, MemorySource, Platform};
+pub use catalog::{
+    Catalog, ComputeCapability, Gpu, Instance, Interconnect, LinkKind, MemorySource, Platform,
+};
 pub use kernels::{weight_support, Support};
 pub use plan::{
     plan, Candidate, Constraints, CustomGpu, Estimate, Excluded, Parallelism, Plan, PlanRequest,

@@ -251,3 +251,129 @@ fn every_instance_carries_a_catalog_gpu_with_a_price() {
         "the platforms the catalog names"
     );
 }
+
+#[test]
+fn dense_tensor_throughput_by_dtype_as_sourced() {
+    let catalog = Catalog::embedded();
+    // (GPU, bf16, fp8, fp4, int8), TFLOP/s (TOP/s for int8) without sparsity.
+    let pins: [(&str, Option<f64>, Option<f64>, Option<f64>, Option<f64>); 5] = [
+        (
+            "NVIDIA B200",
+            Some(2250.0),
+            Some(4500.0),
+            Some(9000.0),
+            Some(4500.0),
+        ),
+        (
+            "NVIDIA H100 SXM 80GB",
+            Some(989.0),
+            Some(1979.0),
+            None,
+            Some(1979.0),
+        ),
+        (
+            "NVIDIA L40S 48GB",
+            Some(362.0),
+            Some(733.0),
+            None,
+            Some(733.0),
+        ),
+        ("NVIDIA A100 80GB", Some(312.0), None, None, Some(624.0)),
+        (
+            "AMD Instinct MI300X",
+            Some(1300.0),
+            Some(2610.0),
+            None,
+            Some(2600.0),
+        ),
+    ];
+    for (name, bf16, fp8, fp4, int8) in pins {
+        let g = catalog.gpu(name).unwrap();
+        assert_eq!(
+            (
+                g.bf16_dense_tflops,
+                g.fp8_dense_tflops,
+                g.fp4_dense_tflops,
+                g.int8_dense_tops
+            ),
+            (bf16, fp8, fp4, int8),
+            "{name}"
+        );
+    }
+    for g in &catalog.gpus {
+        // fp4 tensor cores from Blackwell (10.0) only; fp8 figures only where fp8 runs.
+        if g.fp4_dense_tflops.is_some() {
+            assert!(
+                g.compute_capability
+                    .is_some_and(|c| c >= ComputeCapability(10, 0)),
+                "{}",
+                g.name
+            );
+        }
+        if g.fp8_dense_tflops.is_some() {
+            assert!(g.fp8_supported, "{}", g.name);
+        }
+    }
+}
+
+#[test]
+fn every_multi_gpu_instance_states_its_link() {
+    use planner::LinkKind;
+    let catalog = Catalog::embedded();
+    let link = |name: &str| {
+        catalog
+            .instances
+            .iter()
+            .find(|i| i.name == name)
+            .unwrap()
+            .interconnect
+            .clone()
+            .unwrap()
+    };
+    assert_eq!(
+        (
+            link("p6-b200.48xlarge").kind,
+            link("p6-b200.48xlarge").gbps_per_direction
+        ),
+        (LinkKind::Nvswitch, Some(900.0))
+    );
+    assert_eq!(
+        (
+            link("p5.48xlarge").kind,
+            link("p5.48xlarge").gbps_per_direction
+        ),
+        (LinkKind::Nvswitch, Some(450.0))
+    );
+    assert_eq!(
+        (
+            link("p4d.24xlarge").kind,
+            link("p4d.24xlarge").gbps_per_direction
+        ),
+        (LinkKind::Nvswitch, Some(300.0))
+    );
+    assert_eq!(
+        (
+            link("g6e.12xlarge").kind,
+            link("g6e.12xlarge").gbps_per_direction
+        ),
+        (LinkKind::Pcie, Some(32.0))
+    );
+    assert_eq!(
+        link("p5.48xlarge").allreduce_us,
+        vec![(2, 4.29), (4, 4.59), (8, 4.71)]
+    );
+    for i in &catalog.instances {
+        let l = i
+            .interconnect
+            .as_ref()
+            .unwrap_or_else(|| panic!("{}: no interconnect", i.name));
+        assert_eq!(l.kind == LinkKind::None, i.gpu_count == 1, "{}", i.name);
+        // Every GPU-to-GPU link of a CUDA instance has a bandwidth.
+        if matches!(
+            l.kind,
+            LinkKind::Nvswitch | LinkKind::Nvlink | LinkKind::Pcie
+        ) {
+            assert!(l.gbps_per_direction.is_some(), "{}", i.name);
+        }
+    }
+}
