@@ -16,3 +16,6 @@ cargo test --workspace "$@"
 # The calculator's property tests once more in release (no overflow checks: the
 # results themselves must hold).
 cargo test --release -p calculator --test robustness --test robustness_limits "$@"
+# The serving model against every published run, and the check that the embedded
+# factors are the calibration fit (release: it simulates every calibration row ~50 times).
+cargo test --release -p planner --test serving "$@"

@@ -17,6 +17,7 @@ const DATA_FILES: &[&str] = &[
     "shared/calculator/tests/data/measured-memory.json",
     "shared/calculator/tests/data/qwen3-speed-benchmark-extra.json",
     "shared/calculator/tests/data/vllm-startup-logs.json",
+    "shared/planner/tests/data/measured-serving.json",
 ];
 
 /// Whether `text` names a public URL or a repository path pinned to a 40-hex commit.

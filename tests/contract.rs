@@ -170,6 +170,15 @@ fn readme_training_table_states_the_field_table() {
 }
 
 #[test]
+fn readme_performance_table_states_the_field_table() {
+    check_table(
+        "### `POST /api/performance`",
+        &workload(Endpoint::Performance),
+        false,
+    );
+}
+
+#[test]
 fn readme_plan_table_states_the_field_table() {
     let fields: Vec<&Field> = PLAN_FIELDS.into_iter().chain([&ENGINE]).collect();
     check_table("### `POST /api/plan`", &fields, true);
@@ -352,6 +361,7 @@ fn the_openapi_request_schemas_state_the_field_table() {
         ("InferenceRequest", Endpoint::Inference),
         ("TrainingRequest", Endpoint::Training),
         ("PlanRequest", Endpoint::Plan),
+        ("PerformanceRequest", Endpoint::Performance),
     ] {
         let s = openapi_schema(schema);
         assert_eq!(

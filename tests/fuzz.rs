@@ -1,9 +1,9 @@
-//! Random request bodies (proptest) through the memory and plan handlers: every answer
+//! Random request bodies (proptest) through the memory, plan and performance handlers: every answer
 //! is a 200 or a 4xx with a JSON error; a 500 (a caught panic) or an `Err` never
 //! happens. The generators reach both the calculation and the error paths (checked
 //! on a fixed seed).
 
-use application::endpoint::{memory_compare, memory_inference, memory_training, plan};
+use application::endpoint::{memory_compare, memory_inference, memory_training, performance, plan};
 use application::fields::{names_of, plan_fields, Endpoint};
 use application::Calculation;
 use calculator::Choice;
@@ -139,6 +139,47 @@ fn plan_request() -> impl Strategy<Value = Value> {
     })
 }
 
+/// A performance request: a model, a GPU or an instance, a traffic, and fields of the
+/// endpoint (or a stranger) with any value.
+fn performance_request() -> impl Strategy<Value = Value> {
+    let field = prop_oneof![
+        1 => Just("mystery_field"),
+        9 => select(names_of(Endpoint::Performance)),
+    ];
+    let replica = prop_oneof![
+        select(vec![
+            "NVIDIA H100 SXM 80GB",
+            "NVIDIA L40S 48GB",
+            "NVIDIA T4 16GB",
+            "x"
+        ])
+        .prop_map(|g| ("gpu", g)),
+        select(vec!["p5.48xlarge", "g6e.12xlarge", "p4d.24xlarge"]).prop_map(|i| ("instance", i)),
+    ];
+    (
+        select(&WORDS[..4]),
+        replica,
+        1u64..=(1 << 14),
+        1u64..=(1 << 12),
+        1u64..=(1 << 10),
+        proptest::collection::vec((field, value()), 0..4),
+    )
+        .prop_map(
+            |(model, (key, replica), input, output, concurrency, extra)| {
+                let mut m = Map::new();
+                m.insert("model_name".into(), json!(model));
+                m.insert(key.into(), json!(replica));
+                m.insert("input_tokens".into(), json!(input));
+                m.insert("output_tokens".into(), json!(output));
+                m.insert("concurrency".into(), json!(concurrency));
+                for (k, v) in extra {
+                    m.insert(k.into(), v);
+                }
+                Value::Object(m)
+            },
+        )
+}
+
 fn request(path: &str, body: &Value) -> Request {
     let event = json!({
         "version": "2.0", "routeKey": format!("POST {path}"), "rawPath": path, "rawQueryString": "",
@@ -164,6 +205,7 @@ fn answer(path: &str, sent: &Value) -> Response<Body> {
                 "/api/memory/inference" => memory_inference::handler(request).await,
                 "/api/memory/training" => memory_training::handler(request).await,
                 "/api/memory/compare" => memory_compare::handler(request).await,
+                "/api/performance" => performance::handler(request).await,
                 _ => plan::handler(request).await,
             }
         })
@@ -209,6 +251,15 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 100, ..ProptestConfig::default() })]
+
+    #[test]
+    fn random_performance_bodies_never_produce_a_500(sent in performance_request()) {
+        succeeded(&answer("/api/performance", &sent), &sent);
+    }
+}
+
 /// Share of `n` cases from `strategy` (on a fixed seed) the handlers answer with 200.
 fn success_share<T>(n: usize, strategy: impl Strategy<Value = T>, run: impl Fn(&T) -> bool) -> f64 {
     let mut runner = TestRunner::new_with_rng(
@@ -234,4 +285,61 @@ fn the_generators_reach_answers_and_errors() {
         succeeded(&answer("/api/plan", sent), sent)
     });
     assert!((0.1..0.9).contains(&plans), "{plans} of plans succeeded");
+    let performance = success_share(60, performance_request(), |sent| {
+        succeeded(&answer("/api/performance", sent), sent)
+    });
+    assert!(
+        (0.1..0.9).contains(&performance),
+        "{performance} of performance bodies succeeded"
+    );
+}
+
+/// Every registry model on every catalog GPU, alone and over eight: an answer with
+/// positive figures, or a 4xx naming the field (the GPU, the replica's GPUs, the
+/// traffic's lengths or the weights) and why. Never a panic.
+#[test]
+fn every_model_on_every_gpu_answers_or_says_why() {
+    let gpus: Vec<String> = planner::Catalog::embedded()
+        .gpus
+        .iter()
+        .map(|g| g.name.clone())
+        .collect();
+    let (mut answered, mut refused) = (0, 0);
+    for entry in calculator::RegistryEntry::all() {
+        for gpu in &gpus {
+            for num_gpus in [1, 8] {
+                let sent = json!({
+                    "model_name": entry.name, "gpu": gpu, "num_gpus": num_gpus,
+                    "input_tokens": 512, "output_tokens": 64, "concurrency": 4,
+                });
+                match performance::perform(sent.as_object().unwrap(), "") {
+                    Ok(a) => {
+                        let a = serde_json::to_value(&a).unwrap();
+                        for key in ["ttft_ms", "tpot_ms", "output_tokens_per_s"] {
+                            let v = a[key].as_f64().unwrap_or(f64::NAN);
+                            assert!(v > 0.0 && v.is_finite(), "{sent}: {key} {v}: {a}");
+                        }
+                        answered += 1;
+                    }
+                    Err(e) => {
+                        assert!(e.status.is_client_error(), "{sent}: {e:?}");
+                        let field = e.body.field.clone().unwrap_or_default();
+                        assert!(
+                            [
+                                "gpu",
+                                "num_gpus",
+                                "input_tokens",
+                                "model_name",
+                                "concurrency",
+                            ]
+                            .contains(&field.as_str()),
+                            "{sent}: {e:?}"
+                        );
+                        refused += 1;
+                    }
+                }
+            }
+        }
+    }
+    assert!(answered > refused, "{answered} answered, {refused} refused");
 }

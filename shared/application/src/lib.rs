@@ -25,7 +25,8 @@ pub use request::fields::{self, Default, Endpoint, Field, Kind, Role};
 pub use request::{read_memory, read_plan, Calculation, Fields, MemoryRequest, PlanInput};
 pub use response::{
     ArchitectureView, CandidateView, CatalogAnswer, InferenceAnswer, MemoryAnswer, Notes,
-    ParametersView, PlanAnswer, PlanModel, PricesView, TrainingAnswer, VllmView, Warnings,
+    ParametersView, PerformanceAnswer, PlanAnswer, PlanModel, PricesView, ServingFigures,
+    TrainingAnswer, VllmView, Warnings,
 };
 
 use lambda_http::{Body, Response};

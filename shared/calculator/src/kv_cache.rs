@@ -133,6 +133,8 @@ pub struct CacheRates {
     /// Attention keys and values per token, every attention layer (sliding and chunked
     /// layers stop growing at their window), bytes.
     pub attention_per_token: u128,
+    /// The same in values (elements), whatever dtype stores them.
+    pub attention_values_per_token: u128,
     /// Indexer keys per token, bytes.
     pub indexer_per_token: u128,
     /// Fixed state of the mixer layers per sequence, bytes.
@@ -145,6 +147,8 @@ pub fn cache_rates(model: &Model) -> CacheRates {
     let a = crate::runtime::compute_bytes(model.default_precision());
     CacheRates {
         attention_per_token: arch.attention_layers as u128 * values_per_token_layer(model, 1) * a,
+        attention_values_per_token: arch.attention_layers as u128
+            * values_per_token_layer(model, 1),
         indexer_per_token: arch.indexer.map_or(0, |ix| {
             arch.attention_layers as u128 * indexer_bytes_per_token_layer(ix)
         }),

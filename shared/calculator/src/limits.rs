@@ -341,6 +341,46 @@ pub fn check_workload(
     NUM_GPUS.check(num_gpus)
 }
 
+// Serving performance (`/api/performance` and a plan's traffic).
+
+/// Longest mean prompt or output of a traffic: a million tokens, above every context
+/// window of the registry (vLLM then refuses what its pool cannot hold).
+pub const MAX_TRAFFIC_TOKENS: u64 = 1 << 20;
+
+/// Mean prompt tokens of a traffic.
+pub const INPUT_TOKENS: FieldRange = range("input_tokens", 1, MAX_TRAFFIC_TOKENS);
+
+/// Mean output tokens of a traffic.
+pub const OUTPUT_TOKENS: FieldRange = range("output_tokens", 1, MAX_TRAFFIC_TOKENS);
+
+/// Concurrent clients of a traffic: a million users (a plan spreads them over
+/// instances; one replica is simulated with at most 4,096 and the rest queue).
+pub const CONCURRENCY: FieldRange = range("concurrency", 1, 1 << 20);
+
+/// Requests per second of a traffic: above 0, at most a million.
+pub const REQUESTS_PER_SECOND: FractionRange = FractionRange {
+    field: "requests_per_second",
+    above: 0.0,
+    max: 1e6,
+};
+
+/// A plan's latency target: above 0, at most an hour (ms).
+pub const LATENCY_TARGET_MS: f64 = 3_600_000.0;
+
+/// `ttft_ms`, a plan's time-to-first-token target.
+pub const TTFT_MS: FractionRange = FractionRange {
+    field: "ttft_ms",
+    above: 0.0,
+    max: LATENCY_TARGET_MS,
+};
+
+/// `tpot_ms`, a plan's time-per-output-token target.
+pub const TPOT_MS: FractionRange = FractionRange {
+    field: "tpot_ms",
+    above: 0.0,
+    max: LATENCY_TARGET_MS,
+};
+
 // Plans (`/api/plan` and the scheduled cost planner).
 
 /// Most GPUs one plan candidate may have (`max_gpus`): the largest instance has 16
@@ -372,6 +412,13 @@ pub const CUSTOM_GPU_MEMORY_GIB: NumberRange = NumberRange {
 /// A custom GPU's `usd_per_hour`.
 pub const USD_PER_HOUR: NumberRange = NumberRange {
     field: "usd_per_hour",
+    min: 0.0,
+    max: MAX_USD_PER_HOUR,
+};
+
+/// `usd_per_gpu_hour` of `/api/performance`: a price per GPU and hour.
+pub const USD_PER_GPU_HOUR: NumberRange = NumberRange {
+    field: "usd_per_gpu_hour",
     min: 0.0,
     max: MAX_USD_PER_HOUR,
 };

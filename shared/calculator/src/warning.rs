@@ -102,6 +102,25 @@ choice!(
         NoBfloat16TensorCores => "no_bfloat16_tensor_cores",
         /// A defaulted `max_num_seqs` raised to what a replica must hold.
         MaxNumSeqsRaised => "max_num_seqs_raised",
+        // Serving performance.
+        /// A hardware figure the catalog lacks, taken from a slower stand-in.
+        PerformanceFigureAssumed => "performance_figure_assumed",
+        /// No published runs on this GPU: its efficiency factors are the fitted GPUs'
+        /// median, and the expected error is the larger one.
+        PerformanceUncalibratedGpu => "performance_uncalibrated_gpu",
+        /// More concurrent requests than the KV pool (or `max_num_seqs`) holds: the
+        /// rest queue for a slot.
+        PerformanceQueued => "performance_queued",
+        /// Requests arrive faster than the replica completes them: the queue grows.
+        PerformanceOverloaded => "performance_overloaded",
+        /// Expert parallelism's all-to-all is modelled from the link, without a
+        /// published run to check it against.
+        ExpertParallelUnvalidated => "expert_parallel_unvalidated",
+        /// `enforce_eager`: latencies are those of CUDA graphs, which the run lacks.
+        PerformanceEagerNotModelled => "performance_eager_not_modelled",
+        /// The replica kept preempting past the simulation's bound: the figures come
+        /// from the requests that finished within it.
+        PerformanceSimulationCut => "performance_simulation_cut",
     }
 );
 

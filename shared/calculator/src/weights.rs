@@ -6,6 +6,7 @@ use crate::checkpoint::ModuleScope;
 use crate::choice::Choice;
 use crate::error::CalcError;
 use crate::limits;
+use crate::linear::LinearKind;
 use crate::model::Model;
 use crate::precision::{Precision, Quantization, WeightFormat, DEFAULT_GROUP_SIZE};
 use crate::warning::{Warning, WarningCode};
@@ -132,5 +133,22 @@ pub(crate) fn weight_bytes(model: &Model, storage: &WeightStorage) -> u128 {
         (bits + rest * 16).div_ceil(8)
     } else {
         model.params.total * format.precision.bits() as u128 / 8
+    }
+}
+
+/// Bytes of a model's routed-expert matrices (every MoE layer, every expert) in
+/// `format`, scales included; 0 for a dense model. A step of an MoE model reads only
+/// the experts its tokens are routed to, so the serving model needs this part of the
+/// weights apart (methodology §12).
+pub fn routed_expert_bytes(model: &Model, format: &WeightFormat) -> u128 {
+    let experts = model
+        .linears
+        .iter()
+        .filter(|g| g.kind == LinearKind::Expert)
+        .map(|g| &g.shape);
+    if format.precision.is_quantized() {
+        format.matrix_bits(experts).div_ceil(8)
+    } else {
+        experts.map(|s| s.elements()).sum::<u128>() * format.precision.bits() as u128 / 8
     }
 }

@@ -21,16 +21,19 @@
 //!         concurrent_sequences: None,
 //!     },
 //!     custom_gpus: vec![],
+//!     traffic: None,
 //! };
 //! let plan = plan(model, &request, Catalog::embedded()).unwrap();
 //! assert!(plan.cheapest().is_some());
 //! ```
 //!
-//! The modules are private; the list below is the crate's interface. Methodology:
-//! `docs/methodology.md` §10 (the vLLM engine) and §11 (planning).
+//! The modules are private (but `performance`, whose parts the validation fits); the
+//! list below is the crate's interface. Methodology: `docs/methodology.md` §10 (the
+//! vLLM engine), §11 (planning) and §12 (serving performance).
 
 mod catalog;
 mod kernels;
+pub mod performance;
 mod plan;
 mod prices;
 
@@ -39,7 +42,7 @@ pub use catalog::{
 };
 pub use kernels::{weight_support, Support};
 pub use plan::{
-    plan, Candidate, Constraints, CustomGpu, Estimate, Excluded, Parallelism, Plan, PlanRequest,
-    Workload, TENSOR_PARALLEL_DEGREES,
+    plan, usd_per_million, Candidate, CandidateServing, Constraints, CustomGpu, Estimate, Excluded,
+    Parallelism, Plan, PlanRequest, PlanTraffic, Workload, TENSOR_PARALLEL_DEGREES,
 };
 pub use prices::{cents, usd_per_month, PriceList, HOURS_PER_MONTH};

@@ -252,11 +252,20 @@ fn every_instance_carries_a_catalog_gpu_with_a_price() {
     );
 }
 
+/// A GPU and its dense bf16, fp8, fp4 and int8 figures.
+type Pin = (
+    &'static str,
+    Option<f64>,
+    Option<f64>,
+    Option<f64>,
+    Option<f64>,
+);
+
 #[test]
 fn dense_tensor_throughput_by_dtype_as_sourced() {
     let catalog = Catalog::embedded();
     // (GPU, bf16, fp8, fp4, int8), TFLOP/s (TOP/s for int8) without sparsity.
-    let pins: [(&str, Option<f64>, Option<f64>, Option<f64>, Option<f64>); 5] = [
+    let pins: [Pin; 5] = [
         (
             "NVIDIA B200",
             Some(2250.0),

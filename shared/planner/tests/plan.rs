@@ -5,9 +5,10 @@ use calculator::{
     resolve_name, Bytes, Engine, Framework, InferenceRequest, Model, Precision, RegistryEntry,
     TrainingRequest, VllmSettings, WarningCode,
 };
+use planner::performance::{longest, Demand};
 use planner::{
-    plan, Candidate, Catalog, Constraints, CustomGpu, Parallelism, Plan, PlanRequest, Workload,
-    HOURS_PER_MONTH,
+    plan, Candidate, CandidateServing, Catalog, Constraints, CustomGpu, Parallelism, Plan,
+    PlanRequest, PlanTraffic, Workload, HOURS_PER_MONTH,
 };
 
 fn model(name: &str) -> Model {
@@ -33,6 +34,7 @@ fn request(workload: Workload, edit: impl FnOnce(&mut Constraints)) -> PlanReque
         workload,
         constraints,
         custom_gpus: vec![],
+        traffic: None,
     }
 }
 
@@ -295,4 +297,120 @@ fn invalid_workloads_are_field_errors() {
     )
     .unwrap_err();
     assert!(err.to_string().starts_with("kv_cache_precision"), "{err}");
+}
+
+/// A plan for a traffic of `input`/`output` mean tokens at `concurrency` clients, over
+/// `instances`, with optional TTFT and TPOT targets (seconds).
+fn traffic_plan(
+    name: &str,
+    instances: &[&str],
+    (input, output, concurrency): (u64, u64, u64),
+    targets: (Option<f64>, Option<f64>),
+) -> Plan {
+    let mut workload = serving(1, longest(input));
+    workload.max_new_tokens = longest(output);
+    workload.precision = Some(Precision::Bfloat16);
+    let mut req = request(Workload::Inference(workload), |c| {
+        c.instance_types = instances.iter().map(|i| i.to_string()).collect()
+    });
+    req.traffic = Some(PlanTraffic {
+        input_tokens: input,
+        output_tokens: output,
+        demand: Some(Demand::Concurrency(concurrency)),
+        ttft_target: targets.0,
+        tpot_target: targets.1,
+        expert_parallel: false,
+    });
+    run(name, &req)
+}
+
+fn served(c: &Candidate) -> &CandidateServing {
+    match &c.serving {
+        Some(Ok(s)) => s,
+        other => panic!("{:?} serves nothing: {other:?}", c.instance),
+    }
+}
+
+#[test]
+fn a_traffic_plan_states_speed_and_cost_and_ranks_by_the_months_spend() {
+    // The case: Llama-3.1-70B in bf16, 8k prompts and 1k outputs, 20 clients.
+    let p = traffic_plan(
+        "Llama-3.1-70B-Instruct",
+        &["g6e.48xlarge", "p5.48xlarge"],
+        (8192, 1024, 20),
+        (None, None),
+    );
+    let mut spends = Vec::new();
+    for c in p.candidates.iter().filter(|c| c.fits) {
+        let s = served(c);
+        let perf = &s.performance;
+        assert!(
+            perf.ttft_seconds > 0.0 && perf.tpot_seconds > 0.0,
+            "{perf:?}"
+        );
+        // A request lasts its first token and ~1023 more (mean e2e against medians).
+        let e2e = perf.ttft_seconds + perf.tpot_seconds * 1023.0;
+        assert!(
+            (perf.e2e_seconds / e2e - 1.0).abs() < 0.1,
+            "{} vs {e2e}",
+            perf.e2e_seconds
+        );
+        // The clients split evenly over every replica of every instance.
+        let copies = s.instances * s.replicas;
+        assert_eq!(s.load, Demand::Concurrency(20u64.div_ceil(copies)));
+        // A million output tokens cost the instances' hour over the hour's tokens.
+        let hour = c.usd_per_hour.unwrap() * s.instances as f64;
+        let million = s.usd_per_million_output_tokens.unwrap();
+        assert!((million - hour / (s.output_tokens_per_s * 3600.0) * 1e6).abs() < 1e-9 * million);
+        assert_eq!(s.usd_per_month_for_demand, Some(hour * HOURS_PER_MONTH));
+        spends.push(s.usd_per_month_for_demand.unwrap());
+    }
+    assert_eq!(spends.len(), 2, "both instances hold the model");
+    assert!(
+        spends.windows(2).all(|w| w[0] <= w[1]),
+        "ranked by the month's spend: {spends:?}"
+    );
+    // p5's HBM3 (3.35 TB/s a GPU) decodes faster than g6e's GDDR6 (0.86 TB/s): a token
+    // comes sooner on it.
+    let tpot = |i: &str| served(row(&p, i)).performance.tpot_seconds;
+    assert!(tpot("p5.48xlarge") * 2.0 < tpot("g6e.48xlarge"));
+}
+
+#[test]
+fn latency_targets_bound_the_load_and_say_what_they_miss() {
+    let loose = traffic_plan("Qwen3-8B", &["p5.48xlarge"], (1024, 256, 256), (None, None));
+    let free = served(&loose.candidates[0]);
+    // A TPOT target of twice the single-request TPOT lets fewer requests share a replica.
+    let one = traffic_plan("Qwen3-8B", &["p5.48xlarge"], (1024, 256, 1), (None, None));
+    let alone = served(&one.candidates[0]).performance.tpot_seconds;
+    let tight = traffic_plan(
+        "Qwen3-8B",
+        &["p5.48xlarge"],
+        (1024, 256, 256),
+        (None, Some(alone * 2.0)),
+    );
+    let bounded = served(&tight.candidates[0]);
+    assert!(bounded.meets_targets);
+    assert!(bounded.performance.tpot_seconds <= alone * 2.0);
+    assert!(
+        bounded.best_load < free.best_load,
+        "{} vs {}",
+        bounded.best_load,
+        free.best_load
+    );
+    assert!(bounded.instances >= free.instances);
+    // A target below what one request gets misses at every split, and says by how much.
+    let impossible = traffic_plan(
+        "Qwen3-8B",
+        &["p5.48xlarge"],
+        (1024, 256, 8),
+        (Some(1e-4), None),
+    );
+    let c = &impossible.candidates[0];
+    assert!(!c.fits);
+    let missing = c.missing.as_deref().unwrap();
+    assert!(
+        missing.contains("TTFT") && missing.contains("target 0.1 ms"),
+        "{missing}"
+    );
 }

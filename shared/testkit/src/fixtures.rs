@@ -144,6 +144,14 @@ pub const EXPECTED: &[Expected] = &[
     error("plan-bad-utilization", 400, Some("gpu_memory_utilization")),
     ok("list-gpus"),
     ok("openapi"),
+    ok("performance"),
+    ok("performance-rate"),
+    error("performance-missing-demand", 400, Some("concurrency")),
+    holding(
+        error("performance-unknown-instance", 400, Some("instance")),
+        &[("did_you_mean", "p5.48xlarge")],
+    ),
+    error("performance-neuron", 400, Some("gpu")),
     holding(
         error("not-found", 404, None),
         &[("error", "Endpoint not found")],

@@ -6,5 +6,6 @@
 pub mod configs;
 pub mod fixtures;
 pub mod models;
+pub mod serving;
 pub mod toys;
 pub mod training;

@@ -18,6 +18,7 @@ pub mod memory_inference;
 pub mod memory_training;
 pub mod not_found;
 pub mod openapi;
+pub mod performance;
 pub mod plan;
 
 use lambda_http::{Body, Error, Request, Response};
@@ -25,7 +26,7 @@ use lambda_http::{Body, Error, Request, Response};
 use crate::http::Route;
 
 /// Every route except the `$default` catch-all answered by `not_found`.
-pub const ROUTES: [Route; 10] = [
+pub const ROUTES: [Route; 11] = [
     health::ROUTE,
     list_models::ROUTE,
     get_model::ROUTE,
@@ -36,6 +37,7 @@ pub const ROUTES: [Route; 10] = [
     plan::ROUTE,
     list_gpus::ROUTE,
     openapi::ROUTE,
+    performance::ROUTE,
 ];
 
 /// The handler of the function named `function` (`ROUTE.function`, the binary's name)
@@ -53,6 +55,7 @@ pub async fn call(function: &str, event: Request) -> Option<Result<Response<Body
         "plan" => plan::handler(event).await,
         "list-gpus" => list_gpus::handler(event).await,
         "openapi" => openapi::handler(event).await,
+        "performance" => performance::handler(event).await,
         "not-found" => not_found::handler(event).await,
         _ => return None,
     })

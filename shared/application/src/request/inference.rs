@@ -14,7 +14,7 @@ use super::reader::{set, Fields};
 use crate::http::ApiError;
 
 /// `quantization`: a format name, or `none` for no named format.
-fn quantization(f: &Fields) -> Result<Option<Quantization>, ApiError> {
+pub(crate) fn quantization(f: &Fields) -> Result<Option<Quantization>, ApiError> {
     let parse = |t: &str| {
         if t.trim().eq_ignore_ascii_case(NO_QUANTIZATION) {
             Some(None)
@@ -26,21 +26,46 @@ fn quantization(f: &Fields) -> Result<Option<Quantization>, ApiError> {
 }
 
 /// The inference request of `f`; `context` says whether a memory endpoint or a plan
-/// reads it (they differ in the engine's default and its GPU).
-pub(crate) fn read(f: &Fields, context: Context) -> Result<InferenceRequest, ApiError> {
+/// reads it (they differ in the engine's default and its GPU). `sized` gives the batch,
+/// prompt and output lengths when a traffic sets them (a plan's), instead of
+/// `batch_size`, `sequence_length` and `max_new_tokens`.
+pub(crate) fn read(
+    f: &Fields,
+    context: Context,
+    sized: Option<(u64, u64, u64)>,
+) -> Result<InferenceRequest, ApiError> {
     let precision = f.choice::<Precision>(&PRECISION)?;
     let quantization = quantization(f)?;
     let group_size = f.uint(&GROUP_SIZE)?;
     let kv_cache_precision = f.choice::<Precision>(&KV_CACHE_PRECISION)?;
-    let mut req = InferenceRequest::new(
-        f.required_uint(&BATCH_SIZE)?,
-        f.required_uint(&SEQUENCE_LENGTH)?,
-    );
+    let mut req = match sized {
+        Some((batch, prompt, output)) => {
+            if let Some(field) = [&BATCH_SIZE, &SEQUENCE_LENGTH, &MAX_NEW_TOKENS]
+                .into_iter()
+                .find(|field| f.has(field.name))
+            {
+                return Err(ApiError::field(
+                    &f.path(field.name),
+                    "a plan with a traffic sizes its requests from input_tokens and output_tokens; leave this out",
+                ));
+            }
+            let mut req = InferenceRequest::new(batch, prompt);
+            req.max_new_tokens = output;
+            req
+        }
+        None => {
+            let mut req = InferenceRequest::new(
+                f.required_uint(&BATCH_SIZE)?,
+                f.required_uint(&SEQUENCE_LENGTH)?,
+            );
+            set(&mut req.max_new_tokens, f.uint(&MAX_NEW_TOKENS)?);
+            req
+        }
+    };
     req.precision = precision;
     req.quantization = quantization;
     req.group_size = group_size;
     req.kv_cache_precision = kv_cache_precision;
-    set(&mut req.max_new_tokens, f.uint(&MAX_NEW_TOKENS)?);
     set(&mut req.logits, f.choice::<Logits>(&LOGITS)?);
     set(
         &mut req.use_flash_attention,

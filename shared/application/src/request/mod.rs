@@ -9,14 +9,17 @@ mod engine;
 pub mod fields;
 mod inference;
 mod model;
+mod performance;
 mod plan;
 mod reader;
+mod traffic;
 mod training;
 
 pub use calculation::Calculation;
 pub use compare::read_compare;
 pub use engine::Context;
 pub use model::Resolved;
+pub use performance::{read_performance, PerformanceInput};
 pub use plan::{read_plan, PlanInput};
 pub use reader::Fields;
 
@@ -44,6 +47,16 @@ pub enum Workload {
     Training(TrainingRequest),
 }
 
+/// Refuses a field `endpoint` does not take: an unknown one with the endpoint's
+/// fields, one of another endpoint with where it belongs.
+pub(crate) fn only_fields_of(f: &Fields, endpoint: Endpoint) -> Result<(), ApiError> {
+    f.reject_unknown(&fields::names_of(endpoint), |key| {
+        fields::field(key)
+            .filter(|field| !field.on(endpoint))
+            .and_then(|field| field.belongs)
+    })
+}
+
 /// Reads one memory request object of `calc`: unknown fields refused (with a pointer
 /// to the endpoint a field belongs to), then the model, the unit and the workload, in
 /// the order the API documents them. `prefix` places field names in errors (`""` or
@@ -55,16 +68,11 @@ pub fn read_memory(
     default_unit: Unit,
 ) -> Result<MemoryRequest, ApiError> {
     let f = Fields::new(map, prefix);
-    let endpoint = Endpoint::of(calc);
-    f.reject_unknown(&fields::names_of(endpoint), |key| {
-        fields::field(key)
-            .filter(|field| !field.on(endpoint))
-            .and_then(|field| field.belongs)
-    })?;
+    only_fields_of(&f, Endpoint::of(calc))?;
     let resolved = model::resolve(&f)?;
     let unit = f.unit(default_unit)?;
     let workload = match calc {
-        Calculation::Inference => Workload::Inference(inference::read(&f, Context::Memory)?),
+        Calculation::Inference => Workload::Inference(inference::read(&f, Context::Memory, None)?),
         Calculation::Training => Workload::Training(training::read(&f)?),
     };
     Ok(MemoryRequest {

@@ -7,18 +7,20 @@ use calculator::limits::{
     MAX_USD_PER_HOUR, USD_PER_HOUR,
 };
 use calculator::{clip, Choice, Unit, DEFAULT_GPU_MEMORY_UTILIZATION};
-use planner::{Catalog, Constraints, CustomGpu, PlanRequest, PriceList, Workload};
+use planner::performance::longest;
+use planner::{Catalog, Constraints, CustomGpu, PlanRequest, PlanTraffic, PriceList, Workload};
 use serde_json::{Map, Value};
 
 use super::calculation::Calculation;
 use super::engine::{gib_to_bytes, unknown_gpu, Context};
 use super::fields::{
-    self, Endpoint, CONCURRENT_SEQUENCES_FIELD, CUSTOM_GPUS, FIELDS, GPUS, GPU_MEMORY_UTILIZATION,
-    INSTANCE_TYPES, MAX_GPUS, MODE, PRICES,
+    self, Endpoint, Field, CONCURRENCY, CONCURRENT_SEQUENCES_FIELD, CUSTOM_GPUS, EXPERT_PARALLEL,
+    FIELDS, GPUS, GPU_MEMORY_UTILIZATION, INPUT_TOKENS, INSTANCE_TYPES, MAX_GPUS, MODE,
+    OUTPUT_TOKENS, PRICES, REQUESTS_PER_SECOND, TPOT_MS, TTFT_MS,
 };
 use super::model::{self, Resolved};
 use super::reader::{unknown_name, Fields};
-use super::{inference, training};
+use super::{inference, traffic, training};
 use crate::http::{json_kind, ApiError};
 
 /// A plan request, read: the model, the planner's request and the catalog with the
@@ -78,8 +80,13 @@ pub fn read_plan(
     reject_fields(&f, calc)?;
     let resolved = model::resolve(&f)?;
     let unit = f.unit(Unit::default())?;
+    let traffic = plan_traffic(&f, calc)?;
     let workload = match calc {
-        Calculation::Inference => Workload::Inference(inference::read(&f, Context::Plan)?),
+        Calculation::Inference => Workload::Inference(inference::read(
+            &f,
+            Context::Plan,
+            traffic.map(|t| (1, longest(t.input_tokens), longest(t.output_tokens))),
+        )?),
         Calculation::Training => Workload::Training(training::read(&f)?),
     };
     let custom_gpus = custom_gpus(&f, catalog)?;
@@ -107,9 +114,57 @@ pub fn read_plan(
             workload,
             constraints,
             custom_gpus,
+            traffic,
         },
         unit,
     })
+}
+
+/// The traffic an inference plan sizes for, with its targets; refused on a training
+/// plan, and targets without a traffic.
+fn plan_traffic(f: &Fields, calc: Calculation) -> Result<Option<PlanTraffic>, ApiError> {
+    const TRAFFIC: [&Field; 7] = [
+        &INPUT_TOKENS,
+        &OUTPUT_TOKENS,
+        &CONCURRENCY,
+        &REQUESTS_PER_SECOND,
+        &TTFT_MS,
+        &TPOT_MS,
+        &EXPERT_PARALLEL,
+    ];
+    if calc == Calculation::Training {
+        if let Some(field) = TRAFFIC.iter().find(|field| f.has(field.name)) {
+            return Err(ApiError::field(
+                &f.path(field.name),
+                "applies to mode inference",
+            ));
+        }
+        return Ok(None);
+    }
+    let lengths = traffic::read(f)?;
+    let ttft = f.fraction(&TTFT_MS)?;
+    let tpot = f.fraction(&TPOT_MS)?;
+    let expert_parallel = f.boolean(&EXPERT_PARALLEL)?;
+    let Some(t) = lengths else {
+        if let Some(field) = [&TTFT_MS, &TPOT_MS, &EXPERT_PARALLEL]
+            .into_iter()
+            .find(|field| f.has(field.name))
+        {
+            return Err(ApiError::field(
+                &f.path(field.name),
+                "needs a traffic: give input_tokens and output_tokens",
+            ));
+        }
+        return Ok(None);
+    };
+    Ok(Some(PlanTraffic {
+        input_tokens: t.input_tokens,
+        output_tokens: t.output_tokens,
+        demand: t.demand,
+        ttft_target: ttft.map(|ms| ms / 1e3),
+        tpot_target: tpot.map(|ms| ms / 1e3),
+        expert_parallel: expert_parallel.unwrap_or(false),
+    }))
 }
 
 /// A list of at most [`MAX_LISTED`] strings.

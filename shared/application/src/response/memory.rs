@@ -158,7 +158,7 @@ impl VllmView {
 }
 
 /// The layout, and the linear weights the checkpoint keeps in 16-bit.
-fn storage_description(layout: String, unquantized: &[ModuleScope]) -> String {
+pub(crate) fn storage_description(layout: String, unquantized: &[ModuleScope]) -> String {
     if unquantized.is_empty() {
         return layout;
     }

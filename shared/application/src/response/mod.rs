@@ -6,11 +6,13 @@
 mod catalog;
 mod memory;
 mod model;
+mod performance;
 mod plan;
 pub(crate) mod shown;
 
 pub use catalog::CatalogAnswer;
 pub use memory::{InferenceAnswer, MemoryAnswer, TrainingAnswer, VllmView};
 pub use model::{ArchitectureView, ParametersView};
-pub use plan::{CandidateView, PlanAnswer, PlanModel, PricesView};
+pub use performance::PerformanceAnswer;
+pub use plan::{CandidateView, PlanAnswer, PlanModel, PricesView, ServingFigures};
 pub use shown::{Notes, Warnings};

@@ -2,11 +2,16 @@
 //! memory, capacity and price), what was left out, and the prices' provenance.
 
 use calculator::{Choice, Unit, Warning};
-use planner::{usd_per_month, Candidate, Estimate, Parallelism, Plan, Workload, HOURS_PER_MONTH};
+use planner::performance::Demand;
+use planner::{
+    usd_per_month, Candidate, CandidateServing, Estimate, Parallelism, Plan, PlanTraffic, Workload,
+    HOURS_PER_MONTH,
+};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::memory::VllmView;
+use super::performance::Speed;
 use super::shown::{signed, Notes, Warnings};
 use crate::request::PlanInput;
 
@@ -24,6 +29,112 @@ struct PlanParameters {
     unit: &'static str,
     #[serde(flatten)]
     workload: WorkloadParameters,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    traffic: Option<TrafficParameters>,
+}
+
+/// A plan's traffic as resolved.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+struct TrafficParameters {
+    input_tokens: u64,
+    output_tokens: u64,
+    concurrency: Option<u64>,
+    requests_per_second: Option<f64>,
+    ttft_ms: Option<f64>,
+    tpot_ms: Option<f64>,
+    expert_parallel: bool,
+}
+
+impl From<&PlanTraffic> for TrafficParameters {
+    fn from(t: &PlanTraffic) -> TrafficParameters {
+        TrafficParameters {
+            input_tokens: t.input_tokens,
+            output_tokens: t.output_tokens,
+            concurrency: match t.demand {
+                Some(Demand::Concurrency(c)) => Some(c),
+                _ => None,
+            },
+            requests_per_second: match t.demand {
+                Some(Demand::RequestsPerSecond(r)) => Some(r),
+                _ => None,
+            },
+            ttft_ms: t.ttft_target.map(|s| s * 1e3),
+            tpot_ms: t.tpot_target.map(|s| s * 1e3),
+            expert_parallel: t.expert_parallel,
+        }
+    }
+}
+
+fn round(x: f64, places: i32) -> f64 {
+    let f = 10f64.powi(places);
+    (x * f).round() / f
+}
+
+/// How a candidate serves: its performance at the load each replica takes, the
+/// instances the demand needs and what a token costs; or why the serving model cannot
+/// say.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(untagged)]
+enum ServingView {
+    Served(Box<Served>),
+    Refused { error: String },
+}
+
+/// The figures of a candidate that serves.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+struct Served {
+    concurrency_per_replica: Option<u64>,
+    requests_per_second_per_replica: Option<f64>,
+    best_concurrency_per_replica: u64,
+    instances: u64,
+    #[serde(flatten)]
+    speed: Speed,
+    bound: &'static str,
+    meets_targets: bool,
+    usd_per_month_for_demand: Option<f64>,
+    expected_error_ttft_percent: f64,
+    expected_error_tpot_percent: f64,
+    expected_error_output_tokens_per_s_percent: f64,
+    #[serde(flatten)]
+    warnings: Warnings,
+}
+
+impl ServingView {
+    /// How a candidate of `gpus` GPUs at `usd_per_hour` an instance serves.
+    fn new(
+        s: &Result<CandidateServing, String>,
+        gpus: u64,
+        usd_per_hour: Option<f64>,
+    ) -> ServingView {
+        let s = match s {
+            Ok(s) => s,
+            Err(why) => return ServingView::Refused { error: why.clone() },
+        };
+        let p = &s.performance;
+        let copies = (s.instances * s.replicas) as f64;
+        let all_gpus = (gpus * s.instances) as f64;
+        let spend = usd_per_hour.map(|u| u * s.instances as f64);
+        ServingView::Served(Box::new(Served {
+            concurrency_per_replica: match s.load {
+                Demand::Concurrency(c) => Some(c),
+                Demand::RequestsPerSecond(_) => None,
+            },
+            requests_per_second_per_replica: match s.load {
+                Demand::RequestsPerSecond(r) => Some(round(r, 4)),
+                Demand::Concurrency(_) => None,
+            },
+            best_concurrency_per_replica: s.best_load,
+            instances: s.instances,
+            speed: Speed::new(p, copies, all_gpus, spend),
+            bound: p.bound.name(),
+            meets_targets: s.meets_targets,
+            usd_per_month_for_demand: s.usd_per_month_for_demand.map(|u| round(u, 2)),
+            expected_error_ttft_percent: p.expected_error.ttft_percent,
+            expected_error_tpot_percent: p.expected_error.tpot_percent,
+            expected_error_output_tokens_per_s_percent: p.expected_error.throughput_percent,
+            warnings: Warnings::of(&p.warnings),
+        }))
+    }
 }
 
 /// The workload fields a plan's answer repeats.
@@ -117,9 +228,34 @@ pub struct CandidateView {
     #[serde(flatten)]
     warnings: Warnings,
     mem_bandwidth_gbps: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    serving: Option<ServingView>,
 }
 
 impl CandidateView {
+    /// How the candidate serves its traffic (or its own load on vLLM), in brief.
+    pub fn serving_figures(&self) -> Option<ServingFigures> {
+        match &self.serving {
+            Some(ServingView::Served(s)) => Some(ServingFigures {
+                instances: s.instances,
+                output_tokens_per_s: s.speed.output_tokens_per_s(),
+                usd_per_million_output_tokens: s.speed.usd_per_million_output_tokens(),
+            }),
+            _ => None,
+        }
+    }
+
+    /// USD a month: what the plan's demand costs on this candidate (every instance it
+    /// needs), or one instance's price when the plan states no demand.
+    pub fn monthly_spend(&self) -> Option<f64> {
+        match &self.serving {
+            Some(ServingView::Served(s)) if s.usd_per_month_for_demand.is_some() => {
+                s.usd_per_month_for_demand
+            }
+            _ => self.usd_per_month,
+        }
+    }
+
     /// The row of `c` in `unit`, its warnings less those every candidate shares.
     fn new(c: &Candidate, unit: Unit, shared: &[Warning]) -> CandidateView {
         let per_gpu = c.memory_per_gpu();
@@ -182,8 +318,23 @@ impl CandidateView {
             kv_cache_tokens: vllm.map(|v| v.kv_cache_tokens),
             warnings: Warnings::of(warnings(c).iter().filter(|w| !shared.contains(w))),
             mem_bandwidth_gbps: c.bandwidth_gbps,
+            serving: c
+                .serving
+                .as_ref()
+                .map(|s| ServingView::new(s, c.gpu_count, c.usd_per_hour)),
         }
     }
+}
+
+/// A candidate's serving in brief (the daily report's columns).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ServingFigures {
+    /// Instances the demand needs (1 without a demand).
+    pub instances: u64,
+    /// Output tokens/s of all of them.
+    pub output_tokens_per_s: f64,
+    /// USD per million output tokens, when priced.
+    pub usd_per_million_output_tokens: Option<f64>,
 }
 
 /// A GPU or instance left out, and why.
@@ -300,6 +451,7 @@ fn parameters(input: &PlanInput) -> PlanParameters {
                 zero_stage: r.zero_stage,
             },
         },
+        traffic: input.request.traffic.as_ref().map(TrafficParameters::from),
     }
 }
 

@@ -6,7 +6,7 @@
 
 mod pool;
 
-pub use pool::{BLOCK_SIZE, MLA_BLOCK_SIZE};
+pub use pool::{BlockTable, BLOCK_SIZE, MLA_BLOCK_SIZE};
 
 use crate::choice::Choice;
 use crate::error::{to_u64, CalcError};
@@ -116,6 +116,8 @@ pub struct VllmCapacity {
     /// CUDA-graph memory captured after the KV pool, outside the budget (allowance; 0
     /// with `enforce_eager`).
     pub cuda_graph_memory: Bytes,
+    /// Whether decode steps replay CUDA graphs (not `enforce_eager`).
+    pub cuda_graphs: bool,
     /// What lives outside the budget: the CUDA context and the CUDA graphs.
     pub outside_budget: Bytes,
     /// What `gpu_memory_utilization` leaves of the GPU: `total − requested`.
@@ -129,6 +131,8 @@ pub struct VllmCapacity {
     pub block_size: u64,
     /// Blocks per layer group (`num_gpu_blocks`).
     pub num_blocks: u64,
+    /// Block ids a request holds at each length.
+    pub block_table: BlockTable,
     /// "GPU KV cache size", in tokens.
     pub kv_cache_tokens: u64,
     /// Bytes the pool allocates: whole blocks of every layer.
@@ -331,12 +335,14 @@ pub(crate) fn start_up(
         non_torch_memory: to(non_torch)?,
         non_kv_memory: to(non_kv)?,
         cuda_graph_memory: to(graphs)?,
+        cuda_graphs: !settings.enforce_eager,
         outside_budget: to(CUDA_CONTEXT_BYTES as u128 + graphs)?,
         headroom: to((settings.gpu_memory.0 as u128).saturating_sub(requested))?,
         available_kv_cache_memory: to(available)?,
         budget_shortfall: to(non_kv.saturating_sub(requested))?,
         block_size: block,
         num_blocks: to(num_blocks)?.0,
+        block_table: pool.table,
         kv_cache_tokens: to(num_blocks / pool.groups * pool.report_block as u128)?.0,
         kv_cache_bytes: to(pool_bytes)?,
         pool_by_kind: CacheBytes {

@@ -45,6 +45,46 @@ pub(super) struct Pool {
     pub(super) attention_blocks_per_request: u128,
     /// Pages one request takes over all layers (what vLLM checks before it starts).
     pub(super) pages_per_request: u128,
+    /// Block ids a request holds as it grows.
+    pub(super) table: BlockTable,
+}
+
+/// How many block ids a request holds at each length, over every layer group: what a
+/// scheduler charges the pool as the request grows (`KVCacheManager.allocate_slots`
+/// over its groups). A full-attention group holds every token's block; a
+/// sliding-window (or chunked) group drops the blocks that fall out of its window
+/// (`SlidingWindowManager.remove_skipped_blocks`), so it holds at most the window's
+/// blocks and one more; a state group (linear attention, state-space layers) holds one
+/// block whatever the length.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BlockTable {
+    /// Tokens per block.
+    pub block_size: u64,
+    /// Groups that keep every token.
+    pub full_groups: u64,
+    /// Groups that keep a window.
+    pub windowed_groups: u64,
+    /// Blocks a windowed group holds at most (0 without one).
+    pub window_blocks: u64,
+    /// Groups of one block a request.
+    pub state_groups: u64,
+}
+
+impl BlockTable {
+    /// Block ids a request of `tokens` computed tokens holds. A prefill chunk that
+    /// crosses a window briefly holds the chunk's blocks too; this counts the window
+    /// only (the chunk's extra blocks are freed within the step).
+    pub fn blocks_for(&self, tokens: u64) -> u64 {
+        let full = tokens.div_ceil(self.block_size);
+        self.full_groups * full
+            + self.windowed_groups * full.min(self.window_blocks)
+            + self.state_groups
+    }
+
+    /// Block ids a growing request adds per `block_size` tokens at most.
+    pub fn growth_per_block(&self) -> u64 {
+        (self.full_groups + self.windowed_groups).max(1)
+    }
 }
 
 /// vLLM's kernel block alignment: attention blocks are a multiple of 16 tokens
@@ -98,6 +138,13 @@ impl Pool {
             blocks_per_request: blocks,
             attention_blocks_per_request: blocks,
             pages_per_request: layers.pages_per_request(len, block, step),
+            table: BlockTable {
+                block_size: block,
+                full_groups: full,
+                windowed_groups: sliding,
+                window_blocks: layers.layer_blocks(u64::MAX / 2, block, 1).1,
+                state_groups: 0,
+            },
         }
     }
 
@@ -142,6 +189,13 @@ impl Pool {
             blocks_per_request: attention_blocks + mix_groups as u128,
             attention_blocks_per_request: attention_blocks,
             pages_per_request: n_att as u128 * len.div_ceil(block) as u128 + n_mix as u128,
+            table: BlockTable {
+                block_size: block,
+                full_groups: att_groups,
+                windowed_groups: 0,
+                window_blocks: 0,
+                state_groups: mix_groups,
+            },
         }
     }
 }

@@ -8,15 +8,17 @@ use calculator::{
 };
 
 use super::setting::{gb, too_large, Setting};
-use super::types::{Candidate, Estimate, Parallelism};
+use super::types::{Candidate, Estimate, Parallelism, PlanTraffic};
 use super::{Outcome, TENSOR_PARALLEL_DEGREES};
+use crate::performance::Demand;
 
 impl Setting<'_> {
     /// Inference: the smallest tensor-parallel degree at which the requirement is met
     /// (a replica holds `batch_size` requests, or the candidate holds
     /// `concurrent_sequences`), which leaves the most replicas and the least
     /// all-reduce traffic; when none meets it, the largest valid degree, with what it
-    /// lacks.
+    /// lacks. With a traffic: of the degrees that hold it, the one whose instance
+    /// serves the most output tokens a second within the latency targets.
     pub fn inference(&self, base: &InferenceRequest) -> Result<Outcome, CalcError> {
         let mut best: Option<(Candidate, InferenceRequest)> = None;
         for tp in TENSOR_PARALLEL_DEGREES
@@ -63,10 +65,32 @@ impl Setting<'_> {
             );
             c.notes = notes;
             self.judge_inference(&mut c, &r, &e, replicas)?;
-            let fits = c.fits;
-            best = Some((c, r));
-            if fits {
-                break;
+            let Some(traffic) = self.req.traffic else {
+                let fits = c.fits;
+                best = Some((c, r));
+                if fits {
+                    break;
+                }
+                continue;
+            };
+            let hopeless = best
+                .as_ref()
+                .is_some_and(|(b, _)| b.fits && self.cannot_beat(b, &e, tp, replicas, &traffic));
+            if c.fits && hopeless {
+                continue;
+            }
+            if c.fits {
+                match self.serve(&r, &e, replicas, &traffic) {
+                    Ok(s) => c.serving = Some(Ok(s)),
+                    Err(why) => {
+                        c.fits = false;
+                        c.missing = Some(why.clone());
+                        c.serving = Some(Err(why));
+                    }
+                }
+            }
+            if best.as_ref().is_none_or(|(b, _)| better(&c, b)) {
+                best = Some((c, r));
             }
         }
         let Some((mut c, r)) = best else {
@@ -78,6 +102,10 @@ impl Setting<'_> {
                 self.count
             )));
         };
+        if let Estimate::Inference(e) = &c.estimate {
+            let e = e.as_ref().clone();
+            self.own_load(&mut c, &r, &e);
+        }
         // The longest context, a bisection, only for the degree chosen, holding what
         // each replica must hold.
         let replicas = self.count / r.num_gpus;
@@ -90,6 +118,28 @@ impl Setting<'_> {
             }
         };
         Ok(Outcome::Candidate(Box::new(c)))
+    }
+
+    /// Without a traffic: how the chosen split serves the plan's own load (its prompt and
+    /// output lengths, each replica's share of the requests).
+    fn own_load(&self, c: &mut Candidate, r: &InferenceRequest, e: &InferenceEstimate) {
+        let Parallelism::Tensor { replicas, .. } = c.parallelism else {
+            return;
+        };
+        if !c.fits || self.req.traffic.is_some() {
+            return;
+        }
+        let t = PlanTraffic {
+            input_tokens: r.sequence_length,
+            output_tokens: r.max_new_tokens.max(1),
+            demand: Some(Demand::Concurrency(
+                self.per_replica(r, replicas) * replicas,
+            )),
+            ttft_target: None,
+            tpot_target: None,
+            expert_parallel: false,
+        };
+        c.serving = Some(self.serve(r, e, replicas, &t));
     }
 
     /// Requests of the requested length one replica must hold: `batch_size`, or its
@@ -185,5 +235,29 @@ impl Setting<'_> {
             }
         }
         Ok(())
+    }
+}
+
+/// Whether split `a` serves better than split `b` (two degrees on the same instance):
+/// holding the traffic first, then fewer instances for the demand, then more output
+/// tokens a second an instance within the targets; when neither holds it, the later
+/// (larger) degree, unless only the earlier one holds the model at all.
+fn better(a: &Candidate, b: &Candidate) -> bool {
+    let served = |c: &Candidate| {
+        c.serving
+            .as_ref()
+            .and_then(|s| s.as_ref().ok())
+            .map_or((u64::MAX, 0.0), |s| {
+                (s.instances, s.capacity_output_tokens_per_s)
+            })
+    };
+    match (a.fits, b.fits) {
+        (true, false) => true,
+        (false, true) => false,
+        (true, true) => {
+            let ((ia, ca), (ib, cb)) = (served(a), served(b));
+            ia < ib || (ia == ib && ca > cb)
+        }
+        (false, false) => !(b.serving.is_some() && a.serving.is_none()),
     }
 }

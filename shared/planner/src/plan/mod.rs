@@ -5,20 +5,27 @@
 //! - `types`: the request and the answer;
 //! - `setting`: one GPU in one count, and what its hardware runs;
 //! - `inference`: the tensor-parallel split and what vLLM holds on it;
+//! - `serving`: how a candidate serves a traffic, and what a token costs;
+//! - `memo`: the predictions already made in one plan;
 //! - `training`: data parallel over every GPU of the candidate.
 
 mod inference;
+mod memo;
+mod serving;
 mod setting;
 mod training;
 mod types;
 
+pub use serving::usd_per_million;
 pub use types::{
-    Candidate, Constraints, CustomGpu, Estimate, Excluded, Parallelism, Plan, PlanRequest, Workload,
+    Candidate, CandidateServing, Constraints, CustomGpu, Estimate, Excluded, Parallelism, Plan,
+    PlanRequest, PlanTraffic, Workload,
 };
 
 use calculator::{check_inference, check_training, CalcError, Model};
 
 use crate::catalog::{Catalog, Gpu, Platform};
+use memo::Memo;
 use setting::Setting;
 
 /// Tensor-parallel degrees tried, smallest first: vLLM's usual splits within one
@@ -49,8 +56,9 @@ pub fn plan(model: &Model, req: &PlanRequest, catalog: &Catalog) -> Result<Plan,
     }
     let mut candidates = Vec::new();
     let mut excluded = Vec::new();
+    let memo = Memo::default();
     for (gpu, instance, counts) in places(req, catalog) {
-        match evaluate(model, req, &gpu, instance.as_ref(), &counts)? {
+        match evaluate(model, req, &gpu, instance.as_ref(), &counts, catalog, &memo)? {
             Outcome::Candidate(c) => candidates.push(*c),
             Outcome::Excluded(reason) => excluded.push(Excluded {
                 gpu: gpu.name.clone(),
@@ -62,7 +70,7 @@ pub fn plan(model: &Model, req: &PlanRequest, catalog: &Catalog) -> Result<Plan,
     candidates.sort_by(|a, b| {
         b.fits
             .cmp(&a.fits)
-            .then(price_order(a.usd_per_hour, b.usd_per_hour))
+            .then(price_order(cost(a, req), cost(b, req)))
             .then(a.gpu_count.cmp(&b.gpu_count))
             .then(a.gpu.cmp(&b.gpu))
     });
@@ -73,6 +81,18 @@ pub fn plan(model: &Model, req: &PlanRequest, catalog: &Catalog) -> Result<Plan,
         region: catalog.region.clone(),
         price_source: catalog.price_source.clone(),
     })
+}
+
+/// What candidates are ranked by: with a traffic and a demand, the month's cost of
+/// serving it; with a traffic alone, the cost of a million output tokens; else the
+/// price per hour.
+fn cost(c: &Candidate, req: &PlanRequest) -> Option<f64> {
+    let serving = c.serving.as_ref().and_then(|s| s.as_ref().ok());
+    match req.traffic {
+        Some(t) if t.demand.is_some() => serving.and_then(|s| s.usd_per_month_for_demand),
+        Some(_) => serving.and_then(|s| s.usd_per_million_output_tokens),
+        None => c.usd_per_hour,
+    }
 }
 
 fn price_order(a: Option<f64>, b: Option<f64>) -> std::cmp::Ordering {
@@ -146,7 +166,12 @@ fn evaluate(
     gpu: &Gpu,
     instance: Option<&Place>,
     counts: &[u64],
+    catalog: &Catalog,
+    memo: &Memo,
 ) -> Result<Outcome, CalcError> {
+    let link = instance
+        .and_then(|(name, _)| catalog.instances.iter().find(|i| &i.name == name))
+        .and_then(|i| i.interconnect.as_ref());
     let Some((usable, _)) = gpu.usable_memory else {
         return Ok(Outcome::Excluded(format!(
             "{}: the catalog has no driver-reported memory for it",
@@ -165,6 +190,9 @@ fn evaluate(
             gpu,
             usable,
             count,
+            link,
+            catalog,
+            memo,
         };
         let outcome = match &req.workload {
             Workload::Inference(r) => setting.inference(r)?,
@@ -176,6 +204,7 @@ fn evaluate(
         };
         candidate.instance = instance.map(|i| i.0.clone());
         candidate.usd_per_hour = price;
+        candidate.serving = candidate.serving.take().map(|s| s.map(|s| s.priced(price)));
         let fits = candidate.fits;
         last = Some(candidate);
         if fits {

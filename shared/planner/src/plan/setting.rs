@@ -5,8 +5,9 @@ use calculator::{
     limits, Bytes, Choice, InferenceEstimate, Model, TrainingEstimate, Unit, Warning, WarningCode,
 };
 
+use super::memo::Memo;
 use super::types::{Candidate, Estimate, Parallelism, PlanRequest};
-use crate::catalog::{Gpu, Platform};
+use crate::catalog::{Catalog, Gpu, Interconnect, Platform};
 use crate::kernels::{weight_support, Support};
 
 /// One GPU model in one count.
@@ -18,6 +19,12 @@ pub(super) struct Setting<'a> {
     pub usable: Bytes,
     /// GPUs of the candidate.
     pub count: u64,
+    /// How its GPUs are linked (its instance's), when known.
+    pub link: Option<&'a Interconnect>,
+    /// The catalog (the serving model's stand-in figures come from it).
+    pub catalog: &'a Catalog,
+    /// The plan's predictions so far.
+    pub memo: &'a Memo,
 }
 
 /// Why a GPU is left out when the workload needs more than an answer can report.
@@ -63,6 +70,7 @@ impl Setting<'_> {
             usd_per_hour: None,
             missing: None,
             notes: Vec::new(),
+            serving: None,
         }
     }
 

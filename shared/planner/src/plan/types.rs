@@ -7,6 +7,7 @@ use calculator::{
 };
 
 use crate::catalog::{Gpu, MemorySource, Platform};
+use crate::performance::{Demand, Performance};
 use crate::prices::HOURS_PER_MONTH;
 
 /// What is being planned.
@@ -70,6 +71,25 @@ pub struct Constraints {
     pub concurrent_sequences: Option<u64>,
 }
 
+/// A traffic an inference plan sizes for: the lengths, the demand over every
+/// instance together, and the latency targets.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PlanTraffic {
+    /// Mean prompt tokens.
+    pub input_tokens: u64,
+    /// Mean output tokens.
+    pub output_tokens: u64,
+    /// Concurrent clients or requests a second, over all instances; `None`: cost per
+    /// token at the best load within the targets.
+    pub demand: Option<Demand>,
+    /// Median time-to-first-token target, seconds.
+    pub ttft_target: Option<f64>,
+    /// Median time-per-output-token target, seconds.
+    pub tpot_target: Option<f64>,
+    /// Experts spread whole over a replica's GPUs.
+    pub expert_parallel: bool,
+}
+
 /// A planning request.
 #[derive(Clone, Debug, PartialEq)]
 pub struct PlanRequest {
@@ -79,6 +99,41 @@ pub struct PlanRequest {
     pub constraints: Constraints,
     /// GPUs defined by the request.
     pub custom_gpus: Vec<CustomGpu>,
+    /// The traffic an inference plan sizes for, when given.
+    pub traffic: Option<PlanTraffic>,
+}
+
+/// How a candidate serves its traffic (the plan's own load without one).
+#[derive(Clone, Debug, PartialEq)]
+pub struct CandidateServing {
+    /// What reaches each replica.
+    pub load: Demand,
+    /// A replica's performance under it.
+    pub performance: Performance,
+    /// Instances (or GPU sets) the demand needs; 1 without a demand.
+    pub instances: u64,
+    /// Replicas on one instance.
+    pub replicas: u64,
+    /// The most concurrent requests a replica takes within the targets.
+    pub best_load: u64,
+    /// Output tokens a second of one instance at that load: what the split is chosen by.
+    pub capacity_output_tokens_per_s: f64,
+    /// Whether the traffic states a demand (costs for it are then given).
+    pub demand_given: bool,
+    /// Output tokens a second of all the instances.
+    pub output_tokens_per_s: f64,
+    /// Prompt and output tokens a second of all the instances.
+    pub total_tokens_per_s: f64,
+    /// Requests a second of all the instances.
+    pub requests_per_s: f64,
+    /// USD a month for the demand (every instance it needs).
+    pub usd_per_month_for_demand: Option<f64>,
+    /// USD per million output tokens at this load.
+    pub usd_per_million_output_tokens: Option<f64>,
+    /// USD per million prompt and output tokens at this load.
+    pub usd_per_million_tokens: Option<f64>,
+    /// Whether the latency targets hold at this load.
+    pub meets_targets: bool,
 }
 
 /// How a candidate runs the workload.
@@ -165,6 +220,9 @@ pub struct Candidate {
     pub missing: Option<String>,
     /// Hardware notes (dtype fallbacks, weight-only kernels, raised limits).
     pub notes: Vec<Warning>,
+    /// How it serves (inference): its performance and cost per token, or why the
+    /// serving model cannot say.
+    pub serving: Option<Result<CandidateServing, String>>,
 }
 
 impl Candidate {

@@ -60,7 +60,8 @@ pub struct ReportJson {
     pub workloads: Vec<Entry>,
     /// Workloads that could not be planned.
     pub failed: usize,
-    /// The cheapest fitting candidates' monthly prices together, USD to the cent.
+    /// The cheapest fitting candidates' monthly spend together (for a workload with a
+    /// demand, every instance it needs), USD to the cent.
     pub total_usd_per_month: f64,
 }
 
@@ -146,7 +147,7 @@ pub fn build(run: &Run, catalog: &Catalog) -> Report {
     let total = cents(
         lines
             .iter()
-            .filter_map(|l| l.cheapest.as_ref()?.usd_per_month)
+            .filter_map(|l| l.cheapest.as_ref()?.monthly_spend())
             .sum(),
     );
     let json = ReportJson {
@@ -189,19 +190,34 @@ fn markdown(run: &Run, catalog: &Catalog, lines: &[Line], total: f64) -> String 
         cell(&catalog.price_source),
         HOURS_PER_MONTH
     );
-    out += "| workload | model | mode | cheapest fitting instance | GPUs | $/month |\n";
-    out += "| --- | --- | --- | --- | ---: | ---: |\n";
+    out += "| workload | model | mode | cheapest fitting instance | GPUs | output tokens/s | $/1M output tokens | $/month |\n";
+    out += "| --- | --- | --- | --- | ---: | ---: | ---: | ---: |\n";
     for l in lines {
         let row = match &l.cheapest {
-            Some(c) => format!(
-                "{} | {} x {} | {}",
-                cell(c.instance.as_deref().unwrap_or("(no instance type)")),
-                c.gpu_count,
-                cell(&c.gpu),
-                c.usd_per_month
-                    .map_or_else(|| "price unknown".to_owned(), |m| format!("{m:.2}"))
-            ),
-            None => format!("{} | - | -", cell(&l.outcome)),
+            Some(c) => {
+                let serving = c.serving_figures();
+                let (tokens, per_million) = match serving {
+                    Some(f) => (
+                        format!("{:.0}", f.output_tokens_per_s),
+                        f.usd_per_million_output_tokens
+                            .map_or_else(|| "price unknown".to_owned(), |u| format!("{u:.2}")),
+                    ),
+                    None => ("-".to_owned(), "-".to_owned()),
+                };
+                let instance = cell(c.instance.as_deref().unwrap_or("(no instance type)"));
+                let instance = match serving.map_or(1, |f| f.instances) {
+                    1 => instance,
+                    n => format!("{n} x {instance}"),
+                };
+                format!(
+                    "{instance} | {} x {} | {tokens} | {per_million} | {}",
+                    c.gpu_count,
+                    cell(&c.gpu),
+                    c.monthly_spend()
+                        .map_or_else(|| "price unknown".to_owned(), |m| format!("{m:.2}"))
+                )
+            }
+            None => format!("{} | - | - | - | -", cell(&l.outcome)),
         };
         out += &format!(
             "| {} | {} | {} | {row} |\n",
@@ -210,7 +226,7 @@ fn markdown(run: &Run, catalog: &Catalog, lines: &[Line], total: f64) -> String 
             cell(&l.mode)
         );
     }
-    out += &format!("| **total** | | | | | **{total:.2}** |\n");
+    out += &format!("| **total** | | | | | | | **{total:.2}** |\n");
     out
 }
 
@@ -232,7 +248,10 @@ mod tests {
                 {"name": "typo", "mode": "inference", "model_name": "Qwen3-0.6B",
                  "batch_size": 0, "sequence_length": 4096},
                 {"name": "tune", "mode": "training", "model_name": "Qwen3-0.6B",
-                 "method": "lora", "batch_size": 4, "sequence_length": 2048}
+                 "method": "lora", "batch_size": 4, "sequence_length": 2048},
+                {"name": "serve", "mode": "inference", "model_name": "Qwen3-8B",
+                 "input_tokens": 2048, "output_tokens": 512, "requests_per_second": 40,
+                 "tpot_ms": 40, "instance_types": ["g6e.xlarge", "p5.48xlarge"]}
             ]},
             "scheduled_time": "2026-11-26T06:00:00Z"
         }))
@@ -249,16 +268,20 @@ mod tests {
             (
                 w[0]["ok"].as_bool(),
                 w[1]["ok"].as_bool(),
-                w[2]["ok"].as_bool()
+                w[2]["ok"].as_bool(),
+                w[3]["ok"].as_bool()
             ),
-            (Some(true), Some(false), Some(true))
+            (Some(true), Some(false), Some(true), Some(true))
         );
         assert_eq!(w[1]["field"], "workloads[1].batch_size");
         let catalog = Catalog::embedded();
         assert_eq!(json["prices"]["as_of"], catalog.prices_as_of.as_str());
         let cheapest = |i: usize| w[i]["plan"]["cheapest"]["usd_per_month"].as_f64().unwrap();
+        let for_demand = w[3]["plan"]["cheapest"]["serving"]["usd_per_month_for_demand"]
+            .as_f64()
+            .unwrap();
         let total = json["total_usd_per_month"].as_f64().unwrap();
-        assert!((total - cheapest(0) - cheapest(2)).abs() < 0.01);
+        assert!((total - cheapest(0) - cheapest(2) - for_demand).abs() < 0.02);
     }
 
     #[test]
@@ -269,15 +292,49 @@ mod tests {
         let as_of = &Catalog::embedded().prices_as_of;
         assert!(md.contains(&format!("as of {as_of}")));
         let rows: Vec<&str> = md.lines().filter(|l| l.starts_with("| ")).collect();
-        // Header, rule, three workloads, total.
-        assert_eq!(rows.len(), 2 + 3 + 1, "{md}");
+        // Header, rule, four workloads, total.
+        assert_eq!(rows.len(), 2 + 4 + 1, "{md}");
         assert!(
             rows[2].starts_with("| chat | Qwen3-0.6B | inference | g4dn.xlarge"),
             "{}",
             rows[2]
         );
         assert!(rows[3].contains("error: workloads[1].batch_size"));
-        assert!(rows[5].starts_with("| **total**"));
+        assert!(rows[6].starts_with("| **total**"));
+    }
+
+    /// The cells of a summary row.
+    fn cells(row: &str) -> Vec<String> {
+        row.trim_matches('|')
+            .split(" | ")
+            .map(|c| c.trim().to_owned())
+            .collect()
+    }
+
+    #[test]
+    fn a_served_workload_states_its_tokens_per_second_and_what_a_million_cost() {
+        let report = build(&run(), Catalog::embedded());
+        let json = json_of(&report);
+        let md = &report.markdown;
+        let row = md.lines().find(|l| l.starts_with("| serve |")).unwrap();
+        let c = cells(row);
+        let serving = &json["workloads"][3]["plan"]["cheapest"]["serving"];
+        let tokens = serving["output_tokens_per_s"].as_f64().unwrap();
+        let per_million = serving["usd_per_million_output_tokens"].as_f64().unwrap();
+        let instances = serving["instances"].as_u64().unwrap();
+        assert_eq!(c[5], format!("{tokens:.0}"), "{row}");
+        assert_eq!(c[6], format!("{per_million:.2}"), "{row}");
+        let monthly = serving["usd_per_month_for_demand"].as_f64().unwrap();
+        assert_eq!(c[7], format!("{monthly:.2}"), "{row}");
+        // 40 requests a second of 512 output tokens: the instances together produce them.
+        assert!(tokens > 0.9 * 40.0 * 512.0, "{tokens}");
+        assert!(
+            instances == 1 || c[3].starts_with(&format!("{instances} x ")),
+            "{row}"
+        );
+        // A training workload has no serving figures.
+        let tune = cells(md.lines().find(|l| l.starts_with("| tune |")).unwrap());
+        assert_eq!((tune[5].as_str(), tune[6].as_str()), ("-", "-"));
     }
 
     #[test]

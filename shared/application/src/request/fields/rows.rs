@@ -15,13 +15,18 @@ use serde_json::json;
 use super::types::{Default, Endpoint, Field, Kind, Role};
 use crate::request::calculation::Calculation;
 
-use Endpoint::{Compare, Inference, Plan, Training};
+use Endpoint::{Compare, Inference, Performance, Plan, Training};
 
 const MEMORY: &[Endpoint] = &[Inference, Training, Plan];
 const INFERENCE: &[Endpoint] = &[Inference, Plan];
 const TRAINING: &[Endpoint] = &[Training, Plan];
 const INFERENCE_ONLY: &[Endpoint] = &[Inference];
-const MEMORY_ONLY: &[Endpoint] = &[Inference, Training];
+const MODEL_AND_SERVING: &[Endpoint] = &[Inference, Training, Plan, Performance];
+const SERVING: &[Endpoint] = &[Inference, Plan, Performance];
+const GPU_NAMED: &[Endpoint] = &[Inference, Performance];
+const GPUS_OF_A_REPLICA: &[Endpoint] = &[Inference, Training, Performance];
+const TRAFFIC: &[Endpoint] = &[Performance, Plan];
+const PERFORMANCE_ONLY: &[Endpoint] = &[Performance];
 const PLAN: &[Endpoint] = &[Plan];
 const COMPARE: &[Endpoint] = &[Compare];
 const EVERYWHERE: &[Endpoint] = &[Inference, Training, Plan, Compare];
@@ -29,7 +34,10 @@ const EVERYWHERE: &[Endpoint] = &[Inference, Training, Plan, Compare];
 const TO_INFERENCE: Option<&str> = Some("/api/memory/inference");
 const TO_TRAINING: Option<&str> = Some("/api/memory/training");
 const TO_INFERENCE_AND_PLAN: Option<&str> = Some("/api/memory/inference and /api/plan");
-const TO_VLLM: Option<&str> = Some("/api/memory/inference (engine vllm) and /api/plan");
+const TO_VLLM: Option<&str> =
+    Some("/api/memory/inference (engine vllm), /api/plan and /api/performance");
+const TO_PERFORMANCE: Option<&str> = Some("/api/performance");
+const TO_TRAFFIC: Option<&str> = Some("/api/performance and inference plans (/api/plan)");
 
 /// A row with no default override and no plan refusal.
 const fn row(
@@ -58,7 +66,7 @@ const fn row(
 const fn explicit(name: &'static str, range: FieldRange, doc: &'static str) -> Field {
     row(
         name,
-        MEMORY,
+        MODEL_AND_SERVING,
         Role::Explicit,
         Kind::Integer(range),
         Default::Absent,
@@ -89,6 +97,30 @@ const fn inference(
     belongs: Option<&'static str>,
 ) -> Field {
     row(name, INFERENCE, Role::Workload, kind, default, doc, belongs)
+}
+
+/// A serving field: taken by the inference endpoints, plans and `/api/performance`.
+const fn serving(
+    name: &'static str,
+    kind: Kind,
+    default: Default,
+    doc: &'static str,
+    belongs: Option<&'static str>,
+) -> Field {
+    row(name, SERVING, Role::Workload, kind, default, doc, belongs)
+}
+
+/// A traffic field of `/api/performance` and inference plans.
+const fn traffic(name: &'static str, kind: Kind, default: Default, doc: &'static str) -> Field {
+    row(
+        name,
+        TRAFFIC,
+        Role::Workload,
+        kind,
+        default,
+        doc,
+        TO_TRAFFIC,
+    )
 }
 
 fn names<T: Choice>() -> Vec<&'static str> {
@@ -130,7 +162,7 @@ fn batch_default(field: usize) -> String {
 /// `model_name`.
 pub const MODEL_NAME: Field = row(
     "model_name",
-    MEMORY,
+    MODEL_AND_SERVING,
     Role::Model,
     Kind::Text,
     Default::Absent,
@@ -140,7 +172,7 @@ pub const MODEL_NAME: Field = row(
 /// `config`.
 pub const CONFIG: Field = row(
     "config",
-    MEMORY,
+    MODEL_AND_SERVING,
     Role::Model,
     Kind::Object,
     Default::Absent,
@@ -150,7 +182,7 @@ pub const CONFIG: Field = row(
 /// `model_size`.
 pub const MODEL_SIZE: Field = row(
     "model_size",
-    MEMORY,
+    MODEL_AND_SERVING,
     Role::Model,
     Kind::Number(limits::MODEL_SIZE),
     Default::Absent,
@@ -203,7 +235,7 @@ pub const VOCAB_SIZE: Field = explicit(
 /// `precision`.
 pub const PRECISION: Field = row(
     "precision",
-    MEMORY,
+    MODEL_AND_SERVING,
     Role::Workload,
     Kind::Choice(names::<Precision>),
     Default::Described(|| {
@@ -213,7 +245,7 @@ pub const PRECISION: Field = row(
     None,
 );
 /// `quantization`.
-pub const QUANTIZATION: Field = inference(
+pub const QUANTIZATION: Field = serving(
     "quantization",
     Kind::Choice(quantizations),
     Default::Absent,
@@ -221,7 +253,7 @@ pub const QUANTIZATION: Field = inference(
     Some("/api/memory/inference (training supports a 4-bit base through method qlora)"),
 );
 /// `group_size`.
-pub const GROUP_SIZE: Field = inference(
+pub const GROUP_SIZE: Field = serving(
     "group_size",
     Kind::Integer(limits::GROUP_SIZE),
     Default::Value(|| json!(DEFAULT_GROUP_SIZE)),
@@ -229,7 +261,7 @@ pub const GROUP_SIZE: Field = inference(
     TO_INFERENCE,
 );
 /// `kv_cache_precision`.
-pub const KV_CACHE_PRECISION: Field = inference(
+pub const KV_CACHE_PRECISION: Field = serving(
     "kv_cache_precision",
     Kind::Choice(names::<Precision>),
     Default::Described(|| {
@@ -357,7 +389,7 @@ pub const USE_FLASH_ATTENTION: Field = row(
     None,
 );
 /// `load_mtp`.
-pub const LOAD_MTP: Field = inference(
+pub const LOAD_MTP: Field = serving(
     "load_mtp",
     Kind::Boolean,
     Default::Value(|| json!(inference_defaults().load_mtp)),
@@ -383,7 +415,7 @@ pub const NUM_GPUS: Field = Field {
     set_by_plan: Some("a plan chooses the GPUs per candidate; limit them with max_gpus"),
     ..row(
         "num_gpus",
-        MEMORY_ONLY,
+        GPUS_OF_A_REPLICA,
         Role::Workload,
         Kind::Integer(limits::NUM_GPUS),
         Default::Value(|| json!(inference_defaults().num_gpus)),
@@ -407,7 +439,7 @@ pub const GPU: Field = Field {
     set_by_plan: Some("a plan tries every catalog GPU; name the ones to consider in gpus"),
     ..row(
         "gpu",
-        INFERENCE_ONLY,
+        GPU_NAMED,
         Role::Workload,
         Kind::Text,
         Default::Required("required with `vllm` (or `gpu_memory_gib`)"),
@@ -469,7 +501,7 @@ pub const MAX_GPUS: Field = row(
     None,
 );
 /// `gpu_memory_utilization`.
-pub const GPU_MEMORY_UTILIZATION: Field = inference(
+pub const GPU_MEMORY_UTILIZATION: Field = serving(
     "gpu_memory_utilization",
     Kind::Fraction(limits::GPU_MEMORY_UTILIZATION),
     Default::Value(|| json!(DEFAULT_GPU_MEMORY_UTILIZATION)),
@@ -507,7 +539,7 @@ pub const PRICES: Field = row(
     None,
 );
 /// `max_num_batched_tokens`.
-pub const MAX_NUM_BATCHED_TOKENS: Field = inference(
+pub const MAX_NUM_BATCHED_TOKENS: Field = serving(
     "max_num_batched_tokens",
     Kind::Integer(limits::MAX_NUM_BATCHED_TOKENS),
     Default::Described(|| batch_default(0)),
@@ -515,7 +547,7 @@ pub const MAX_NUM_BATCHED_TOKENS: Field = inference(
     TO_VLLM,
 );
 /// `max_num_seqs`.
-pub const MAX_NUM_SEQS: Field = inference(
+pub const MAX_NUM_SEQS: Field = serving(
     "max_num_seqs",
     Kind::Integer(limits::MAX_NUM_SEQS),
     Default::Described(|| batch_default(1)),
@@ -523,12 +555,87 @@ pub const MAX_NUM_SEQS: Field = inference(
     TO_VLLM,
 );
 /// `enforce_eager`.
-pub const ENFORCE_EAGER: Field = inference(
+pub const ENFORCE_EAGER: Field = serving(
     "enforce_eager",
     Kind::Boolean,
     Default::Value(|| json!(VllmSettings::new(Bytes(0)).enforce_eager)),
     "No CUDA graphs.",
     TO_VLLM,
+);
+/// `input_tokens`.
+pub const INPUT_TOKENS: Field = traffic(
+    "input_tokens",
+    Kind::Integer(limits::INPUT_TOKENS),
+    Default::Required("required (/api/performance; plans: with output_tokens)"),
+    "Mean prompt tokens of a request.",
+);
+/// `output_tokens`.
+pub const OUTPUT_TOKENS: Field = traffic(
+    "output_tokens",
+    Kind::Integer(limits::OUTPUT_TOKENS),
+    Default::Required("required (/api/performance; plans: with input_tokens)"),
+    "Mean output tokens of a request.",
+);
+/// `concurrency`.
+pub const CONCURRENCY: Field = traffic(
+    "concurrency",
+    Kind::Integer(limits::CONCURRENCY),
+    Default::Absent,
+    "Clients each waiting for their answer before the next request (give this or requests_per_second).",
+);
+/// `requests_per_second`.
+pub const REQUESTS_PER_SECOND: Field = traffic(
+    "requests_per_second",
+    Kind::Fraction(limits::REQUESTS_PER_SECOND),
+    Default::Absent,
+    "Requests arriving at random, this many a second on average (or give concurrency).",
+);
+/// `ttft_ms`.
+pub const TTFT_MS: Field = row(
+    "ttft_ms",
+    PLAN,
+    Role::Plan,
+    Kind::Fraction(limits::TTFT_MS),
+    Default::Absent,
+    "Target median time to first token, ms (inference plans with a traffic).",
+    None,
+);
+/// `tpot_ms`.
+pub const TPOT_MS: Field = row(
+    "tpot_ms",
+    PLAN,
+    Role::Plan,
+    Kind::Fraction(limits::TPOT_MS),
+    Default::Absent,
+    "Target median time per output token, ms (inference plans with a traffic).",
+    None,
+);
+/// `expert_parallel`.
+pub const EXPERT_PARALLEL: Field = traffic(
+    "expert_parallel",
+    Kind::Boolean,
+    Default::Value(|| json!(false)),
+    "Spread whole experts over the GPUs (vLLM's --enable-expert-parallel), MoE models.",
+);
+/// `instance`.
+pub const INSTANCE: Field = row(
+    "instance",
+    PERFORMANCE_ONLY,
+    Role::Workload,
+    Kind::Text,
+    Default::Absent,
+    "A catalog instance type: its GPU, GPU link and price (instead of gpu).",
+    TO_PERFORMANCE,
+);
+/// `usd_per_gpu_hour`.
+pub const USD_PER_GPU_HOUR: Field = row(
+    "usd_per_gpu_hour",
+    PERFORMANCE_ONLY,
+    Role::Workload,
+    Kind::Number(limits::USD_PER_GPU_HOUR),
+    Default::Absent,
+    "Price of one GPU for an hour, USD (default: the instance's price over its GPUs).",
+    TO_PERFORMANCE,
 );
 /// `framework`.
 pub const FRAMEWORK: Field = training(
@@ -627,7 +734,7 @@ pub const UNIT: Field = row(
 );
 
 /// Every request field, in the order the API documents them.
-pub const FIELDS: [&Field; 55] = [
+pub const FIELDS: [&Field; 64] = [
     &MODEL_NAME,
     &CONFIG,
     &MODEL_SIZE,
@@ -674,6 +781,15 @@ pub const FIELDS: [&Field; 55] = [
     &MAX_NUM_BATCHED_TOKENS,
     &MAX_NUM_SEQS,
     &ENFORCE_EAGER,
+    &INPUT_TOKENS,
+    &OUTPUT_TOKENS,
+    &CONCURRENCY,
+    &REQUESTS_PER_SECOND,
+    &TTFT_MS,
+    &TPOT_MS,
+    &EXPERT_PARALLEL,
+    &INSTANCE,
+    &USD_PER_GPU_HOUR,
     &FRAMEWORK,
     &ZERO_STAGE,
     &FSDP_SHARDING,
@@ -688,8 +804,9 @@ pub const FIELDS: [&Field; 55] = [
 /// The compare's own fields and `unit`, in order.
 pub const COMPARE_FIELDS: [&Field; 3] = [&CALCULATION_TYPE, &CONFIGURATIONS, &UNIT];
 
-/// A plan's own fields, in order (`gpu_memory_utilization` is an inference field too).
-pub const PLAN_FIELDS: [&Field; 8] = [
+/// A plan's own fields, in order (`gpu_memory_utilization` is an inference field too;
+/// the traffic fields are `/api/performance`'s too).
+pub const PLAN_FIELDS: [&Field; 15] = [
     &MODE,
     &GPUS,
     &INSTANCE_TYPES,
@@ -698,4 +815,11 @@ pub const PLAN_FIELDS: [&Field; 8] = [
     &CONCURRENT_SEQUENCES_FIELD,
     &CUSTOM_GPUS,
     &PRICES,
+    &INPUT_TOKENS,
+    &OUTPUT_TOKENS,
+    &CONCURRENCY,
+    &REQUESTS_PER_SECOND,
+    &TTFT_MS,
+    &TPOT_MS,
+    &EXPERT_PARALLEL,
 ];

@@ -17,6 +17,8 @@ pub enum Endpoint {
     Plan,
     /// `POST /api/memory/compare`'s own fields.
     Compare,
+    /// `POST /api/performance`.
+    Performance,
 }
 
 impl Endpoint {
