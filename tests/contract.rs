@@ -401,6 +401,23 @@ fn every_field_is_in_the_table_once() {
 }
 
 #[test]
+fn the_openapi_document_lists_every_compute_dtype_and_bound() {
+    let result = &openapi::document()["components"]["schemas"]["PerformanceResult"]["properties"];
+    let dtypes: Vec<&str> = planner::performance::ComputeDtype::ALL
+        .iter()
+        .map(|d| d.name())
+        .collect();
+    assert_eq!(result["compute_dtype"]["enum"], json!(dtypes));
+    let bounds: Vec<&str> = planner::performance::Bound::ALL
+        .iter()
+        .map(|b| b.name())
+        .collect();
+    assert_eq!(result["bound"]["enum"], json!(bounds));
+    let serving = &openapi::document()["components"]["schemas"]["CandidateServing"]["oneOf"][1];
+    assert_eq!(serving["properties"]["bound"]["enum"], json!(bounds));
+}
+
+#[test]
 fn the_openapi_document_lists_every_warning_code() {
     let listed = &openapi::document()["components"]["schemas"]["WarningCode"]["enum"];
     assert_eq!(listed, &json!(calculator::WarningCode::names()));

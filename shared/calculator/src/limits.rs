@@ -354,13 +354,16 @@ pub const INPUT_TOKENS: FieldRange = range("input_tokens", 1, MAX_TRAFFIC_TOKENS
 pub const OUTPUT_TOKENS: FieldRange = range("output_tokens", 1, MAX_TRAFFIC_TOKENS);
 
 /// Concurrent clients of a traffic: a million users (a plan spreads them over
-/// instances; one replica is simulated with at most 4,096 and the rest queue).
+/// instances; one replica simulates at most the planner's `MAX_SIMULATED_CLIENTS` and
+/// counts the rest as queued).
 pub const CONCURRENCY: FieldRange = range("concurrency", 1, 1 << 20);
 
-/// Requests per second of a traffic: above 0, at most a million.
+/// Requests per second of a traffic: above 10⁻⁵ (about one a day: a slower trickle is
+/// an idle replica, and arrivals spaced past what the simulation's clock counts would
+/// never come), at most a million.
 pub const REQUESTS_PER_SECOND: FractionRange = FractionRange {
     field: "requests_per_second",
-    above: 0.0,
+    above: 1e-5,
     max: 1e6,
 };
 

@@ -5,10 +5,10 @@ use calculator::{
     resolve_name, Bytes, Engine, Framework, InferenceRequest, Model, Precision, RegistryEntry,
     TrainingRequest, VllmSettings, WarningCode,
 };
-use planner::performance::{longest, Demand};
+use planner::performance::{longest, predict, Demand, Serving, Traffic};
 use planner::{
-    plan, Candidate, CandidateServing, Catalog, Constraints, CustomGpu, Parallelism, Plan,
-    PlanRequest, PlanTraffic, Workload, HOURS_PER_MONTH,
+    plan, Candidate, CandidateServing, Catalog, Constraints, CustomGpu, Estimate, Parallelism,
+    Plan, PlanRequest, PlanTraffic, Workload, HOURS_PER_MONTH,
 };
 
 fn model(name: &str) -> Model {
@@ -399,6 +399,40 @@ fn latency_targets_bound_the_load_and_say_what_they_miss() {
         free.best_load
     );
     assert!(bounded.instances >= free.instances);
+    // The load is the most within the target: one more request per replica misses it.
+    let c = &tight.candidates[0];
+    let Estimate::Inference(e) = &c.estimate else {
+        panic!("an inference estimate")
+    };
+    let catalog = Catalog::embedded();
+    let replica = Serving {
+        model: &model("Qwen3-8B"),
+        estimate: e,
+        gpu: catalog.gpu(&c.gpu).unwrap(),
+        link: catalog
+            .instances
+            .iter()
+            .find(|i| i.name == "p5.48xlarge")
+            .and_then(|i| i.interconnect.as_ref()),
+        tensor_parallel: tensor(c).0,
+        expert_parallel: false,
+    };
+    let traffic = |clients| Traffic {
+        input_tokens: 1024,
+        output_tokens: 256,
+        demand: Demand::Concurrency(clients),
+    };
+    let at = |clients| {
+        predict(&replica, &traffic(clients), catalog)
+            .unwrap()
+            .tpot_seconds
+    };
+    assert!(at(bounded.best_load) <= alone * 2.0);
+    assert!(
+        at(bounded.best_load + 1) > alone * 2.0,
+        "{} is not the most",
+        bounded.best_load
+    );
     // A target below what one request gets misses at every split, and says by how much.
     let impossible = traffic_plan(
         "Qwen3-8B",

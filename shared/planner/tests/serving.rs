@@ -8,7 +8,12 @@
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use testkit::serving::{
+#[path = "support/serving.rs"]
+// Shared by the test and the fit, each of which uses part of it.
+#[allow(dead_code)]
+mod serving;
+
+use serving::{
     all_errors, log_errors, loss, median_percent, predict, row_efficiency, rows, Factors, Row,
     Split, FITTED_GPUS,
 };

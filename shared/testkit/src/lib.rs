@@ -6,6 +6,5 @@
 pub mod configs;
 pub mod fixtures;
 pub mod models;
-pub mod serving;
 pub mod toys;
 pub mod training;

@@ -3,13 +3,14 @@
 
 use calculator::{estimate_inference, limits, CalcError};
 use lambda_http::{Body, Error, Request, Response};
-use planner::performance::{predict, Demand, Serving, Unmodelled, LENGTH_SPREAD};
+use planner::performance::{predict, Demand, Serving, Unmodelled, LONGEST_OVER_MEAN};
 use planner::Catalog;
 use serde_json::{Map, Value};
 
 use crate::http::{json_object, ok, respond, ApiError, Route};
 use crate::request::fields::{
-    CONCURRENCY, GPU, INPUT_TOKENS, NUM_GPUS, OUTPUT_TOKENS, REQUESTS_PER_SECOND,
+    CONCURRENCY, GPU, INPUT_TOKENS, MAX_NUM_BATCHED_TOKENS, NUM_GPUS, OUTPUT_TOKENS,
+    REQUESTS_PER_SECOND,
 };
 use crate::request::read_performance;
 use crate::response::PerformanceAnswer;
@@ -47,6 +48,7 @@ pub fn perform(map: &Map<String, Value>, prefix: &str) -> Result<PerformanceAnsw
             (Unmodelled::Replica(_), _) => GPU.name,
             (Unmodelled::Thrashing(_), Demand::Concurrency(_)) => CONCURRENCY.name,
             (Unmodelled::Thrashing(_), Demand::RequestsPerSecond(_)) => REQUESTS_PER_SECOND.name,
+            (Unmodelled::TooManySteps(_), _) => MAX_NUM_BATCHED_TOKENS.name,
         };
         ApiError::field(&format!("{prefix}{field}"), e.to_string())
     })?;
@@ -94,7 +96,7 @@ fn refused(why: &str, prefix: &str) -> ApiError {
     if why.starts_with("max_model_len") {
         ApiError::field(
             &format!("{prefix}{}", INPUT_TOKENS.name),
-            format!("the longest request of the traffic (its prompt and output, each up to {:.2}x the mean) does not start: {why}", 2.0 / (1.0 + LENGTH_SPREAD)),
+            format!("the longest request of the traffic (its prompt and output, each up to {LONGEST_OVER_MEAN:.2}x the mean) does not start: {why}"),
         )
     } else {
         ApiError::field(
@@ -171,6 +173,13 @@ mod tests {
             "input_tokens": 16, "output_tokens": 900_000, "concurrency": 4096}));
         assert_eq!(field, "concurrency");
         assert!(why.contains("keeps preempting"), "{why}");
+        // One prompt token a step: the request outlasts the simulation, and the step
+        // budget is named.
+        let (field, why) = refusal(json!({"model_name": "Mistral-Nemo-Base-2407",
+            "precision": "float8", "kv_cache_precision": "float8", "gpu": "NVIDIA B200",
+            "input_tokens": 200_000, "output_tokens": 16, "concurrency": 1,
+            "max_num_batched_tokens": 1, "max_num_seqs": 1}));
+        assert_eq!(field, "max_num_batched_tokens", "{why}");
         // Alone, the same request is answered.
         let a = answer(
             json!({"model_name": "Mistral-Nemo-Base-2407", "precision": "float8",
@@ -179,6 +188,35 @@ mod tests {
         )
         .unwrap();
         assert!(a["tpot_ms"].as_f64().unwrap() > 0.0);
+    }
+
+    #[test]
+    fn borrowed_figures_are_said() {
+        // bf16 weights: no published run computed natively in 16-bit, so the compute share
+        // is borrowed and the larger error stated; no instance, so the link is borrowed.
+        let a = answer(json!({"model_name": "Qwen3-8B", "precision": "bfloat16",
+            "gpu": "NVIDIA H100 SXM 80GB", "num_gpus": 2, "input_tokens": 1000,
+            "output_tokens": 100, "concurrency": 4}))
+        .unwrap();
+        assert_eq!(a["compute_dtype"], "16-bit");
+        let codes = a["warning_codes"].as_array().unwrap();
+        assert!(
+            codes.contains(&json!("performance_uncalibrated_gpu")),
+            "{codes:?}"
+        );
+        assert!(
+            codes.contains(&json!("performance_figure_assumed")),
+            "{codes:?}"
+        );
+        let text = a["warnings"].to_string();
+        assert!(
+            text.contains("did not compute in 16-bit") && text.contains("slowest"),
+            "{text}"
+        );
+        assert!(a["expected_error"]["basis"]
+            .as_str()
+            .unwrap()
+            .contains("without"));
     }
 
     #[test]

@@ -2,13 +2,15 @@
 //! token costs, what bounds it, and how far the figures are expected to be off.
 
 use calculator::{Choice, Engine, InferenceEstimate, InferenceRequest, Quantization};
-use planner::performance::{fitted_engine, Demand, Performance, StepBreakdown, Traffic};
+use planner::performance::{
+    fitted_engine, fitted_gpus, Demand, Performance, StepBreakdown, Traffic,
+};
 use planner::usd_per_million;
 use serde::Serialize;
 
 use super::memory::{storage_description, ModelSummary};
 use super::shown::Warnings;
-use crate::request::{PerformanceInput, Resolved};
+use crate::request::PerformanceInput;
 
 /// Seconds to milliseconds, rounded to 0.01 ms.
 fn ms(seconds: f64) -> f64 {
@@ -37,16 +39,17 @@ pub(super) struct Speed {
 }
 
 impl Speed {
-    /// `p` of one replica, served by `copies` replicas over `gpus` GPUs costing
-    /// `usd_per_hour` together.
-    pub(super) fn new(p: &Performance, copies: f64, gpus: f64, usd_per_hour: Option<f64>) -> Speed {
+    /// `p` of one replica, served by `copies` replicas over `gpus` GPUs, whose output
+    /// and total tokens cost `per_million` USD a million.
+    pub(super) fn new(
+        p: &Performance,
+        copies: f64,
+        gpus: f64,
+        per_million: (Option<f64>, Option<f64>),
+    ) -> Speed {
         let output = p.output_tokens_per_s * copies;
         let total = p.total_tokens_per_s * copies;
-        let per_million = |tokens: f64| {
-            usd_per_hour
-                .and_then(|u| usd_per_million(u, tokens))
-                .map(|x| (x * 1e4).round() / 1e4)
-        };
+        let cents = |x: Option<f64>| x.map(|x| (x * 1e4).round() / 1e4);
         Speed {
             ttft_ms: ms(p.ttft_seconds),
             tpot_ms: ms(p.tpot_seconds),
@@ -56,8 +59,8 @@ impl Speed {
             total_tokens_per_s: hundredths(total),
             total_tokens_per_s_per_gpu: hundredths(total / gpus.max(1.0)),
             requests_per_s: (p.requests_per_s * copies * 1e4).round() / 1e4,
-            usd_per_million_output_tokens: per_million(output),
-            usd_per_million_tokens: per_million(total),
+            usd_per_million_output_tokens: cents(per_million.0),
+            usd_per_million_tokens: cents(per_million.1),
         }
     }
 
@@ -130,7 +133,7 @@ struct ExpectedErrorView {
     ttft_percent: f64,
     tpot_percent: f64,
     output_tokens_per_s_percent: f64,
-    basis: &'static str,
+    basis: String,
 }
 
 /// The engine the model stands for.
@@ -185,7 +188,15 @@ impl PerformanceAnswer {
         PerformanceAnswer {
             model: ModelSummary::from(&input.resolved),
             parameters: parameters(input, e),
-            speed: Speed::new(p, 1.0, tp, usd_per_hour),
+            speed: Speed::new(
+                p,
+                1.0,
+                tp,
+                (
+                    usd_per_hour.and_then(|u| usd_per_million(u, p.output_tokens_per_s)),
+                    usd_per_hour.and_then(|u| usd_per_million(u, p.total_tokens_per_s)),
+                ),
+            ),
             mean_running_requests: hundredths(p.mean_running),
             bound: p.bound.name(),
             compute_dtype: p.compute_dtype.name(),
@@ -195,9 +206,12 @@ impl PerformanceAnswer {
                 tpot_percent: p.expected_error.tpot_percent,
                 output_tokens_per_s_percent: p.expected_error.throughput_percent,
                 basis: if p.calibrated {
-                    "leave-one-out median error over the published runs on H100, H200 and B200"
+                    format!(
+                        "leave-one-out median error over the published runs on the GPUs with factors of their own ({})",
+                        fitted_gpus().join(", ")
+                    )
                 } else {
-                    "median error on the published runs of GPUs without their own factors (A100, MI300X)"
+                    "median error on the published runs of GPUs without factors of their own".into()
                 },
             },
             engine: EngineView {
@@ -229,7 +243,7 @@ fn parameters(input: &PerformanceInput, e: &InferenceEstimate) -> PerformancePar
         demand,
     } = input.traffic;
     PerformanceParameters {
-        echo: echo(&input.resolved),
+        echo: input.resolved.echo.clone(),
         precision: fmt.precision.name(),
         quantization: fmt.quantization.map(Quantization::name),
         weight_storage: storage_description(fmt.describe(), &e.unquantized_modules),
@@ -256,8 +270,4 @@ fn parameters(input: &PerformanceInput, e: &InferenceEstimate) -> PerformancePar
         usd_per_gpu_hour: input.price.as_ref().map(|p| (p.0 * 1e4).round() / 1e4),
         price_source: input.price.as_ref().map(|p| p.1.clone()),
     }
-}
-
-fn echo(r: &Resolved) -> serde_json::Map<String, serde_json::Value> {
-    r.echo.clone()
 }

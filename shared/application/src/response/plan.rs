@@ -100,12 +100,8 @@ struct Served {
 }
 
 impl ServingView {
-    /// How a candidate of `gpus` GPUs at `usd_per_hour` an instance serves.
-    fn new(
-        s: &Result<CandidateServing, String>,
-        gpus: u64,
-        usd_per_hour: Option<f64>,
-    ) -> ServingView {
+    /// How a candidate of `gpus` GPUs an instance serves.
+    fn new(s: &Result<CandidateServing, String>, gpus: u64) -> ServingView {
         let s = match s {
             Ok(s) => s,
             Err(why) => return ServingView::Refused { error: why.clone() },
@@ -113,7 +109,6 @@ impl ServingView {
         let p = &s.performance;
         let copies = (s.instances * s.replicas) as f64;
         let all_gpus = (gpus * s.instances) as f64;
-        let spend = usd_per_hour.map(|u| u * s.instances as f64);
         ServingView::Served(Box::new(Served {
             concurrency_per_replica: match s.load {
                 Demand::Concurrency(c) => Some(c),
@@ -125,7 +120,12 @@ impl ServingView {
             },
             best_concurrency_per_replica: s.best_load,
             instances: s.instances,
-            speed: Speed::new(p, copies, all_gpus, spend),
+            speed: Speed::new(
+                p,
+                copies,
+                all_gpus,
+                (s.usd_per_million_output_tokens, s.usd_per_million_tokens),
+            ),
             bound: p.bound.name(),
             meets_targets: s.meets_targets,
             usd_per_month_for_demand: s.usd_per_month_for_demand.map(|u| round(u, 2)),
@@ -318,10 +318,7 @@ impl CandidateView {
             kv_cache_tokens: vllm.map(|v| v.kv_cache_tokens),
             warnings: Warnings::of(warnings(c).iter().filter(|w| !shared.contains(w))),
             mem_bandwidth_gbps: c.bandwidth_gbps,
-            serving: c
-                .serving
-                .as_ref()
-                .map(|s| ServingView::new(s, c.gpu_count, c.usd_per_hour)),
+            serving: c.serving.as_ref().map(|s| ServingView::new(s, c.gpu_count)),
         }
     }
 }

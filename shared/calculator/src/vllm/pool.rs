@@ -80,11 +80,6 @@ impl BlockTable {
             + self.windowed_groups * full.min(self.window_blocks)
             + self.state_groups
     }
-
-    /// Block ids a growing request adds per `block_size` tokens at most.
-    pub fn growth_per_block(&self) -> u64 {
-        (self.full_groups + self.windowed_groups).max(1)
-    }
 }
 
 /// vLLM's kernel block alignment: attention blocks are a multiple of 16 tokens

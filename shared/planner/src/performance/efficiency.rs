@@ -154,6 +154,16 @@ pub fn expected_error(calibrated: bool) -> ExpectedError {
     }
 }
 
+/// Whether `gpu` (a catalog name) has factors fitted on its own runs.
+pub fn has_own_factors(gpu: &str) -> bool {
+    FITTED.gpus.iter().any(|g| g.gpu.eq_ignore_ascii_case(gpu))
+}
+
+/// The GPUs with factors of their own.
+pub fn fitted_gpus() -> Vec<&'static str> {
+    FITTED.gpus.iter().map(|g| g.gpu.as_str()).collect()
+}
+
 /// The engine and versions the factors were fitted for.
 pub fn fitted_engine() -> (&'static str, &'static str) {
     (&FITTED.engine, &FITTED.engine_versions)

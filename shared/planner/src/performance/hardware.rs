@@ -14,10 +14,12 @@ use crate::kernels::{weight_support, Support};
 #[derive(Clone, Debug, PartialEq)]
 pub struct Shape {
     /// Weights every step reads whatever its tokens (attention, dense MLPs, shared
-    /// experts, norms, embeddings, `lm_head`), bytes on one GPU.
+    /// experts, norms, `lm_head`; not an untied input embedding, which is looked up),
+    /// bytes on one GPU.
     pub dense_bytes: f64,
-    /// One routed expert of one MoE layer, bytes on one GPU (its tensor-parallel share,
-    /// or the whole expert under expert parallelism divided by the experts a GPU holds).
+    /// One routed expert of one MoE layer, bytes on one GPU: its tensor-parallel share
+    /// (under expert parallelism a GPU holds whole experts, 1/t of them, and reads the
+    /// same bytes for the same tokens on average).
     pub expert_bytes: f64,
     /// MoE layers.
     pub moe_layers: f64,
@@ -81,7 +83,21 @@ pub fn shape_of(model: &Model, estimate: &InferenceEstimate, tensor_parallel: u6
     } else {
         0.0
     };
-    let dense_bytes = (estimate.model_weights.0 as f64 - experts_total / tp).max(0.0);
+    // An untied input embedding is looked up, not multiplied: a step reads a row per
+    // token, not the matrix (split over the GPUs by vocabulary, kept in 16-bit by every
+    // quantized format; fp32 only in an fp32 model).
+    let embedding_bytes = if arch.tie_word_embeddings {
+        0.0
+    } else {
+        let width = if estimate.weight_format.precision == Precision::Float32 {
+            4.0
+        } else {
+            2.0
+        };
+        model.params.embedding_matrix as f64 * width / tp
+    };
+    let dense_bytes =
+        (estimate.model_weights.0 as f64 - experts_total / tp - embedding_bytes).max(0.0);
     // Keys and values per token per attention layer, in the cache's dtype, on one GPU:
     // the heads split over the GPUs (a latent cache, MLA's, is whole on each).
     let layers = arch.attention_layers.max(1) as f64;
@@ -112,13 +128,16 @@ pub fn shape_of(model: &Model, estimate: &InferenceEstimate, tensor_parallel: u6
     }
 }
 
-/// The dtype a GPU runs a weight format's matrix products in, as vLLM's kernels do:
-/// the format's own tensor cores where it has them, else 16-bit (weight-only kernels
-/// dequantize in the kernel).
+/// The dtype a GPU runs a weight format's matrix products in, as vLLM's kernels do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ComputeDtype {
-    /// bfloat16 (float16 where the GPU has no bfloat16).
+    /// 16-bit weights on 16-bit tensor cores (bfloat16; float16 where the GPU has no
+    /// bfloat16).
     Sixteen,
+    /// Quantized weights dequantized to 16-bit inside the kernel (GPTQ, AWQ,
+    /// bitsandbytes, Marlin's weight-only fp8/fp4): 16-bit tensor cores behind a
+    /// different kernel, so a share of peak of its own.
+    WeightOnly,
     /// fp8 tensor cores.
     Fp8,
     /// fp4 tensor cores.
@@ -128,10 +147,20 @@ pub enum ComputeDtype {
 }
 
 impl ComputeDtype {
+    /// Every compute dtype.
+    pub const ALL: [ComputeDtype; 5] = [
+        ComputeDtype::Sixteen,
+        ComputeDtype::WeightOnly,
+        ComputeDtype::Fp8,
+        ComputeDtype::Fp4,
+        ComputeDtype::Int8,
+    ];
+
     /// How answers name it.
     pub fn name(self) -> &'static str {
         match self {
             ComputeDtype::Sixteen => "16-bit",
+            ComputeDtype::WeightOnly => "16-bit weight-only",
             ComputeDtype::Fp8 => "fp8",
             ComputeDtype::Fp4 => "fp4",
             ComputeDtype::Int8 => "int8",
@@ -139,22 +168,30 @@ impl ComputeDtype {
     }
 }
 
-/// The compute dtype of `estimate`'s weights on `gpu`. Native fp8 runs on fp8 tensor
-/// cores; native NVFP4 on fp4 ones; native MXFP4 (Blackwell) with fp8 activations,
-/// FlashInfer's MXFP4×MXFP8 MoE path the published B200 runs used; int8 W8A8 on
-/// int8 ones; everything else (16-bit weights, GPTQ/AWQ/bitsandbytes, any weight-only
-/// fallback) in 16-bit.
+/// The compute dtype of `estimate`'s weights on `gpu`. 16-bit weights compute in
+/// 16-bit. Native fp8 runs on fp8 tensor cores; native NVFP4 on fp4 ones; native MXFP4
+/// (Blackwell) with fp8 activations, FlashInfer's MXFP4×MXFP8 MoE path the published
+/// B200 runs used; int8 W8A8 on int8 ones; every other quantized format (GPTQ, AWQ,
+/// bitsandbytes, any weight-only fallback) dequantizes in the kernel.
 pub fn compute_dtype(gpu: &Gpu, estimate: &InferenceEstimate) -> ComputeDtype {
     let f = &estimate.weight_format;
-    if weight_support(gpu, f) != Support::Native {
+    let sixteen = f.quantization.is_none()
+        && matches!(
+            f.precision,
+            Precision::Bfloat16 | Precision::Float16 | Precision::Float32
+        );
+    if sixteen {
         return ComputeDtype::Sixteen;
+    }
+    if weight_support(gpu, f) != Support::Native {
+        return ComputeDtype::WeightOnly;
     }
     match (f.precision, f.quantization) {
         (Precision::Float8, _) => ComputeDtype::Fp8,
         (_, Some(Quantization::Nvfp4)) => ComputeDtype::Fp4,
         (_, Some(Quantization::Mxfp4)) if gpu.platform == Platform::Cuda => ComputeDtype::Fp8,
         (Precision::Int8, None) => ComputeDtype::Int8,
-        _ => ComputeDtype::Sixteen,
+        _ => ComputeDtype::WeightOnly,
     }
 }
 
@@ -191,7 +228,7 @@ pub fn hardware_of(
         })?;
     let dtype = compute_dtype(gpu, estimate);
     let own = match dtype {
-        ComputeDtype::Sixteen => Some(sixteen),
+        ComputeDtype::Sixteen | ComputeDtype::WeightOnly => Some(sixteen),
         ComputeDtype::Fp8 => gpu.fp8_dense_tflops,
         ComputeDtype::Fp4 => gpu.fp4_dense_tflops,
         ComputeDtype::Int8 => gpu.int8_dense_tops,
@@ -207,7 +244,7 @@ pub fn hardware_of(
         ));
         sixteen
     });
-    let (gbps, allreduce_us) = link_figures(gpu, link, tensor_parallel, catalog, notes);
+    let (gbps, allreduce_us) = link_figures(gpu, link, tensor_parallel, catalog, notes)?;
     Ok((
         Hardware {
             bandwidth: bandwidth * 1e9,
@@ -221,45 +258,65 @@ pub fn hardware_of(
 }
 
 /// The link's bandwidth (GB/s a direction) and all-reduce latency (µs) at
-/// `tensor_parallel`: the instance's own where the catalog has them, else the
-/// catalog's PCIe measurement (the slowest link it lists), said in the notes.
+/// `tensor_parallel`: the instance's own where the catalog has them, else the slowest
+/// measured PCIe link of the catalog; the latency of the measured degree nearest to
+/// `tensor_parallel`. What was borrowed is said in the notes.
 fn link_figures(
     gpu: &Gpu,
     link: Option<&Interconnect>,
     tensor_parallel: u64,
     catalog: &Catalog,
     notes: &mut Vec<Warning>,
-) -> (f64, f64) {
+) -> Result<(f64, f64), Refusal> {
     if tensor_parallel <= 1 {
-        return (0.0, 0.0);
+        return Ok((0.0, 0.0));
     }
-    let latency = |l: &Interconnect| {
-        l.allreduce_us
-            .iter()
-            .find(|(tp, _)| *tp == tensor_parallel)
-            .map(|(_, us)| *us)
+    let measured = |l: &&Interconnect| l.gbps_per_direction.is_some() && !l.allreduce_us.is_empty();
+    let (used, source) = match link.filter(measured) {
+        Some(l) => (l, None),
+        None => {
+            let slowest = catalog
+                .instances
+                .iter()
+                .filter_map(|i| i.interconnect.as_ref().map(|l| (i, l)))
+                .filter(|(_, l)| l.kind == LinkKind::Pcie && measured(l))
+                .min_by(|a, b| {
+                    let gbps = |l: &Interconnect| l.gbps_per_direction.unwrap_or_default();
+                    gbps(a.1).total_cmp(&gbps(b.1))
+                })
+                .ok_or_else(|| {
+                    format!(
+                        "{}: the catalog has no measured GPU link to time the all-reduces with",
+                        gpu.name
+                    )
+                })?;
+            (slowest.1, Some(slowest.0.name.as_str()))
+        }
     };
-    let pcie = catalog
-        .instances
+    let gbps = used.gbps_per_direction.unwrap_or_default();
+    let (degree, us) = used
+        .allreduce_us
         .iter()
-        .filter_map(|i| i.interconnect.as_ref())
-        .filter(|l| l.kind == LinkKind::Pcie)
-        .find(|l| latency(l).is_some());
-    let own_gbps = link.and_then(|l| l.gbps_per_direction);
-    let own_latency = link.and_then(latency);
-    if own_gbps.is_none() || own_latency.is_none() {
+        .copied()
+        .min_by_key(|(d, _)| d.abs_diff(tensor_parallel))
+        .unwrap_or((tensor_parallel, 0.0));
+    if let Some(instance) = source {
         notes.push(Warning::new(
             WarningCode::PerformanceFigureAssumed,
             format!(
-                "{}: no measured link for tensor parallel {tensor_parallel}; the all-reduces are timed as over PCIe Gen4 (the catalog's L40S measurement)",
+                "{}: no measured link for these GPUs; the all-reduces are timed over PCIe at {gbps} GB/s a direction ({instance}'s, the slowest the catalog measured)",
                 gpu.name
             ),
         ));
     }
-    let fallback_gbps = pcie.and_then(|l| l.gbps_per_direction).unwrap_or(1.0);
-    let fallback_latency = pcie.and_then(latency).unwrap_or(0.0);
-    (
-        own_gbps.unwrap_or(fallback_gbps),
-        own_latency.unwrap_or(fallback_latency),
-    )
+    if degree != tensor_parallel {
+        notes.push(Warning::new(
+            WarningCode::PerformanceFigureAssumed,
+            format!(
+                "{}: no all-reduce latency measured at tensor parallel {tensor_parallel}; the one at {degree} ({us} µs) is used",
+                gpu.name
+            ),
+        ));
+    }
+    Ok((gbps, us))
 }

@@ -17,8 +17,8 @@ mod schedule;
 
 pub use cost::{distinct_experts, step_cost, Step, StepCost};
 pub use efficiency::{
-    efficiency_among, efficiency_for, expected_error, fitted_engine, Efficiency, EngineWide,
-    ExpectedError, GpuFactors,
+    efficiency_among, efficiency_for, expected_error, fitted_engine, fitted_gpus, has_own_factors,
+    Efficiency, EngineWide, ExpectedError, GpuFactors,
 };
 pub use hardware::{compute_dtype, hardware_of, shape_of, ComputeDtype, Hardware, Shape};
 pub use schedule::{simulate, Arrivals, Limits, Outcome, Trace, MAX_ITERATIONS};
@@ -34,8 +34,11 @@ pub const LENGTH_SPREAD: f64 = 0.8;
 /// The longest of the lengths drawn around a mean of `mean` tokens: drawn uniformly in
 /// `[LENGTH_SPREAD, 1] ×` it, their mean is `(1 + LENGTH_SPREAD)/2 ×` it.
 pub fn longest(mean: u64) -> u64 {
-    ((mean as f64 * 2.0 / (1.0 + LENGTH_SPREAD)).round() as u64).max(1)
+    ((mean as f64 * LONGEST_OVER_MEAN).round() as u64).max(1)
 }
+
+/// The longest length drawn over the mean, `2/(1 + LENGTH_SPREAD)`.
+pub const LONGEST_OVER_MEAN: f64 = 2.0 / (1.0 + LENGTH_SPREAD);
 
 /// The shortest of them, at least one token.
 pub fn shortest(mean: u64) -> u64 {
@@ -49,10 +52,18 @@ const SPARE_CLIENTS: u64 = 16;
 /// replica that could run more at once (a very large `max_num_seqs` on a large pool)
 /// is simulated with this many, said in the warnings.
 pub const MAX_SIMULATED_CLIENTS: u64 = 2048;
+/// The largest KV block, tokens, the simulation takes: it counts requests by their
+/// offset within a block (memory grows with the block). Every published hybrid's
+/// block is a few thousand tokens at most; a pasted config with a vast state and a tiny
+/// attention could ask for millions.
+const MAX_BLOCK_TOKENS: u64 = 1 << 16;
 /// Requests simulated per simulated client, and those discarded as warm-up: the
 /// steady state after every client's first request.
 const REQUESTS_PER_CLIENT: u64 = 3;
 const WARMUP_PER_CLIENT: u64 = 1;
+/// Requests every closed-loop trace adds, so that a few clients still give the
+/// medians a sample.
+const MIN_SAMPLE: u64 = 32;
 /// Requests an open-loop simulation runs, and how many of the first it discards.
 const OPEN_LOOP_REQUESTS: u64 = 600;
 const OPEN_LOOP_WARMUP: u64 = 100;
@@ -113,6 +124,16 @@ pub enum Bound {
 }
 
 impl Bound {
+    /// Every bound.
+    pub const ALL: [Bound; 6] = [
+        Bound::MemoryBandwidth,
+        Bound::Compute,
+        Bound::Interconnect,
+        Bound::KvCapacity,
+        Bound::StepOverhead,
+        Bound::Overload,
+    ];
+
     /// How answers name it.
     pub fn name(self) -> &'static str {
         match self {
@@ -186,12 +207,17 @@ pub enum Unmodelled {
     /// The load keeps the replica preempting: no request finished within the
     /// simulation's bound on its work.
     Thrashing(String),
+    /// The requests take more steps than the simulation runs (a tiny step budget for
+    /// long requests).
+    TooManySteps(String),
 }
 
 impl std::fmt::Display for Unmodelled {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Unmodelled::Replica(why) | Unmodelled::Thrashing(why) => f.write_str(why),
+            Unmodelled::Replica(why)
+            | Unmodelled::Thrashing(why)
+            | Unmodelled::TooManySteps(why) => f.write_str(why),
         }
     }
 }
@@ -225,6 +251,12 @@ pub fn prepare(serving: &Serving, catalog: &Catalog) -> Result<Prepared, String>
             .clone()
             .unwrap_or_else(|| "vLLM would not start with these settings".into()));
     }
+    let block = capacity.block_table.block_size;
+    if block > MAX_BLOCK_TOKENS {
+        return Err(format!(
+            "vLLM's KV blocks here hold {block} tokens each (the state-space layers' page over the attention's bytes a token), past the {MAX_BLOCK_TOKENS} the simulation counts blocks in"
+        ));
+    }
     let mut notes = Vec::new();
     let (hardware, compute_dtype) = hardware_of(
         serving.gpu,
@@ -246,8 +278,10 @@ pub fn prepare(serving: &Serving, catalog: &Catalog) -> Result<Prepared, String>
             WarningCode::ExpertParallelUnvalidated,
             "expert parallelism: each GPU holds whole experts and the MoE layers exchange tokens all-to-all; modelled from the link alone, no published run checks it",
         ));
-        // The all-to-all moves each token's routed copies out and back instead of the
-        // MoE layer's all-reduce: k times the tokens, through the same link.
+        // The all-to-all moves each token's k routed copies out and back where the MoE
+        // layer's all-reduce moved one vector: of a layer's two exchanges, one grows k
+        // times, so every layer's message is charged (1 + k)/2 times (through the same
+        // link).
         shape.hidden *= (1.0 + shape.top_k) / 2.0;
     }
     Ok(Prepared {
@@ -309,7 +343,7 @@ pub fn steady_trace(traffic: &Traffic, limits: &Limits) -> (Trace, u64) {
             let simulated = c.clamp(1, (room + SPARE_CLIENTS).min(MAX_SIMULATED_CLIENTS));
             (
                 Arrivals::ClosedLoop { clients: simulated },
-                REQUESTS_PER_CLIENT * simulated + 32,
+                REQUESTS_PER_CLIENT * simulated + MIN_SAMPLE,
                 WARMUP_PER_CLIENT * simulated,
                 c.saturating_sub(simulated),
             )
@@ -343,18 +377,9 @@ pub fn predict(
     let (eff, calibrated) = efficiency_for(&serving.gpu.name, prepared.compute_dtype);
     let mut warnings = prepared.notes.clone();
     if !calibrated {
-        let platform = if serving.gpu.platform == Platform::Rocm {
-            " (ROCm: the factors come from CUDA GPUs)"
-        } else {
-            ""
-        };
         warnings.push(Warning::new(
             WarningCode::PerformanceUncalibratedGpu,
-            format!(
-                "no published runs on {} computing in {}: its efficiency factors are the fitted GPUs' median{platform}",
-                serving.gpu.name,
-                prepared.compute_dtype.name()
-            ),
+            uncalibrated(serving.gpu, prepared.compute_dtype),
         ));
     }
     let (trace, queued) = steady_trace(traffic, &prepared.limits);
@@ -374,15 +399,20 @@ pub fn predict(
         &trace,
     );
     if outcome.truncated {
-        let held = slots(&prepared.limits, trace.max_input, trace.max_output);
-        let what = format!(
-            "the replica keeps preempting: its KV pool holds {held} of the longest requests ({} tokens) at once, and every admitted request pushes another out",
-            trace.max_input + trace.max_output
-        );
+        let what = cut_short(&prepared.limits, &trace, &outcome);
         if outcome.finished == 0 {
-            return Err(Unmodelled::Thrashing(format!(
-                "{what}; no request finished within the simulation's {MAX_ITERATIONS} scheduler iterations. Lower the load or the lengths, or give the replica more memory"
-            )));
+            let why = format!(
+                "{what}; no request finished within the simulation's {MAX_ITERATIONS} scheduler iterations"
+            );
+            return Err(if outcome.preemptions > 0 {
+                Unmodelled::Thrashing(format!(
+                    "{why}. Lower the load or the lengths, or give the replica more memory"
+                ))
+            } else {
+                Unmodelled::TooManySteps(format!(
+                    "{why}. Raise max_num_batched_tokens or lower the lengths"
+                ))
+            });
         }
         warnings.push(Warning::new(
             WarningCode::PerformanceSimulationCut,
@@ -417,6 +447,45 @@ pub fn predict(
         expected_error: expected_error(calibrated),
         warnings,
     })
+}
+
+/// Why a simulation ran to its bound, as a sentence: the replica kept preempting, or
+/// its requests need that many steps.
+fn cut_short(limits: &Limits, trace: &Trace, outcome: &Outcome) -> String {
+    let tokens = trace.max_input + trace.max_output;
+    if outcome.preemptions > 0 {
+        format!(
+            "the replica keeps preempting: its KV pool holds {} of the longest requests ({tokens} tokens) at once, and every admitted request pushes another out ({} preemptions)",
+            slots(limits, trace.max_input, trace.max_output),
+            outcome.preemptions
+        )
+    } else {
+        format!(
+            "requests of up to {tokens} tokens in steps of at most {} tokens (max_num_batched_tokens) take more steps than the simulation runs",
+            limits.batched_tokens
+        )
+    }
+}
+
+/// Which factors a GPU without its own for `dtype` borrows, as a sentence.
+fn uncalibrated(gpu: &Gpu, dtype: ComputeDtype) -> String {
+    let platform = if gpu.platform == Platform::Rocm {
+        " (ROCm: they come from CUDA GPUs)"
+    } else {
+        ""
+    };
+    if has_own_factors(&gpu.name) {
+        format!(
+            "{}'s published runs did not compute in {}: its share of peak FLOP/s is the fitted GPUs' median{platform}",
+            gpu.name,
+            dtype.name()
+        )
+    } else {
+        format!(
+            "no factors were fitted on {}'s own runs: its shares of peak bandwidth and FLOP/s are the fitted GPUs' medians{platform}",
+            gpu.name
+        )
+    }
 }
 
 fn breakdown(c: &StepCost, tokens: f64) -> StepBreakdown {

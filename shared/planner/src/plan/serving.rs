@@ -93,9 +93,9 @@ impl Setting<'_> {
         })
     }
 
-    /// The most concurrent requests a replica takes within the targets, found by
-    /// doubling from one (the simulations together cost about twice the last); without
-    /// targets, as many as it runs at once, unsimulated.
+    /// The most concurrent requests a replica takes within the targets: doubled from
+    /// one until a load misses them, then bisected between the last two (latency grows
+    /// with the load); without targets, as many as it runs at once, unsimulated.
     pub fn best_load(
         &self,
         estimate: &InferenceEstimate,
@@ -108,20 +108,37 @@ impl Setting<'_> {
         if t.ttft_target.is_none() && t.tpot_target.is_none() {
             return Ok(Load::Within(room, None));
         }
-        let mut best = None;
-        let mut c = 1;
-        loop {
+        let meets = |c: u64| -> Result<(bool, Performance), String> {
             let p = self.perform(estimate, tp, t, Demand::Concurrency(c))?;
-            if excess(&p, t) > 1.0 {
-                return Ok(best.unwrap_or(Load::Misses(Box::new(p))));
-            }
-            let last = c >= room;
-            best = Some(Load::Within(c, Some(Box::new(p))));
-            if last {
-                return Ok(best.expect("just set"));
-            }
-            c = (c * 2).min(room);
+            Ok((excess(&p, t) <= 1.0, p))
+        };
+        // Doubling: `good` meets the targets, `bad` (if any) does not.
+        let (one_meets, one) = meets(1)?;
+        if !one_meets {
+            return Ok(Load::Misses(Box::new(one)));
         }
+        let (mut good, mut at_good, mut bad) = (1, one, None);
+        while good < room {
+            let c = (good * 2).min(room);
+            match meets(c)? {
+                (true, p) => (good, at_good) = (c, p),
+                (false, _) => {
+                    bad = Some(c);
+                    break;
+                }
+            }
+        }
+        // Bisection between them.
+        if let Some(mut bad) = bad {
+            while bad - good > 1 {
+                let mid = good + (bad - good) / 2;
+                match meets(mid)? {
+                    (true, p) => (good, at_good) = (mid, p),
+                    (false, _) => bad = mid,
+                }
+            }
+        }
+        Ok(Load::Within(good, Some(Box::new(at_good))))
     }
 
     /// Whether the split at tensor parallel `tp` (`replicas` replicas) cannot serve `t`

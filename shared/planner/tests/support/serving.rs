@@ -1,8 +1,9 @@
 //! The published serving runs (`shared/planner/tests/data/measured-serving.json`) as
 //! the performance model sees them: each row under the settings its source ran vLLM
 //! and its benchmark with, the split into the calibration and validation halves, the
-//! fit of the efficiency factors, and the errors. Used by the validation test and by
-//! `shared/planner/examples/fit_serving.rs`, which writes the factors.
+//! fit of the efficiency factors, and the errors. Used by the validation test
+//! (`tests/serving.rs`) and by `examples/fit_serving.rs`, which writes the factors;
+//! each includes this file as its module `serving`.
 
 use calculator::{
     estimate_inference, Bytes, Engine, InferenceRequest, Precision, Quantization, RegistryEntry,
@@ -329,11 +330,11 @@ pub struct GpuFactors {
 pub const FITTED_GPUS: [(&str, &[ComputeDtype]); 3] = [
     (
         "NVIDIA H100 SXM 80GB",
-        &[ComputeDtype::Sixteen, ComputeDtype::Fp8],
+        &[ComputeDtype::WeightOnly, ComputeDtype::Fp8],
     ),
     (
         "NVIDIA H200 SXM 141GB",
-        &[ComputeDtype::Sixteen, ComputeDtype::Fp8],
+        &[ComputeDtype::WeightOnly, ComputeDtype::Fp8],
     ),
     ("NVIDIA B200", &[ComputeDtype::Fp8, ComputeDtype::Fp4]),
 ];
