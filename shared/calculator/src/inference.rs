@@ -218,6 +218,17 @@ fn checked_storage<'m>(
         warnings,
     )?;
     check_tensor_parallel(model, &req.engine, req.num_gpus, warnings)?;
+    if matches!(req.engine, Engine::Vllm(_)) {
+        let refused = vllm::refused_split(
+            &model.arch,
+            &storage.format,
+            storage.unquantized,
+            req.num_gpus,
+        );
+        if let Some(why) = refused {
+            return Err(CalcError::field("num_gpus", why));
+        }
+    }
     Ok(storage)
 }
 

@@ -76,8 +76,8 @@ pub use training::{
 };
 pub use units::{Bytes, Unit};
 pub use vllm::{
-    serve_batch_defaults, BlockTable, VllmCapacity, VllmSettings, BLOCK_SIZE,
-    DEFAULT_GPU_MEMORY_UTILIZATION, MLA_BLOCK_SIZE,
+    refused_split, serve_batch_defaults, BlockTable, VllmCapacity, VllmSettings, BLOCK_SIZE,
+    DEFAULT_GPU_MEMORY_UTILIZATION, KERNEL_REFUSAL, MLA_BLOCK_SIZE,
 };
 pub use warning::{Warning, WarningCode};
 pub use weights::routed_expert_bytes;

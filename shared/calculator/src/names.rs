@@ -53,9 +53,10 @@ const QUANT_TOKENS: [&str; 17] = [
     "quantized",
 ];
 
-/// The tokens of a name: lower case, without the organisation, split at `-` and `_`,
-/// and at `.` where it separates words rather than a version (`quantized.w4a16`, but
-/// `3.1`).
+/// The tokens of a name: lower case, without the organisation, split at `-`, `_` and
+/// spaces, at `.` where it separates words rather than a version (`quantized.w4a16`,
+/// but `3.1`), and where a word runs into a number (`Llama3.1` is `llama 3.1`, as
+/// `Llama-3.1`), except in the quantization marks (`fp8`, `w4a16`).
 fn tokens(name: &str) -> Vec<String> {
     let lower = name.trim().to_ascii_lowercase();
     let short = lower.rsplit('/').next().unwrap_or(&lower);
@@ -64,11 +65,12 @@ fn tokens(name: &str) -> Vec<String> {
             .all(|p| p.starts_with(|c: char| c.is_ascii_digit()))
     };
     short
-        .split(['-', '_'])
+        .split(|c: char| c == '-' || c == '_' || c.is_whitespace())
         .filter(|t| !t.is_empty())
+        .flat_map(split_word_number)
         .flat_map(|t| {
-            if version(t) {
-                vec![t.to_owned()]
+            if version(&t) {
+                vec![t]
             } else {
                 t.split('.')
                     .filter(|p| !p.is_empty())
@@ -77,6 +79,18 @@ fn tokens(name: &str) -> Vec<String> {
             }
         })
         .collect()
+}
+
+/// `t` split where a word runs into its number (`llama3.1` → `llama`, `3.1`): letters
+/// only, then a digit. Quantization marks (`fp8`, `w4a16`) stay whole.
+fn split_word_number(t: &str) -> Vec<String> {
+    let letters = t.bytes().take_while(u8::is_ascii_alphabetic).count();
+    let runs_into_number = letters > 0 && t.as_bytes().get(letters).is_some_and(u8::is_ascii_digit);
+    if runs_into_number && !QUANT_TOKENS.contains(&t) {
+        vec![t[..letters].to_owned(), t[letters..].to_owned()]
+    } else {
+        vec![t.to_owned()]
+    }
 }
 
 /// The architecture part of a name: its tokens without variant and quantization marks
@@ -308,6 +322,10 @@ mod tests {
             ("mistralai/Mistral-7B-Instruct-v0.3", "Mistral-7B-v0.3"),
             ("meta-llama/Llama-2-7b-chat-hf", "Llama-2-7b-hf"),
             ("Qwen/Qwen3-4B-Instruct-2507", "Qwen3-4B"),
+            // As people type them: spaces, and words run into their numbers.
+            ("llama 3.1 70b instruct", "Llama-3.1-70B"),
+            ("Llama3.1-70B-Instruct", "Llama-3.1-70B"),
+            ("qwen3 8b", "Qwen3-8B"),
         ] {
             let r = read(name);
             assert_eq!(r.entry.name, entry, "{name}");

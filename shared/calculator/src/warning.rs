@@ -102,6 +102,10 @@ choice!(
         NoBfloat16TensorCores => "no_bfloat16_tensor_cores",
         /// A defaulted `max_num_seqs` raised to what a replica must hold.
         MaxNumSeqsRaised => "max_num_seqs_raised",
+        /// A tensor-parallel degree skipped because vLLM's weight kernels refuse it.
+        TensorParallelRefused => "tensor_parallel_refused",
+        /// A GPU named short (`H100`) read as the catalog's GPU it means.
+        GpuNameAssumed => "gpu_name_assumed",
         // Serving performance.
         /// A hardware figure the catalog lacks, taken from a slower stand-in.
         PerformanceFigureAssumed => "performance_figure_assumed",

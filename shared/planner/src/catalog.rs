@@ -4,6 +4,7 @@
 
 use std::sync::LazyLock;
 
+use crate::typed::{self, Matched};
 use calculator::{Bytes, Choice};
 use serde::Deserialize;
 
@@ -333,18 +334,24 @@ impl Catalog {
         &EMBEDDED
     }
 
-    /// The GPU of that name (case-insensitive).
+    /// The GPU a name means, as people type it (`typed::find`).
     pub fn gpu(&self, name: &str) -> Option<&Gpu> {
-        let name = name.trim();
-        self.gpus.iter().find(|g| g.name.eq_ignore_ascii_case(name))
+        self.resolve_gpu(name).map(|(g, _)| g)
     }
 
-    /// The instance type of that name (case-insensitive).
+    /// The GPU a name means and how it was matched: as spelt, or assumed from a short
+    /// name (the answer then says which GPU was read).
+    pub fn resolve_gpu(&self, name: &str) -> Option<(&Gpu, Matched)> {
+        let (found, how) = typed::find(name, self.gpus.iter().map(|g| g.name.as_str()))?;
+        let gpu = self.gpus.iter().find(|g| g.name == found)?;
+        Some((gpu, how))
+    }
+
+    /// The instance type of that name (case and separators free).
     pub fn instance(&self, name: &str) -> Option<&Instance> {
-        let name = name.trim();
         self.instances
             .iter()
-            .find(|i| i.name.eq_ignore_ascii_case(name))
+            .find(|i| typed::same_instance(name, &i.name))
     }
 
     /// The instances that carry the GPU `gpu`.

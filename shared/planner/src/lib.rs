@@ -36,6 +36,7 @@ mod kernels;
 pub mod performance;
 mod plan;
 mod prices;
+mod typed;
 
 pub use catalog::{
     Catalog, ComputeCapability, Gpu, Instance, Interconnect, LinkKind, MemorySource, Platform,
@@ -46,3 +47,4 @@ pub use plan::{
     Parallelism, Plan, PlanRequest, PlanTraffic, Workload, TENSOR_PARALLEL_DEGREES,
 };
 pub use prices::{cents, usd_per_month, PriceList, HOURS_PER_MONTH};
+pub use typed::Matched;

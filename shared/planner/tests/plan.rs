@@ -448,3 +448,40 @@ fn latency_targets_bound_the_load_and_say_what_they_miss() {
         "{missing}"
     );
 }
+
+#[test]
+fn a_split_the_weight_kernels_refuse_is_skipped_and_said() {
+    // Qwen3-235B-A22B-FP8's experts are 1536 wide: 192 a GPU over eight, not whole
+    // 128x128 FP8 blocks. vLLM refuses TP 8; on eight A100s TP 4 is all that is left,
+    // and it does not fit.
+    let p = run(
+        "Qwen/Qwen3-235B-A22B-FP8",
+        &request(Workload::Inference(serving(1, 4096)), |c| {
+            c.instance_types = vec!["p4d.24xlarge".into()]
+        }),
+    );
+    let c = row(&p, "p4d.24xlarge");
+    assert_eq!(tensor(c), (4, 2));
+    assert!(!c.fits);
+    let note = c
+        .notes
+        .iter()
+        .find(|n| n.code == WarningCode::TensorParallelRefused)
+        .expect("the skipped degree is said");
+    assert!(
+        note.message.contains("tensor parallel 8 skipped"),
+        "{}",
+        note.message
+    );
+    assert!(note.message.contains("192 wide"), "{}", note.message);
+    assert!(note.message.contains("expert parallel"), "{}", note.message);
+    // On eight H200s a smaller degree holds it.
+    let p = run(
+        "Qwen/Qwen3-235B-A22B-FP8",
+        &request(Workload::Inference(serving(1, 4096)), |c| {
+            c.instance_types = vec!["p5en.48xlarge".into()]
+        }),
+    );
+    let c = row(&p, "p5en.48xlarge");
+    assert!(c.fits && tensor(c).0 < 8, "{:?}", tensor(c));
+}

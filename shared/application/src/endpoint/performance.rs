@@ -220,6 +220,21 @@ mod tests {
     }
 
     #[test]
+    fn a_gpu_named_short_is_read_and_said() {
+        let a = answer(
+            json!({"model_name": "Qwen3-8B", "gpu": "h100", "input_tokens": 1000,
+            "output_tokens": 100, "concurrency": 4}),
+        )
+        .unwrap();
+        assert_eq!(a["parameters"]["gpu"], "NVIDIA H100 SXM 80GB");
+        let codes = a["warning_codes"].as_array().unwrap();
+        assert!(codes.contains(&json!("gpu_name_assumed")), "{codes:?}");
+        let (field, why) = refusal(json!({"model_name": "Qwen3-8B", "gpu": "RTX 6000",
+            "input_tokens": 1000, "output_tokens": 100, "concurrency": 4}));
+        assert_eq!(field, "gpu", "{why}");
+    }
+
+    #[test]
     fn eager_mode_is_warned_about() {
         let a = answer(
             json!({"model_name": "Qwen3-8B", "gpu": "NVIDIA H100 SXM 80GB",

@@ -2,8 +2,8 @@
 //! model, and (for `vllm`) the GPU it starts on and its scheduler limits.
 
 use calculator::limits::{GPU_MEMORY, MAX_GPU_MEMORY_GIB};
-use calculator::{Bytes, Engine, EngineKind, VllmSettings};
-use planner::Catalog;
+use calculator::{clip, Bytes, Engine, EngineKind, VllmSettings, Warning, WarningCode};
+use planner::{Catalog, Matched};
 
 use super::fields::{
     Field, ENFORCE_EAGER, ENGINE, GPU, GPU_MEMORY_GIB, GPU_MEMORY_UTILIZATION,
@@ -115,6 +115,18 @@ fn gpu(f: &Fields) -> Result<VllmSettings, ApiError> {
             settings.gpu_name = Some(gpu.name.clone());
             Ok(settings)
         }
+    }
+}
+
+/// The note that `typed` was read as a catalog GPU it does not spell out (`H100` as
+/// the H100 SXM 80GB), if it was.
+pub(crate) fn gpu_read_as(typed: &str, catalog: &Catalog) -> Option<Warning> {
+    match catalog.resolve_gpu(typed)? {
+        (gpu, Matched::Assumed) => Some(Warning::new(
+            WarningCode::GpuNameAssumed,
+            format!("GPU '{}' read as {}", clip(typed.trim()), gpu.name),
+        )),
+        (_, Matched::Exactly) => None,
     }
 }
 

@@ -69,12 +69,17 @@ pub fn read_memory(
 ) -> Result<MemoryRequest, ApiError> {
     let f = Fields::new(map, prefix);
     only_fields_of(&f, Endpoint::of(calc))?;
-    let resolved = model::resolve(&f)?;
+    let mut resolved = model::resolve(&f)?;
     let unit = f.unit(default_unit)?;
     let workload = match calc {
         Calculation::Inference => Workload::Inference(inference::read(&f, Context::Memory, None)?),
         Calculation::Training => Workload::Training(training::read(&f)?),
     };
+    if let Some(typed) = f.get(fields::GPU.name).and_then(Value::as_str) {
+        resolved
+            .notes
+            .extend(engine::gpu_read_as(typed, planner::Catalog::embedded()));
+    }
     Ok(MemoryRequest {
         resolved,
         workload,

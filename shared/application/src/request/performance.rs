@@ -7,7 +7,7 @@ use planner::performance::{longest, Traffic};
 use planner::{Catalog, Instance};
 use serde_json::{Map, Value};
 
-use super::engine::unknown_gpu;
+use super::engine::{gpu_read_as, unknown_gpu};
 use super::fields::{
     self, Endpoint, CONCURRENCY, ENFORCE_EAGER, EXPERT_PARALLEL, GPU, GPU_MEMORY_UTILIZATION,
     GROUP_SIZE, INSTANCE, KV_CACHE_PRECISION, LOAD_MTP, MAX_NUM_BATCHED_TOKENS, MAX_NUM_SEQS,
@@ -75,6 +75,10 @@ pub fn read_performance(
     let instance = instance(&f, catalog)?;
     let usd = f.number(&USD_PER_GPU_HOUR)?;
     let gpu = replica_gpu(&f, gpu_name, instance, catalog)?;
+    let mut resolved = resolved;
+    resolved
+        .notes
+        .extend(gpu_name.and_then(|typed| gpu_read_as(typed, catalog)));
     if let Some(i) = instance {
         if request.num_gpus > i.gpu_count {
             return Err(ApiError::field(

@@ -12,7 +12,7 @@ use planner::{Catalog, Constraints, CustomGpu, PlanRequest, PlanTraffic, PriceLi
 use serde_json::{Map, Value};
 
 use super::calculation::Calculation;
-use super::engine::{gib_to_bytes, unknown_gpu, Context};
+use super::engine::{gib_to_bytes, gpu_read_as, unknown_gpu, Context};
 use super::fields::{
     self, Endpoint, Field, CONCURRENCY, CONCURRENT_SEQUENCES_FIELD, CUSTOM_GPUS, EXPERT_PARALLEL,
     FIELDS, GPUS, GPU_MEMORY_UTILIZATION, INPUT_TOKENS, INSTANCE_TYPES, MAX_GPUS, MODE,
@@ -78,7 +78,7 @@ pub fn read_plan(
         .choice::<Calculation>(&MODE)?
         .ok_or_else(|| ApiError::field(&f.path(MODE.name), "is required: inference or training"))?;
     reject_fields(&f, calc)?;
-    let resolved = model::resolve(&f)?;
+    let mut resolved = model::resolve(&f)?;
     let unit = f.unit(Unit::default())?;
     let traffic = plan_traffic(&f, calc)?;
     let workload = match calc {
@@ -90,6 +90,9 @@ pub fn read_plan(
         Calculation::Training => Workload::Training(training::read(&f)?),
     };
     let custom_gpus = custom_gpus(&f, catalog)?;
+    for (_, typed) in strings(&f, GPUS.name)? {
+        resolved.notes.extend(gpu_read_as(typed, catalog));
+    }
     let constraints = Constraints {
         gpus: gpu_names(&f, catalog, &custom_gpus)?,
         instance_types: instance_types(&f, catalog)?,

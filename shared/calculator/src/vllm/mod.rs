@@ -5,8 +5,10 @@
 //! layout is `pool`.
 
 mod pool;
+mod splits;
 
 pub use pool::{BlockTable, BLOCK_SIZE, MLA_BLOCK_SIZE};
+pub use splits::{refused_split, KERNEL_REFUSAL};
 
 use crate::choice::Choice;
 use crate::error::{to_u64, CalcError};

@@ -4,7 +4,7 @@
 use calculator::{
     estimate_inference, limits, max_batch_size, max_sequence_length, max_sequence_length_vllm,
     serve_batch_defaults, CalcError, Engine, InferenceEstimate, InferenceRequest, VllmSettings,
-    Warning, WarningCode, Workload as FitWorkload,
+    Warning, WarningCode, Workload as FitWorkload, KERNEL_REFUSAL,
 };
 
 use super::setting::{gb, too_large, Setting};
@@ -21,6 +21,7 @@ impl Setting<'_> {
     /// serves the most output tokens a second within the latency targets.
     pub fn inference(&self, base: &InferenceRequest) -> Result<Outcome, CalcError> {
         let mut best: Option<(Candidate, InferenceRequest)> = None;
+        let mut refused = Vec::new();
         for tp in TENSOR_PARALLEL_DEGREES
             .into_iter()
             .filter(|t| self.count.is_multiple_of(*t))
@@ -38,8 +39,17 @@ impl Setting<'_> {
             }
             let e = match estimate_inference(self.model, &r) {
                 Ok(e) => e,
-                // A degree the heads do not divide: the next one may.
-                Err(CalcError::InvalidField { ref field, .. }) if field == "num_gpus" => continue,
+                // A degree the heads or the weights' blocks do not divide: the next
+                // one may. A kernel's refusal is said on the row chosen.
+                Err(CalcError::InvalidField { field, message }) if field == "num_gpus" => {
+                    if message.starts_with(KERNEL_REFUSAL) {
+                        refused.push(Warning::new(
+                            WarningCode::TensorParallelRefused,
+                            format!("tensor parallel {tp} skipped: {message}"),
+                        ));
+                    }
+                    continue;
+                }
                 // Scheduler limits this GPU's defaults cannot take.
                 Err(CalcError::InvalidField { field, message }) if field.starts_with("max_num") => {
                     return Ok(Outcome::Excluded(format!(
@@ -94,6 +104,12 @@ impl Setting<'_> {
             }
         }
         let Some((mut c, r)) = best else {
+            if let Some(last) = refused.pop() {
+                return Ok(Outcome::Excluded(format!(
+                    "{}: {}",
+                    self.gpu.name, last.message
+                )));
+            }
             let degrees: Vec<String> = TENSOR_PARALLEL_DEGREES.iter().map(u64::to_string).collect();
             return Ok(Outcome::Excluded(format!(
                 "{}: no tensor-parallel degree in [{}] that divides {} GPUs also divides the model's attention heads",
@@ -102,6 +118,7 @@ impl Setting<'_> {
                 self.count
             )));
         };
+        c.notes.extend(refused);
         if let Estimate::Inference(e) = &c.estimate {
             let e = e.as_ref().clone();
             self.own_load(&mut c, &r, &e);
