@@ -229,6 +229,11 @@ mod tests {
         assert_eq!(a["parameters"]["gpu"], "NVIDIA H100 SXM 80GB");
         let codes = a["warning_codes"].as_array().unwrap();
         assert!(codes.contains(&json!("gpu_name_assumed")), "{codes:?}");
+        // Instance types with their separators free.
+        let a = answer(json!({"model_name": "Qwen3-8B", "instance": "P5 48XLARGE",
+            "input_tokens": 1000, "output_tokens": 100, "concurrency": 4}))
+        .unwrap();
+        assert_eq!(a["parameters"]["instance"], "p5.48xlarge");
         let (field, why) = refusal(json!({"model_name": "Qwen3-8B", "gpu": "RTX 6000",
             "input_tokens": 1000, "output_tokens": 100, "concurrency": 4}));
         assert_eq!(field, "gpu", "{why}");

@@ -143,11 +143,7 @@ fn instance<'c>(f: &Fields, catalog: &'c Catalog) -> Result<Option<&'c Instance>
     let Some(name) = f.text(&INSTANCE)? else {
         return Ok(None);
     };
-    let found = catalog
-        .instances
-        .iter()
-        .find(|i| i.name.eq_ignore_ascii_case(name.trim()));
-    match found {
+    match catalog.instance(name) {
         Some(i) => Ok(Some(i)),
         None => {
             let names: Vec<&str> = catalog.instances.iter().map(|i| i.name.as_str()).collect();
