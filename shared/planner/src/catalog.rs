@@ -342,6 +342,15 @@ impl Catalog {
     /// The GPU a name means and how it was matched: as spelt, or assumed from a short
     /// name (the answer then says which GPU was read).
     pub fn resolve_gpu(&self, name: &str) -> Option<(&Gpu, Matched)> {
+        // The catalog's own spelling (every name a plan looks up for its instances)
+        // needs no tokens.
+        let exact = self
+            .gpus
+            .iter()
+            .find(|g| g.name.eq_ignore_ascii_case(name.trim()));
+        if let Some(gpu) = exact {
+            return Some((gpu, Matched::Exactly));
+        }
         let (found, how) = typed::find(name, self.gpus.iter().map(|g| g.name.as_str()))?;
         let gpu = self.gpus.iter().find(|g| g.name == found)?;
         Some((gpu, how))
