@@ -236,6 +236,12 @@ fn models_by_name_and_repo_id(server: &Server) {
     let (status, body) = server.json("GET", "/api/models/qwen%2Fqwen3-0.6b", None);
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["model_name"], "Qwen3-0.6B");
+    // The slash unencoded answers the same (the router's greedy parameter).
+    let (status, body) = server.json("GET", "/api/models/qwen/qwen3-0.6b", None);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["model_name"], "Qwen3-0.6B");
+    let (status, _) = server.json("POST", "/api/models/qwen/qwen3-0.6b", None);
+    assert_eq!(status, 405);
 }
 
 fn training_and_compare(server: &Server) {

@@ -17,6 +17,29 @@ fn root() -> PathBuf {
 
 type RouteSet = BTreeSet<(String, String, String)>;
 
+/// A greedy parameter as each reader spells it: API Gateway (and the route table)
+/// `{name+}`, the `cargo lambda watch` router `{*name}`, OpenAPI, which has no greedy
+/// parameters, `{name}`.
+fn as_router_path(path: &str) -> String {
+    greedy(path, |name| format!("{{*{name}}}"))
+}
+
+fn as_openapi_path(path: &str) -> String {
+    greedy(path, |name| format!("{{{name}}}"))
+}
+
+fn greedy(path: &str, spell: impl Fn(&str) -> String) -> String {
+    path.split('/')
+        .map(
+            |segment| match segment.strip_prefix('{').and_then(|s| s.strip_suffix("+}")) {
+                Some(name) => spell(name),
+                None => segment.to_owned(),
+            },
+        )
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
 /// (method, path, function) of every HTTP API event in the SAM template; an event
 /// without method and path is the `$default` route. The template keeps one resource
 /// per function with `Binary`, `Method` and `Path` on their own lines, which is all
@@ -99,6 +122,14 @@ fn table_routes() -> RouteSet {
         .collect()
 }
 
+/// The route table with its paths as the router spells them.
+fn table_routes_for_router() -> RouteSet {
+    ROUTES
+        .iter()
+        .map(|r| (r.method.into(), as_router_path(r.path), r.function.into()))
+        .collect()
+}
+
 #[test]
 fn template_and_router_serve_the_same_routes() {
     let (template, template_default) = template_routes();
@@ -110,10 +141,9 @@ fn template_and_router_serve_the_same_routes() {
     );
     assert_eq!(
         router,
-        table_routes(),
+        table_routes_for_router(),
         "Cargo.toml router vs application::endpoint::ROUTES"
     );
-    assert_eq!(template, router);
     assert_eq!(
         template_default,
         BTreeSet::from([NOT_FOUND.function.to_owned()])
@@ -143,8 +173,10 @@ fn openapi_routes() -> BTreeSet<(String, String)> {
 #[test]
 fn the_openapi_document_describes_the_templates_routes() {
     let (template, _) = template_routes();
-    let template: BTreeSet<(String, String)> =
-        template.into_iter().map(|(m, p, _)| (m, p)).collect();
+    let template: BTreeSet<(String, String)> = template
+        .into_iter()
+        .map(|(m, p, _)| (m, as_openapi_path(&p)))
+        .collect();
     assert_eq!(openapi_routes(), template);
 }
 
@@ -156,7 +188,7 @@ fn router_sends_other_methods_on_known_paths_to_not_found() {
         .as_table()
         .unwrap();
     for route in &ROUTES {
-        let entries = router[route.path].as_array().unwrap();
+        let entries = router[&as_router_path(route.path)].as_array().unwrap();
         for method in [
             "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "TRACE",
         ] {

@@ -46,6 +46,7 @@ impl Checkpoint {
         let mut notes = Vec::new();
         let format = match method.as_str() {
             "fp8" => Some(fp8(config, &mut notes)),
+            "fbgemm_fp8" => Some(fbgemm_fp8()),
             "mxfp4" => Some(format(
                 Precision::Int4,
                 Quantization::Mxfp4,
@@ -111,6 +112,40 @@ impl Checkpoint {
     }
 }
 
+impl Checkpoint {
+    /// The storage in words: the format, and the linear weights kept in 16-bit in every
+    /// layer and in single layers.
+    pub fn describe(&self) -> String {
+        let format = self
+            .format
+            .as_ref()
+            .map_or_else(|| self.method.clone(), WeightFormat::describe);
+        let everywhere: Vec<&str> = self
+            .unquantized
+            .iter()
+            .filter(|s| s.layer.is_none())
+            .map(|s| s.kind.name())
+            .collect();
+        let mut layers: Vec<u64> = self.unquantized.iter().filter_map(|s| s.layer).collect();
+        layers.dedup();
+        let mut kept = Vec::new();
+        if !everywhere.is_empty() {
+            kept.push(format!("{} in every layer", everywhere.join(", ")));
+        }
+        if !layers.is_empty() {
+            kept.push(format!(
+                "some or all linear weights of {} single layers",
+                layers.len()
+            ));
+        }
+        if kept.is_empty() {
+            format
+        } else {
+            format!("{format}; kept in 16-bit: {}", kept.join("; "))
+        }
+    }
+}
+
 fn format(precision: Precision, quantization: Quantization, group_size: u64) -> WeightFormat {
     WeightFormat {
         precision,
@@ -122,6 +157,19 @@ fn format(precision: Precision, quantization: Quantization, group_size: u64) -> 
 
 fn int_key(config: &Value, key: &str) -> Option<i64> {
     config.get(key).and_then(Value::as_i64)
+}
+
+/// FBGEMM's row-wise FP8 (Meta's Llama-3.1-405B-Instruct-FP8; vLLM's `fbgemm_fp8`):
+/// float8 e4m3 weights with one fp32 scale per output row. The row scales are counted
+/// as one scale per matrix: for the 405B's feed-forward matrices they are 4 bytes per
+/// 16,384 to 53,248 weights (under 0.03 % of the weights' bytes).
+fn fbgemm_fp8() -> WeightFormat {
+    WeightFormat {
+        precision: Precision::Float8,
+        quantization: None,
+        group_size: DEFAULT_GROUP_SIZE,
+        double_quant: false,
+    }
 }
 
 /// Fine-grained FP8 with 128×128 blocks (DeepSeek-V3, Qwen3-FP8), or per-tensor FP8

@@ -338,14 +338,16 @@ impl Model {
         if mine().any(|s| s.layer.is_none()) {
             return group.shape.count;
         }
+        // Layer indices past the decoder (a checkpoint's MTP layer, `model.layers.61` of
+        // DeepSeek-V3's 61) name no decoder weights.
         let mut layers: Vec<u64> = mine()
             .filter_map(|s| s.layer)
-            .filter(|l| holds(*l))
+            .filter(|l| *l < arch.num_layers && holds(*l))
             .collect();
         layers.sort_unstable();
         layers.dedup();
         let per_layer = group.shape.count.checked_div(holders).unwrap_or(0);
-        per_layer * layers.len() as u128
+        (per_layer * layers.len() as u128).min(group.shape.count)
     }
 }
 

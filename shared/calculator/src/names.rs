@@ -12,6 +12,7 @@ use crate::error::CalcError;
 use crate::limits;
 use crate::model::Model;
 use crate::precision::{Precision, Quantization, WeightFormat, DEFAULT_GROUP_SIZE};
+use crate::published::Published;
 use crate::registry::RegistryEntry;
 use crate::warning::{Warning, WarningCode};
 
@@ -138,13 +139,23 @@ pub fn resolve_name(name: &str) -> Result<Resolution, CalcError> {
         name: name.to_owned(),
         suggestions: RegistryEntry::suggestions(name.trim()),
     };
+    if let Some(published) = Published::find(name) {
+        let entry = by_base(&base_key(&tokens(&published.repo)))
+            .expect("every published checkpoint is of a registry model");
+        let layout = format!(
+            "its publisher's layout: {}; from {}",
+            published.checkpoint.describe(),
+            published.source
+        );
+        return Ok(stored_as(
+            name,
+            entry,
+            published.checkpoint.clone(),
+            &layout,
+        ));
+    }
     let toks = tokens(name);
-    let key = base_key(&toks);
-    let entry = BY_BASE
-        .iter()
-        .find(|(k, _)| *k == key && !key.is_empty())
-        .map(|(_, e)| *e)
-        .ok_or_else(unknown)?;
+    let entry = by_base(&base_key(&toks)).ok_or_else(unknown)?;
     let org = name.trim().to_ascii_lowercase();
     let org = org.split_once('/').map_or("", |(o, _)| o);
     match checkpoint_for(&toks, org, entry) {
@@ -166,24 +177,43 @@ pub fn resolve_name(name: &str) -> Result<Resolution, CalcError> {
                 .iter()
                 .map(|n| n.message.as_str())
                 .collect();
-            let note = Warning::new(
-                WarningCode::NameReadAsCheckpoint,
-                format!(
-                    "'{}' is read as registry model {} stored as {} ({})",
-                    name.trim(),
-                    entry.name,
-                    checkpoint.method,
-                    said.join("; ")
-                ),
-            );
-            let mut model = entry.model.clone();
-            model.arch.checkpoint = Some(checkpoint);
-            Ok(Resolution {
-                entry,
-                model: Cow::Owned(model),
-                note: Some(note),
-            })
+            let said = said.join("; ");
+            Ok(stored_as(name, entry, checkpoint, &said))
         }
+    }
+}
+
+/// The registry entry whose base key is `key`.
+fn by_base(key: &str) -> Option<&'static RegistryEntry> {
+    BY_BASE
+        .iter()
+        .find(|(k, _)| k == key && !key.is_empty())
+        .map(|(_, e)| *e)
+}
+
+/// `entry`'s architecture stored as `checkpoint` stores it, with a note that says so
+/// and how the layout was known (`how`).
+fn stored_as(
+    name: &str,
+    entry: &'static RegistryEntry,
+    checkpoint: Checkpoint,
+    how: &str,
+) -> Resolution {
+    let note = Warning::new(
+        WarningCode::NameReadAsCheckpoint,
+        format!(
+            "'{}' is read as registry model {} stored as {} ({how})",
+            name.trim(),
+            entry.name,
+            checkpoint.method,
+        ),
+    );
+    let mut model = entry.model.clone();
+    model.arch.checkpoint = Some(checkpoint);
+    Resolution {
+        entry,
+        model: Cow::Owned(model),
+        note: Some(note),
     }
 }
 

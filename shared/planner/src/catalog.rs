@@ -161,6 +161,11 @@ pub struct Instance {
     pub usd_per_hour: Option<f64>,
     /// How its GPUs are linked; `None` when the catalog does not say.
     pub interconnect: Option<Interconnect>,
+    /// Host memory (RAM), bytes; `None` when the catalog does not say.
+    pub host_memory: Option<Bytes>,
+    /// Local NVMe instance storage, bytes (decimal gigabytes as AWS states them); 0
+    /// for EBS-only types, `None` when the catalog does not say.
+    pub local_nvme: Option<Bytes>,
 }
 
 /// The catalog, with the date and region of its prices.
@@ -215,6 +220,8 @@ struct RawInstance {
     vcpus: Option<u64>,
     on_demand_usd_per_hour: Option<f64>,
     interconnect: Option<RawInterconnect>,
+    host_memory_gib: Option<u64>,
+    local_nvme_gb: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -302,6 +309,8 @@ static EMBEDDED: LazyLock<Catalog> = LazyLock::new(|| {
                 vcpus: i.vcpus,
                 usd_per_hour: i.on_demand_usd_per_hour,
                 interconnect: i.interconnect.map(RawInterconnect::into_interconnect),
+                host_memory: i.host_memory_gib.map(|g| Bytes(g << 30)),
+                local_nvme: i.local_nvme_gb.map(|g| Bytes(g * 1_000_000_000)),
             })
             .collect(),
         prices_as_of: raw.prices_as_of,

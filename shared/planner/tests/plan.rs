@@ -2,8 +2,8 @@
 //! holds, what it lacks, what runs where, and what a plan refuses.
 
 use calculator::{
-    resolve_name, Bytes, Engine, Framework, InferenceRequest, Model, Precision, RegistryEntry,
-    TrainingRequest, VllmSettings, WarningCode,
+    resolve_name, Bytes, Engine, Framework, InferenceRequest, Model, Offload, Precision,
+    RegistryEntry, TrainingRequest, VllmSettings, WarningCode,
 };
 use planner::performance::{longest, predict, Demand, Serving, Traffic};
 use planner::{
@@ -251,6 +251,69 @@ fn training_is_data_parallel_over_the_instance() {
     assert!(a100.max_batch_size.unwrap() >= 1);
     assert!(!row(&p, "g5.xlarge").fits);
     assert!(p.candidates[0].fits, "fitting rows come first");
+}
+
+#[test]
+fn offloaded_training_fits_the_host_or_says_what_it_lacks() {
+    // Llama-3.1-405B, full fine-tune, ZeRO-3 with optimizer and parameters on the CPU:
+    // some 18 bytes a parameter on the host (7.3 TB), 1.5 times that with DeepSpeed's
+    // allowance. No single node of the catalog has that much RAM.
+    let mut r = TrainingRequest::new(1, 1024);
+    r.zero_stage = 3;
+    r.gradient_checkpointing = true;
+    r.offload_optimizer = Offload::Cpu;
+    r.offload_parameters = Offload::Cpu;
+    let p = run(
+        "Llama-3.1-405B",
+        &request(Workload::Training(r.clone()), |c| {
+            c.instance_types = vec!["g6e.xlarge".into(), "p5.48xlarge".into()]
+        }),
+    );
+    for name in ["g6e.xlarge", "p5.48xlarge"] {
+        let c = row(&p, name);
+        assert!(!c.fits, "{name} cannot hold 405B's offloaded state");
+        let missing = c.missing.as_deref().unwrap();
+        assert!(
+            missing.contains("of host memory per node with DeepSpeed's 1.5 buffer allowance"),
+            "{missing}"
+        );
+        assert!(missing.contains(&format!("{name} has")), "{missing}");
+    }
+    // The same offload for an 8B model fits a p5's 2 TiB, and a g6e.xlarge's 32 GiB
+    // does not hold its 8 B x 18 bytes.
+    let p = run(
+        "Llama-3.1-8B",
+        &request(Workload::Training(r.clone()), |c| {
+            c.instance_types = vec!["g6e.xlarge".into(), "p5.48xlarge".into()]
+        }),
+    );
+    assert!(row(&p, "p5.48xlarge").fits);
+    let g6e = row(&p, "g6e.xlarge");
+    assert!(!g6e.fits);
+    assert!(
+        g6e.missing.as_deref().unwrap().contains("host memory"),
+        "{:?}",
+        g6e.missing
+    );
+    // NVMe swap on an instance with EBS storage only.
+    r.offload_optimizer = Offload::Nvme;
+    r.offload_parameters = Offload::Nvme;
+    let p = run(
+        "Llama-3.1-8B",
+        &request(Workload::Training(r), |c| {
+            c.instance_types = vec!["p3.16xlarge".into(), "p4d.24xlarge".into()]
+        }),
+    );
+    let p3 = row(&p, "p3.16xlarge");
+    assert!(
+        p3.missing
+            .as_deref()
+            .unwrap_or("")
+            .contains("local NVMe per node; p3.16xlarge has none (EBS storage only)"),
+        "{:?}",
+        p3.missing
+    );
+    assert!(row(&p, "p4d.24xlarge").fits);
 }
 
 #[test]

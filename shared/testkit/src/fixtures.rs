@@ -55,6 +55,8 @@ pub const EXPECTED: &[Expected] = &[
     ok("list-models"),
     ok("get-model"),
     ok("get-model-hf-repo"),
+    // A repository id's slash unencoded: the greedy parameter takes it whole.
+    holding(ok("get-model-slash"), &[("model_name", "Llama-3.1-70B")]),
     ok("get-model-variant"),
     holding(
         error("get-model-unknown", 404, None),

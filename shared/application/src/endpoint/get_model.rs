@@ -9,8 +9,10 @@ use serde_json::Value;
 use crate::http::{ok, path_model_name, respond, ApiError, Route};
 use crate::response::{ArchitectureView, ParametersView, Warnings};
 
-/// `GET /api/models/{model_name}`.
-pub const ROUTE: Route = Route::new("GET", "/api/models/{model_name}", "get-model");
+/// `GET /api/models/{model_name+}`.
+/// The parameter is greedy (`{model_name+}`): a repository id's slash may come
+/// unencoded (`/api/models/meta-llama/Llama-3.1-70B-Instruct`) or as `%2F`.
+pub const ROUTE: Route = Route::new("GET", "/api/models/{model_name+}", "get-model");
 
 /// The answer.
 #[derive(Clone, Debug, PartialEq, Serialize)]

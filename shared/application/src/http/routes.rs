@@ -8,7 +8,8 @@
 pub struct Route {
     /// HTTP method.
     pub method: &'static str,
-    /// Path pattern; `{name}` matches one path segment.
+    /// Path pattern; `{name}` matches one path segment, a last `{name+}` (API
+    /// Gateway's greedy parameter) one or more.
     pub path: &'static str,
     /// Crate (and binary) name of the function that answers it.
     pub function: &'static str,
@@ -55,6 +56,10 @@ pub fn matches(pattern: &str, path: &str) -> bool {
                 if (param && b.is_empty()) || (!param && a != b) {
                     return false;
                 }
+                if a.ends_with("+}") {
+                    // The rest of the path, with no empty segment (`a//b`, `a/`).
+                    return q.all(|s| !s.is_empty());
+                }
             }
             _ => return false,
         }
@@ -87,7 +92,7 @@ mod tests {
 
     const TABLE: [Route; 3] = [
         Route::new("GET", "/health", "health"),
-        Route::new("GET", "/api/models/{model_name}", "get-model"),
+        Route::new("GET", "/api/models/{model_name+}", "get-model"),
         Route::new("POST", "/api/memory/inference", "memory-inference"),
     ];
 
@@ -106,6 +111,13 @@ mod tests {
         assert!(matches("/api/models/{model_name}", "/api/models/Qwen3-8B"));
         assert!(!matches("/api/models/{model_name}", "/api/models/"));
         assert!(!matches("/api/models/{model_name}", "/api/models/a/b"));
+        // A greedy parameter takes the rest of the path, one segment or more.
+        let greedy = "/api/models/{model_name+}";
+        assert!(matches(greedy, "/api/models/Qwen3-8B"));
+        assert!(matches(greedy, "/api/models/meta-llama/Llama-3.1-70B"));
+        assert!(!matches(greedy, "/api/models/"));
+        assert!(!matches(greedy, "/api/models/a//b"));
+        assert!(!matches(greedy, "/api/models/a/"));
         assert!(!matches("/api/models", "/api/model"));
     }
 

@@ -32,6 +32,10 @@ struct InstanceView {
     instance: String,
     gpu_count: u64,
     vcpus: Option<u64>,
+    /// Host RAM, GiB (what offloaded training state must fit in).
+    host_memory_gib: Option<u64>,
+    /// Local NVMe instance storage, GB (decimal); 0 for EBS-only types.
+    local_nvme_gb: Option<u64>,
     usd_per_hour: Option<f64>,
     usd_per_month: Option<f64>,
 }
@@ -85,6 +89,8 @@ impl GpuView {
                 instance: i.name.clone(),
                 gpu_count: i.gpu_count,
                 vcpus: i.vcpus,
+                host_memory_gib: i.host_memory.map(|b| b.0 >> 30),
+                local_nvme_gb: i.local_nvme.map(|b| b.0 / 1_000_000_000),
                 usd_per_hour: i.usd_per_hour,
                 usd_per_month: i.usd_per_hour.map(usd_per_month),
             })

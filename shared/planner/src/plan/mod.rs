@@ -169,9 +169,8 @@ fn evaluate(
     catalog: &Catalog,
     memo: &Memo,
 ) -> Result<Outcome, CalcError> {
-    let link = instance
-        .and_then(|(name, _)| catalog.instances.iter().find(|i| &i.name == name))
-        .and_then(|i| i.interconnect.as_ref());
+    let node = instance.and_then(|(name, _)| catalog.instances.iter().find(|i| &i.name == name));
+    let link = node.and_then(|i| i.interconnect.as_ref());
     let Some((usable, _)) = gpu.usable_memory else {
         return Ok(Outcome::Excluded(format!(
             "{}: the catalog has no driver-reported memory for it",
@@ -191,6 +190,7 @@ fn evaluate(
             usable,
             count,
             link,
+            instance: node,
             catalog,
             memo,
         };

@@ -7,7 +7,7 @@ use calculator::{
 
 use super::memo::Memo;
 use super::types::{Candidate, Estimate, Parallelism, PlanRequest};
-use crate::catalog::{Catalog, Gpu, Interconnect, Platform};
+use crate::catalog::{Catalog, Gpu, Instance, Interconnect, Platform};
 use crate::kernels::{weight_support, Support};
 
 /// One GPU model in one count.
@@ -21,11 +21,25 @@ pub(super) struct Setting<'a> {
     pub count: u64,
     /// How its GPUs are linked (its instance's), when known.
     pub link: Option<&'a Interconnect>,
+    /// The catalog instance it runs on (one node); `None` for a GPU without one.
+    pub instance: Option<&'a Instance>,
     /// The catalog (the serving model's stand-in figures come from it).
     pub catalog: &'a Catalog,
     /// The plan's predictions so far.
     pub memo: &'a Memo,
 }
+
+/// DeepSpeed's allowance on host memory: its own estimators
+/// (`estimate_zero2_model_states_mem_needs`, `estimate_zero3_model_states_mem_needs`)
+/// multiply every CPU figure by `additional_buffer_factor`, 1.5 by default
+/// (microsoft/DeepSpeed@38327e07f6cd39b63418f60cedd1651b0be3e7c3
+/// `deepspeed/runtime/zero/stage_1_and_2.py` line 2434, `stage3.py` line 3015), over
+/// the same 16 to 18 bytes per parameter this project counts. DeepSpeed states it as an
+/// estimation factor, not a tensor: the host also holds pinned staging buffers, the
+/// allocator's rounding and the processes themselves. A plan asks the host for it so
+/// that it does not promise less than DeepSpeed's own tool; the training answer's
+/// `host_memory_per_node` stays the offloaded tensors alone.
+const DEEPSPEED_HOST_FACTOR: f64 = 1.5;
 
 /// Why a GPU is left out when the workload needs more than an answer can report.
 pub(super) fn too_large(gpu: &Gpu) -> String {
@@ -109,6 +123,48 @@ impl Setting<'_> {
                 self.gpu.name
             ),
         )]
+    }
+
+    /// What the instance's host lacks for the state a training estimate offloads:
+    /// RAM for offloaded optimizer state, parameters and DeepSpeed's pinned buffers
+    /// (times [`DEEPSPEED_HOST_FACTOR`] under DeepSpeed), and local NVMe for ZeRO-Infinity's
+    /// swap. `None` when it holds them or the catalog does not say.
+    pub fn host_shortfall(&self, e: &TrainingEstimate) -> Option<String> {
+        let instance = self.instance?;
+        let factor = if e.framework == calculator::Framework::Deepspeed {
+            DEEPSPEED_HOST_FACTOR
+        } else {
+            1.0
+        };
+        let ram = (e.host_memory_per_node.0 as f64 * factor).ceil() as u128;
+        let mut lacks = Vec::new();
+        if let Some(has) = instance.host_memory.filter(|h| ram > h.0 as u128) {
+            let allowance = if factor > 1.0 {
+                " with DeepSpeed's 1.5 buffer allowance"
+            } else {
+                ""
+            };
+            lacks.push(format!(
+                "offloaded state needs {} of host memory per node{allowance}; {} has {}",
+                gb(ram),
+                instance.name,
+                gb(has.0 as u128)
+            ));
+        }
+        let nvme = e.nvme_per_node.0 as u128;
+        if let Some(has) = instance.local_nvme.filter(|n| nvme > n.0 as u128) {
+            lacks.push(format!(
+                "NVMe offload needs {} of local NVMe per node; {} has {}",
+                gb(nvme),
+                instance.name,
+                if has.0 == 0 {
+                    "none (EBS storage only)".to_owned()
+                } else {
+                    gb(has.0 as u128)
+                }
+            ));
+        }
+        (!lacks.is_empty()).then(|| lacks.join("; "))
     }
 
     /// What the candidate lacks, as a sentence ending in what the GPU has.

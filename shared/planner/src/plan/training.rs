@@ -38,10 +38,9 @@ impl Setting<'_> {
         let w = FitWorkload::Training(&r);
         c.max_batch_size = max_batch_size(self.model, w, budget)?;
         c.max_sequence_length = max_sequence_length(self.model, w, budget)?;
-        if e.training_memory <= budget {
-            c.fits = true;
-        } else {
-            c.missing = Some(format!(
+        let mut missing = Vec::new();
+        if e.training_memory > budget {
+            missing.push(format!(
                 "needs {} per GPU over {} GPUs with {} {}",
                 gb((e.training_memory.0 as f64 / self.utilization()).ceil() as u128),
                 self.count,
@@ -49,6 +48,9 @@ impl Setting<'_> {
                 self.has()
             ));
         }
+        missing.extend(self.host_shortfall(&e));
+        c.fits = missing.is_empty();
+        c.missing = (!c.fits).then(|| missing.join("; "));
         Ok(Outcome::Candidate(Box::new(c)))
     }
 }
