@@ -199,10 +199,10 @@ fn config_options_lists_the_tables_defaults() {
             .unwrap_or(Value::Null);
         assert_eq!(got, want, "defaults.{}", field.name);
     }
-    assert_eq!(
-        options.plan_defaults["gpu_memory_utilization"],
-        json!(DEFAULT_GPU_MEMORY_UTILIZATION)
-    );
+    assert!(options.plan_defaults["gpu_memory_utilization"]
+        .as_str()
+        .unwrap()
+        .ends_with(&format!("else {DEFAULT_GPU_MEMORY_UTILIZATION}")));
     assert_eq!(options.plan_defaults["engine"], json!("vllm"));
 }
 
@@ -305,8 +305,10 @@ fn a_plan_leaving_its_fields_out_takes_the_tables_defaults() {
     let answer = serde_json::to_value(&answer).unwrap();
     let p = &answer["parameters"];
     check_defaults_in(p, &fields_of(Endpoint::Plan), true, &body);
-    // vLLM's own default share (`CacheConfig.gpu_memory_utilization`, v0.11 to v0.20).
-    assert_eq!(p["gpu_memory_utilization"], 0.9);
+    // vLLM's own default share (`CacheConfig.gpu_memory_utilization`) of the release
+    // the plan follows by default, 0.21 and later.
+    assert_eq!(p["gpu_memory_utilization"], 0.92);
+    assert_eq!(p["vllm_version"], "0.21+");
     assert_eq!(p["engine"], "vllm");
     assert_eq!(
         (&p["max_gpus"], &p["concurrent_sequences"]),

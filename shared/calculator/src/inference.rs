@@ -425,9 +425,19 @@ fn vllm_warnings(req: &InferenceRequest, c: &VllmCapacity, warnings: &mut Vec<Wa
     }
     if !c.headroom_suffices() {
         warnings.push(Warning::new(WarningCode::VllmHeadroomShort, format!(
-            "the CUDA context and CUDA graphs (about {:.2} GiB) live outside the budget, in the {:.2} GiB that gpu_memory_utilization leaves: start-up may run out of memory; lower gpu_memory_utilization or set enforce_eager",
+            "{} (about {:.2} GiB) live outside the budget, in the {:.2} GiB that gpu_memory_utilization leaves: start-up may run out of memory; lower gpu_memory_utilization{}",
+            if c.cuda_graphs && !c.cuda_graphs_in_budget {
+                "the CUDA context and CUDA graphs"
+            } else {
+                "the CUDA context"
+            },
             c.outside_budget.in_unit(Unit::Gib),
-            c.headroom.in_unit(Unit::Gib)
+            c.headroom.in_unit(Unit::Gib),
+            if c.cuda_graphs && !c.cuda_graphs_in_budget {
+                " or set enforce_eager"
+            } else {
+                ""
+            }
         )));
     }
 }

@@ -78,8 +78,9 @@ pub use training::{
 };
 pub use units::{Bytes, Unit};
 pub use vllm::{
-    refused_split, serve_batch_defaults, BlockTable, VllmCapacity, VllmSettings, BLOCK_SIZE,
-    DEFAULT_GPU_MEMORY_UTILIZATION, KERNEL_REFUSAL, MLA_BLOCK_SIZE,
+    refused_split, serve_batch_defaults, BlockTable, VllmCapacity, VllmSettings, VllmVersion,
+    BLOCK_SIZE, DEFAULT_GPU_MEMORY_UTILIZATION, DEFAULT_VLLM_VERSION, KERNEL_REFUSAL,
+    MLA_BLOCK_SIZE,
 };
 pub use warning::{Warning, WarningCode};
 pub use weights::routed_expert_bytes;

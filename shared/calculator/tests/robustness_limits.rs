@@ -9,7 +9,7 @@ use calculator::{
     CalcError, Choice, DeepspeedSettings, Engine, ExplicitModel, Framework, FsdpSharding,
     InferenceRequest, Logits, LoraTarget, Loss, Method, Model, Offload, Optimizer,
     OptimizerImplementation, Precision, Quantization, RegistryEntry, TrainingRequest, Unit,
-    VllmSettings, Workload,
+    VllmSettings, VllmVersion, Workload,
 };
 use proptest::prelude::*;
 use proptest::sample::select;
@@ -55,15 +55,19 @@ fn vllm_settings() -> impl Strategy<Value = VllmSettings> {
         maybe(edgy(limits::MAX_SEQUENCE_LENGTH + 1)),
         maybe(edgy(limits::MAX_BATCH_SIZE + 1)),
         any::<bool>(),
+        select(VllmVersion::ALL),
     )
-        .prop_map(|(memory, name, share, tokens, seqs, eager)| VllmSettings {
-            gpu_memory: Bytes(memory),
-            gpu_name: name.map(str::to_owned),
-            gpu_memory_utilization: share,
-            max_num_batched_tokens: tokens,
-            max_num_seqs: seqs,
-            enforce_eager: eager,
-        })
+        .prop_map(
+            |(memory, name, share, tokens, seqs, eager, version)| VllmSettings {
+                gpu_memory: Bytes(memory),
+                gpu_name: name.map(str::to_owned),
+                gpu_memory_utilization: share,
+                max_num_batched_tokens: tokens,
+                max_num_seqs: seqs,
+                enforce_eager: eager,
+                version,
+            },
+        )
 }
 
 fn inference_request() -> impl Strategy<Value = InferenceRequest> {

@@ -6,7 +6,8 @@
 use calculator::{
     estimate_inference, limits, max_sequence_length_vllm, serve_batch_defaults, Bytes, CalcError,
     Choice, Engine, EngineKind, ExplicitModel, InferenceRequest, Logits, Model, Precision,
-    VllmSettings, BLOCK_SIZE, CUDA_CONTEXT_BYTES, DEFAULT_GPU_MEMORY_UTILIZATION,
+    VllmSettings, VllmVersion, BLOCK_SIZE, CUDA_CONTEXT_BYTES, DEFAULT_GPU_MEMORY_UTILIZATION,
+    DEFAULT_VLLM_VERSION,
 };
 use testkit::models::{capacity, registry_model, vllm, vllm_on, vllm_settings, GIB, MIB};
 
@@ -38,9 +39,73 @@ fn serve_defaults_follow_memory_and_exclude_a100s() {
 }
 
 #[test]
+fn versions_by_name_and_release() {
+    assert_eq!(VllmVersion::names(), ["0.11-0.20", "0.21+"]);
+    assert_eq!(DEFAULT_VLLM_VERSION, VllmVersion::From021);
+    for (text, want) in [
+        ("0.19.0", Some(VllmVersion::Upto020)),
+        ("v0.11", Some(VllmVersion::Upto020)),
+        ("0.20.2", Some(VllmVersion::Upto020)),
+        ("0.21.0", Some(VllmVersion::From021)),
+        ("0.27.1", Some(VllmVersion::From021)),
+        ("1.0", Some(VllmVersion::From021)),
+        ("0.10.2", None),
+        ("0.9/0.10", None),
+        ("latest", None),
+        ("0.11_0.20", Some(VllmVersion::Upto020)),
+    ] {
+        assert_eq!(VllmVersion::parse(text), want, "{text}");
+    }
+    assert_eq!(VllmSettings::new(Bytes(GIB)).gpu_memory_utilization, 0.92);
+    assert_eq!(
+        VllmSettings::of_version(Bytes(GIB), VllmVersion::Upto020).gpu_memory_utilization,
+        0.9
+    );
+}
+
+#[test]
+fn from_v0_21_the_graphs_come_out_of_a_larger_budget() {
+    let m = registry_model("Llama-3.1-8B");
+    let old = vllm(
+        m,
+        8192,
+        VllmSettings::of_version(Bytes(80 * GIB), VllmVersion::Upto020),
+        |_| {},
+    );
+    let new = vllm(m, 8192, vllm_settings(80, None), |_| {});
+    let (o, n) = (capacity(&old), capacity(&new));
+    // ceil(0.92 x 80 GiB), and the graphs' allowance inside it.
+    assert_eq!(
+        n.requested_memory.0,
+        (80.0 * GIB as f64 * 0.92).ceil() as u64
+    );
+    assert!(n.cuda_graphs_in_budget && !o.cuda_graphs_in_budget);
+    assert_eq!(n.non_kv_memory.0, o.non_kv_memory.0 + n.cuda_graph_memory.0);
+    assert_eq!(
+        n.available_kv_cache_memory.0,
+        n.requested_memory.0 - n.non_kv_memory.0
+    );
+    // Only the context stays outside; the headroom is 8 % of the GPU.
+    assert_eq!(n.outside_budget.0, CUDA_CONTEXT_BYTES);
+    assert_eq!(
+        o.outside_budget.0,
+        CUDA_CONTEXT_BYTES + o.cuda_graph_memory.0
+    );
+    // 0.02 x 80 GiB more budget, 1 GiB of graphs out of it: a larger pool here.
+    assert!(n.available_kv_cache_memory > o.available_kv_cache_memory);
+    // Without graphs nothing moves into the budget.
+    let mut eager = vllm_settings(80, None);
+    eager.enforce_eager = true;
+    let e = vllm(m, 8192, eager, |_| {});
+    assert!(!capacity(&e).cuda_graphs_in_budget);
+    assert_eq!(capacity(&e).non_kv_memory.0, o.non_kv_memory.0);
+}
+
+#[test]
 fn the_budget_and_what_the_profile_takes_out_of_it() {
     let m = registry_model("Llama-3.1-8B");
-    let e = vllm(m, 8192, vllm_settings(80, None), |_| {});
+    let v019 = || VllmSettings::of_version(Bytes(80 * GIB), VllmVersion::Upto020);
+    let e = vllm(m, 8192, v019(), |_| {});
     let c = capacity(&e);
     // ceil(0.9 x 80 GiB).
     assert_eq!(
@@ -74,10 +139,10 @@ fn the_budget_and_what_the_profile_takes_out_of_it() {
         CUDA_CONTEXT_BYTES + c.non_torch_memory.0 + c.cuda_graph_memory.0
     );
     // Under tensor parallelism NCCL's buffers join the non-torch memory.
-    let tp2 = vllm(m, 8192, vllm_settings(80, None), |r| r.num_gpus = 2);
+    let tp2 = vllm(m, 8192, v019(), |r| r.num_gpus = 2);
     assert_eq!(capacity(&tp2).non_torch_memory.0, 2200 * MIB);
     // Eager mode captures no graphs.
-    let mut eager = vllm_settings(80, None);
+    let mut eager = v019();
     eager.enforce_eager = true;
     assert_eq!(
         capacity(&vllm(m, 8192, eager, |_| {})).cuda_graph_memory.0,
@@ -158,7 +223,7 @@ fn refusal_messages_carry_the_numbers() {
     assert_eq!(
         c.refusal.as_deref().unwrap(),
         format!(
-            "no memory is left for the KV cache: weights, the profile run's peak and non-torch memory need {:.2} GiB of the {:.2} GiB budget (gpu_memory_utilization x total)",
+            "no memory is left for the KV cache: weights, the profile run's peak, non-torch memory and (from vLLM 0.21) the CUDA graphs' estimate need {:.2} GiB of the {:.2} GiB budget (gpu_memory_utilization x total)",
             gib(c.non_kv_memory.0),
             gib(c.requested_memory.0)
         )

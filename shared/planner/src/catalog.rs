@@ -94,6 +94,10 @@ pub struct Gpu {
     /// Memory one device offers, in bytes, and where that figure comes from; `None`
     /// when the catalog has no figure it can plan with.
     pub usable_memory: Option<(Bytes, MemorySource)>,
+    /// The total CUDA reports (`cudaMemGetInfo`, deviceQuery's `totalGlobalMem`), in
+    /// bytes, where a source gives it: what PyTorch, and so vLLM's budget, counts from.
+    /// A little below the driver's total (79.21 against 79.65 GiB on an H100 SXM).
+    pub cuda_total: Option<Bytes>,
     /// Memory bandwidth, GB/s.
     pub bandwidth_gbps: Option<f64>,
     /// Dense bfloat16 throughput, TFLOP/s.
@@ -199,6 +203,7 @@ struct RawGpu {
     nvidia_smi_total_mib: Option<u64>,
     nvidia_smi_total_mib_ecc_off: Option<u64>,
     usable_mib: Option<u64>,
+    cuda_total_bytes: Option<u64>,
     mem_bandwidth_gbps: Option<f64>,
     bf16_dense_tflops: Option<f64>,
     fp16_dense_tflops: Option<f64>,
@@ -271,6 +276,7 @@ impl RawGpu {
     fn into_gpu(self) -> Gpu {
         Gpu {
             usable_memory: self.usable_memory(),
+            cuda_total: self.cuda_total_bytes.map(Bytes),
             name: self.name,
             platform: self.platform,
             memory_vendor_stated: self.memory_vendor_stated,
@@ -323,6 +329,13 @@ static EMBEDDED: LazyLock<Catalog> = LazyLock::new(|| {
 const BF16_TENSOR_CORES: ComputeCapability = ComputeCapability(8, 0);
 
 impl Gpu {
+    /// The total a vLLM start-up on this GPU budgets from: CUDA's where the catalog has
+    /// it, else the usable memory.
+    pub fn vllm_total(&self) -> Option<Bytes> {
+        self.cuda_total
+            .or_else(|| self.usable_memory.map(|(bytes, _)| bytes))
+    }
+
     /// Whether the GPU computes in bfloat16: CUDA GPUs from compute capability 8.0
     /// (Ampere; Volta and Turing have float16 tensor cores only), a CUDA GPU of
     /// unknown generation (a custom one) assumed current, and every ROCm and Neuron
@@ -409,6 +422,10 @@ mod tests {
         );
         let h100 = c.gpu("NVIDIA H100 SXM 80GB").unwrap();
         assert_eq!(h100.usable_memory.unwrap().0, Bytes(81559 * MIB));
+        // vLLM budgets from CUDA's total, 79.21 GiB of the driver's 79.65.
+        assert_eq!(h100.vllm_total(), Some(Bytes(85_045_477_376)));
+        let a10g = c.gpu("NVIDIA A10G 24GB").unwrap();
+        assert_eq!(a10g.vllm_total(), a10g.usable_memory.map(|(b, _)| b));
         let ada = c.gpu("NVIDIA RTX 6000 Ada").unwrap();
         assert_eq!(ada.usable_memory.unwrap().1, MemorySource::NvidiaSmiEccOff);
         let inf2 = c.gpu("AWS Inferentia2 (per chip)").unwrap();

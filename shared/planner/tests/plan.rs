@@ -3,7 +3,7 @@
 
 use calculator::{
     resolve_name, Bytes, Engine, Framework, InferenceRequest, Model, Offload, Precision,
-    RegistryEntry, TrainingRequest, VllmSettings, WarningCode,
+    RegistryEntry, TrainingRequest, VllmSettings, VllmVersion, WarningCode, DEFAULT_VLLM_VERSION,
 };
 use planner::performance::{longest, predict, Demand, Serving, Traffic};
 use planner::{
@@ -26,7 +26,8 @@ fn request(workload: Workload, edit: impl FnOnce(&mut Constraints)) -> PlanReque
         gpus: vec![],
         instance_types: vec![],
         max_gpus: None,
-        gpu_memory_utilization: 0.9,
+        // What the API defaults a vLLM plan to: the current vLLM's own share.
+        gpu_memory_utilization: DEFAULT_VLLM_VERSION.default_gpu_memory_utilization(),
         concurrent_sequences: None,
     };
     edit(&mut constraints);
@@ -61,14 +62,27 @@ fn tensor(c: &Candidate) -> (u64, u64) {
 
 #[test]
 fn the_smallest_degree_that_meets_the_requirement_is_chosen() {
-    // 141 GB of weights: TP 2 holds one 8k request per replica, four replicas.
+    // 141 GB of weights: under vLLM 0.11-0.20 at 0.9, TP 2 holds one 8k request per
+    // replica, four replicas.
+    let mut v020 = serving(1, 8192);
+    v020.engine = Engine::Vllm(VllmSettings::of_version(Bytes(0), VllmVersion::Upto020));
     let one = run(
         "Llama-3.1-70B",
-        &request(Workload::Inference(serving(1, 8192)), |_| {}),
+        &request(Workload::Inference(v020), |c| {
+            c.gpu_memory_utilization = 0.9
+        }),
     );
     let p5 = row(&one, "p5.48xlarge");
     assert!(p5.fits);
     assert_eq!(tensor(p5), (2, 4));
+    // From 0.21 the 2.5 GiB graph allowance of 80 layers comes out of the budget,
+    // which 0.92 does not make up for here: 1.2 GiB are left for a 1.25 GiB request,
+    // and TP 4 is the smallest degree.
+    let current = run(
+        "Llama-3.1-70B",
+        &request(Workload::Inference(serving(1, 8192)), |_| {}),
+    );
+    assert_eq!(tensor(row(&current, "p5.48xlarge")), (4, 2));
     // A hundred concurrent requests need the KV space of four GPUs per replica.
     let hundred = run(
         "Llama-3.1-70B",

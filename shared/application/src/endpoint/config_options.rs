@@ -158,7 +158,7 @@ fn defaults() -> BTreeMap<&'static str, Value> {
 fn plan_defaults() -> BTreeMap<&'static str, Value> {
     let mut out: BTreeMap<&'static str, Value> = PLAN_FIELDS
         .iter()
-        .map(|f| (f.name, f.default.json()))
+        .map(|f| (f.name, f.plan_default.unwrap_or(f.default).json()))
         .collect();
     if let Some(engine) = ENGINE.plan_default {
         out.insert(ENGINE.name, engine.json());

@@ -56,7 +56,7 @@ pub async fn handler(event: Request) -> Result<Response<Body>, Error> {
 mod tests {
     use super::*;
     use calculator::{Choice, WarningCode};
-    use testkit::fixtures::{check_response, event, expected_for, status_and_json};
+    use testkit::fixtures::{check_response, event, expected_for, raw_event, status_and_json};
 
     async fn call(name: &str) -> (u16, Value) {
         status_and_json(&handler(event(name)).await.unwrap())
@@ -134,6 +134,43 @@ mod tests {
             .as_str()
             .unwrap()
             .contains("stored as awq"));
+    }
+
+    /// The `memory-inference-vllm` fixture with `edit` applied to its body.
+    async fn vllm_with(edit: impl FnOnce(&mut Value)) -> (u16, Value) {
+        let mut raw = raw_event("memory-inference-vllm");
+        let mut body: Value = serde_json::from_str(raw["body"].as_str().unwrap()).unwrap();
+        edit(&mut body);
+        raw["body"] = Value::String(body.to_string());
+        let request = lambda_http::request::from_str(&raw.to_string()).unwrap();
+        status_and_json(&handler(request).await.unwrap())
+    }
+
+    #[tokio::test]
+    async fn vllm_releases_choose_the_budget() {
+        let (status, current) = vllm_with(|_| {}).await;
+        assert_eq!(status, 200, "{current}");
+        let (status, old) = vllm_with(|b| b["vllm_version"] = "0.19.0".into()).await;
+        assert_eq!(status, 200, "{old}");
+        let (p, q) = (&current["parameters"], &old["parameters"]);
+        assert_eq!(
+            (&p["vllm_version"], &p["gpu_memory_utilization"]),
+            (&Value::from("0.21+"), &Value::from(0.92))
+        );
+        assert_eq!(
+            (&q["vllm_version"], &q["gpu_memory_utilization"]),
+            (&Value::from("0.11-0.20"), &Value::from(0.9))
+        );
+        assert_eq!(current["vllm"]["cuda_graphs_in_budget"], true);
+        assert_eq!(old["vllm"]["cuda_graphs_in_budget"], false);
+        // A GPU given by name budgets from CUDA's total (79.21 GiB on an H100 SXM).
+        assert_eq!(
+            p["gpu_memory_gib"].as_f64().unwrap().to_string()[..5],
+            *"79.20"
+        );
+        let (status, body) = vllm_with(|b| b["vllm_version"] = "0.10.2".into()).await;
+        assert_eq!(status, 400, "{body}");
+        assert_eq!(body["field"], "vllm_version");
     }
 
     #[tokio::test]

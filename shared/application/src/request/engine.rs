@@ -2,12 +2,15 @@
 //! model, and (for `vllm`) the GPU it starts on and its scheduler limits.
 
 use calculator::limits::{GPU_MEMORY, MAX_GPU_MEMORY_GIB};
-use calculator::{clip, Bytes, Engine, EngineKind, VllmSettings, Warning, WarningCode};
+use calculator::{
+    clip, Bytes, Engine, EngineKind, VllmSettings, VllmVersion, Warning, WarningCode,
+    DEFAULT_VLLM_VERSION,
+};
 use planner::{Catalog, Matched};
 
 use super::fields::{
     Field, ENFORCE_EAGER, ENGINE, GPU, GPU_MEMORY_GIB, GPU_MEMORY_UTILIZATION,
-    MAX_NUM_BATCHED_TOKENS, MAX_NUM_SEQS,
+    MAX_NUM_BATCHED_TOKENS, MAX_NUM_SEQS, VLLM_VERSION,
 };
 use super::reader::{unknown_name, Fields};
 use crate::http::ApiError;
@@ -23,7 +26,12 @@ pub enum Context {
 }
 
 /// vLLM's own settings, accepted by `/api/memory/inference` and `/api/plan`.
-const VLLM_SETTINGS: [&Field; 3] = [&MAX_NUM_BATCHED_TOKENS, &MAX_NUM_SEQS, &ENFORCE_EAGER];
+const VLLM_SETTINGS: [&Field; 4] = [
+    &MAX_NUM_BATCHED_TOKENS,
+    &MAX_NUM_SEQS,
+    &ENFORCE_EAGER,
+    &VLLM_VERSION,
+];
 
 /// The settings of the vllm engine only, in the order a refusal names them.
 fn vllm_only(context: Context) -> Vec<&'static Field> {
@@ -50,11 +58,16 @@ pub(crate) fn read(f: &Fields, context: Context) -> Result<Engine, ApiError> {
         }
         return Ok(Engine::Transformers);
     }
+    let version = f
+        .choice::<VllmVersion>(&VLLM_VERSION)?
+        .unwrap_or(DEFAULT_VLLM_VERSION);
     let mut settings = match context {
         Context::Memory => gpu(f)?,
         // Each candidate sets its GPU's memory and name.
         Context::Plan => VllmSettings::new(Bytes(0)),
     };
+    settings.version = version;
+    settings.gpu_memory_utilization = version.default_gpu_memory_utilization();
     if context == Context::Memory {
         if let Some(u) = f.fraction(&GPU_MEMORY_UTILIZATION)? {
             settings.gpu_memory_utilization = u;
@@ -105,7 +118,7 @@ fn gpu(f: &Fields) -> Result<VllmSettings, ApiError> {
             let Some(gpu) = catalog.gpu(name) else {
                 return Err(unknown_gpu(&f.path(GPU.name), name, catalog));
             };
-            let Some((memory, _)) = gpu.usable_memory else {
+            let Some(memory) = gpu.vllm_total() else {
                 return Err(ApiError::field(
                     &f.path(GPU.name),
                     format!("the catalog has no driver-reported memory for {}; give gpu_memory_gib", gpu.name),

@@ -2,7 +2,7 @@
 //! name or by instance type) and vLLM settings, and the traffic it serves. Read in the
 //! order the API documents the fields, so that the first bad one is the one named.
 
-use calculator::{Engine, InferenceRequest, Precision, VllmSettings};
+use calculator::{Engine, InferenceRequest, Precision, VllmSettings, VllmVersion};
 use planner::performance::{longest, Traffic};
 use planner::{Catalog, Instance};
 use serde_json::{Map, Value};
@@ -59,6 +59,7 @@ pub fn read_performance(
     let batched = f.uint(&MAX_NUM_BATCHED_TOKENS)?;
     let seqs = f.uint(&MAX_NUM_SEQS)?;
     let eager = f.boolean(&ENFORCE_EAGER)?;
+    let version = f.choice::<VllmVersion>(&fields::VLLM_VERSION)?;
     let traffic = traffic::read(&f)?.ok_or_else(|| {
         ApiError::field(
             &f.path(fields::INPUT_TOKENS.name),
@@ -92,15 +93,15 @@ pub fn read_performance(
     }
     let memory = catalog
         .gpu(&gpu)
-        .and_then(|g| g.usable_memory)
-        .map(|(bytes, _)| bytes)
+        .and_then(|g| g.vllm_total())
         .ok_or_else(|| {
             ApiError::field(
                 &f.path(GPU.name),
                 format!("the catalog has no driver-reported memory for {gpu}"),
             )
         })?;
-    let mut settings = VllmSettings::new(memory);
+    let mut settings =
+        VllmSettings::of_version(memory, version.unwrap_or(calculator::DEFAULT_VLLM_VERSION));
     settings.gpu_name = Some(gpu.clone());
     set(&mut settings.gpu_memory_utilization, utilization);
     settings.max_num_batched_tokens = batched;

@@ -6,7 +6,7 @@ use calculator::limits::{
     BANDWIDTH_GBPS, CUSTOM_GPU_MEMORY_GIB, MAX_GPU_MEMORY_GIB, MAX_GPU_NAME_CHARS, MAX_LISTED,
     MAX_USD_PER_HOUR, USD_PER_HOUR,
 };
-use calculator::{clip, Choice, Unit, DEFAULT_GPU_MEMORY_UTILIZATION};
+use calculator::{clip, Choice, Engine, Unit, DEFAULT_GPU_MEMORY_UTILIZATION};
 use planner::performance::longest;
 use planner::{Catalog, Constraints, CustomGpu, PlanRequest, PlanTraffic, PriceList, Workload};
 use serde_json::{Map, Value};
@@ -99,7 +99,7 @@ pub fn read_plan(
         max_gpus: f.uint(&MAX_GPUS)?,
         gpu_memory_utilization: f
             .fraction(&GPU_MEMORY_UTILIZATION)?
-            .unwrap_or(DEFAULT_GPU_MEMORY_UTILIZATION),
+            .unwrap_or_else(|| default_utilization(&workload)),
         concurrent_sequences: f.uint(&CONCURRENT_SEQUENCES_FIELD)?,
     };
     if calc == Calculation::Training && constraints.concurrent_sequences.is_some() {
@@ -343,4 +343,17 @@ fn prices(f: &Fields, catalog: &Catalog) -> Result<Catalog, ApiError> {
     let names: Vec<&str> = list.prices.iter().map(|(n, _)| n.as_str()).collect();
     list.source = format!("the request's prices for {}", names.join(", "));
     Ok(list.applied_to(catalog))
+}
+
+/// The share of each GPU a plan lets the workload use when the request leaves it out:
+/// vLLM's default for the release it follows when vLLM serves, else
+/// [`DEFAULT_GPU_MEMORY_UTILIZATION`].
+fn default_utilization(workload: &Workload) -> f64 {
+    match workload {
+        Workload::Inference(r) => match &r.engine {
+            Engine::Vllm(s) => s.version.default_gpu_memory_utilization(),
+            Engine::Transformers => DEFAULT_GPU_MEMORY_UTILIZATION,
+        },
+        Workload::Training(_) => DEFAULT_GPU_MEMORY_UTILIZATION,
+    }
 }

@@ -57,6 +57,8 @@ struct GpuView {
     usable_memory_bytes: Option<u64>,
     usable_memory_gib: Option<f64>,
     usable_memory_source: Option<&'static str>,
+    /// The total CUDA (and PyTorch, and vLLM's budget) counts from, where known.
+    cuda_total_bytes: Option<u64>,
     mem_bandwidth_gbps: Option<f64>,
     bf16_dense_tflops: Option<f64>,
     fp16_dense_tflops: Option<f64>,
@@ -104,6 +106,7 @@ impl GpuView {
             usable_memory_bytes: memory.map(|b| b.0),
             usable_memory_gib: memory.map(|b| (b.in_unit(Unit::Gib) * 100.0).round() / 100.0),
             usable_memory_source: gpu.usable_memory.map(|(_, s)| s.describe()),
+            cuda_total_bytes: gpu.cuda_total.map(|b| b.0),
             mem_bandwidth_gbps: gpu.bandwidth_gbps,
             bf16_dense_tflops: gpu.bf16_dense_tflops,
             fp16_dense_tflops: gpu.fp16_dense_tflops,

@@ -63,7 +63,7 @@ components!(
     VllmParts {
         /// `gpu_memory_utilization × total`.
         requested_memory,
-        /// Weights, profile peak and non-torch memory.
+        /// Weights, profile peak, non-torch memory and (from vLLM 0.21) the CUDA graphs.
         non_kv_memory,
         /// The profile run's peak.
         profile_peak,
@@ -71,7 +71,7 @@ components!(
         non_torch_memory,
         /// What the budget leaves for the KV cache.
         available_kv_cache_memory,
-        /// CUDA graphs, outside the budget.
+        /// CUDA graphs: inside the budget from vLLM 0.21, outside it before.
         cuda_graph_memory,
         /// The KV cache of one request of `max_model_len` tokens.
         request_kv_cache,
@@ -125,6 +125,7 @@ pub struct VllmView {
     max_sequences: u64,
     max_num_batched_tokens: u64,
     max_num_seqs: u64,
+    cuda_graphs_in_budget: bool,
     #[serde(flatten)]
     memory: Shown<VllmParts<String>, VllmParts<u64>>,
 }
@@ -152,6 +153,7 @@ impl VllmView {
             max_sequences: c.max_sequences,
             max_num_batched_tokens: c.max_num_batched_tokens,
             max_num_seqs: c.max_num_seqs,
+            cuda_graphs_in_budget: c.cuda_graphs_in_budget,
             memory: shown(&parts, unit),
         }
     }
@@ -187,6 +189,7 @@ struct VllmParameters {
     #[serde(skip_serializing_if = "Option::is_none")]
     max_num_seqs: Option<u64>,
     enforce_eager: bool,
+    vllm_version: &'static str,
 }
 
 impl VllmParameters {
@@ -198,6 +201,7 @@ impl VllmParameters {
             max_num_batched_tokens: c.map(|c| c.max_num_batched_tokens),
             max_num_seqs: c.map(|c| c.max_num_seqs),
             enforce_eager: s.enforce_eager,
+            vllm_version: s.version.name(),
         }
     }
 }

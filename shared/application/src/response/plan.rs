@@ -1,7 +1,7 @@
 //! The plan's answer: the request as resolved, one row per candidate (its split,
 //! memory, capacity and price), what was left out, and the prices' provenance.
 
-use calculator::{Choice, Unit, Warning};
+use calculator::{Choice, Engine, Unit, Warning};
 use planner::performance::Demand;
 use planner::{
     usd_per_month, Candidate, CandidateServing, Estimate, Parallelism, Plan, PlanTraffic, Workload,
@@ -143,6 +143,9 @@ impl ServingView {
 enum WorkloadParameters {
     Inference {
         engine: &'static str,
+        /// The vLLM releases followed; absent with the transformers engine.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        vllm_version: Option<&'static str>,
         batch_size: u64,
         sequence_length: u64,
         max_new_tokens: u64,
@@ -437,6 +440,10 @@ fn parameters(input: &PlanInput) -> PlanParameters {
         workload: match &input.request.workload {
             Workload::Inference(r) => WorkloadParameters::Inference {
                 engine: r.engine.name(),
+                vllm_version: match &r.engine {
+                    Engine::Vllm(s) => Some(s.version.name()),
+                    Engine::Transformers => None,
+                },
                 batch_size: r.batch_size,
                 sequence_length: r.sequence_length,
                 max_new_tokens: r.max_new_tokens,

@@ -1,4 +1,5 @@
-//! vLLM's start-up memory plan (V1 engine, `vllm serve`, v0.11 to v0.20): the budget
+//! vLLM's start-up memory plan (V1 engine, `vllm serve`, v0.11 and later; see
+//! [`VllmVersion`] for what changed at v0.21): the budget
 //! `gpu_memory_utilization × total`, what the profile run takes out of it, and the KV
 //! pool that is left, in whole blocks. Derivation and sources: `docs/methodology.md`
 //! §10; validation against published start-up logs: `docs/accuracy.md`. The pool's
@@ -10,7 +11,7 @@ mod splits;
 pub use pool::{BlockTable, BLOCK_SIZE, MLA_BLOCK_SIZE};
 pub use splits::{refused_split, KERNEL_REFUSAL};
 
-use crate::choice::Choice;
+use crate::choice::{choice, Choice};
 use crate::error::{to_u64, CalcError};
 use crate::forward::{forward_activation_bytes, ForwardPass, LogitRows};
 use crate::kv_cache::CacheBytes;
@@ -20,10 +21,64 @@ use crate::runtime::CUDA_CONTEXT_BYTES;
 use crate::units::{gib, Bytes};
 use pool::Pool;
 
-/// vLLM's default `gpu_memory_utilization` (`CacheConfig`, v0.11 to v0.20): the share
-/// of the GPU's total memory the instance may use; the rest is headroom for the CUDA
-/// context, CUDA graphs, the allocator and other processes.
+/// The share of each GPU a plan lets a workload use when no engine default applies
+/// (the transformers engine, training): 0.9, vLLM's own default before v0.21. The rest
+/// is headroom for the CUDA context, the allocator and other processes. vLLM's default
+/// is [`VllmVersion::default_gpu_memory_utilization`].
 pub const DEFAULT_GPU_MEMORY_UTILIZATION: f64 = 0.9;
+
+choice!(
+    /// The vLLM releases whose start-up budget this model follows; they differ in what
+    /// the budget holds (`docs/methodology.md` §10).
+    VllmVersion {
+        /// v0.11 to v0.20: default `gpu_memory_utilization` 0.9; CUDA graphs captured
+        /// after the pool, in the headroom.
+        Upto020 => "0.11-0.20",
+        /// v0.21 and later: default 0.92; the profiler's CUDA-graph estimate comes out
+        /// of the budget, before the pool.
+        From021 => "0.21+",
+    } aliases = VllmVersion::of_release
+);
+
+/// The release a start-up follows when a request names none: the current one.
+pub const DEFAULT_VLLM_VERSION: VllmVersion = VllmVersion::From021;
+
+impl VllmVersion {
+    /// `CacheConfig.gpu_memory_utilization`'s default: 0.9 before v0.21, 0.92 from it
+    /// (vllm-project/vllm@002f10e0cfa1373a19a0d2756598a34b700d20e5 `vllm/config/cache.py`;
+    /// the change is https://github.com/vllm-project/vllm/pull/38284).
+    pub fn default_gpu_memory_utilization(self) -> f64 {
+        match self {
+            VllmVersion::Upto020 => DEFAULT_GPU_MEMORY_UTILIZATION,
+            VllmVersion::From021 => 0.92,
+        }
+    }
+
+    /// Whether the CUDA graphs come out of the budget: from v0.21 the memory profiler
+    /// estimates them before sizing the pool (`VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS`
+    /// on by default; v0.27.1's start-up log: "CUDA graph memory profiling is enabled
+    /// (default since v0.21.0)", https://github.com/gpustack/runner/pull/251).
+    pub fn graphs_in_budget(self) -> bool {
+        self == VllmVersion::From021
+    }
+
+    /// The range a release number falls in (`0.19.0`, `0.21`, `0.27.1`); `None` before
+    /// v0.11, whose start-up is not modelled, or for text that is not a release.
+    pub fn of_release(release: &str) -> Option<VllmVersion> {
+        let mut parts = release.trim().trim_start_matches(['v', 'V']).split('.');
+        let major: u64 = parts.next()?.parse().ok()?;
+        let minor: u64 = parts
+            .next()?
+            .trim_end_matches(|c: char| !c.is_ascii_digit())
+            .parse()
+            .ok()?;
+        match (major, minor) {
+            (0, 0..=10) => None,
+            (0, 11..=20) => Some(VllmVersion::Upto020),
+            _ => Some(VllmVersion::From021),
+        }
+    }
+}
 
 /// vLLM serves with larger default batches on GPUs with at least this much memory
 /// (70 GiB, `EngineArgs._set_default_args`, vllm-project/vllm@99d7eb5d6a512cfcc5a2b104f24ebf2d6cda772b `vllm/engine/arg_utils.py`), A100s excepted.
@@ -66,18 +121,27 @@ pub struct VllmSettings {
     pub max_num_seqs: Option<u64>,
     /// `--enforce-eager`: no CUDA graphs.
     pub enforce_eager: bool,
+    /// The releases whose start-up this follows.
+    pub version: VllmVersion,
 }
 
 impl VllmSettings {
-    /// Settings for a GPU of `gpu_memory` bytes, everything else at vLLM's defaults.
+    /// Settings for a GPU of `gpu_memory` bytes, everything else at the current vLLM's
+    /// defaults.
     pub fn new(gpu_memory: Bytes) -> VllmSettings {
+        VllmSettings::of_version(gpu_memory, DEFAULT_VLLM_VERSION)
+    }
+
+    /// Settings for a GPU of `gpu_memory` bytes under `version`, at its defaults.
+    pub fn of_version(gpu_memory: Bytes, version: VllmVersion) -> VllmSettings {
         VllmSettings {
             gpu_memory,
             gpu_name: None,
-            gpu_memory_utilization: DEFAULT_GPU_MEMORY_UTILIZATION,
+            gpu_memory_utilization: version.default_gpu_memory_utilization(),
             max_num_batched_tokens: None,
             max_num_seqs: None,
             enforce_eager: false,
+            version,
         }
     }
 }
@@ -112,14 +176,16 @@ pub struct VllmCapacity {
     pub profile_peak: Bytes,
     /// Non-torch memory the profile run adds (allowance).
     pub non_torch_memory: Bytes,
-    /// Weights, profile peak and non-torch memory: what the budget holds besides the
-    /// KV cache.
+    /// Weights, profile peak, non-torch memory and (from v0.21) the CUDA graphs' estimate:
+    /// what the budget holds besides the KV cache.
     pub non_kv_memory: Bytes,
-    /// CUDA-graph memory captured after the KV pool, outside the budget (allowance; 0
-    /// with `enforce_eager`).
+    /// CUDA-graph memory (allowance; 0 with `enforce_eager`): captured after the KV pool,
+    /// outside the budget, before v0.21; estimated inside the budget from v0.21.
     pub cuda_graph_memory: Bytes,
     /// Whether decode steps replay CUDA graphs (not `enforce_eager`).
     pub cuda_graphs: bool,
+    /// Whether the CUDA graphs come out of the budget (v0.21 and later).
+    pub cuda_graphs_in_budget: bool,
     /// What lives outside the budget: the CUDA context and the CUDA graphs.
     pub outside_budget: Bytes,
     /// What `gpu_memory_utilization` leaves of the GPU: `total − requested`.
@@ -210,7 +276,7 @@ fn refusal(
     let context = model.arch.max_position_embeddings;
     if available == 0 {
         Some(format!(
-            "no memory is left for the KV cache: weights, the profile run's peak and non-torch memory need {:.2} GiB of the {:.2} GiB budget (gpu_memory_utilization x total)",
+            "no memory is left for the KV cache: weights, the profile run's peak, non-torch memory and (from vLLM 0.21) the CUDA graphs' estimate need {:.2} GiB of the {:.2} GiB budget (gpu_memory_utilization x total)",
             gib(non_kv),
             gib(requested)
         ))
@@ -301,7 +367,19 @@ pub(crate) fn start_up(
     } else {
         NON_TORCH_SINGLE_GPU
     } as u128;
-    let non_kv = weights + peak + non_torch;
+    let graphs = if settings.enforce_eager {
+        0
+    } else {
+        CUDA_GRAPH_BYTES_PER_LAYER as u128 * model.arch.num_layers as u128
+    };
+    // From v0.21 the profiler's estimate of the graphs is taken out of the budget; before,
+    // they are captured after the pool, in the headroom.
+    let graphs_in_budget = if settings.version.graphs_in_budget() {
+        graphs
+    } else {
+        0
+    };
+    let non_kv = weights + peak + non_torch + graphs_in_budget;
     let available = requested.saturating_sub(non_kv);
 
     check_model_support(model)?;
@@ -322,11 +400,6 @@ pub(crate) fn start_up(
     let pool_bytes = num_blocks * page * group_size;
     // Attention's share of a full-length request's blocks (the rest are state pages).
     let attention_pool = pool_bytes * pool.attention_blocks_per_request / blocks_per_request;
-    let graphs = if settings.enforce_eager {
-        0
-    } else {
-        CUDA_GRAPH_BYTES_PER_LAYER as u128 * model.arch.num_layers as u128
-    };
     let to = |v: u128| to_u64(v).map(Bytes);
     Ok(VllmCapacity {
         requested_memory: to(requested)?,
@@ -338,7 +411,8 @@ pub(crate) fn start_up(
         non_kv_memory: to(non_kv)?,
         cuda_graph_memory: to(graphs)?,
         cuda_graphs: !settings.enforce_eager,
-        outside_budget: to(CUDA_CONTEXT_BYTES as u128 + graphs)?,
+        cuda_graphs_in_budget: graphs_in_budget > 0,
+        outside_budget: to(CUDA_CONTEXT_BYTES as u128 + graphs - graphs_in_budget)?,
         headroom: to((settings.gpu_memory.0 as u128).saturating_sub(requested))?,
         available_kv_cache_memory: to(available)?,
         budget_shortfall: to(non_kv.saturating_sub(requested))?,

@@ -32,7 +32,8 @@ impl Setting<'_> {
             let mut notes = Vec::new();
             let need = self.per_replica(&r, replicas);
             if let Engine::Vllm(s) = &mut r.engine {
-                s.gpu_memory = self.usable;
+                // vLLM budgets from the total CUDA reports, a little below the driver's.
+                s.gpu_memory = self.gpu.cuda_total.unwrap_or(self.usable);
                 s.gpu_name = Some(self.gpu.name.clone());
                 s.gpu_memory_utilization = self.utilization();
                 notes.extend(self.raise_max_num_seqs(s, need));
@@ -224,7 +225,7 @@ impl Setting<'_> {
                     ));
                 } else if !v.headroom_suffices() {
                     c.missing = Some(format!(
-                        "gpu_memory_utilization {} leaves {} per GPU, less than the CUDA context and CUDA graphs need ({})",
+                        "gpu_memory_utilization {} leaves {} per GPU, less than what lives outside the budget needs ({}: the CUDA context, and before vLLM 0.21 the CUDA graphs)",
                         self.utilization(),
                         gb(v.headroom.0 as u128),
                         gb(v.outside_budget.0 as u128)

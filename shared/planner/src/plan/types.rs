@@ -39,6 +39,7 @@ impl CustomGpu {
             platform: Platform::Cuda,
             memory_vendor_stated: None,
             usable_memory: Some((self.memory, MemorySource::Request)),
+            cuda_total: None,
             bandwidth_gbps: self.bandwidth_gbps,
             bf16_dense_tflops: None,
             fp16_dense_tflops: None,

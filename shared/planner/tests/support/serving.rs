@@ -7,7 +7,7 @@
 
 use calculator::{
     estimate_inference, Bytes, Engine, InferenceRequest, Precision, Quantization, RegistryEntry,
-    VllmSettings,
+    VllmSettings, VllmVersion,
 };
 use planner::performance;
 use planner::performance::{
@@ -184,7 +184,17 @@ fn resolve(r: &Value, catalog: &Catalog) -> Row {
     let inferencex = matches!(source, "aic" | "ixcsv" | "ixgh" | "nebius");
     let burst = r["load_mode"].as_str().unwrap_or("").starts_with("burst");
     let llama = model_name.starts_with("Llama");
-    let mut settings = VllmSettings::new(gpu.usable_memory.map_or(Bytes(0), |m| m.0));
+    // Each run under the vLLM release it used (0.10.2's under the oldest modelled range).
+    let version = r["engine_version"]
+        .as_str()
+        .and_then(VllmVersion::of_release)
+        .unwrap_or(VllmVersion::Upto020);
+    let mut settings =
+        // The driver's total, as the factors were fitted with (vLLM budgets from CUDA's,
+        // `Gpu::vllm_total`; moving the runs to it waits for the next refit: two runs
+        // that thrash, gpt-oss-120b with 32k prompts from 100 clients on one H100 or
+        // A100, move far).
+        VllmSettings::of_version(gpu.usable_memory.map_or(Bytes(0), |m| m.0), version);
     settings.gpu_name = Some(gpu.name.clone());
     let mut req = InferenceRequest::new(1, r["isl"].as_u64().unwrap_or(1));
     req.max_new_tokens = r["osl"].as_u64().unwrap_or(1);

@@ -6,9 +6,10 @@ use calculator::limits::{self, FieldRange, CONCURRENT_SEQUENCES, PLAN_MAX_GPUS};
 use calculator::{
     serve_batch_defaults, Bytes, Choice, EngineKind, Framework, FsdpSharding, InferenceRequest,
     Logits, LoraTarget, Loss, Method, Offload, Optimizer, OptimizerImplementation, Precision,
-    TrainingRequest, Unit, VllmSettings, DEEPSPEED_BUCKET_ELEMENTS, DEEPSPEED_SUB_GROUP_ELEMENTS,
-    DEFAULT_GPUS_PER_NODE, DEFAULT_GPU_MEMORY_UTILIZATION, DEFAULT_GROUP_SIZE, DEFAULT_LOSS_CHUNKS,
-    QUANTIZED_COMPUTE_DTYPE, UNSTATED_DTYPE,
+    TrainingRequest, Unit, VllmSettings, VllmVersion, DEEPSPEED_BUCKET_ELEMENTS,
+    DEEPSPEED_SUB_GROUP_ELEMENTS, DEFAULT_GPUS_PER_NODE, DEFAULT_GPU_MEMORY_UTILIZATION,
+    DEFAULT_GROUP_SIZE, DEFAULT_LOSS_CHUNKS, DEFAULT_VLLM_VERSION, QUANTIZED_COMPUTE_DTYPE,
+    UNSTATED_DTYPE,
 };
 use serde_json::json;
 
@@ -501,13 +502,28 @@ pub const MAX_GPUS: Field = row(
     None,
 );
 /// `gpu_memory_utilization`.
-pub const GPU_MEMORY_UTILIZATION: Field = serving(
-    "gpu_memory_utilization",
-    Kind::Fraction(limits::GPU_MEMORY_UTILIZATION),
-    Default::Value(|| json!(DEFAULT_GPU_MEMORY_UTILIZATION)),
-    "The share of each GPU the workload may use (vLLM's).",
-    TO_VLLM,
-);
+pub const GPU_MEMORY_UTILIZATION: Field = Field {
+    plan_default: Some(Default::Described(|| {
+        format!(
+            "vLLM's default under vllm_version for inference with engine vllm ({} from 0.21, {} before), else {DEFAULT_GPU_MEMORY_UTILIZATION}",
+            VllmVersion::From021.default_gpu_memory_utilization(),
+            VllmVersion::Upto020.default_gpu_memory_utilization(),
+        )
+    })),
+    ..serving(
+        "gpu_memory_utilization",
+        Kind::Fraction(limits::GPU_MEMORY_UTILIZATION),
+        Default::Described(|| {
+            format!(
+                "vLLM's default under vllm_version: {} from 0.21, {} before",
+                VllmVersion::From021.default_gpu_memory_utilization(),
+                VllmVersion::Upto020.default_gpu_memory_utilization(),
+            )
+        }),
+        "The share of each GPU the workload may use (vLLM's).",
+        TO_VLLM,
+    )
+};
 /// `concurrent_sequences` (a plan's).
 pub const CONCURRENT_SEQUENCES_FIELD: Field = row(
     "concurrent_sequences",
@@ -560,6 +576,14 @@ pub const ENFORCE_EAGER: Field = serving(
     Kind::Boolean,
     Default::Value(|| json!(VllmSettings::new(Bytes(0)).enforce_eager)),
     "No CUDA graphs.",
+    TO_VLLM,
+);
+/// `vllm_version`.
+pub const VLLM_VERSION: Field = serving(
+    "vllm_version",
+    Kind::Choice(names::<VllmVersion>),
+    Default::Value(|| json!(DEFAULT_VLLM_VERSION.name())),
+    "The vLLM releases whose start-up budget to follow (a release number such as 0.19.0 is read as its range).",
     TO_VLLM,
 );
 /// `input_tokens`.
@@ -734,7 +758,7 @@ pub const UNIT: Field = row(
 );
 
 /// Every request field, in the order the API documents them.
-pub const FIELDS: [&Field; 64] = [
+pub const FIELDS: [&Field; 65] = [
     &MODEL_NAME,
     &CONFIG,
     &MODEL_SIZE,
@@ -781,6 +805,7 @@ pub const FIELDS: [&Field; 64] = [
     &MAX_NUM_BATCHED_TOKENS,
     &MAX_NUM_SEQS,
     &ENFORCE_EAGER,
+    &VLLM_VERSION,
     &INPUT_TOKENS,
     &OUTPUT_TOKENS,
     &CONCURRENCY,
