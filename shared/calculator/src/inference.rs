@@ -16,7 +16,9 @@ use crate::runtime::{compute_bytes, CUDA_CONTEXT_BYTES, QUANTIZED_COMPUTE_DTYPE}
 use crate::units::{Bytes, Unit};
 use crate::vllm::{self, VllmCapacity, VllmSettings};
 use crate::warning::{Warning, WarningCode};
-use crate::weights::{resolve_weight_storage, unties_lm_head, weight_bytes, WeightStorage};
+use crate::weights::{
+    resolve_weight_storage, routed_expert_bytes, unties_lm_head, weight_bytes, WeightStorage,
+};
 
 choice!(
     /// Which positions' logits a forward pass over the prompt computes.
@@ -218,12 +220,14 @@ fn checked_storage<'m>(
         warnings,
     )?;
     check_tensor_parallel(model, &req.engine, req.num_gpus, warnings)?;
-    if matches!(req.engine, Engine::Vllm(_)) {
+    if let Engine::Vllm(settings) = &req.engine {
+        check_parallel(model, settings, req.num_gpus)?;
         let refused = vllm::refused_split(
             &model.arch,
             &storage.format,
             storage.unquantized,
             req.num_gpus,
+            settings.expert_parallel,
         );
         if let Some(why) = refused {
             return Err(CalcError::field("num_gpus", why));
@@ -270,7 +274,7 @@ pub fn estimate_inference(
             "fp8 checkpoints of tied models store lm_head as its own 16-bit matrix; it is counted",
         ));
     }
-    let weights = weight_bytes(model, &storage).div_ceil(gpus as u128);
+    let weights = weights_per_gpu(model, &storage, &req.engine, gpus);
     check_weights(weights)?;
     let a = compute_bytes(format.precision);
     let context = CUDA_CONTEXT_BYTES as u128;
@@ -293,6 +297,12 @@ pub fn estimate_inference(
             check_vllm_request(settings, kv_precision)?;
             let c = vllm::start_up(model, settings, gpus, weights, kv_precision, a, tokens)?;
             vllm_warnings(req, &c, &mut warnings);
+            if settings.expert_parallel {
+                warnings.push(Warning::new(
+                    WarningCode::ExpertParallelUnvalidated,
+                    "expert parallelism: each GPU holds whole experts; the all-to-all backend's buffers (vLLM's all2all_backend: NCCL, DeepEP, pplx) are not counted beyond the tensor-parallel non-torch allowance, and no published start-up checks it",
+                ));
+            }
             if req.load_mtp && arch.mixer.is_some() {
                 warnings.push(Warning::new(WarningCode::VllmMtpStateNotCounted,
                     "with MTP speculative decoding vLLM also widens each state layer's convolution state and keeps one more state block per speculative token and request; not counted")
@@ -317,6 +327,47 @@ pub fn estimate_inference(
         vllm,
         warnings,
     })
+}
+
+/// Bytes of weights on one GPU of `gpus`-way tensor parallelism: a slice of every
+/// matrix, or under vLLM's expert parallelism a slice of every other matrix and whole
+/// experts, as many as the busiest of the `gpus × data_parallel_size` GPUs holds
+/// (vLLM gives the first `E mod ranks` ranks one more).
+fn weights_per_gpu(model: &Model, storage: &WeightStorage, engine: &Engine, gpus: u64) -> u128 {
+    let all = weight_bytes(model, storage);
+    let (Engine::Vllm(s), Some(moe)) = (engine, &model.arch.moe) else {
+        return all.div_ceil(gpus as u128);
+    };
+    if !s.expert_parallel {
+        return all.div_ceil(gpus as u128);
+    }
+    let experts = routed_expert_bytes(model, &storage.format).min(all);
+    let ranks = (gpus * s.data_parallel_size) as u128;
+    let per_expert = experts.div_ceil(moe.num_experts.max(1) as u128);
+    let local = (moe.num_experts as u128).div_ceil(ranks);
+    (all - experts).div_ceil(gpus as u128) + local * per_expert
+}
+
+/// vLLM's parallel settings: expert parallelism needs routed experts, and the engine's
+/// GPUs (`num_gpus × data_parallel_size`) stay within the limit.
+fn check_parallel(model: &Model, s: &VllmSettings, gpus: u64) -> Result<(), CalcError> {
+    limits::DATA_PARALLEL_SIZE.check(s.data_parallel_size)?;
+    if s.expert_parallel && model.arch.moe.is_none() {
+        return Err(CalcError::field(
+            "expert_parallel",
+            "applies to MoE models: the model has no routed experts to spread",
+        ));
+    }
+    if gpus.saturating_mul(s.data_parallel_size) > limits::MAX_NUM_GPUS {
+        return Err(CalcError::field(
+            "data_parallel_size",
+            format!(
+                "num_gpus x data_parallel_size must be at most {} GPUs",
+                limits::MAX_NUM_GPUS
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Tensor parallelism splits attention heads; vLLM also splits or replicates whole

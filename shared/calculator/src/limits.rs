@@ -168,6 +168,9 @@ pub const SEQUENCE_LENGTH: FieldRange = range("sequence_length", 1, MAX_SEQUENCE
 pub const MAX_NEW_TOKENS_RANGE: FieldRange = range("max_new_tokens", 0, MAX_NEW_TOKENS);
 /// GPUs (tensor-parallel for inference, data-parallel for training).
 pub const NUM_GPUS: FieldRange = range("num_gpus", 1, MAX_NUM_GPUS);
+/// `data_parallel_size`: vLLM engine ranks; with `num_gpus` at most [`MAX_NUM_GPUS`]
+/// GPUs in all.
+pub const DATA_PARALLEL_SIZE: FieldRange = range("data_parallel_size", 1, MAX_NUM_GPUS);
 /// LoRA rank.
 pub const LORA_RANK: FieldRange = range("lora_rank", 1, MAX_LORA_RANK);
 /// Values sharing one scale in group-wise integer formats.

@@ -66,6 +66,8 @@ fn vllm_settings() -> impl Strategy<Value = VllmSettings> {
                 max_num_seqs: seqs,
                 enforce_eager: eager,
                 version,
+                expert_parallel: eager,
+                data_parallel_size: if eager { 1 } else { u64::MAX },
             },
         )
 }

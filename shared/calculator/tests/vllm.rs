@@ -429,3 +429,60 @@ fn the_longest_context_a_start_up_holds() {
     tiny.engine = Engine::Vllm(vllm_settings(8, None));
     assert_eq!(max_sequence_length_vllm(m, &tiny).unwrap(), None);
 }
+
+#[test]
+fn expert_parallelism_keeps_experts_whole() {
+    let qwen = calculator::resolve_name("Qwen/Qwen3-235B-A22B-FP8")
+        .unwrap()
+        .model;
+    let on = |expert_parallel: bool, dp: u64, tp: u64| {
+        let mut s = vllm_settings(80, Some("NVIDIA H100 SXM 80GB"));
+        s.expert_parallel = expert_parallel;
+        s.data_parallel_size = dp;
+        let mut r = InferenceRequest::new(1, 4096);
+        r.num_gpus = tp;
+        r.engine = Engine::Vllm(s);
+        estimate_inference(&qwen, &r)
+    };
+    // TP 8 splits the 1536-wide FP8 experts into 192: refused; whole experts are not.
+    let err = on(false, 1, 8).unwrap_err();
+    assert!(matches!(&err, CalcError::InvalidField { field, .. } if field == "num_gpus"));
+    let ep = on(true, 1, 8).unwrap();
+    let tp4 = on(false, 1, 4).unwrap();
+    // 128 experts over 8 GPUs, 16 each: the same bytes as an eighth of every expert.
+    let ratio = ep.model_weights.0 as f64 * 2.0 / tp4.model_weights.0 as f64;
+    assert!((ratio - 1.0).abs() < 0.001, "{ratio}");
+    assert!(ep
+        .warnings
+        .iter()
+        .any(|w| w.code == calculator::WarningCode::ExpertParallelUnvalidated));
+    // Data-parallel attention: each rank holds all of attention, a share of the experts.
+    let dp8 = on(true, 8, 1).unwrap();
+    let all = estimate_inference(&qwen, &InferenceRequest::new(1, 4096))
+        .unwrap()
+        .model_weights
+        .0;
+    let experts = calculator::routed_expert_bytes(&qwen, &ep.weight_format) as u64;
+    assert_eq!(dp8.model_weights.0, all - experts + experts / 8);
+}
+
+#[test]
+fn expert_parallelism_needs_experts_and_bounded_ranks() {
+    let m = registry_model("Llama-3.1-8B");
+    let mut s = vllm_settings(80, None);
+    s.expert_parallel = true;
+    let mut r = InferenceRequest::new(1, 4096);
+    r.engine = Engine::Vllm(s.clone());
+    let err = estimate_inference(m, &r).unwrap_err();
+    assert!(matches!(&err, CalcError::InvalidField { field, .. } if field == "expert_parallel"));
+    s.expert_parallel = false;
+    s.data_parallel_size = 0;
+    r.engine = Engine::Vllm(s.clone());
+    let err = estimate_inference(m, &r).unwrap_err();
+    assert!(matches!(&err, CalcError::InvalidField { field, .. } if field == "data_parallel_size"));
+    s.data_parallel_size = 1 << 16;
+    r.num_gpus = 2;
+    r.engine = Engine::Vllm(s);
+    let err = estimate_inference(m, &r).unwrap_err();
+    assert!(matches!(&err, CalcError::InvalidField { field, .. } if field == "data_parallel_size"));
+}

@@ -55,6 +55,7 @@ fn tensor(c: &Candidate) -> (u64, u64) {
         Parallelism::Tensor {
             tensor_parallel,
             replicas,
+            ..
         } => (tensor_parallel, replicas),
         Parallelism::Data { .. } => panic!("inference rows are tensor parallel"),
     }
@@ -529,8 +530,9 @@ fn latency_targets_bound_the_load_and_say_what_they_miss() {
 #[test]
 fn a_split_the_weight_kernels_refuse_is_skipped_and_said() {
     // Qwen3-235B-A22B-FP8's experts are 1536 wide: 192 a GPU over eight, not whole
-    // 128x128 FP8 blocks. vLLM refuses TP 8; on eight A100s TP 4 is all that is left,
-    // and it does not fit.
+    // 128x128 FP8 blocks. vLLM refuses TP 8 as such; on eight 40 GB A100s TP 4 does
+    // not hold the weights, so the plan offers TP 8 with expert parallelism, which
+    // keeps each expert whole on one GPU.
     let p = run(
         "Qwen/Qwen3-235B-A22B-FP8",
         &request(Workload::Inference(serving(1, 4096)), |c| {
@@ -538,8 +540,19 @@ fn a_split_the_weight_kernels_refuse_is_skipped_and_said() {
         }),
     );
     let c = row(&p, "p4d.24xlarge");
-    assert_eq!(tensor(c), (4, 2));
-    assert!(!c.fits);
+    assert_eq!(tensor(c), (8, 1));
+    assert!(
+        matches!(
+            c.parallelism,
+            Parallelism::Tensor {
+                expert_parallel: true,
+                ..
+            }
+        ),
+        "{:?}",
+        c.parallelism
+    );
+    assert!(c.fits, "{:?}", c.missing);
     let note = c
         .notes
         .iter()
@@ -552,6 +565,26 @@ fn a_split_the_weight_kernels_refuse_is_skipped_and_said() {
     );
     assert!(note.message.contains("192 wide"), "{}", note.message);
     assert!(note.message.contains("expert parallel"), "{}", note.message);
+    assert!(
+        note.message
+            .ends_with("tried with expert parallelism instead"),
+        "{}",
+        note.message
+    );
+    // A dense model is never offered expert parallelism.
+    let dense = run(
+        "Llama-3.1-8B",
+        &request(Workload::Inference(serving(1, 4096)), |c| {
+            c.instance_types = vec!["p4d.24xlarge".into()]
+        }),
+    );
+    assert!(matches!(
+        row(&dense, "p4d.24xlarge").parallelism,
+        Parallelism::Tensor {
+            expert_parallel: false,
+            ..
+        }
+    ));
     // On eight H200s a smaller degree holds it.
     let p = run(
         "Qwen/Qwen3-235B-A22B-FP8",

@@ -174,6 +174,45 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn expert_parallelism_lets_the_experts_stay_whole() {
+        let qwen = |b: &mut Value| {
+            b["model_name"] = "Qwen/Qwen3-235B-A22B-FP8".into();
+            b["num_gpus"] = 8.into();
+            b["sequence_length"] = 4096.into();
+            b["batch_size"] = 1.into();
+        };
+        let (status, body) = vllm_with(qwen).await;
+        assert_eq!(status, 400, "{body}");
+        assert_eq!(body["field"], "num_gpus");
+        let (status, body) = vllm_with(|b| {
+            qwen(b);
+            b["expert_parallel"] = true.into();
+        })
+        .await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["parameters"]["expert_parallel"], true);
+        assert_eq!(body["parameters"]["data_parallel_size"], 1);
+        // Data-parallel ranks share the experts: fewer per GPU at TP 1.
+        let (status, body) = vllm_with(|b| {
+            qwen(b);
+            b["num_gpus"] = 1.into();
+            b["expert_parallel"] = true.into();
+            b["data_parallel_size"] = 0.into();
+        })
+        .await;
+        assert_eq!(
+            (status, &body["field"]),
+            (400, &Value::from("data_parallel_size"))
+        );
+        // A dense model has no experts to spread.
+        let (status, body) = vllm_with(|b| b["expert_parallel"] = true.into()).await;
+        assert_eq!(
+            (status, &body["field"]),
+            (400, &Value::from("expert_parallel"))
+        );
+    }
+
+    #[tokio::test]
     async fn every_fixture_answers_as_the_table_says() {
         for expected in expected_for(&ROUTE.key()) {
             check_response(&expected, &handler(event(expected.fixture)).await.unwrap());

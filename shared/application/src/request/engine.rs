@@ -9,8 +9,8 @@ use calculator::{
 use planner::{Catalog, Matched};
 
 use super::fields::{
-    Field, ENFORCE_EAGER, ENGINE, GPU, GPU_MEMORY_GIB, GPU_MEMORY_UTILIZATION,
-    MAX_NUM_BATCHED_TOKENS, MAX_NUM_SEQS, VLLM_VERSION,
+    Field, DATA_PARALLEL_SIZE, ENFORCE_EAGER, ENGINE, EXPERT_PARALLEL, GPU, GPU_MEMORY_GIB,
+    GPU_MEMORY_UTILIZATION, MAX_NUM_BATCHED_TOKENS, MAX_NUM_SEQS, VLLM_VERSION,
 };
 use super::reader::{unknown_name, Fields};
 use crate::http::ApiError;
@@ -26,18 +26,24 @@ pub enum Context {
 }
 
 /// vLLM's own settings, accepted by `/api/memory/inference` and `/api/plan`.
-const VLLM_SETTINGS: [&Field; 4] = [
+const VLLM_SETTINGS: [&Field; 5] = [
     &MAX_NUM_BATCHED_TOKENS,
     &MAX_NUM_SEQS,
     &ENFORCE_EAGER,
     &VLLM_VERSION,
+    &EXPERT_PARALLEL,
 ];
 
 /// The settings of the vllm engine only, in the order a refusal names them.
 fn vllm_only(context: Context) -> Vec<&'static Field> {
     let mut own = VLLM_SETTINGS.to_vec();
     if context == Context::Memory {
-        own.extend([&GPU, &GPU_MEMORY_GIB, &GPU_MEMORY_UTILIZATION]);
+        own.extend([
+            &GPU,
+            &GPU_MEMORY_GIB,
+            &GPU_MEMORY_UTILIZATION,
+            &DATA_PARALLEL_SIZE,
+        ]);
     }
     own
 }
@@ -77,6 +83,14 @@ pub(crate) fn read(f: &Fields, context: Context) -> Result<Engine, ApiError> {
     settings.max_num_seqs = f.uint(&MAX_NUM_SEQS)?;
     if let Some(eager) = f.boolean(&ENFORCE_EAGER)? {
         settings.enforce_eager = eager;
+    }
+    if let Some(ep) = f.boolean(&EXPERT_PARALLEL)? {
+        settings.expert_parallel = ep;
+    }
+    if context == Context::Memory {
+        if let Some(dp) = f.uint(&DATA_PARALLEL_SIZE)? {
+            settings.data_parallel_size = dp;
+        }
     }
     Ok(Engine::Vllm(settings))
 }

@@ -107,6 +107,8 @@ pub fn read_performance(
     settings.max_num_batched_tokens = batched;
     settings.max_num_seqs = seqs;
     set(&mut settings.enforce_eager, eager);
+    // vLLM's kernels see whole experts under expert parallelism (their split rules).
+    settings.expert_parallel = expert_parallel;
     // vLLM's max_model_len holds the longest request the traffic draws.
     request.sequence_length = longest(traffic.input_tokens);
     request.max_new_tokens = longest(traffic.output_tokens);

@@ -126,14 +126,13 @@ pub fn read_plan(
 /// The traffic an inference plan sizes for, with its targets; refused on a training
 /// plan, and targets without a traffic.
 fn plan_traffic(f: &Fields, calc: Calculation) -> Result<Option<PlanTraffic>, ApiError> {
-    const TRAFFIC: [&Field; 7] = [
+    const TRAFFIC: [&Field; 6] = [
         &INPUT_TOKENS,
         &OUTPUT_TOKENS,
         &CONCURRENCY,
         &REQUESTS_PER_SECOND,
         &TTFT_MS,
         &TPOT_MS,
-        &EXPERT_PARALLEL,
     ];
     if calc == Calculation::Training {
         if let Some(field) = TRAFFIC.iter().find(|field| f.has(field.name)) {
@@ -147,9 +146,10 @@ fn plan_traffic(f: &Fields, calc: Calculation) -> Result<Option<PlanTraffic>, Ap
     let lengths = traffic::read(f)?;
     let ttft = f.fraction(&TTFT_MS)?;
     let tpot = f.fraction(&TPOT_MS)?;
+    // Expert parallelism is the engine's setting (each candidate's), not the traffic's.
     let expert_parallel = f.boolean(&EXPERT_PARALLEL)?;
     let Some(t) = lengths else {
-        if let Some(field) = [&TTFT_MS, &TPOT_MS, &EXPERT_PARALLEL]
+        if let Some(field) = [&TTFT_MS, &TPOT_MS]
             .into_iter()
             .find(|field| f.has(field.name))
         {

@@ -190,6 +190,8 @@ struct VllmParameters {
     max_num_seqs: Option<u64>,
     enforce_eager: bool,
     vllm_version: &'static str,
+    expert_parallel: bool,
+    data_parallel_size: u64,
 }
 
 impl VllmParameters {
@@ -202,6 +204,8 @@ impl VllmParameters {
             max_num_seqs: c.map(|c| c.max_num_seqs),
             enforce_eager: s.enforce_eager,
             vllm_version: s.version.name(),
+            expert_parallel: s.expert_parallel,
+            data_parallel_size: s.data_parallel_size,
         }
     }
 }

@@ -166,6 +166,7 @@ enum Split {
     Tensor {
         tensor_parallel: u64,
         replicas: u64,
+        expert_parallel: bool,
         concurrent_sequences: Option<u64>,
     },
     /// Training: data parallel with a framework.
@@ -267,9 +268,11 @@ impl CandidateView {
             Parallelism::Tensor {
                 tensor_parallel,
                 replicas,
+                expert_parallel,
             } => Split::Tensor {
                 tensor_parallel,
                 replicas,
+                expert_parallel,
                 concurrent_sequences: c.concurrent_sequences,
             },
             Parallelism::Data {

@@ -123,6 +123,13 @@ pub struct VllmSettings {
     pub enforce_eager: bool,
     /// The releases whose start-up this follows.
     pub version: VllmVersion,
+    /// `--enable-expert-parallel`: each GPU holds whole routed experts, spread over
+    /// the `tensor_parallel × data_parallel_size` GPUs of the engine, instead of a slice
+    /// of every expert (MoE models).
+    pub expert_parallel: bool,
+    /// `--data-parallel-size`: engine ranks, each with its own tensor-parallel group,
+    /// scheduler and KV pool; with `expert_parallel` they share the experts.
+    pub data_parallel_size: u64,
 }
 
 impl VllmSettings {
@@ -142,6 +149,8 @@ impl VllmSettings {
             max_num_seqs: None,
             enforce_eager: false,
             version,
+            expert_parallel: false,
+            data_parallel_size: 1,
         }
     }
 }

@@ -137,12 +137,14 @@ fn multiple(format: &WeightFormat, input: bool, whole: u64) -> Option<(u64, Stri
 }
 
 /// Why vLLM refuses to load `arch`'s weights in `format` split over `tp` GPUs, if it
-/// does. `unquantized` are the matrices the checkpoint keeps in 16-bit.
+/// does. `unquantized` are the matrices the checkpoint keeps in 16-bit. Under expert
+/// parallelism (`whole_experts`) no expert is split, so only the other matrices count.
 pub fn refused_split(
     arch: &Architecture,
     format: &WeightFormat,
     unquantized: &[ModuleScope],
     tp: u64,
+    whole_experts: bool,
 ) -> Option<String> {
     if tp <= 1 {
         return None;
@@ -154,6 +156,7 @@ pub fn refused_split(
     };
     shards(arch, tp)
         .into_iter()
+        .filter(|s| !(whole_experts && s.kind == LinearKind::Expert))
         .filter(|s| !in_16_bit(s.kind) && s.whole.is_multiple_of(tp))
         .find_map(|s| {
             let (step, rule) = multiple(format, s.input, s.whole)?;
@@ -200,19 +203,21 @@ mod tests {
         // Qwen3-235B-A22B: experts 1536 wide, 192 on each of eight GPUs.
         let a = arch("Qwen3-235B-A22B");
         let fp8 = format(Quantization::Fp8, 128);
-        let why = refused_split(&a, &fp8, &[], 8).unwrap();
+        let why = refused_split(&a, &fp8, &[], 8, false).unwrap();
         assert!(
             why.contains("experts' gate/up (w13) output is 192 wide"),
             "{why}"
         );
         assert!(why.contains("expert parallel"), "{why}");
-        assert_eq!(refused_split(&a, &fp8, &[], 4), None);
+        assert_eq!(refused_split(&a, &fp8, &[], 4, false), None);
         // Kept in 16-bit, the experts are no longer blocked.
         let experts = [ModuleScope {
             layer: None,
             kind: LinearKind::Expert,
         }];
-        assert_eq!(refused_split(&a, &fp8, &experts, 8), None);
+        assert_eq!(refused_split(&a, &fp8, &experts, 8, false), None);
+        // Under expert parallelism each expert stays whole on one GPU.
+        assert_eq!(refused_split(&a, &fp8, &[], 8, true), None);
     }
 
     #[test]
@@ -220,7 +225,7 @@ mod tests {
         let a = arch("DeepSeek-V3");
         let fp8 = format(Quantization::Fp8, 128);
         for tp in [2, 4, 8, 16] {
-            assert_eq!(refused_split(&a, &fp8, &[], tp), None, "tp {tp}");
+            assert_eq!(refused_split(&a, &fp8, &[], tp, false), None, "tp {tp}");
         }
     }
 
@@ -230,14 +235,14 @@ mod tests {
         // groups, but in groups of 1024 half of one.
         let a = arch("Llama-3.1-8B");
         assert_eq!(
-            refused_split(&a, &format(Quantization::Awq, 128), &[], 8),
+            refused_split(&a, &format(Quantization::Awq, 128), &[], 8, false),
             None
         );
-        let why = refused_split(&a, &format(Quantization::Gptq, 1024), &[], 8).unwrap();
+        let why = refused_split(&a, &format(Quantization::Gptq, 1024), &[], 8, false).unwrap();
         assert!(why.contains("o_proj input is 512 wide"), "{why}");
         // One group over the whole input (group_size -1): nothing to split.
         assert_eq!(
-            refused_split(&a, &format(Quantization::Gptq, 1 << 20), &[], 8),
+            refused_split(&a, &format(Quantization::Gptq, 1 << 20), &[], 8, false),
             None
         );
     }
@@ -250,10 +255,14 @@ mod tests {
             Quantization::Nvfp4,
             Quantization::Bitsandbytes,
         ] {
-            assert_eq!(refused_split(&a, &format(q, 128), &[], 8), None, "{q:?}");
+            assert_eq!(
+                refused_split(&a, &format(q, 128), &[], 8, false),
+                None,
+                "{q:?}"
+            );
         }
         assert_eq!(
-            refused_split(&a, &format(Quantization::Fp8, 128), &[], 1),
+            refused_split(&a, &format(Quantization::Fp8, 128), &[], 1, false),
             None
         );
     }

@@ -22,86 +22,107 @@ impl Setting<'_> {
     pub fn inference(&self, base: &InferenceRequest) -> Result<Outcome, CalcError> {
         let mut best: Option<(Candidate, InferenceRequest)> = None;
         let mut refused = Vec::new();
-        for tp in TENSOR_PARALLEL_DEGREES
+        let base_ep = matches!(&base.engine, Engine::Vllm(s) if s.expert_parallel);
+        let moe_vllm = self.model.arch.moe.is_some() && matches!(base.engine, Engine::Vllm(_));
+        'degrees: for tp in TENSOR_PARALLEL_DEGREES
             .into_iter()
             .filter(|t| self.count.is_multiple_of(*t))
         {
-            let mut r = base.clone();
-            r.num_gpus = tp;
-            let replicas = self.count / tp;
-            let mut notes = Vec::new();
-            let need = self.per_replica(&r, replicas);
-            if let Engine::Vllm(s) = &mut r.engine {
-                // vLLM budgets from the total CUDA reports, a little below the driver's.
-                s.gpu_memory = self.gpu.cuda_total.unwrap_or(self.usable);
-                s.gpu_name = Some(self.gpu.name.clone());
-                s.gpu_memory_utilization = self.utilization();
-                notes.extend(self.raise_max_num_seqs(s, need));
-            }
-            let e = match estimate_inference(self.model, &r) {
-                Ok(e) => e,
-                // A degree the heads or the weights' blocks do not divide: the next
-                // one may. A kernel's refusal is said on the row chosen.
-                Err(CalcError::InvalidField { field, message }) if field == "num_gpus" => {
-                    if message.starts_with(KERNEL_REFUSAL) {
-                        refused.push(Warning::new(
-                            WarningCode::TensorParallelRefused,
-                            format!("tensor parallel {tp} skipped: {message}"),
-                        ));
+            // Each degree as asked; where the weight kernels refuse to split an MoE
+            // model's experts, again with expert parallelism, which keeps them whole.
+            let mut splits = vec![base_ep];
+            while let Some(ep) = splits.pop() {
+                let mut r = base.clone();
+                r.num_gpus = tp;
+                let replicas = self.count / tp;
+                let mut notes = Vec::new();
+                let need = self.per_replica(&r, replicas);
+                if let Engine::Vllm(s) = &mut r.engine {
+                    // vLLM budgets from the total CUDA reports, a little below the driver's.
+                    s.gpu_memory = self.gpu.cuda_total.unwrap_or(self.usable);
+                    s.gpu_name = Some(self.gpu.name.clone());
+                    s.gpu_memory_utilization = self.utilization();
+                    s.expert_parallel = ep;
+                    notes.extend(self.raise_max_num_seqs(s, need));
+                }
+                let e = match estimate_inference(self.model, &r) {
+                    Ok(e) => e,
+                    // A degree the heads or the weights' blocks do not divide: the next
+                    // one may. A kernel's refusal is said on the row chosen.
+                    Err(CalcError::InvalidField { field, message }) if field == "num_gpus" => {
+                        if message.starts_with(KERNEL_REFUSAL) {
+                            let remedy = if !ep && moe_vllm {
+                                splits.push(true);
+                                "; tried with expert parallelism instead"
+                            } else {
+                                ""
+                            };
+                            refused.push(Warning::new(
+                                WarningCode::TensorParallelRefused,
+                                format!("tensor parallel {tp} skipped: {message}{remedy}"),
+                            ));
+                        }
+                        continue;
+                    }
+                    // Scheduler limits this GPU's defaults cannot take.
+                    Err(CalcError::InvalidField { field, message })
+                        if field.starts_with("max_num") =>
+                    {
+                        return Ok(Outcome::Excluded(format!(
+                            "{}: {field}: {message}",
+                            self.gpu.name
+                        )))
+                    }
+                    Err(CalcError::TooLarge | CalcError::WeightsTooLarge) => {
+                        return Ok(Outcome::Excluded(too_large(self.gpu)))
+                    }
+                    Err(e) => return Err(e),
+                };
+                match self.support(&e) {
+                    Ok(n) => notes.splice(0..0, n).for_each(drop),
+                    Err(reason) => return Ok(Outcome::Excluded(reason)),
+                };
+                let mut c = self.candidate(
+                    Parallelism::Tensor {
+                        tensor_parallel: tp,
+                        replicas,
+                        expert_parallel: ep,
+                    },
+                    Estimate::Inference(Box::new(e.clone())),
+                );
+                c.notes = notes;
+                self.judge_inference(&mut c, &r, &e, replicas)?;
+                let Some(traffic) = self.req.traffic else {
+                    let fits = c.fits;
+                    best = Some((c, r));
+                    if fits {
+                        break 'degrees;
                     }
                     continue;
+                };
+                let traffic = PlanTraffic {
+                    expert_parallel: ep,
+                    ..traffic
+                };
+                let hopeless = best.as_ref().is_some_and(|(b, _)| {
+                    b.fits && self.cannot_beat(b, &e, tp, replicas, &traffic)
+                });
+                if c.fits && hopeless {
+                    continue;
                 }
-                // Scheduler limits this GPU's defaults cannot take.
-                Err(CalcError::InvalidField { field, message }) if field.starts_with("max_num") => {
-                    return Ok(Outcome::Excluded(format!(
-                        "{}: {field}: {message}",
-                        self.gpu.name
-                    )))
-                }
-                Err(CalcError::TooLarge | CalcError::WeightsTooLarge) => {
-                    return Ok(Outcome::Excluded(too_large(self.gpu)))
-                }
-                Err(e) => return Err(e),
-            };
-            match self.support(&e) {
-                Ok(n) => notes.splice(0..0, n).for_each(drop),
-                Err(reason) => return Ok(Outcome::Excluded(reason)),
-            };
-            let mut c = self.candidate(
-                Parallelism::Tensor {
-                    tensor_parallel: tp,
-                    replicas,
-                },
-                Estimate::Inference(Box::new(e.clone())),
-            );
-            c.notes = notes;
-            self.judge_inference(&mut c, &r, &e, replicas)?;
-            let Some(traffic) = self.req.traffic else {
-                let fits = c.fits;
-                best = Some((c, r));
-                if fits {
-                    break;
-                }
-                continue;
-            };
-            let hopeless = best
-                .as_ref()
-                .is_some_and(|(b, _)| b.fits && self.cannot_beat(b, &e, tp, replicas, &traffic));
-            if c.fits && hopeless {
-                continue;
-            }
-            if c.fits {
-                match self.serve(&r, &e, replicas, &traffic) {
-                    Ok(s) => c.serving = Some(Ok(s)),
-                    Err(why) => {
-                        c.fits = false;
-                        c.missing = Some(why.clone());
-                        c.serving = Some(Err(why));
+                if c.fits {
+                    match self.serve(&r, &e, replicas, &traffic) {
+                        Ok(s) => c.serving = Some(Ok(s)),
+                        Err(why) => {
+                            c.fits = false;
+                            c.missing = Some(why.clone());
+                            c.serving = Some(Err(why));
+                        }
                     }
                 }
-            }
-            if best.as_ref().is_none_or(|(b, _)| better(&c, b)) {
-                best = Some((c, r));
+                if best.as_ref().is_none_or(|(b, _)| better(&c, b)) {
+                    best = Some((c, r));
+                }
             }
         }
         let Some((mut c, r)) = best else {
@@ -141,7 +162,12 @@ impl Setting<'_> {
     /// Without a traffic: how the chosen split serves the plan's own load (its prompt and
     /// output lengths, each replica's share of the requests).
     fn own_load(&self, c: &mut Candidate, r: &InferenceRequest, e: &InferenceEstimate) {
-        let Parallelism::Tensor { replicas, .. } = c.parallelism else {
+        let Parallelism::Tensor {
+            replicas,
+            expert_parallel,
+            ..
+        } = c.parallelism
+        else {
             return;
         };
         if !c.fits || self.req.traffic.is_some() {
@@ -155,7 +181,7 @@ impl Setting<'_> {
             )),
             ttft_target: None,
             tpot_target: None,
-            expert_parallel: false,
+            expert_parallel,
         };
         c.serving = Some(self.serve(r, e, replicas, &t));
     }

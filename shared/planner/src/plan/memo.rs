@@ -21,17 +21,19 @@ pub(super) struct MemoKey {
     link: Vec<u64>,
     limits: [u64; 3],
     demand: (bool, u64),
+    expert_parallel: bool,
 }
 
 impl MemoKey {
     /// The key of `gpu` over `link` at tensor parallel `tp`, started as `estimate`
-    /// says, under `demand`.
+    /// says, under `demand`, with or without expert parallelism.
     pub(super) fn new(
         gpu: &Gpu,
         link: Option<&Interconnect>,
         tp: u64,
         estimate: &InferenceEstimate,
         demand: Demand,
+        expert_parallel: bool,
     ) -> MemoKey {
         MemoKey {
             gpu: gpu.name.clone(),
@@ -45,6 +47,7 @@ impl MemoKey {
                 Demand::Concurrency(c) => (false, c),
                 Demand::RequestsPerSecond(r) => (true, r.to_bits()),
             },
+            expert_parallel,
         }
     }
 }

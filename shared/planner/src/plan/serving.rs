@@ -81,7 +81,7 @@ impl Setting<'_> {
         t: &PlanTraffic,
         demand: Demand,
     ) -> Result<Performance, String> {
-        let key = MemoKey::new(self.gpu, self.link, tp, estimate, demand);
+        let key = MemoKey::new(self.gpu, self.link, tp, estimate, demand, t.expert_parallel);
         self.memo.get_or(key, || {
             let traffic = Traffic {
                 input_tokens: t.input_tokens,

@@ -146,6 +146,9 @@ pub enum Parallelism {
         tensor_parallel: u64,
         /// Replicas the candidate holds.
         replicas: u64,
+        /// Whether each replica keeps its routed experts whole, spread over its GPUs
+        /// (vLLM's `--enable-expert-parallel`), rather than a slice of each on every GPU.
+        expert_parallel: bool,
     },
     /// Training: data parallel over `gpus`, with the request's framework.
     Data {

@@ -635,12 +635,26 @@ pub const TPOT_MS: Field = row(
     None,
 );
 /// `expert_parallel`.
-pub const EXPERT_PARALLEL: Field = traffic(
+pub const EXPERT_PARALLEL: Field = serving(
     "expert_parallel",
     Kind::Boolean,
-    Default::Value(|| json!(false)),
-    "Spread whole experts over the GPUs (vLLM's --enable-expert-parallel), MoE models.",
+    Default::Value(|| json!(VllmSettings::new(Bytes(0)).expert_parallel)),
+    "Spread whole routed experts over a replica's GPUs (vLLM's --enable-expert-parallel), MoE models.",
+    TO_VLLM,
 );
+/// `data_parallel_size`.
+pub const DATA_PARALLEL_SIZE: Field = Field {
+    set_by_plan: Some("a plan chooses the split per candidate; its replicas are the data-parallel ranks"),
+    ..row(
+        "data_parallel_size",
+        INFERENCE_ONLY,
+        Role::Workload,
+        Kind::Integer(limits::DATA_PARALLEL_SIZE),
+        Default::Value(|| json!(VllmSettings::new(Bytes(0)).data_parallel_size)),
+        "vLLM engine ranks (--data-parallel-size), each over num_gpus GPUs; with expert_parallel they share the experts.",
+        TO_INFERENCE,
+    )
+};
 /// `instance`.
 pub const INSTANCE: Field = row(
     "instance",
@@ -758,7 +772,7 @@ pub const UNIT: Field = row(
 );
 
 /// Every request field, in the order the API documents them.
-pub const FIELDS: [&Field; 65] = [
+pub const FIELDS: [&Field; 66] = [
     &MODEL_NAME,
     &CONFIG,
     &MODEL_SIZE,
@@ -813,6 +827,7 @@ pub const FIELDS: [&Field; 65] = [
     &TTFT_MS,
     &TPOT_MS,
     &EXPERT_PARALLEL,
+    &DATA_PARALLEL_SIZE,
     &INSTANCE,
     &USD_PER_GPU_HOUR,
     &FRAMEWORK,
