@@ -27,6 +27,9 @@ choice!(
         NameReadAsVariant => "name_read_as_variant",
         /// A model name read as a registry model in a published quantized layout.
         NameReadAsCheckpoint => "name_read_as_checkpoint",
+        /// `head_dim` not given and `hidden_size` not a multiple of the heads: the
+        /// floor, as transformers builds the model.
+        HeadDimFloored => "head_dim_floored",
         // Explicit fields and `model_size`.
         /// `vocab_size` not given: a default assumed.
         VocabSizeAssumed => "vocab_size_assumed",

@@ -4,7 +4,7 @@
 
 use calculator::{
     estimate_inference, limits, resolve_name, Bytes, CalcError, Engine, Family, InferenceRequest,
-    Model, Precision, RegistryEntry, VllmSettings,
+    Model, Precision, RegistryEntry, VllmSettings, WarningCode,
 };
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
@@ -35,9 +35,16 @@ fn config_errors_and_warnings() {
             .num_kv_heads,
         4
     );
-    // A hidden size that heads do not divide needs head_dim.
+    // A hidden size that heads do not divide: the floor, as transformers builds it,
+    // and said; fewer features than heads still needs head_dim.
+    let floored = Model::from_config(&llama(json!({"hidden_size": 66}))).unwrap();
+    assert_eq!(floored.arch.head_dim, 16);
+    assert!(floored
+        .warnings
+        .iter()
+        .any(|w| w.code == WarningCode::HeadDimFloored));
     assert_eq!(
-        error_field(llama(json!({"hidden_size": 66}))),
+        error_field(llama(json!({"hidden_size": 3}))),
         "config.head_dim"
     );
     // Top-k may equal the expert count, not exceed it.

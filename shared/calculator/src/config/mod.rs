@@ -182,6 +182,22 @@ fn read(
     Ok(arch)
 }
 
+/// Decoder layers: `num_hidden_layers` (or its older spellings), else the length of
+/// `layers_block_type`, the only count transformers 5's `NemotronHConfig` writes
+/// (`num_hidden_layers` is deprecated there).
+fn layer_count(keys: &Keys) -> Result<u64, CalcError> {
+    const NAMES: [&str; 3] = ["num_hidden_layers", "n_layer", "num_layers"];
+    if keys.find(&NAMES).is_some() {
+        return keys.required(&NAMES, 1, limits::MAX_LAYERS);
+    }
+    match keys.find(&["layers_block_type"]).map(|(_, v)| v.as_array()) {
+        Some(Some(list)) if (1..=limits::MAX_LAYERS).contains(&(list.len() as u64)) => {
+            Ok(list.len() as u64)
+        }
+        _ => keys.required(&NAMES, 1, limits::MAX_LAYERS),
+    }
+}
+
 /// The shared keys, and a llama-style architecture built from them for the family's
 /// reader to adjust.
 fn read_common(
@@ -191,11 +207,7 @@ fn read_common(
     warnings: &mut Vec<Warning>,
 ) -> Result<(Common, Architecture), CalcError> {
     let hidden = keys.required(&["hidden_size", "n_embd", "d_model"], 1, limits::MAX_HIDDEN)?;
-    let layers = keys.required(
-        &["num_hidden_layers", "n_layer", "num_layers"],
-        1,
-        limits::MAX_LAYERS,
-    )?;
+    let layers = layer_count(keys)?;
     let heads = keys.required(
         &["num_attention_heads", "n_head", "num_heads"],
         1,
@@ -205,10 +217,23 @@ fn read_common(
     let head_dim = match keys.uint(&["head_dim"], 1, limits::MAX_HEAD_DIM)? {
         Some(d) => d,
         None if hidden % heads == 0 => hidden / heads,
+        None if hidden / heads > 0 => {
+            // transformers' attention modules fall back to the floor
+            // (`getattr(config, "head_dim", hidden_size // num_attention_heads)`, e.g.
+            // `Glm4MoeAttention`), and so does the model it builds.
+            warnings.push(Warning::new(
+                WarningCode::HeadDimFloored,
+                format!(
+                    "head_dim not given and hidden_size {hidden} is not a multiple of num_attention_heads {heads}: read as hidden_size // num_attention_heads = {}, as transformers builds the model; give head_dim if the checkpoint was trained with another",
+                    hidden / heads
+                ),
+            ));
+            hidden / heads
+        }
         None => {
             return Err(CalcError::field(
                 keys.path("head_dim"),
-                "is required when hidden_size is not a multiple of num_attention_heads",
+                "is required when hidden_size is smaller than num_attention_heads",
             ))
         }
     };

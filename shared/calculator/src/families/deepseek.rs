@@ -31,7 +31,9 @@ pub const DEEPSEEK_V32: Family = Family {
     name: "deepseek_v32",
     aliases: &[],
     ties_embeddings: false,
-    feature_keys: &["index_topk", "index_n_heads"],
+    // transformers 5's `DeepseekV32Config` names every layer `indexed_attention` in
+    // `layer_types`.
+    feature_keys: &["index_topk", "index_n_heads", "indexed_attention"],
     read: read_deepseek_v32,
     sliding_layers: no_layer_slides,
 };
@@ -95,6 +97,14 @@ pub(super) fn read_deepseek_v3(
 /// (so `q_lora_rank` is required).
 fn read_deepseek_v32(keys: &Keys, c: &Common, arch: &mut Architecture) -> Result<(), CalcError> {
     read_deepseek_v3(keys, c, arch)?;
+    if let Some(types) = keys.layer_types(c.layers)? {
+        if types.iter().any(|t| *t != "indexed_attention") {
+            return Err(CalcError::field(
+                keys.path("layer_types"),
+                "may hold only indexed_attention: every DeepSeek-V3.2 layer has the indexer; other layers beside them are not modelled",
+            ));
+        }
+    }
     let dim = |name: &'static str| keys.required(&[name], 1, limits::MAX_HEAD_DIM);
     let heads = keys.required(&["index_n_heads"], 1, limits::MAX_HEADS)?;
     let head_dim = dim("index_head_dim")?;

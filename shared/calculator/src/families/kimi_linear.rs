@@ -25,32 +25,95 @@ pub const KIMI_LINEAR: Family = Family {
     name: "kimi_linear",
     aliases: &[],
     ties_embeddings: false,
-    feature_keys: &["linear_attn_config"],
+    // Moonshot's checkpoints nest the KDA settings in `linear_attn_config`; transformers
+    // 5's `KimiLinearConfig` writes them flat, with `layer_types` naming the layers.
+    feature_keys: &[
+        "linear_attn_config",
+        "linear_num_heads",
+        "linear_head_dim",
+        "linear_conv_kernel_dim",
+        "linear_attention",
+    ],
     read: read_kimi_linear,
     sliding_layers: no_layer_slides,
 };
 
-/// `short_conv_kernel_size` when `linear_attn_config` does not state it.
+/// `short_conv_kernel_size` when `linear_attn_config` does not state it, and
+/// transformers' `linear_conv_kernel_dim` default.
 const DEFAULT_SHORT_CONV: u64 = 4;
+
+/// transformers 5's `KimiLinearConfig` defaults for the flat spelling
+/// (`linear_head_dim`, `linear_num_heads`; huggingface/transformers v5.25.0
+/// `src/transformers/models/kimi_linear/configuration_kimi_linear.py`), and its default
+/// layer pattern: full attention on every fourth layer from the fifth, KDA elsewhere.
+const FLAT_HEAD_DIM: u64 = 128;
+const FLAT_HEADS: u64 = 32;
+const FLAT_FULL_EVERY: u64 = 4;
+
+/// The KDA layers' heads, head width, short-convolution kernel and which layers they
+/// are, from `linear_attn_config` or from transformers 5's flat keys.
+struct Kda {
+    heads: u64,
+    head_dim: u64,
+    kernel: u64,
+    mask: Vec<bool>,
+}
+
+fn read_kda(keys: &Keys, layers: u64) -> Result<Kda, CalcError> {
+    if let Some((cfg, path)) = keys.object("linear_attn_config")? {
+        let linear = Keys::new(cfg, &path);
+        return Ok(Kda {
+            heads: linear.required(&["num_heads"], 1, limits::MAX_HEADS)?,
+            head_dim: linear.required(&["head_dim"], 1, limits::MAX_HEAD_DIM)?,
+            kernel: linear.uint_or(
+                &["short_conv_kernel_size"],
+                1,
+                limits::MAX_HEAD_DIM,
+                DEFAULT_SHORT_CONV,
+            )?,
+            mask: kda_layers(cfg.get("kda_layers"), &path, layers)?,
+        });
+    }
+    let mask = match keys.layer_types(layers)? {
+        Some(types) => types
+            .iter()
+            .map(|t| match *t {
+                "linear_attention" => Ok(true),
+                "full_attention" => Ok(false),
+                _ => Err(CalcError::field(
+                    keys.path("layer_types"),
+                    "may hold only linear_attention and full_attention",
+                )),
+            })
+            .collect::<Result<Vec<bool>, CalcError>>()?,
+        None => (0..layers)
+            .map(|i| !(i > 0 && i % FLAT_FULL_EVERY == 0))
+            .collect(),
+    };
+    Ok(Kda {
+        heads: keys.uint_or(&["linear_num_heads"], 1, limits::MAX_HEADS, FLAT_HEADS)?,
+        head_dim: keys.uint_or(&["linear_head_dim"], 1, limits::MAX_HEAD_DIM, FLAT_HEAD_DIM)?,
+        kernel: keys.uint_or(
+            &["linear_conv_kernel_dim"],
+            1,
+            limits::MAX_HEAD_DIM,
+            DEFAULT_SHORT_CONV,
+        )?,
+        mask,
+    })
+}
 
 fn read_kimi_linear(keys: &Keys, c: &Common, arch: &mut Architecture) -> Result<(), CalcError> {
     read_deepseek_v3(keys, c, arch)?;
     if let Some(m) = arch.mla.as_mut() {
         m.expanded_cache = true;
     }
-    let (cfg, path) = keys
-        .object("linear_attn_config")?
-        .ok_or_else(|| CalcError::field(keys.path("linear_attn_config"), "is required"))?;
-    let linear = Keys::new(cfg, &path);
-    let heads = linear.required(&["num_heads"], 1, limits::MAX_HEADS)?;
-    let d = linear.required(&["head_dim"], 1, limits::MAX_HEAD_DIM)?;
-    let kernel = linear.uint_or(
-        &["short_conv_kernel_size"],
-        1,
-        limits::MAX_HEAD_DIM,
-        DEFAULT_SHORT_CONV,
-    )?;
-    let mask = kda_layers(cfg.get("kda_layers"), &path, c.layers)?;
+    let Kda {
+        heads,
+        head_dim: d,
+        kernel,
+        mask,
+    } = read_kda(keys, c.layers)?;
     let width = heads * d;
     let (w, dd, hh) = (width as u128, d as u128, heads as u128);
     set_mixer(
