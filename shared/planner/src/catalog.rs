@@ -170,6 +170,9 @@ pub struct Instance {
     /// Local NVMe instance storage, bytes (decimal gigabytes as AWS states them); 0
     /// for EBS-only types, `None` when the catalog does not say.
     pub local_nvme: Option<Bytes>,
+    /// Elastic Fabric Adapter interfaces, the inter-node network that training over
+    /// several nodes needs; `None` when the catalog does not say.
+    pub efa_interfaces: Option<u64>,
 }
 
 /// The catalog, with the date and region of its prices.
@@ -227,6 +230,7 @@ struct RawInstance {
     interconnect: Option<RawInterconnect>,
     host_memory_gib: Option<u64>,
     local_nvme_gb: Option<u64>,
+    efa_interfaces: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -317,6 +321,7 @@ static EMBEDDED: LazyLock<Catalog> = LazyLock::new(|| {
                 interconnect: i.interconnect.map(RawInterconnect::into_interconnect),
                 host_memory: i.host_memory_gib.map(|g| Bytes(g << 30)),
                 local_nvme: i.local_nvme_gb.map(|g| Bytes(g * 1_000_000_000)),
+                efa_interfaces: i.efa_interfaces,
             })
             .collect(),
         prices_as_of: raw.prices_as_of,

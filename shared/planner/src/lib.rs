@@ -44,7 +44,7 @@ pub use catalog::{
 pub use kernels::{weight_support, Support};
 pub use plan::{
     plan, usd_per_million, Candidate, CandidateServing, Constraints, CustomGpu, Estimate, Excluded,
-    Parallelism, Plan, PlanRequest, PlanTraffic, Workload, TENSOR_PARALLEL_DEGREES,
+    Parallelism, Plan, PlanRequest, PlanTraffic, Workload, MAX_NODES, TENSOR_PARALLEL_DEGREES,
 };
 pub use prices::{cents, usd_per_month, PriceList, HOURS_PER_MONTH};
 pub use typed::Matched;

@@ -595,3 +595,68 @@ fn a_split_the_weight_kernels_refuse_is_skipped_and_said() {
     let c = row(&p, "p5en.48xlarge");
     assert!(c.fits && tensor(c).0 < 8, "{:?}", tensor(c));
 }
+
+#[test]
+fn training_that_one_node_cannot_hold_spans_the_fewest_nodes_that_do() {
+    // A Llama-3.1-405B full fine-tune, ZeRO-3 with activation checkpointing: some
+    // 16 bytes a parameter of state, 6.5 TB. Eight H200s (1.1 TB) cannot hold it; so
+    // many of them can.
+    let mut r = TrainingRequest::new(1, 2048);
+    r.zero_stage = 3;
+    r.gradient_checkpointing = true;
+    let p = run(
+        "Llama-3.1-405B",
+        &request(Workload::Training(r.clone()), |c| {
+            c.instance_types = vec![
+                "p5en.48xlarge".into(),
+                "p5.48xlarge".into(),
+                "g6e.4xlarge".into(),
+            ]
+        }),
+    );
+    let h200 = row(&p, "p5en.48xlarge");
+    assert!(h200.fits, "{:?}", h200.missing);
+    assert!(h200.nodes > 1 && h200.nodes <= 16, "{}", h200.nodes);
+    eprintln!("405B full fine-tune: {} x p5en.48xlarge", h200.nodes);
+    assert_eq!(h200.gpu_count, 8 * h200.nodes);
+    // Fewer nodes would not hold it: the row is the fewest.
+    let fewer = run(
+        "Llama-3.1-405B",
+        &request(Workload::Training(r.clone()), |c| {
+            c.instance_types = vec!["p5en.48xlarge".into()];
+            c.max_gpus = Some(8 * h200.nodes / 2);
+        }),
+    );
+    assert!(!row(&fewer, "p5en.48xlarge").fits);
+    // Priced as that many instances.
+    let one = Catalog::embedded()
+        .instances
+        .iter()
+        .find(|i| i.name == "p5en.48xlarge")
+        .unwrap()
+        .usd_per_hour
+        .unwrap();
+    assert!((h200.usd_per_hour.unwrap() - one * h200.nodes as f64).abs() < 1e-6);
+    assert!(p.summary().contains("nodes"), "{}", p.summary());
+    // Sixteen nodes of H100s still fall short: the row says so at sixteen.
+    let h100 = row(&p, "p5.48xlarge");
+    assert!(!h100.fits);
+    assert_eq!(h100.nodes, 16);
+    assert!(
+        h100.missing.as_deref().unwrap().contains("over 128 GPUs"),
+        "{:?}",
+        h100.missing
+    );
+    // An instance without EFA in the catalog is not joined to others.
+    assert_eq!(row(&p, "g6e.4xlarge").nodes, 1);
+    // DDP keeps a whole replica per GPU: more nodes would not help, and are not offered.
+    let mut ddp = TrainingRequest::new(1, 2048);
+    ddp.framework = Some(Framework::Transformers);
+    let p = run(
+        "Llama-3.1-70B",
+        &request(Workload::Training(ddp), |c| {
+            c.instance_types = vec!["p5.48xlarge".into()]
+        }),
+    );
+    assert_eq!(row(&p, "p5.48xlarge").nodes, 1);
+}

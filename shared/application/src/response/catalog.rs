@@ -36,6 +36,8 @@ struct InstanceView {
     host_memory_gib: Option<u64>,
     /// Local NVMe instance storage, GB (decimal); 0 for EBS-only types.
     local_nvme_gb: Option<u64>,
+    /// EFA interfaces (training over several nodes needs them); `None` when unknown.
+    efa_interfaces: Option<u64>,
     usd_per_hour: Option<f64>,
     usd_per_month: Option<f64>,
 }
@@ -93,6 +95,7 @@ impl GpuView {
                 vcpus: i.vcpus,
                 host_memory_gib: i.host_memory.map(|b| b.0 >> 30),
                 local_nvme_gb: i.local_nvme.map(|b| b.0 / 1_000_000_000),
+                efa_interfaces: i.efa_interfaces,
                 usd_per_hour: i.usd_per_hour,
                 usd_per_month: i.usd_per_hour.map(usd_per_month),
             })

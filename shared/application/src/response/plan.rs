@@ -205,6 +205,8 @@ pub struct CandidateView {
     pub gpu: String,
     /// GPUs in the candidate.
     pub gpu_count: u64,
+    /// Instances it spans (training over several nodes).
+    pub nodes: u64,
     /// Whether the workload fits.
     pub fits: bool,
     memory_per_gpu: String,
@@ -305,6 +307,7 @@ impl CandidateView {
             instance: c.instance.clone(),
             gpu: c.gpu.clone(),
             gpu_count: c.gpu_count,
+            nodes: c.nodes,
             fits: c.fits,
             memory_per_gpu: per_gpu.format(unit),
             memory_per_gpu_bytes: per_gpu.0,

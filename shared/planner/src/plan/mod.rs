@@ -22,7 +22,7 @@ pub use types::{
     PlanRequest, PlanTraffic, Workload,
 };
 
-use calculator::{check_inference, check_training, CalcError, Model};
+use calculator::{check_inference, check_training, CalcError, Model, TrainingRequest};
 
 use crate::catalog::{Catalog, Gpu, Platform};
 use memo::Memo;
@@ -189,6 +189,7 @@ fn evaluate(
             gpu,
             usable,
             count,
+            nodes: 1,
             link,
             instance: node,
             catalog,
@@ -211,10 +212,75 @@ fn evaluate(
             break;
         }
     }
+    let last = match (last, &req.workload, node) {
+        (Some(c), Workload::Training(r), Some(node)) if !c.fits => {
+            let one = Setting {
+                model,
+                req,
+                gpu,
+                usable,
+                count: node.gpu_count,
+                nodes: 1,
+                link,
+                instance: Some(node),
+                catalog,
+                memo,
+            };
+            Some(over_nodes(&one, r, c, instance.and_then(|i| i.1))?)
+        }
+        (last, _, _) => last,
+    };
     Ok(match last {
         Some(c) => Outcome::Candidate(c),
         None => Outcome::Excluded(format!("{}: no GPU count within max_gpus", gpu.name)),
     })
+}
+
+/// Node counts a training plan tries when one instance does not hold the workload.
+const NODE_COUNTS: [u64; 4] = [2, 4, 8, 16];
+
+/// The most nodes a candidate spans.
+pub const MAX_NODES: u64 = 16;
+
+/// A training workload one node of `one` does not hold, over 2 to [`MAX_NODES`] such
+/// nodes: the fewest that hold it, else the most tried with what it lacks. Only on
+/// instances with EFA (the inter-node network sharded training runs over), within
+/// `max_gpus`, and only while more nodes shard the state further (ZeRO and FSDP's full
+/// sharding; DDP and hybrid sharding replicate it per node). `single` is the
+/// one-node row, kept when more nodes cannot help.
+fn over_nodes(
+    one: &Setting,
+    base: &TrainingRequest,
+    single: Box<Candidate>,
+    usd_per_hour: Option<f64>,
+) -> Result<Box<Candidate>, CalcError> {
+    let efa = one.instance.and_then(|i| i.efa_interfaces).unwrap_or(0) > 0;
+    let max_gpus = one.req.constraints.max_gpus.unwrap_or(u64::MAX);
+    if !efa {
+        return Ok(single);
+    }
+    let mut best = single;
+    for nodes in NODE_COUNTS {
+        if nodes * one.count > max_gpus {
+            break;
+        }
+        let setting = Setting { nodes, ..*one };
+        let Outcome::Candidate(mut c) = setting.training(base)? else {
+            break;
+        };
+        // More nodes that shard nothing further leave the row as it was.
+        if c.memory_per_gpu() >= best.memory_per_gpu() && best.nodes == 1 {
+            return Ok(best);
+        }
+        c.instance = one.instance.map(|i| i.name.clone());
+        c.usd_per_hour = usd_per_hour.map(|p| p * nodes as f64);
+        let fits = c.fits;
+        best = c;
+        if fits {
+            break;
+        }
+    }
+    Ok(best)
 }
 
 fn custom_price(req: &PlanRequest, gpu: &Gpu) -> Option<f64> {

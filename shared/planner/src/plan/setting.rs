@@ -17,8 +17,10 @@ pub(super) struct Setting<'a> {
     pub gpu: &'a Gpu,
     /// Memory one GPU offers, in bytes.
     pub usable: Bytes,
-    /// GPUs of the candidate.
+    /// GPUs of the candidate on one node.
     pub count: u64,
+    /// Nodes (instances) the candidate spans; 1 unless training shards over several.
+    pub nodes: u64,
     /// How its GPUs are linked (its instance's), when known.
     pub link: Option<&'a Interconnect>,
     /// The catalog instance it runs on (one node); `None` for a GPU without one.
@@ -71,7 +73,8 @@ impl Setting<'_> {
         Candidate {
             instance: None,
             gpu: self.gpu.name.clone(),
-            gpu_count: self.count,
+            gpu_count: self.count * self.nodes,
+            nodes: self.nodes,
             fits: false,
             parallelism,
             usable_memory: self.usable,

@@ -15,8 +15,13 @@ impl Setting<'_> {
     /// instance is one node (hybrid sharding's group, the host memory's node).
     pub fn training(&self, base: &TrainingRequest) -> Result<Outcome, CalcError> {
         let mut r = base.clone();
-        r.num_gpus = self.count;
-        r.gpus_per_node.get_or_insert(self.count);
+        r.num_gpus = self.count * self.nodes;
+        // One instance is one node: over several, a node is the instance.
+        if self.nodes > 1 {
+            r.gpus_per_node = Some(self.count);
+        } else {
+            r.gpus_per_node.get_or_insert(self.count);
+        }
         let e = match estimate_training(self.model, &r) {
             Ok(e) => e,
             Err(CalcError::TooLarge | CalcError::WeightsTooLarge) => {
@@ -28,7 +33,7 @@ impl Setting<'_> {
         let budget = self.budget();
         let mut c = self.candidate(
             Parallelism::Data {
-                gpus: self.count,
+                gpus: self.count * self.nodes,
                 framework: e.framework,
                 zero_stage: r.zero_stage,
             },
@@ -43,7 +48,7 @@ impl Setting<'_> {
             missing.push(format!(
                 "needs {} per GPU over {} GPUs with {} {}",
                 gb((e.training_memory.0 as f64 / self.utilization()).ceil() as u128),
-                self.count,
+                self.count * self.nodes,
                 Setting::sharding_said(&e, r.zero_stage),
                 self.has()
             ));

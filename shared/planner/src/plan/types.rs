@@ -195,8 +195,11 @@ pub struct Candidate {
     pub instance: Option<String>,
     /// The GPU.
     pub gpu: String,
-    /// GPUs in the candidate.
+    /// GPUs in the candidate, over all its nodes.
     pub gpu_count: u64,
+    /// Instances (nodes) it spans: 1, or for training sharded over several nodes up to
+    /// [`MAX_NODES`](super::MAX_NODES).
+    pub nodes: u64,
     /// Whether the workload fits (and, for inference, vLLM starts and holds the
     /// requested sequences).
     pub fits: bool,
@@ -284,7 +287,12 @@ impl Plan {
             let price = c
                 .usd_per_month()
                 .map_or_else(|| "price unknown".to_owned(), |m| format!("${m:.0}/month"));
-            return format!("{place}: {} x {}, {price}", c.gpu_count, c.gpu);
+            let nodes = if c.nodes > 1 {
+                format!(" ({} nodes)", c.nodes)
+            } else {
+                String::new()
+            };
+            return format!("{place}: {} x {}{nodes}, {price}", c.gpu_count, c.gpu);
         }
         match self
             .candidates
