@@ -11,6 +11,7 @@ use crate::forward::{forward_activation_bytes, ForwardPass, LogitRows};
 use crate::kv_cache::{cache_bytes, CacheBytes};
 use crate::limits::{self, DecimalRange};
 use crate::model::Model;
+use crate::pipeline;
 use crate::precision::{Precision, Quantization, WeightFormat};
 use crate::runtime::{compute_bytes, CUDA_CONTEXT_BYTES, QUANTIZED_COMPUTE_DTYPE};
 use crate::units::{Bytes, Unit};
@@ -274,7 +275,7 @@ pub fn estimate_inference(
             "fp8 checkpoints of tied models store lm_head as its own 16-bit matrix; it is counted",
         ));
     }
-    let weights = weights_per_gpu(model, &storage, &req.engine, gpus);
+    let mut weights = weights_per_gpu(model, &storage, &req.engine, gpus);
     check_weights(weights)?;
     let a = compute_bytes(format.precision);
     let context = CUDA_CONTEXT_BYTES as u128;
@@ -295,7 +296,13 @@ pub fn estimate_inference(
         Engine::Vllm(settings) => {
             check_vllm_gpu(settings)?;
             check_vllm_request(settings, kv_precision)?;
-            let c = vllm::start_up(model, settings, gpus, weights, kv_precision, a, tokens)?;
+            let (c, stage_weights) = if settings.pipeline_parallel_size > 1 {
+                limiting_stage(model, &storage, settings, gpus, kv_precision, a, tokens)?
+            } else {
+                let c = vllm::start_up(model, settings, gpus, weights, kv_precision, a, tokens)?;
+                (c, weights)
+            };
+            weights = stage_weights;
             vllm_warnings(req, &c, &mut warnings);
             if settings.expert_parallel {
                 warnings.push(Warning::new(
@@ -348,21 +355,69 @@ fn weights_per_gpu(model: &Model, storage: &WeightStorage, engine: &Engine, gpus
     (all - experts).div_ceil(gpus as u128) + local * per_expert
 }
 
+/// vLLM's start-up on the pipeline stage that holds the fewest KV blocks (vLLM sizes
+/// every stage's pool alike, by the smallest), or the first that refuses, with that
+/// stage's weights per GPU.
+fn limiting_stage(
+    model: &Model,
+    storage: &WeightStorage,
+    settings: &VllmSettings,
+    gpus: u64,
+    kv_precision: Precision,
+    a: u128,
+    tokens: u64,
+) -> Result<(VllmCapacity, u128), CalcError> {
+    let mut worst: Option<(VllmCapacity, u128)> = None;
+    for stage in pipeline::stages(model, storage, settings.pipeline_parallel_size)? {
+        let weights = stage.weight_bytes.div_ceil(gpus as u128);
+        check_weights(weights)?;
+        let c = vllm::start_up(
+            &stage.model,
+            settings,
+            gpus,
+            weights,
+            kv_precision,
+            a,
+            tokens,
+        )?;
+        let worse = worst
+            .as_ref()
+            .is_none_or(|(w, _)| w.starts() && (!c.starts() || c.num_blocks < w.num_blocks));
+        if worse {
+            worst = Some((c, weights));
+        }
+    }
+    Ok(worst.expect("at least one stage"))
+}
+
 /// vLLM's parallel settings: expert parallelism needs routed experts, and the engine's
 /// GPUs (`num_gpus × data_parallel_size`) stay within the limit.
 fn check_parallel(model: &Model, s: &VllmSettings, gpus: u64) -> Result<(), CalcError> {
     limits::DATA_PARALLEL_SIZE.check(s.data_parallel_size)?;
+    limits::PIPELINE_PARALLEL_SIZE.check(s.pipeline_parallel_size)?;
+    if s.pipeline_parallel_size > 1 {
+        pipeline::check(model, s.pipeline_parallel_size)?;
+        if s.expert_parallel {
+            return Err(CalcError::field(
+                "pipeline_parallel_size",
+                "pipeline stages with expert parallelism are not modelled; use one or the other",
+            ));
+        }
+    }
     if s.expert_parallel && model.arch.moe.is_none() {
         return Err(CalcError::field(
             "expert_parallel",
             "applies to MoE models: the model has no routed experts to spread",
         ));
     }
-    if gpus.saturating_mul(s.data_parallel_size) > limits::MAX_NUM_GPUS {
+    let engine_gpus = gpus
+        .saturating_mul(s.data_parallel_size)
+        .saturating_mul(s.pipeline_parallel_size);
+    if engine_gpus > limits::MAX_NUM_GPUS {
         return Err(CalcError::field(
             "data_parallel_size",
             format!(
-                "num_gpus x data_parallel_size must be at most {} GPUs",
+                "num_gpus x data_parallel_size x pipeline_parallel_size must be at most {} GPUs",
                 limits::MAX_NUM_GPUS
             ),
         ));

@@ -36,6 +36,7 @@ mod model;
 mod names;
 mod numbers;
 mod parameters;
+mod pipeline;
 mod precision;
 mod published;
 mod registry;

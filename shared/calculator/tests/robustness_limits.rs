@@ -68,6 +68,7 @@ fn vllm_settings() -> impl Strategy<Value = VllmSettings> {
                 version,
                 expert_parallel: eager,
                 data_parallel_size: if eager { 1 } else { u64::MAX },
+                pipeline_parallel_size: if tokens.is_some() { 2 } else { 1 },
             },
         )
 }

@@ -486,3 +486,48 @@ fn expert_parallelism_needs_experts_and_bounded_ranks() {
     let err = estimate_inference(m, &r).unwrap_err();
     assert!(matches!(&err, CalcError::InvalidField { field, .. } if field == "data_parallel_size"));
 }
+
+#[test]
+fn pipeline_stages_split_the_layers_and_the_pool() {
+    // Llama-3.1-405B in bf16 over two nodes of eight H100s: TP 8 within a node, two
+    // stages of 63 layers, each with one of the two 128,256 x 16,384 vocabulary
+    // matrices.
+    let m = registry_model("Llama-3.1-405B");
+    let run = |pp: u64| {
+        let mut s = vllm_settings(80, Some("NVIDIA H100 SXM 80GB"));
+        s.pipeline_parallel_size = pp;
+        let mut r = InferenceRequest::new(1, 8192);
+        r.num_gpus = 8;
+        r.engine = Engine::Vllm(s);
+        estimate_inference(m, &r)
+    };
+    let e = run(2).unwrap();
+    let c = capacity(&e);
+    assert!(c.starts(), "{:?}", c.refusal);
+    let layer_bytes = (m.params.total - 2 * m.params.embedding_matrix) * 2;
+    let stage = layer_bytes / 2 + m.params.embedding_matrix * 2;
+    // The final norm's 16,384 weights are the only other difference.
+    let got = e.model_weights.0 as u128;
+    assert!(
+        got.abs_diff(stage.div_ceil(8)) <= 16_384 * 2,
+        "{got} vs {}",
+        stage.div_ceil(8)
+    );
+    // One stage: the whole model on each GPU group of eight does not leave a pool.
+    let one = run(1).unwrap();
+    assert!(!capacity(&one).starts());
+    // Too many stages, and stages of models the pool is not modelled for, are refused.
+    let err = run(127).unwrap_err();
+    assert!(
+        matches!(&err, CalcError::InvalidField { field, .. } if field == "pipeline_parallel_size")
+    );
+    let gemma = registry_model("gemma-2-9b-it");
+    let mut s = vllm_settings(80, None);
+    s.pipeline_parallel_size = 2;
+    let mut r = InferenceRequest::new(1, 4096);
+    r.engine = Engine::Vllm(s);
+    let err = estimate_inference(gemma, &r).unwrap_err();
+    assert!(
+        matches!(&err, CalcError::InvalidField { field, .. } if field == "pipeline_parallel_size")
+    );
+}

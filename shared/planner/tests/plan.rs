@@ -660,3 +660,55 @@ fn training_that_one_node_cannot_hold_spans_the_fewest_nodes_that_do() {
     );
     assert_eq!(row(&p, "p5.48xlarge").nodes, 1);
 }
+
+#[test]
+fn serving_that_one_node_cannot_hold_runs_in_pipeline_stages_across_nodes() {
+    // Llama-3.1-405B in bf16: 811 GB of weights, more than eight H100s (640 GB) hold;
+    // two p5.48xlarge serve it at TP 8 within a node, one pipeline stage a node.
+    let p = run(
+        "Llama-3.1-405B",
+        &request(Workload::Inference(serving(1, 8192)), |c| {
+            c.instance_types = vec!["p5.48xlarge".into(), "p5en.48xlarge".into()]
+        }),
+    );
+    let h100 = row(&p, "p5.48xlarge");
+    assert!(h100.fits, "{:?}", h100.missing);
+    assert_eq!((h100.nodes, h100.gpu_count), (2, 16));
+    assert!(matches!(
+        h100.parallelism,
+        Parallelism::Tensor {
+            tensor_parallel: 8,
+            pipeline_parallel: 2,
+            replicas: 1,
+            ..
+        }
+    ));
+    // Eight H200s (1.1 TB) hold it on one node.
+    assert_eq!(row(&p, "p5en.48xlarge").nodes, 1);
+    // DeepSeek-V3 in bf16 (1.34 TB): two nodes of H200s.
+    let mut bf16 = serving(1, 8192);
+    bf16.precision = Some(Precision::Bfloat16);
+    let p = run(
+        "DeepSeek-V3",
+        &request(Workload::Inference(bf16), |c| {
+            c.instance_types = vec!["p5en.48xlarge".into()]
+        }),
+    );
+    let h200 = row(&p, "p5en.48xlarge");
+    assert!(h200.fits, "{:?}", h200.missing);
+    assert_eq!(h200.nodes, 2);
+    // With a traffic the serving model cannot time a pipeline, and the row says so.
+    let p = traffic_plan(
+        "Llama-3.1-405B",
+        &["p5.48xlarge"],
+        (1000, 100, 4),
+        (None, None),
+    );
+    let c = row(&p, "p5.48xlarge");
+    assert!(!c.fits);
+    assert!(
+        c.missing.as_deref().unwrap().contains("pipeline stages"),
+        "{:?}",
+        c.missing
+    );
+}

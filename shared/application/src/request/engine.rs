@@ -10,7 +10,8 @@ use planner::{Catalog, Matched};
 
 use super::fields::{
     Field, DATA_PARALLEL_SIZE, ENFORCE_EAGER, ENGINE, EXPERT_PARALLEL, GPU, GPU_MEMORY_GIB,
-    GPU_MEMORY_UTILIZATION, MAX_NUM_BATCHED_TOKENS, MAX_NUM_SEQS, VLLM_VERSION,
+    GPU_MEMORY_UTILIZATION, MAX_NUM_BATCHED_TOKENS, MAX_NUM_SEQS, PIPELINE_PARALLEL_SIZE,
+    VLLM_VERSION,
 };
 use super::reader::{unknown_name, Fields};
 use crate::http::ApiError;
@@ -43,6 +44,7 @@ fn vllm_only(context: Context) -> Vec<&'static Field> {
             &GPU_MEMORY_GIB,
             &GPU_MEMORY_UTILIZATION,
             &DATA_PARALLEL_SIZE,
+            &PIPELINE_PARALLEL_SIZE,
         ]);
     }
     own
@@ -90,6 +92,9 @@ pub(crate) fn read(f: &Fields, context: Context) -> Result<Engine, ApiError> {
     if context == Context::Memory {
         if let Some(dp) = f.uint(&DATA_PARALLEL_SIZE)? {
             settings.data_parallel_size = dp;
+        }
+        if let Some(pp) = f.uint(&PIPELINE_PARALLEL_SIZE)? {
+            settings.pipeline_parallel_size = pp;
         }
     }
     Ok(Engine::Vllm(settings))

@@ -192,6 +192,7 @@ struct VllmParameters {
     vllm_version: &'static str,
     expert_parallel: bool,
     data_parallel_size: u64,
+    pipeline_parallel_size: u64,
 }
 
 impl VllmParameters {
@@ -206,6 +207,7 @@ impl VllmParameters {
             vllm_version: s.version.name(),
             expert_parallel: s.expert_parallel,
             data_parallel_size: s.data_parallel_size,
+            pipeline_parallel_size: s.pipeline_parallel_size,
         }
     }
 }

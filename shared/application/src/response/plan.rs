@@ -165,6 +165,7 @@ enum Split {
     /// Inference: replicas of a tensor-parallel group.
     Tensor {
         tensor_parallel: u64,
+        pipeline_parallel: u64,
         replicas: u64,
         expert_parallel: bool,
         concurrent_sequences: Option<u64>,
@@ -271,8 +272,10 @@ impl CandidateView {
                 tensor_parallel,
                 replicas,
                 expert_parallel,
+                pipeline_parallel,
             } => Split::Tensor {
                 tensor_parallel,
+                pipeline_parallel,
                 replicas,
                 expert_parallel,
                 concurrent_sequences: c.concurrent_sequences,

@@ -130,6 +130,9 @@ pub struct VllmSettings {
     /// `--data-parallel-size`: engine ranks, each with its own tensor-parallel group,
     /// scheduler and KV pool; with `expert_parallel` they share the experts.
     pub data_parallel_size: u64,
+    /// `--pipeline-parallel-size`: consecutive stages of the decoder layers, each over
+    /// its own tensor-parallel group (across nodes, typically one stage a node).
+    pub pipeline_parallel_size: u64,
 }
 
 impl VllmSettings {
@@ -151,6 +154,7 @@ impl VllmSettings {
             version,
             expert_parallel: false,
             data_parallel_size: 1,
+            pipeline_parallel_size: 1,
         }
     }
 }

@@ -38,10 +38,7 @@ impl Setting<'_> {
                 let mut notes = Vec::new();
                 let need = self.per_replica(&r, replicas);
                 if let Engine::Vllm(s) = &mut r.engine {
-                    // vLLM budgets from the total CUDA reports, a little below the driver's.
-                    s.gpu_memory = self.gpu.cuda_total.unwrap_or(self.usable);
-                    s.gpu_name = Some(self.gpu.name.clone());
-                    s.gpu_memory_utilization = self.utilization();
+                    self.on_this_gpu(s);
                     s.expert_parallel = ep;
                     notes.extend(self.raise_max_num_seqs(s, need));
                 }
@@ -87,6 +84,7 @@ impl Setting<'_> {
                         tensor_parallel: tp,
                         replicas,
                         expert_parallel: ep,
+                        pipeline_parallel: 1,
                     },
                     Estimate::Inference(Box::new(e.clone())),
                 );
@@ -157,6 +155,75 @@ impl Setting<'_> {
             }
         };
         Ok(Outcome::Candidate(Box::new(c)))
+    }
+
+    /// Inference over `self.nodes` instances: one replica, tensor parallel over each
+    /// node's GPUs and one pipeline stage a node. The serving model does not cover
+    /// pipelines, so with a traffic the row says so and does not fit.
+    pub fn pipelined(&self, base: &InferenceRequest) -> Result<Outcome, CalcError> {
+        let mut r = base.clone();
+        r.num_gpus = self.count;
+        let need = self.per_replica(&r, 1);
+        let mut notes = Vec::new();
+        let Engine::Vllm(s) = &mut r.engine else {
+            return Ok(Outcome::Excluded(format!(
+                "{}: serving across nodes is planned for vLLM only",
+                self.gpu.name
+            )));
+        };
+        self.on_this_gpu(s);
+        s.pipeline_parallel_size = self.nodes;
+        s.expert_parallel = false;
+        notes.extend(self.raise_max_num_seqs(s, need));
+        let e = match estimate_inference(self.model, &r) {
+            Ok(e) => e,
+            // The model's layers or the split refuse pipeline stages: no row.
+            Err(CalcError::InvalidField { field, message }) => {
+                return Ok(Outcome::Excluded(format!(
+                    "{} over {} nodes: {field}: {message}",
+                    self.gpu.name, self.nodes
+                )))
+            }
+            Err(CalcError::TooLarge | CalcError::WeightsTooLarge) => {
+                return Ok(Outcome::Excluded(too_large(self.gpu)))
+            }
+            Err(e) => return Err(e),
+        };
+        if let Err(reason) = self
+            .support(&e)
+            .map(|n| notes.splice(0..0, n).for_each(drop))
+        {
+            return Ok(Outcome::Excluded(reason));
+        }
+        let mut c = self.candidate(
+            Parallelism::Tensor {
+                tensor_parallel: self.count,
+                replicas: 1,
+                expert_parallel: false,
+                pipeline_parallel: self.nodes,
+            },
+            Estimate::Inference(Box::new(e.clone())),
+        );
+        c.notes = notes;
+        self.judge_inference(&mut c, &r, &e, 1)?;
+        if c.fits && self.req.traffic.is_some() {
+            let why = format!(
+                "serving over {} nodes in pipeline stages is not covered by the serving model (no published run of it); it holds the model and its requests",
+                self.nodes
+            );
+            c.fits = false;
+            c.missing = Some(why.clone());
+            c.serving = Some(Err(why));
+        }
+        Ok(Outcome::Candidate(Box::new(c)))
+    }
+
+    /// This candidate's GPU in vLLM's settings: the total CUDA reports (vLLM budgets
+    /// from it, a little below the driver's), its name and the plan's share.
+    fn on_this_gpu(&self, s: &mut VllmSettings) {
+        s.gpu_memory = self.gpu.cuda_total.unwrap_or(self.usable);
+        s.gpu_name = Some(self.gpu.name.clone());
+        s.gpu_memory_utilization = self.utilization();
     }
 
     /// Without a traffic: how the chosen split serves the plan's own load (its prompt and

@@ -22,7 +22,7 @@ pub use types::{
     PlanRequest, PlanTraffic, Workload,
 };
 
-use calculator::{check_inference, check_training, CalcError, Model, TrainingRequest};
+use calculator::{check_inference, check_training, CalcError, Model};
 
 use crate::catalog::{Catalog, Gpu, Platform};
 use memo::Memo;
@@ -212,8 +212,10 @@ fn evaluate(
             break;
         }
     }
-    let last = match (last, &req.workload, node) {
-        (Some(c), Workload::Training(r), Some(node)) if !c.fits => {
+    // More nodes where one does not hold the workload: not where it holds it and
+    // misses the latency targets (then its serving says why).
+    let last = match (last, node) {
+        (Some(c), Some(node)) if !c.fits && c.serving.is_none() => {
             let one = Setting {
                 model,
                 req,
@@ -226,9 +228,9 @@ fn evaluate(
                 catalog,
                 memo,
             };
-            Some(over_nodes(&one, r, c, instance.and_then(|i| i.1))?)
+            Some(over_nodes(&one, c, instance.and_then(|i| i.1))?)
         }
-        (last, _, _) => last,
+        (last, _) => last,
     };
     Ok(match last {
         Some(c) => Outcome::Candidate(c),
@@ -242,15 +244,15 @@ const NODE_COUNTS: [u64; 4] = [2, 4, 8, 16];
 /// The most nodes a candidate spans.
 pub const MAX_NODES: u64 = 16;
 
-/// A training workload one node of `one` does not hold, over 2 to [`MAX_NODES`] such
-/// nodes: the fewest that hold it, else the most tried with what it lacks. Only on
-/// instances with EFA (the inter-node network sharded training runs over), within
-/// `max_gpus`, and only while more nodes shard the state further (ZeRO and FSDP's full
-/// sharding; DDP and hybrid sharding replicate it per node). `single` is the
+/// A workload one node of `one` does not hold, over 2 to [`MAX_NODES`] such nodes: the
+/// fewest that hold it, else the most tried with what it lacks. Training shards its
+/// state over all the GPUs; inference runs one replica in pipeline stages, a node each,
+/// tensor parallel within the node. Only on instances with EFA (the inter-node network
+/// both run over), within `max_gpus`, and only while more nodes shrink what a GPU
+/// holds (DDP and hybrid sharding replicate the state per node). `single` is the
 /// one-node row, kept when more nodes cannot help.
 fn over_nodes(
     one: &Setting,
-    base: &TrainingRequest,
     single: Box<Candidate>,
     usd_per_hour: Option<f64>,
 ) -> Result<Box<Candidate>, CalcError> {
@@ -265,18 +267,27 @@ fn over_nodes(
             break;
         }
         let setting = Setting { nodes, ..*one };
-        let Outcome::Candidate(mut c) = setting.training(base)? else {
+        let outcome = match &one.req.workload {
+            Workload::Training(r) => setting.training(r)?,
+            Workload::Inference(r) => setting.pipelined(r)?,
+        };
+        let Outcome::Candidate(mut c) = outcome else {
             break;
         };
-        // More nodes that shard nothing further leave the row as it was.
-        if c.memory_per_gpu() >= best.memory_per_gpu() && best.nodes == 1 {
+        // More nodes that shard nothing further leave the row as it was (a vLLM row's
+        // memory is its whole budget whatever it holds: pipeline stages always hold
+        // fewer layers a GPU).
+        let training = matches!(one.req.workload, Workload::Training(_));
+        if training && c.memory_per_gpu() >= best.memory_per_gpu() && best.nodes == 1 {
             return Ok(best);
         }
         c.instance = one.instance.map(|i| i.name.clone());
         c.usd_per_hour = usd_per_hour.map(|p| p * nodes as f64);
-        let fits = c.fits;
+        // A pipeline that holds the model but that the serving model cannot time ends
+        // the search as a fit would.
+        let holds = c.fits || matches!(c.serving, Some(Err(_)));
         best = c;
-        if fits {
+        if holds {
             break;
         }
     }

@@ -149,6 +149,9 @@ pub enum Parallelism {
         /// Whether each replica keeps its routed experts whole, spread over its GPUs
         /// (vLLM's `--enable-expert-parallel`), rather than a slice of each on every GPU.
         expert_parallel: bool,
+        /// Pipeline stages of a replica, one a node (`--pipeline-parallel-size`); 1
+        /// within one node.
+        pipeline_parallel: u64,
     },
     /// Training: data parallel over `gpus`, with the request's framework.
     Data {

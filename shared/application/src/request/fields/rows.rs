@@ -642,6 +642,19 @@ pub const EXPERT_PARALLEL: Field = serving(
     "Spread whole routed experts over a replica's GPUs (vLLM's --enable-expert-parallel), MoE models.",
     TO_VLLM,
 );
+/// `pipeline_parallel_size`.
+pub const PIPELINE_PARALLEL_SIZE: Field = Field {
+    set_by_plan: Some("a plan chooses the split per candidate; pipeline stages are its nodes"),
+    ..row(
+        "pipeline_parallel_size",
+        INFERENCE_ONLY,
+        Role::Workload,
+        Kind::Integer(limits::PIPELINE_PARALLEL_SIZE),
+        Default::Value(|| json!(VllmSettings::new(Bytes(0)).pipeline_parallel_size)),
+        "vLLM pipeline stages (--pipeline-parallel-size), each over num_gpus GPUs, typically one a node; the answer is per GPU of the stage that holds the fewest KV blocks.",
+        TO_INFERENCE,
+    )
+};
 /// `data_parallel_size`.
 pub const DATA_PARALLEL_SIZE: Field = Field {
     set_by_plan: Some("a plan chooses the split per candidate; its replicas are the data-parallel ranks"),
@@ -772,7 +785,7 @@ pub const UNIT: Field = row(
 );
 
 /// Every request field, in the order the API documents them.
-pub const FIELDS: [&Field; 66] = [
+pub const FIELDS: [&Field; 67] = [
     &MODEL_NAME,
     &CONFIG,
     &MODEL_SIZE,
@@ -828,6 +841,7 @@ pub const FIELDS: [&Field; 66] = [
     &TPOT_MS,
     &EXPERT_PARALLEL,
     &DATA_PARALLEL_SIZE,
+    &PIPELINE_PARALLEL_SIZE,
     &INSTANCE,
     &USD_PER_GPU_HOUR,
     &FRAMEWORK,
