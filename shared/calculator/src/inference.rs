@@ -395,6 +395,21 @@ fn limiting_stage(
 fn check_parallel(model: &Model, s: &VllmSettings, gpus: u64) -> Result<(), CalcError> {
     limits::DATA_PARALLEL_SIZE.check(s.data_parallel_size)?;
     limits::PIPELINE_PARALLEL_SIZE.check(s.pipeline_parallel_size)?;
+    // Stages and whole experts are sized from the architecture's own matrices, which a
+    // `model_size` override does not describe.
+    let split = if s.pipeline_parallel_size > 1 {
+        Some("pipeline_parallel_size")
+    } else if s.expert_parallel {
+        Some("expert_parallel")
+    } else {
+        None
+    };
+    if let Some(field) = split.filter(|_| !model.counts_from_architecture()) {
+        return Err(CalcError::field(
+            field,
+            "needs the model's architecture: with model_size the parameter count is not the layers' and experts' own; give model_name or config",
+        ));
+    }
     if s.pipeline_parallel_size > 1 {
         pipeline::check(model, s.pipeline_parallel_size)?;
         if s.expert_parallel {
@@ -414,8 +429,13 @@ fn check_parallel(model: &Model, s: &VllmSettings, gpus: u64) -> Result<(), Calc
         .saturating_mul(s.data_parallel_size)
         .saturating_mul(s.pipeline_parallel_size);
     if engine_gpus > limits::MAX_NUM_GPUS {
+        let field = if s.pipeline_parallel_size > 1 {
+            "pipeline_parallel_size"
+        } else {
+            "data_parallel_size"
+        };
         return Err(CalcError::field(
-            "data_parallel_size",
+            field,
             format!(
                 "num_gpus x data_parallel_size x pipeline_parallel_size must be at most {} GPUs",
                 limits::MAX_NUM_GPUS

@@ -262,7 +262,7 @@ impl Model {
 
     /// Whether the parameter counts are the architecture's own (no `model_size`
     /// override).
-    fn counts_from_architecture(&self) -> bool {
+    pub(crate) fn counts_from_architecture(&self) -> bool {
         self.params.total == parameter_counts(&self.arch, &self.linears).total
     }
 

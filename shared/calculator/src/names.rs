@@ -140,8 +140,7 @@ pub fn resolve_name(name: &str) -> Result<Resolution, CalcError> {
         suggestions: RegistryEntry::suggestions(name.trim()),
     };
     if let Some(published) = Published::find(name) {
-        let entry = by_base(&base_key(&tokens(&published.repo)))
-            .expect("every published checkpoint is of a registry model");
+        let entry = by_base(&base_key(&tokens(&published.repo))).ok_or_else(unknown)?;
         let layout = format!(
             "its publisher's layout: {}; from {}",
             published.checkpoint.describe(),

@@ -30,6 +30,8 @@ choice!(
         /// `head_dim` not given and `hidden_size` not a multiple of the heads: the
         /// floor, as transformers builds the model.
         HeadDimFloored => "head_dim_floored",
+        /// A training plan's `search` chose the candidate's DeepSpeed setting.
+        TrainingSettingSearched => "training_setting_searched",
         // Explicit fields and `model_size`.
         /// `vocab_size` not given: a default assumed.
         VocabSizeAssumed => "vocab_size_assumed",

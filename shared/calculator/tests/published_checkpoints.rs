@@ -86,3 +86,38 @@ fn unknown_quantized_names_say_the_layout_is_assumed() {
         .iter()
         .any(|n| n.code == WarningCode::CheckpointLayoutFromName));
 }
+
+#[test]
+fn every_published_checkpoint_resolves_to_its_layout() {
+    for p in calculator::Published::all() {
+        let r = resolve_name(&p.repo).unwrap_or_else(|e| panic!("{}: {e}", p.repo));
+        assert_eq!(
+            r.model.arch.checkpoint.as_ref(),
+            Some(&p.checkpoint),
+            "{}",
+            p.repo
+        );
+    }
+}
+
+#[test]
+fn a_pipeline_keeps_each_stage_s_own_16_bit_layers() {
+    // Meta's 405B FP8 keeps layers 0 and 125 whole in bf16: over two stages each holds
+    // one of them, so the stages weigh within a vocabulary matrix of each other and
+    // their sum is the model plus the second vocabulary copy nothing else holds.
+    use calculator::{Engine, VllmSettings};
+    let model = resolve_name("meta-llama/Llama-3.1-405B-Instruct-FP8")
+        .unwrap()
+        .model;
+    let mut s = VllmSettings::new(Bytes(80 << 30));
+    s.pipeline_parallel_size = 2;
+    let mut r = InferenceRequest::new(1, 4096);
+    r.num_gpus = 8;
+    r.engine = Engine::Vllm(s);
+    let staged = estimate_inference(&model, &r).unwrap().model_weights.0 as f64 / GIB;
+    let whole = weights_per_gpu("meta-llama/Llama-3.1-405B-Instruct-FP8", 8);
+    // Half the layers a GPU, and one vocabulary matrix (4.0 GiB over 8) of the two.
+    let vocab = (128_256.0 * 16_384.0 * 2.0) / GIB / 8.0;
+    let half = (whole - 2.0 * vocab) / 2.0 + vocab;
+    assert!((staged - half).abs() < 0.01, "{staged:.3} vs {half:.3}");
+}

@@ -56,9 +56,14 @@ fn vllm_settings() -> impl Strategy<Value = VllmSettings> {
         maybe(edgy(limits::MAX_BATCH_SIZE + 1)),
         any::<bool>(),
         select(VllmVersion::ALL),
+        (
+            any::<bool>(),
+            select(vec![1, 2, 7, u64::MAX]),
+            select(vec![1, 2, 3, 200]),
+        ),
     )
         .prop_map(
-            |(memory, name, share, tokens, seqs, eager, version)| VllmSettings {
+            |(memory, name, share, tokens, seqs, eager, version, (ep, dp, pp))| VllmSettings {
                 gpu_memory: Bytes(memory),
                 gpu_name: name.map(str::to_owned),
                 gpu_memory_utilization: share,
@@ -66,9 +71,9 @@ fn vllm_settings() -> impl Strategy<Value = VllmSettings> {
                 max_num_seqs: seqs,
                 enforce_eager: eager,
                 version,
-                expert_parallel: eager,
-                data_parallel_size: if eager { 1 } else { u64::MAX },
-                pipeline_parallel_size: if tokens.is_some() { 2 } else { 1 },
+                expert_parallel: ep,
+                data_parallel_size: dp,
+                pipeline_parallel_size: pp,
             },
         )
 }

@@ -19,6 +19,7 @@
 //!         max_gpus: None,
 //!         gpu_memory_utilization: 0.9,
 //!         concurrent_sequences: None,
+//!         search: false,
 //!     },
 //!     custom_gpus: vec![],
 //!     traffic: None,
@@ -44,7 +45,8 @@ pub use catalog::{
 pub use kernels::{weight_support, Support};
 pub use plan::{
     plan, usd_per_million, Candidate, CandidateServing, Constraints, CustomGpu, Estimate, Excluded,
-    Parallelism, Plan, PlanRequest, PlanTraffic, Workload, MAX_NODES, TENSOR_PARALLEL_DEGREES,
+    Parallelism, Plan, PlanRequest, PlanTraffic, Searched, Workload, MAX_NODES, SEARCH_ORDER,
+    TENSOR_PARALLEL_DEGREES,
 };
 pub use prices::{cents, usd_per_month, PriceList, HOURS_PER_MONTH};
 pub use typed::Matched;

@@ -8,7 +8,7 @@ use calculator::{
 use planner::performance::{longest, predict, Demand, Serving, Traffic};
 use planner::{
     plan, Candidate, CandidateServing, Catalog, Constraints, CustomGpu, Estimate, Parallelism,
-    Plan, PlanRequest, PlanTraffic, Workload, HOURS_PER_MONTH,
+    Plan, PlanRequest, PlanTraffic, Workload, HOURS_PER_MONTH, SEARCH_ORDER,
 };
 
 fn model(name: &str) -> Model {
@@ -29,6 +29,7 @@ fn request(workload: Workload, edit: impl FnOnce(&mut Constraints)) -> PlanReque
         // What the API defaults a vLLM plan to: the current vLLM's own share.
         gpu_memory_utilization: DEFAULT_VLLM_VERSION.default_gpu_memory_utilization(),
         concurrent_sequences: None,
+        search: false,
     };
     edit(&mut constraints);
     PlanRequest {
@@ -711,4 +712,83 @@ fn serving_that_one_node_cannot_hold_runs_in_pipeline_stages_across_nodes() {
         "{:?}",
         c.missing
     );
+}
+
+#[test]
+fn a_training_search_takes_the_first_setting_that_fits_each_candidate() {
+    // Llama-3.1-8B, full fine-tune at 4,096 tokens: eight H100s hold it without
+    // sharding much, one L40S only with ZeRO-3 and the optimizer on its host.
+    let r = TrainingRequest::new(1, 4096);
+    let p = run(
+        "Llama-3.1-8B",
+        &request(Workload::Training(r), |c| {
+            c.instance_types = vec!["p5.48xlarge".into(), "g6e.4xlarge".into()];
+            c.search = true;
+        }),
+    );
+    let said = |c: &Candidate| {
+        c.notes
+            .iter()
+            .find(|n| n.code == WarningCode::TrainingSettingSearched)
+            .map(|n| n.message.clone())
+            .expect("the search is said")
+    };
+    let p5 = row(&p, "p5.48xlarge");
+    assert!(p5.fits);
+    let Parallelism::Data {
+        zero_stage: p5_stage,
+        ..
+    } = p5.parallelism
+    else {
+        panic!()
+    };
+    let g6e = row(&p, "g6e.4xlarge");
+    let Parallelism::Data {
+        zero_stage: g6e_stage,
+        ..
+    } = g6e.parallelism
+    else {
+        panic!()
+    };
+    assert!(g6e_stage >= p5_stage, "{} vs {}", said(g6e), said(p5));
+    assert!(
+        said(p5).contains("is the first setting that fits"),
+        "{}",
+        said(p5)
+    );
+    // Each setting before the one chosen does not fit that candidate.
+    let chosen = SEARCH_ORDER
+        .iter()
+        .position(|s| {
+            said(p5).starts_with(&format!("search: DeepSpeed ZeRO stage {}", s.zero_stage))
+        })
+        .unwrap();
+    for s in &SEARCH_ORDER[..chosen] {
+        let mut r = TrainingRequest::new(1, 4096);
+        r.framework = Some(Framework::Deepspeed);
+        r.zero_stage = s.zero_stage;
+        r.gradient_checkpointing = s.gradient_checkpointing;
+        // One node, as the search's row (more nodes are tried only when no setting
+        // fits one).
+        let p = run(
+            "Llama-3.1-8B",
+            &request(Workload::Training(r), |c| {
+                c.instance_types = vec!["p5.48xlarge".into()];
+                c.max_gpus = Some(8);
+            }),
+        );
+        assert!(
+            !row(&p, "p5.48xlarge").fits,
+            "{s:?} fits but was passed over"
+        );
+    }
+    // Without the search the request's own setting (DDP) is kept, and does not fit
+    // the L40S.
+    let p = run(
+        "Llama-3.1-8B",
+        &request(Workload::Training(TrainingRequest::new(1, 4096)), |c| {
+            c.instance_types = vec!["g6e.4xlarge".into()]
+        }),
+    );
+    assert!(!row(&p, "g6e.4xlarge").fits);
 }

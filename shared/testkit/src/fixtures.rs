@@ -196,6 +196,18 @@ pub fn event(name: &str) -> Request {
         .unwrap_or_else(|e| panic!("{name} is not an API Gateway v2 event: {e}"))
 }
 
+/// `tests/events/<name>.json` with `edit` applied to its JSON body, as a request.
+pub fn event_with(name: &str, edit: impl FnOnce(&mut Value)) -> Request {
+    let mut raw = raw_event(name);
+    let mut body: Value =
+        serde_json::from_str(raw["body"].as_str().expect("a fixture with a body"))
+            .expect("a JSON body");
+    edit(&mut body);
+    raw["body"] = Value::String(body.to_string());
+    lambda_http::request::from_str(&raw.to_string())
+        .unwrap_or_else(|e| panic!("{name} is not an API Gateway v2 event: {e}"))
+}
+
 /// The expectations of the fixtures of a route key (`POST /api/plan`, `$default`).
 pub fn expected_for(route_key: &str) -> Vec<Expected> {
     EXPECTED

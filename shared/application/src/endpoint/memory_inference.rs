@@ -56,7 +56,7 @@ pub async fn handler(event: Request) -> Result<Response<Body>, Error> {
 mod tests {
     use super::*;
     use calculator::{Choice, WarningCode};
-    use testkit::fixtures::{check_response, event, expected_for, raw_event, status_and_json};
+    use testkit::fixtures::{check_response, event, event_with, expected_for, status_and_json};
 
     async fn call(name: &str) -> (u16, Value) {
         status_and_json(&handler(event(name)).await.unwrap())
@@ -138,11 +138,7 @@ mod tests {
 
     /// The `memory-inference-vllm` fixture with `edit` applied to its body.
     async fn vllm_with(edit: impl FnOnce(&mut Value)) -> (u16, Value) {
-        let mut raw = raw_event("memory-inference-vllm");
-        let mut body: Value = serde_json::from_str(raw["body"].as_str().unwrap()).unwrap();
-        edit(&mut body);
-        raw["body"] = Value::String(body.to_string());
-        let request = lambda_http::request::from_str(&raw.to_string()).unwrap();
+        let request = event_with("memory-inference-vllm", edit);
         status_and_json(&handler(request).await.unwrap())
     }
 
@@ -192,7 +188,7 @@ mod tests {
         assert_eq!(status, 200, "{body}");
         assert_eq!(body["parameters"]["expert_parallel"], true);
         assert_eq!(body["parameters"]["data_parallel_size"], 1);
-        // Data-parallel ranks share the experts: fewer per GPU at TP 1.
+        // A data-parallel size of 0 names its field.
         let (status, body) = vllm_with(|b| {
             qwen(b);
             b["num_gpus"] = 1.into();

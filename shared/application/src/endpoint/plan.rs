@@ -119,6 +119,37 @@ mod tests {
             .all(|c| c["gpu"] == "lab-rtx-6000-pro" || c["gpu"] == "NVIDIA L4 24GB"));
     }
 
+    /// The `plan-training` fixture with `edit` applied to its body.
+    async fn training_with(edit: impl FnOnce(&mut Value)) -> (u16, Value) {
+        let request = testkit::fixtures::event_with("plan-training", edit);
+        status_and_json(&handler(request).await.unwrap())
+    }
+
+    #[tokio::test]
+    async fn a_searched_training_plan_says_its_setting() {
+        let (status, body) = training_with(|b| b["search"] = true.into()).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["parameters"]["search"], true);
+        let a100 = row(&body, "p4de.24xlarge");
+        assert!(a100["note_codes"]
+            .as_array()
+            .unwrap()
+            .contains(&"training_setting_searched".into()));
+        // Only for training, and only with DeepSpeed.
+        let (status, body) = training_with(|b| {
+            b["search"] = true.into();
+            b["framework"] = "fsdp".into();
+        })
+        .await;
+        assert_eq!((status, &body["field"]), (400, &Value::from("search")));
+        let (status, body) = training_with(|b| {
+            b["search"] = true.into();
+            b["mode"] = "inference".into();
+        })
+        .await;
+        assert_eq!(status, 400, "{body}");
+    }
+
     #[tokio::test]
     async fn every_fixture_answers_as_the_table_says() {
         for expected in expected_for(&ROUTE.key()) {

@@ -16,7 +16,7 @@ use super::engine::{gib_to_bytes, gpu_read_as, unknown_gpu, Context};
 use super::fields::{
     self, Endpoint, Field, CONCURRENCY, CONCURRENT_SEQUENCES_FIELD, CUSTOM_GPUS, EXPERT_PARALLEL,
     FIELDS, GPUS, GPU_MEMORY_UTILIZATION, INPUT_TOKENS, INSTANCE_TYPES, MAX_GPUS, MODE,
-    OUTPUT_TOKENS, PRICES, REQUESTS_PER_SECOND, TPOT_MS, TTFT_MS,
+    OUTPUT_TOKENS, PRICES, REQUESTS_PER_SECOND, SEARCH, TPOT_MS, TTFT_MS,
 };
 use super::model::{self, Resolved};
 use super::reader::{unknown_name, Fields};
@@ -101,7 +101,11 @@ pub fn read_plan(
             .fraction(&GPU_MEMORY_UTILIZATION)?
             .unwrap_or_else(|| default_utilization(&workload)),
         concurrent_sequences: f.uint(&CONCURRENT_SEQUENCES_FIELD)?,
+        search: f.boolean(&SEARCH)?.unwrap_or(false),
     };
+    if constraints.search {
+        check_search(&f, &workload)?;
+    }
     if calc == Calculation::Training && constraints.concurrent_sequences.is_some() {
         return Err(ApiError::field(
             &f.path(CONCURRENT_SEQUENCES_FIELD.name),
@@ -135,7 +139,11 @@ fn plan_traffic(f: &Fields, calc: Calculation) -> Result<Option<PlanTraffic>, Ap
         &TPOT_MS,
     ];
     if calc == Calculation::Training {
-        if let Some(field) = TRAFFIC.iter().find(|field| f.has(field.name)) {
+        if let Some(field) = TRAFFIC
+            .iter()
+            .chain([&&EXPERT_PARALLEL])
+            .find(|field| f.has(field.name))
+        {
             return Err(ApiError::field(
                 &f.path(field.name),
                 "applies to mode inference",
@@ -355,5 +363,26 @@ fn default_utilization(workload: &Workload) -> f64 {
             Engine::Transformers => DEFAULT_GPU_MEMORY_UTILIZATION,
         },
         Workload::Training(_) => DEFAULT_GPU_MEMORY_UTILIZATION,
+    }
+}
+
+/// `search` chooses DeepSpeed's ZeRO stage, offload and checkpointing for a training
+/// plan: refused on an inference plan, and beside a framework other than DeepSpeed.
+fn check_search(f: &Fields, workload: &Workload) -> Result<(), ApiError> {
+    match workload {
+        Workload::Inference(_) => Err(ApiError::field(
+            &f.path(SEARCH.name),
+            "applies to mode training",
+        )),
+        Workload::Training(r) => match r.framework {
+            Some(calculator::Framework::Deepspeed) | None => Ok(()),
+            Some(other) => Err(ApiError::field(
+                &f.path(SEARCH.name),
+                format!(
+                    "searches DeepSpeed's ZeRO stages and offload; leave framework out or set it to deepspeed, not {}",
+                    other.name()
+                ),
+            )),
+        },
     }
 }

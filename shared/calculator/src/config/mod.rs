@@ -194,7 +194,14 @@ fn layer_count(keys: &Keys) -> Result<u64, CalcError> {
         Some(Some(list)) if (1..=limits::MAX_LAYERS).contains(&(list.len() as u64)) => {
             Ok(list.len() as u64)
         }
-        _ => keys.required(&NAMES, 1, limits::MAX_LAYERS),
+        Some(_) => Err(CalcError::field(
+            keys.path("layers_block_type"),
+            format!(
+                "must list 1 to {} layer types (it gives the layer count when num_hidden_layers is absent)",
+                limits::MAX_LAYERS
+            ),
+        )),
+        None => keys.required(&NAMES, 1, limits::MAX_LAYERS),
     }
 }
 

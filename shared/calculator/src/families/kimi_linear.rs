@@ -44,8 +44,10 @@ const DEFAULT_SHORT_CONV: u64 = 4;
 
 /// transformers 5's `KimiLinearConfig` defaults for the flat spelling
 /// (`linear_head_dim`, `linear_num_heads`; huggingface/transformers v5.25.0
-/// `src/transformers/models/kimi_linear/configuration_kimi_linear.py`), and its default
-/// layer pattern: full attention on every fourth layer from the fifth, KDA elsewhere.
+/// `src/transformers/models/kimi_linear/configuration_kimi_linear.py`), and that
+/// release's default layer pattern when `layer_types` is absent: full attention on
+/// every fourth layer from the fifth, KDA elsewhere (other releases place it
+/// differently; a config that states `layer_types` is read as stated).
 const FLAT_HEAD_DIM: u64 = 128;
 const FLAT_HEADS: u64 = 32;
 const FLAT_FULL_EVERY: u64 = 4;

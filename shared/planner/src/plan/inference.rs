@@ -172,8 +172,13 @@ impl Setting<'_> {
             )));
         };
         self.on_this_gpu(s);
+        if s.expert_parallel {
+            return Ok(Outcome::Excluded(format!(
+                "{} over {} nodes: pipeline stages with expert parallelism are not modelled",
+                self.gpu.name, self.nodes
+            )));
+        }
         s.pipeline_parallel_size = self.nodes;
-        s.expert_parallel = false;
         notes.extend(self.raise_max_num_seqs(s, need));
         let e = match estimate_inference(self.model, &r) {
             Ok(e) => e,

@@ -17,6 +17,7 @@ mod training;
 mod types;
 
 pub use serving::usd_per_million;
+pub use training::{Searched, SEARCH_ORDER};
 pub use types::{
     Candidate, CandidateServing, Constraints, CustomGpu, Estimate, Excluded, Parallelism, Plan,
     PlanRequest, PlanTraffic, Workload,
@@ -215,7 +216,7 @@ fn evaluate(
     // More nodes where one does not hold the workload: not where it holds it and
     // misses the latency targets (then its serving says why).
     let last = match (last, node) {
-        (Some(c), Some(node)) if !c.fits && c.serving.is_none() => {
+        (Some(c), Some(node)) if short_of_memory(&c) => {
             let one = Setting {
                 model,
                 req,
@@ -236,6 +237,19 @@ fn evaluate(
         Some(c) => Outcome::Candidate(c),
         None => Outcome::Excluded(format!("{}: no GPU count within max_gpus", gpu.name)),
     })
+}
+
+/// Whether a row that does not fit lacks GPU memory, which more nodes can add: not a
+/// row that holds the workload and misses the latency targets (its serving says why),
+/// nor one whose headroom or scheduler limits refuse it (more nodes would not help).
+fn short_of_memory(c: &Candidate) -> bool {
+    !c.fits
+        && c.serving.is_none()
+        && c.missing.as_deref().is_some_and(|m| {
+            ["needs ", "offloaded state needs ", "NVMe offload needs "]
+                .iter()
+                .any(|p| m.starts_with(p))
+        })
 }
 
 /// Node counts a training plan tries when one instance does not hold the workload.
@@ -284,8 +298,12 @@ fn over_nodes(
         c.instance = one.instance.map(|i| i.name.clone());
         c.usd_per_hour = usd_per_hour.map(|p| p * nodes as f64);
         // A pipeline that holds the model but that the serving model cannot time ends
-        // the search as a fit would.
+        // the search as a fit would; one refused for another reason than memory ends
+        // it with the one-node row.
         let holds = c.fits || matches!(c.serving, Some(Err(_)));
+        if !holds && !short_of_memory(&c) {
+            return Ok(best);
+        }
         best = c;
         if holds {
             break;

@@ -19,7 +19,8 @@ pub(super) struct Setting<'a> {
     pub usable: Bytes,
     /// GPUs of the candidate on one node.
     pub count: u64,
-    /// Nodes (instances) the candidate spans; 1 unless training shards over several.
+    /// Nodes (instances) the candidate spans; 1 unless training shards over several or
+    /// a replica runs in pipeline stages across them.
     pub nodes: u64,
     /// How its GPUs are linked (its instance's), when known.
     pub link: Option<&'a Interconnect>,

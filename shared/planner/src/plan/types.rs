@@ -70,6 +70,10 @@ pub struct Constraints {
     /// Sequences of the requested length the whole candidate must hold at once
     /// (inference); `None`: one replica must hold `batch_size`.
     pub concurrent_sequences: Option<u64>,
+    /// Training: let each candidate take the first DeepSpeed setting of
+    /// [`SEARCH_ORDER`](super::SEARCH_ORDER) that fits, instead of the
+    /// request's stage, offload and checkpointing.
+    pub search: bool,
 }
 
 /// A traffic an inference plan sizes for: the lengths, the demand over every
@@ -200,8 +204,8 @@ pub struct Candidate {
     pub gpu: String,
     /// GPUs in the candidate, over all its nodes.
     pub gpu_count: u64,
-    /// Instances (nodes) it spans: 1, or for training sharded over several nodes up to
-    /// [`MAX_NODES`](super::MAX_NODES).
+    /// Instances (nodes) it spans: 1, or up to [`MAX_NODES`](super::MAX_NODES) for
+    /// training sharded over several nodes or serving in pipeline stages.
     pub nodes: u64,
     /// Whether the workload fits (and, for inference, vLLM starts and holds the
     /// requested sequences).

@@ -501,6 +501,16 @@ pub const MAX_GPUS: Field = row(
     "Most GPUs per candidate.",
     None,
 );
+/// `search` (a training plan's).
+pub const SEARCH: Field = row(
+    "search",
+    PLAN,
+    Role::Plan,
+    Kind::Boolean,
+    Default::Value(|| json!(false)),
+    "Training plans: each candidate takes the first DeepSpeed setting that fits, in order of step time (ZeRO 0-3, then activation checkpointing, then optimizer and parameter offload).",
+    None,
+);
 /// `gpu_memory_utilization`.
 pub const GPU_MEMORY_UTILIZATION: Field = Field {
     plan_default: Some(Default::Described(|| {
@@ -785,7 +795,7 @@ pub const UNIT: Field = row(
 );
 
 /// Every request field, in the order the API documents them.
-pub const FIELDS: [&Field; 67] = [
+pub const FIELDS: [&Field; 68] = [
     &MODEL_NAME,
     &CONFIG,
     &MODEL_SIZE,
@@ -825,6 +835,7 @@ pub const FIELDS: [&Field; 67] = [
     &GPUS,
     &INSTANCE_TYPES,
     &MAX_GPUS,
+    &SEARCH,
     &GPU_MEMORY_UTILIZATION,
     &CONCURRENT_SEQUENCES_FIELD,
     &CUSTOM_GPUS,
@@ -860,11 +871,12 @@ pub const COMPARE_FIELDS: [&Field; 3] = [&CALCULATION_TYPE, &CONFIGURATIONS, &UN
 
 /// A plan's own fields, in order (`gpu_memory_utilization` is an inference field too;
 /// the traffic fields are `/api/performance`'s too).
-pub const PLAN_FIELDS: [&Field; 15] = [
+pub const PLAN_FIELDS: [&Field; 16] = [
     &MODE,
     &GPUS,
     &INSTANCE_TYPES,
     &MAX_GPUS,
+    &SEARCH,
     &GPU_MEMORY_UTILIZATION,
     &CONCURRENT_SEQUENCES_FIELD,
     &CUSTOM_GPUS,
