@@ -792,3 +792,44 @@ fn a_training_search_takes_the_first_setting_that_fits_each_candidate() {
     );
     assert!(!row(&p, "g6e.4xlarge").fits);
 }
+
+#[test]
+fn data_parallel_attention_holds_more_latent_caches_than_tensor_parallelism() {
+    // DeepSeek-V3 on eight H200s: at TP 8 every GPU keeps the latent cache of every
+    // request (MLA has one key/value head); as eight data-parallel ranks sharing the
+    // experts, each keeps its own requests' only. Offered only where no degree holds
+    // what is asked as such: TP 8 is kept while it holds the requests.
+    let run_for = |concurrent: Option<u64>| {
+        run(
+            "DeepSeek-V3",
+            &request(Workload::Inference(serving(1, 8192)), |c| {
+                c.instance_types = vec!["p5en.48xlarge".into()];
+                c.concurrent_sequences = concurrent;
+            }),
+        )
+    };
+    let p = run_for(None);
+    let tp8 = row(&p, "p5en.48xlarge");
+    assert!(tp8.fits);
+    assert_eq!(tensor(tp8), (8, 1));
+    let held = tp8.concurrent_sequences.unwrap();
+    let p = run_for(Some(2 * held));
+    let c = row(&p, "p5en.48xlarge");
+    assert!(c.fits, "{:?}", c.missing);
+    assert!(
+        matches!(
+            c.parallelism,
+            Parallelism::Tensor {
+                data_parallel_attention: true,
+                expert_parallel: true,
+                pipeline_parallel: 1,
+                ..
+            }
+        ),
+        "{:?}",
+        c.parallelism
+    );
+    assert!(c.concurrent_sequences.unwrap() >= 2 * held);
+    // Its serving is not timed, and says so.
+    assert!(matches!(&c.serving, Some(Err(why)) if why.contains("data-parallel attention")));
+}

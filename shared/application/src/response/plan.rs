@@ -169,6 +169,7 @@ enum Split {
         pipeline_parallel: u64,
         replicas: u64,
         expert_parallel: bool,
+        data_parallel_attention: bool,
         concurrent_sequences: Option<u64>,
     },
     /// Training: data parallel with a framework.
@@ -274,11 +275,13 @@ impl CandidateView {
                 replicas,
                 expert_parallel,
                 pipeline_parallel,
+                data_parallel_attention,
             } => Split::Tensor {
                 tensor_parallel,
                 pipeline_parallel,
                 replicas,
                 expert_parallel,
+                data_parallel_attention,
                 concurrent_sequences: c.concurrent_sequences,
             },
             Parallelism::Data {

@@ -24,102 +24,123 @@ impl Setting<'_> {
         let mut refused = Vec::new();
         let base_ep = matches!(&base.engine, Engine::Vllm(s) if s.expert_parallel);
         let moe_vllm = self.model.arch.moe.is_some() && matches!(base.engine, Engine::Vllm(_));
-        'degrees: for tp in TENSOR_PARALLEL_DEGREES
-            .into_iter()
-            .filter(|t| self.count.is_multiple_of(*t))
-        {
-            // Each degree as asked; where the weight kernels refuse to split an MoE
-            // model's experts, again with expert parallelism, which keeps them whole.
-            let mut splits = vec![base_ep];
-            while let Some(ep) = splits.pop() {
-                let mut r = base.clone();
-                r.num_gpus = tp;
-                let replicas = self.count / tp;
-                let mut notes = Vec::new();
-                let need = self.per_replica(&r, replicas);
-                if let Engine::Vllm(s) = &mut r.engine {
-                    self.on_this_gpu(s);
-                    s.expert_parallel = ep;
-                    notes.extend(self.raise_max_num_seqs(s, need));
+        // Data-parallel attention (MLA with experts, vLLM, no traffic to time): the
+        // replicas become ranks of one engine that share whole experts, each keeping the
+        // latent cache of its own requests only.
+        // Tried only when no degree holds what is asked as such, so that a plan that
+        // can be timed is kept where there is one.
+        let dp_attention = moe_vllm && self.model.arch.mla.is_some() && self.req.traffic.is_none();
+        'passes: for dp_pass in [false, true] {
+            if dp_pass && (!dp_attention || best.as_ref().is_some_and(|(b, _)| b.fits)) {
+                break;
+            }
+            for tp in TENSOR_PARALLEL_DEGREES
+                .into_iter()
+                .filter(|t| self.count.is_multiple_of(*t))
+            {
+                // Each degree as asked; where the weight kernels refuse to split an MoE
+                // model's experts, again with expert parallelism, which keeps them whole;
+                // on the second pass, as data-parallel ranks sharing whole experts.
+                if dp_pass && self.count / tp < 2 {
+                    continue;
                 }
-                let e = match estimate_inference(self.model, &r) {
-                    Ok(e) => e,
-                    // A degree the heads or the weights' blocks do not divide: the next
-                    // one may. A kernel's refusal is said on the row chosen.
-                    Err(CalcError::InvalidField { field, message }) if field == "num_gpus" => {
-                        if message.starts_with(KERNEL_REFUSAL) {
-                            let remedy = if !ep && moe_vllm {
-                                splits.push(true);
-                                "; tried with expert parallelism instead"
-                            } else {
-                                ""
-                            };
-                            refused.push(Warning::new(
-                                WarningCode::TensorParallelRefused,
-                                format!("tensor parallel {tp} skipped: {message}{remedy}"),
-                            ));
+                let mut splits = vec![(base_ep || dp_pass, dp_pass)];
+                while let Some((ep, dp_ranks)) = splits.pop() {
+                    let mut r = base.clone();
+                    r.num_gpus = tp;
+                    let replicas = self.count / tp;
+                    let mut notes = Vec::new();
+                    let need = self.per_replica(&r, replicas);
+                    if let Engine::Vllm(s) = &mut r.engine {
+                        self.on_this_gpu(s);
+                        s.expert_parallel = ep;
+                        s.data_parallel_size = if dp_ranks { replicas } else { 1 };
+                        notes.extend(self.raise_max_num_seqs(s, need));
+                    }
+                    let e = match estimate_inference(self.model, &r) {
+                        Ok(e) => e,
+                        // A degree the heads or the weights' blocks do not divide: the next
+                        // one may. A kernel's refusal is said on the row chosen.
+                        Err(CalcError::InvalidField { field, message }) if field == "num_gpus" => {
+                            if message.starts_with(KERNEL_REFUSAL) {
+                                let remedy = if !ep && moe_vllm {
+                                    splits.push((true, false));
+                                    "; tried with expert parallelism instead"
+                                } else {
+                                    ""
+                                };
+                                refused.push(Warning::new(
+                                    WarningCode::TensorParallelRefused,
+                                    format!("tensor parallel {tp} skipped: {message}{remedy}"),
+                                ));
+                            }
+                            continue;
+                        }
+                        // Scheduler limits this GPU's defaults cannot take.
+                        Err(CalcError::InvalidField { field, message })
+                            if field.starts_with("max_num") =>
+                        {
+                            return Ok(Outcome::Excluded(format!(
+                                "{}: {field}: {message}",
+                                self.gpu.name
+                            )))
+                        }
+                        Err(CalcError::TooLarge | CalcError::WeightsTooLarge) => {
+                            return Ok(Outcome::Excluded(too_large(self.gpu)))
+                        }
+                        Err(e) => return Err(e),
+                    };
+                    match self.support(&e) {
+                        Ok(n) => notes.splice(0..0, n).for_each(drop),
+                        Err(reason) => return Ok(Outcome::Excluded(reason)),
+                    };
+                    let mut c = self.candidate(
+                        Parallelism::Tensor {
+                            tensor_parallel: tp,
+                            replicas,
+                            expert_parallel: ep,
+                            pipeline_parallel: 1,
+                            data_parallel_attention: dp_ranks,
+                        },
+                        Estimate::Inference(Box::new(e.clone())),
+                    );
+                    c.notes = notes;
+                    self.judge_inference(&mut c, &r, &e, replicas)?;
+                    let Some(traffic) = self.req.traffic else {
+                        let fits = c.fits;
+                        // A data-parallel variant that does not hold it either leaves the
+                        // first pass's row.
+                        if fits || !dp_ranks {
+                            best = Some((c, r));
+                        }
+                        if fits {
+                            break 'passes;
                         }
                         continue;
-                    }
-                    // Scheduler limits this GPU's defaults cannot take.
-                    Err(CalcError::InvalidField { field, message })
-                        if field.starts_with("max_num") =>
-                    {
-                        return Ok(Outcome::Excluded(format!(
-                            "{}: {field}: {message}",
-                            self.gpu.name
-                        )))
-                    }
-                    Err(CalcError::TooLarge | CalcError::WeightsTooLarge) => {
-                        return Ok(Outcome::Excluded(too_large(self.gpu)))
-                    }
-                    Err(e) => return Err(e),
-                };
-                match self.support(&e) {
-                    Ok(n) => notes.splice(0..0, n).for_each(drop),
-                    Err(reason) => return Ok(Outcome::Excluded(reason)),
-                };
-                let mut c = self.candidate(
-                    Parallelism::Tensor {
-                        tensor_parallel: tp,
-                        replicas,
+                    };
+                    let traffic = PlanTraffic {
                         expert_parallel: ep,
-                        pipeline_parallel: 1,
-                    },
-                    Estimate::Inference(Box::new(e.clone())),
-                );
-                c.notes = notes;
-                self.judge_inference(&mut c, &r, &e, replicas)?;
-                let Some(traffic) = self.req.traffic else {
-                    let fits = c.fits;
-                    best = Some((c, r));
-                    if fits {
-                        break 'degrees;
+                        ..traffic
+                    };
+                    let hopeless = best.as_ref().is_some_and(|(b, _)| {
+                        b.fits && self.cannot_beat(b, &e, tp, replicas, &traffic)
+                    });
+                    if c.fits && hopeless {
+                        continue;
                     }
-                    continue;
-                };
-                let traffic = PlanTraffic {
-                    expert_parallel: ep,
-                    ..traffic
-                };
-                let hopeless = best.as_ref().is_some_and(|(b, _)| {
-                    b.fits && self.cannot_beat(b, &e, tp, replicas, &traffic)
-                });
-                if c.fits && hopeless {
-                    continue;
-                }
-                if c.fits {
-                    match self.serve(&r, &e, replicas, &traffic) {
-                        Ok(s) => c.serving = Some(Ok(s)),
-                        Err(why) => {
-                            c.fits = false;
-                            c.missing = Some(why.clone());
-                            c.serving = Some(Err(why));
+                    if c.fits {
+                        match self.serve(&r, &e, replicas, &traffic) {
+                            Ok(s) => c.serving = Some(Ok(s)),
+                            Err(why) => {
+                                c.fits = false;
+                                c.missing = Some(why.clone());
+                                c.serving = Some(Err(why));
+                            }
                         }
                     }
-                }
-                if best.as_ref().is_none_or(|(b, _)| better(&c, b)) {
-                    best = Some((c, r));
+                    if best.as_ref().is_none_or(|(b, _)| better(&c, b)) {
+                        best = Some((c, r));
+                    }
                 }
             }
         }
@@ -206,6 +227,7 @@ impl Setting<'_> {
                 replicas: 1,
                 expert_parallel: false,
                 pipeline_parallel: self.nodes,
+                data_parallel_attention: false,
             },
             Estimate::Inference(Box::new(e.clone())),
         );
@@ -237,12 +259,19 @@ impl Setting<'_> {
         let Parallelism::Tensor {
             replicas,
             expert_parallel,
+            data_parallel_attention,
             ..
         } = c.parallelism
         else {
             return;
         };
         if !c.fits || self.req.traffic.is_some() {
+            return;
+        }
+        if data_parallel_attention {
+            c.serving = Some(Err(
+                "data-parallel attention is not timed by the serving model: its ranks share experts over all the engine's GPUs, which no published run checks".into(),
+            ));
             return;
         }
         let t = PlanTraffic {

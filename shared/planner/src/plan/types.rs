@@ -156,6 +156,10 @@ pub enum Parallelism {
         /// Pipeline stages of a replica, one a node (`--pipeline-parallel-size`); 1
         /// within one node.
         pipeline_parallel: u64,
+        /// Whether the replicas are data-parallel ranks of one engine that share whole
+        /// experts (`--data-parallel-size` with `--enable-expert-parallel`), each rank
+        /// keeping the attention and latent cache of its own requests.
+        data_parallel_attention: bool,
     },
     /// Training: data parallel over `gpus`, with the request's framework.
     Data {
