@@ -171,9 +171,10 @@ pub const NUM_GPUS: FieldRange = range("num_gpus", 1, MAX_NUM_GPUS);
 /// `data_parallel_size`: vLLM engine ranks; with `num_gpus` at most [`MAX_NUM_GPUS`]
 /// GPUs in all.
 pub const DATA_PARALLEL_SIZE: FieldRange = range("data_parallel_size", 1, MAX_NUM_GPUS);
-/// `pipeline_parallel_size`: pipeline stages (at most the model's layers, checked
-/// with the model).
-pub const PIPELINE_PARALLEL_SIZE: FieldRange = range("pipeline_parallel_size", 1, MAX_LAYERS);
+/// `pipeline_parallel_size`: pipeline stages (and at most the model's layers, checked
+/// with the model). Each stage is sized on its own, a model slice and a start-up, so
+/// the count bounds a request's work; 256 is far past any deployment (a stage a node).
+pub const PIPELINE_PARALLEL_SIZE: FieldRange = range("pipeline_parallel_size", 1, 256);
 /// LoRA rank.
 pub const LORA_RANK: FieldRange = range("lora_rank", 1, MAX_LORA_RANK);
 /// Values sharing one scale in group-wise integer formats.

@@ -344,6 +344,7 @@ impl Setting<'_> {
                         v.max_num_seqs, v.max_num_seqs
                     ));
                 } else if !v.starts() || v.max_sequences < per_replica {
+                    c.lacks_memory = true;
                     c.missing = Some(format!(
                         "needs {} per GPU at TP {tp} for {per_replica} concurrent requests of {} tokens per replica {}",
                         gb((need as f64 / self.utilization()).ceil() as u128),
@@ -371,6 +372,7 @@ impl Setting<'_> {
                 if e.inference_memory <= budget && fits_target {
                     c.fits = true;
                 } else {
+                    c.lacks_memory = true;
                     c.missing = Some(format!(
                         "needs {} per GPU at TP {tp} {}",
                         gb((e.inference_memory.0 as f64 / self.utilization()).ceil() as u128),

@@ -243,13 +243,7 @@ fn evaluate(
 /// row that holds the workload and misses the latency targets (its serving says why),
 /// nor one whose headroom or scheduler limits refuse it (more nodes would not help).
 fn short_of_memory(c: &Candidate) -> bool {
-    !c.fits
-        && c.serving.is_none()
-        && c.missing.as_deref().is_some_and(|m| {
-            ["needs ", "offloaded state needs ", "NVMe offload needs "]
-                .iter()
-                .any(|p| m.starts_with(p))
-        })
+    !c.fits && c.serving.is_none() && c.lacks_memory
 }
 
 /// Node counts a training plan tries when one instance does not hold the workload.

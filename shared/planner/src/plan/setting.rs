@@ -87,6 +87,7 @@ impl Setting<'_> {
             concurrent_sequences: None,
             usd_per_hour: None,
             missing: None,
+            lacks_memory: false,
             notes: Vec::new(),
             serving: None,
         }

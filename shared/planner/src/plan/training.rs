@@ -84,12 +84,13 @@ impl Setting<'_> {
     /// fits (else the last, the one that needs the least GPU memory), said in a note.
     pub fn training(&self, base: &TrainingRequest) -> Result<Outcome, CalcError> {
         if !self.req.constraints.search {
-            return self.training_as(base);
+            return self.with_limits(self.training_as(base)?, base);
         }
         let mut last = None;
         for (tried, setting) in SEARCH_ORDER.iter().enumerate() {
+            let applied = setting.apply(base);
             // A setting the request's optimizer or method cannot take is skipped.
-            let outcome = match self.training_as(&setting.apply(base)) {
+            let outcome = match self.training_as(&applied) {
                 Ok(o) => o,
                 Err(CalcError::InvalidField { .. }) => continue,
                 Err(e) => return Err(e),
@@ -113,27 +114,46 @@ impl Setting<'_> {
                     )
                 },
             ));
-            last = Some(c);
+            last = Some((c, applied));
             if fits {
                 break;
             }
         }
-        Ok(match last {
-            Some(c) => Outcome::Candidate(c),
-            None => Outcome::Excluded(format!(
+        match last {
+            Some((c, applied)) => self.with_limits(Outcome::Candidate(c), &applied),
+            None => Ok(Outcome::Excluded(format!(
                 "{}: no DeepSpeed setting the search tries takes this workload",
                 self.gpu.name
-            )),
-        })
+            ))),
+        }
+    }
+
+    /// The request on this candidate's GPUs: all of them over its nodes, one instance a
+    /// node (hybrid sharding's group, the host memory's).
+    fn on_these_gpus(&self, base: &TrainingRequest) -> TrainingRequest {
+        let mut r = base.clone();
+        r.num_gpus = self.count * self.nodes;
+        r.gpus_per_node = Some(self.count);
+        r
+    }
+
+    /// The largest micro-batch and sequence that fit, for the row chosen only: they
+    /// bisect over the calculator, which a search would otherwise do for every setting.
+    fn with_limits(&self, outcome: Outcome, base: &TrainingRequest) -> Result<Outcome, CalcError> {
+        let Outcome::Candidate(mut c) = outcome else {
+            return Ok(outcome);
+        };
+        let r = self.on_these_gpus(base);
+        let w = FitWorkload::Training(&r);
+        c.max_batch_size = max_batch_size(self.model, w, self.budget())?;
+        c.max_sequence_length = max_sequence_length(self.model, w, self.budget())?;
+        Ok(Outcome::Candidate(c))
     }
 
     /// Training: data parallel over every GPU with the request's framework; one
     /// instance is one node (hybrid sharding's group, the host memory's node).
     fn training_as(&self, base: &TrainingRequest) -> Result<Outcome, CalcError> {
-        let mut r = base.clone();
-        r.num_gpus = self.count * self.nodes;
-        // One instance is one node (hybrid sharding's group, the host memory's).
-        r.gpus_per_node = Some(self.count);
+        let r = self.on_these_gpus(base);
         let e = match estimate_training(self.model, &r) {
             Ok(e) => e,
             Err(CalcError::TooLarge | CalcError::WeightsTooLarge) => {
@@ -152,9 +172,6 @@ impl Setting<'_> {
             Estimate::Training(e.clone()),
         );
         c.notes = notes;
-        let w = FitWorkload::Training(&r);
-        c.max_batch_size = max_batch_size(self.model, w, budget)?;
-        c.max_sequence_length = max_sequence_length(self.model, w, budget)?;
         let mut missing = Vec::new();
         if e.training_memory > budget {
             missing.push(format!(
@@ -167,6 +184,8 @@ impl Setting<'_> {
         }
         missing.extend(self.host_shortfall(&e));
         c.fits = missing.is_empty();
+        // Every training shortfall is memory: the GPUs' or the host's.
+        c.lacks_memory = !c.fits;
         c.missing = (!c.fits).then(|| missing.join("; "));
         Ok(Outcome::Candidate(Box::new(c)))
     }

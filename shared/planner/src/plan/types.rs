@@ -236,6 +236,8 @@ pub struct Candidate {
     pub usd_per_hour: Option<f64>,
     /// What is missing, when it does not fit.
     pub missing: Option<String>,
+    /// Whether what is missing is memory (GPU or host), which more nodes can add.
+    pub lacks_memory: bool,
     /// Hardware notes (dtype fallbacks, weight-only kernels, raised limits).
     pub notes: Vec<Warning>,
     /// How it serves (inference): its performance and cost per token, or why the
