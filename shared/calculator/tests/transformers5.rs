@@ -71,3 +71,41 @@ fn glm_4_5_without_head_dim_takes_transformers_floor() {
     let per_layer = (heads + 2 * kv) * shrink * (h + 1) + heads * shrink * h + 2 * shrink;
     assert_eq!(published.params.total - parsed.params.total, 92 * per_layer);
 }
+
+/// The calculator's total for each fixture against transformers' own count of the model
+/// it builds from the same file (`library`, recorded by the fixture script): its
+/// parameters plus the persistent buffers its state_dict stores beside them. The
+/// calculator counts what a checkpoint holds, and the MoE routers'
+/// `e_score_correction_bias` (one value per expert per MoE layer) is stored there
+/// though transformers registers it as a buffer, not a parameter.
+#[test]
+fn totals_equal_the_library_count() {
+    let mut misses = Vec::new();
+    for name in [
+        "NVIDIA-Nemotron-3-Nano-30B-A3B",
+        "NVIDIA-Nemotron-Nano-9B-v2",
+        "DeepSeek-V3.2",
+        "Kimi-Linear-48B-A3B-Instruct",
+        "GLM-4.5-Air",
+        "GLM-4.5",
+    ] {
+        let f = fixture(name);
+        let library = &f["library"];
+        let buffers: u64 = library["stored_buffers"]
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|n| n.as_u64().unwrap())
+            .sum();
+        let stored = (library["parameters"].as_u64().unwrap() + buffers) as u128;
+        let parsed = Model::from_config(&f["config"]).unwrap();
+        if parsed.params.total != stored {
+            misses.push(format!(
+                "{name}: calculator {} library {stored} ({:+})",
+                parsed.params.total,
+                parsed.params.total as i128 - stored as i128
+            ));
+        }
+    }
+    assert!(misses.is_empty(), "{misses:#?}");
+}

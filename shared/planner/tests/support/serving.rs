@@ -189,12 +189,8 @@ fn resolve(r: &Value, catalog: &Catalog) -> Row {
         .as_str()
         .and_then(VllmVersion::of_release)
         .unwrap_or(VllmVersion::Upto020);
-    let mut settings =
-        // The driver's total, as the factors were fitted with (vLLM budgets from CUDA's,
-        // `Gpu::vllm_total`; moving the runs to it waits for the next refit: two runs
-        // that thrash, gpt-oss-120b with 32k prompts from 100 clients on one H100 or
-        // A100, move far).
-        VllmSettings::of_version(gpu.usable_memory.map_or(Bytes(0), |m| m.0), version);
+    // vLLM budgets from the total CUDA reports (`Gpu::vllm_total`), as answers do.
+    let mut settings = VllmSettings::of_version(gpu.vllm_total().unwrap_or(Bytes(0)), version);
     settings.gpu_name = Some(gpu.name.clone());
     let mut req = InferenceRequest::new(1, r["isl"].as_u64().unwrap_or(1));
     req.max_new_tokens = r["osl"].as_u64().unwrap_or(1);
