@@ -260,7 +260,13 @@ fn every_function_is_a_binary_with_a_template_resource() {
     let paths: BTreeSet<&str> = ROUTES.iter().map(|r| r.path).collect();
     assert_eq!(paths.len(), ROUTES.len(), "two routes share a path");
     for name in resources {
-        for alarm in ["Errors", "Throttles", "Duration"] {
+        // The scheduled job's failures reach an alarm through its dead-letter queue.
+        let failures = if name == "CostPlanner" {
+            "DeadLetters"
+        } else {
+            "Errors"
+        };
+        for alarm in [failures, "Throttles", "Duration"] {
             let key = format!("  {name}{alarm}Alarm:");
             assert!(text.contains(&key), "template.yaml lacks {key}");
         }
@@ -268,5 +274,81 @@ fn every_function_is_a_binary_with_a_template_resource() {
             text.contains(&format!("Value: !Ref {name}Function")),
             "{name}: alarms name the function"
         );
+    }
+}
+
+/// The `Default:` of a template parameter.
+fn parameter_default(text: &str, name: &str) -> u64 {
+    let at = text
+        .find(&format!("\n  {name}:\n"))
+        .unwrap_or_else(|| panic!("no parameter {name}"));
+    text[at..]
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Default: "))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("{name} has no numeric default"))
+}
+
+#[test]
+fn throttling_matches_what_the_reserved_functions_complete() {
+    let text = std::fs::read_to_string(root().join("template.yaml")).unwrap();
+    let reserved = parameter_default(&text, "ReservedConcurrency");
+    let duration_ms = parameter_default(&text, "DurationAlarmMs");
+    let burst = parameter_default(&text, "ThrottlingBurstLimit");
+    let rate = parameter_default(&text, "ThrottlingRateLimit");
+    // No more at once than the reservation runs, no more a second than it completes
+    // within the p99 duration the alarm holds it to (Little's law).
+    assert!(burst <= reserved, "burst {burst} > reserved {reserved}");
+    let completes = reserved * 1000 / duration_ms;
+    assert!(rate <= completes, "rate {rate}/s > {completes}/s");
+    // And not far below it: the limits are derived, not arbitrary.
+    assert!(
+        rate * 2 > completes && burst * 2 > reserved,
+        "{rate} {burst}"
+    );
+}
+
+#[test]
+fn the_readme_states_the_account_concurrency_the_template_needs() {
+    let text = std::fs::read_to_string(root().join("template.yaml")).unwrap();
+    let reserved = parameter_default(&text, "ReservedConcurrency");
+    // Every function but the scheduled one reserves the parameter's executions (the
+    // Globals); the cost planner reserves its own.
+    let functions = text.matches("Type: AWS::Serverless::Function").count() as u64;
+    assert!(text.contains("      ReservedConcurrentExecutions: 1\n"));
+    let total = (functions - 1) * reserved + 1;
+    // Lambda keeps 100 executions of the account unreserved.
+    let needed = total + 100;
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let said = format!(
+        "{total} reserved executions need an account concurrency limit of at least {needed}"
+    );
+    assert!(readme.contains(&said), "README lacks: {said}");
+}
+
+#[test]
+fn a_failed_scheduled_run_is_retried_then_dead_lettered_and_alarmed() {
+    let text = std::fs::read_to_string(root().join("template.yaml")).unwrap();
+    // The resource runs to the first blank line.
+    let planner = &text[text.find("\n  CostPlannerFunction:").unwrap() + 1..];
+    let function = &planner[..planner.find("\n\n").unwrap_or(planner.len())];
+    for required in [
+        "MaximumRetryAttempts: 2",
+        "Type: SQS",
+        "Destination: !GetAtt CostPlannerDeadLetters.Arn",
+        "sqs:SendMessage",
+    ] {
+        assert!(
+            function.contains(required),
+            "CostPlannerFunction lacks {required}"
+        );
+    }
+    for required in [
+        "  CostPlannerDeadLetters:\n    Type: AWS::SQS::Queue",
+        "MetricName: ApproximateNumberOfMessagesVisible",
+        "Value: !GetAtt CostPlannerDeadLetters.QueueName",
+        "VersioningConfiguration:\n        Status: Enabled",
+    ] {
+        assert!(text.contains(required), "template.yaml lacks {required}");
     }
 }

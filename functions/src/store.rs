@@ -1,6 +1,10 @@
 //! The report bucket: where reports go and where operators may leave `prices.json`.
 //! The only module that talks to AWS.
 
+use std::time::Duration;
+
+use aws_sdk_s3::config::timeout::TimeoutConfig;
+use aws_sdk_s3::error::DisplayErrorContext;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::Client;
 use calculator::limits::MAX_PRICES_BYTES;
@@ -25,19 +29,59 @@ impl std::fmt::Display for StoreError {
 
 impl std::error::Error for StoreError {}
 
+/// How long each S3 call may take. Without them a stalled connection would hold the
+/// run until Lambda's own timeout, which names no cause.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Timeouts {
+    /// To open a connection.
+    pub connect: Duration,
+    /// Between two reads of a response.
+    pub read: Duration,
+    /// One attempt of a call.
+    pub attempt: Duration,
+    /// A call with its retries: the most one S3 call can take.
+    pub operation: Duration,
+}
+
+impl Timeouts {
+    /// The function's: five S3 calls at most per run (the price list, the two files,
+    /// reading and writing the pointer) at [`Timeouts::operation`] each stay inside
+    /// the function's 60 s timeout (`template.yaml`) with 10 s left for planning.
+    pub const LAMBDA: Timeouts = Timeouts {
+        connect: Duration::from_secs(3),
+        read: Duration::from_secs(5),
+        attempt: Duration::from_secs(5),
+        operation: Duration::from_secs(10),
+    };
+
+    /// The SDK's form.
+    pub fn config(&self) -> TimeoutConfig {
+        TimeoutConfig::builder()
+            .connect_timeout(self.connect)
+            .read_timeout(self.read)
+            .operation_attempt_timeout(self.attempt)
+            .operation_timeout(self.operation)
+            .build()
+    }
+}
+
 /// The bucket reports are written to, with one S3 client for the process.
 #[derive(Clone, Debug)]
 pub struct ReportStore {
     client: Client,
     bucket: String,
+    timeouts: Timeouts,
 }
 
 impl ReportStore {
-    /// A store over `bucket` with `client`.
-    pub fn new(client: Client, bucket: impl Into<String>) -> ReportStore {
+    /// A store over `bucket` with `client`, whose configuration carries `timeouts`
+    /// (`Timeouts::config`); the store also bounds reading a body by them, which the
+    /// SDK's timeouts end before.
+    pub fn new(client: Client, bucket: impl Into<String>, timeouts: Timeouts) -> ReportStore {
         ReportStore {
             client,
             bucket: bucket.into(),
+            timeouts,
         }
     }
 
@@ -53,8 +97,13 @@ impl ReportStore {
         let shared = aws_config::load_from_env().await;
         let config = aws_sdk_s3::config::Builder::from(&shared)
             .force_path_style(path_style(std::env::var("S3_FORCE_PATH_STYLE").ok()))
+            .timeout_config(Timeouts::LAMBDA.config())
             .build();
-        Some(ReportStore::new(Client::from_conf(config), bucket))
+        Some(ReportStore::new(
+            Client::from_conf(config),
+            bucket,
+            Timeouts::LAMBDA,
+        ))
     }
 
     /// The bucket's name.
@@ -69,31 +118,57 @@ impl ReportStore {
 
     /// The bucket's `prices.json`, or `None` when it holds none.
     pub async fn prices(&self) -> Result<Option<String>, StoreError> {
-        let fail = |e: String| StoreError(format!("reading {}: {e}", self.url(PRICES_KEY)));
+        let Some(bytes) = self.get(PRICES_KEY, MAX_PRICES_BYTES).await? else {
+            return Ok(None);
+        };
+        String::from_utf8(bytes)
+            .map(Some)
+            .map_err(|_| StoreError(format!("reading {}: not UTF-8 text", self.url(PRICES_KEY))))
+    }
+
+    /// The object at `key`, at most `limit` bytes, or `None` when there is none.
+    pub async fn get(&self, key: &str, limit: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.get_tagged(key, limit).await?.map(|(bytes, _)| bytes))
+    }
+
+    /// The object at `key` (at most `limit` bytes) with its ETag, or `None`.
+    pub async fn get_tagged(
+        &self,
+        key: &str,
+        limit: u64,
+    ) -> Result<Option<(Vec<u8>, Option<String>)>, StoreError> {
+        let fail = |e: String| StoreError(format!("reading {}: {e}", self.url(key)));
         let object = match self
             .client
             .get_object()
             .bucket(&self.bucket)
-            .key(PRICES_KEY)
+            .key(key)
             .send()
             .await
         {
             Ok(o) => o,
             Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => return Ok(None),
-            Err(e) => return Err(fail(aws_sdk_s3::error::DisplayErrorContext(e).to_string())),
+            Err(e) => return Err(fail(DisplayErrorContext(e).to_string())),
         };
-        if object.content_length().unwrap_or(0) > MAX_PRICES_BYTES as i64 {
-            return Err(fail(format!("larger than {MAX_PRICES_BYTES} bytes")));
+        let etag = object.e_tag().map(str::to_owned);
+        if object.content_length().unwrap_or(0) > limit as i64 {
+            return Err(fail(format!("larger than {limit} bytes")));
         }
-        let bytes = object
-            .body
-            .collect()
+        let body = tokio::time::timeout(self.timeouts.operation, object.body.collect());
+        let bytes = body
             .await
+            .map_err(|_| {
+                fail(format!(
+                    "the body did not arrive within {} s",
+                    self.timeouts.operation.as_secs_f64()
+                ))
+            })?
             .map_err(|e| fail(e.to_string()))?
             .into_bytes();
-        String::from_utf8(bytes.to_vec())
-            .map(Some)
-            .map_err(|_| fail("not UTF-8 text".into()))
+        if bytes.len() as u64 > limit {
+            return Err(fail(format!("larger than {limit} bytes")));
+        }
+        Ok(Some((bytes.to_vec(), etag)))
     }
 
     /// Writes one object in one request: a failed run leaves the previous object (or
@@ -104,22 +179,54 @@ impl ReportStore {
         body: Vec<u8>,
         content_type: &str,
     ) -> Result<(), StoreError> {
-        self.client
+        match self.put_if(key, body, content_type, None).await? {
+            true => Ok(()),
+            false => Err(StoreError(format!(
+                "writing {}: refused as conflicting",
+                self.url(key)
+            ))),
+        }
+    }
+
+    /// Writes one object only while the stored one is what the caller read:
+    /// `Some(Some(etag))` it still has that ETag, `Some(None)` there is still none
+    /// (S3's conditional writes, `If-Match` and `If-None-Match: *`). `Ok(false)` when
+    /// the condition no longer holds (412, or 409 for a concurrent conditional write).
+    pub async fn put_if(
+        &self,
+        key: &str,
+        body: Vec<u8>,
+        content_type: &str,
+        read: Option<Option<String>>,
+    ) -> Result<bool, StoreError> {
+        let mut put = self
+            .client
             .put_object()
             .bucket(&self.bucket)
             .key(key)
             .content_type(content_type)
-            .body(ByteStream::from(body))
-            .send()
-            .await
-            .map(drop)
-            .map_err(|e| {
-                StoreError(format!(
-                    "writing {}: {}",
-                    self.url(key),
-                    aws_sdk_s3::error::DisplayErrorContext(e)
-                ))
-            })
+            .body(ByteStream::from(body));
+        put = match read {
+            None => put,
+            Some(None) => put.if_none_match("*"),
+            Some(Some(etag)) => put.if_match(etag),
+        };
+        match put.send().await {
+            Ok(_) => Ok(true),
+            Err(e)
+                if matches!(
+                    e.raw_response().map(|r| r.status().as_u16()),
+                    Some(409 | 412)
+                ) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(StoreError(format!(
+                "writing {}: {}",
+                self.url(key),
+                DisplayErrorContext(e)
+            ))),
+        }
     }
 }
 

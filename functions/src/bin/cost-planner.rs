@@ -12,7 +12,14 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let store = Arc::new(functions::ReportStore::from_env().await);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let store = Arc::clone(&store);
-        async move { functions::handle(event.payload, store.as_ref().as_ref()).await }
+        async move {
+            let answer = functions::handle(event.payload, store.as_ref().as_ref()).await;
+            if let Err(e) = &answer {
+                // The cause in the log beside the invocation's error record.
+                lambda_runtime::tracing::error!(error_type = e.failure.name(), "{}", e.message);
+            }
+            answer
+        }
     }))
     .await
 }

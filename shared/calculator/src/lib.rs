@@ -18,6 +18,7 @@
 //! derivation of every formula, with sources, is in `docs/methodology.md`; the module
 //! map is in `docs/architecture.md`.
 
+pub mod json;
 pub mod limits;
 
 mod architecture;

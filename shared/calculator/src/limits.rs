@@ -400,8 +400,10 @@ pub const MAX_CANDIDATE_GPUS: u64 = 1024;
 /// `max_gpus` of a plan.
 pub const PLAN_MAX_GPUS: FieldRange = range("max_gpus", 1, MAX_CANDIDATE_GPUS);
 
-/// Concurrent requests a plan may ask one candidate to hold (`concurrent_sequences`).
-pub const CONCURRENT_SEQUENCES: FieldRange = range("concurrent_sequences", 1, 1 << 30);
+/// Concurrent requests a plan may ask one candidate to hold (`concurrent_sequences`):
+/// at most a batch's bound, since one replica may have to hold them all and is sized as
+/// a batch of them.
+pub const CONCURRENT_SEQUENCES: FieldRange = range("concurrent_sequences", 1, MAX_BATCH_SIZE);
 
 /// Most GPU names, instance types, custom GPUs or prices one plan request may list.
 pub const MAX_LISTED: usize = 64;

@@ -188,6 +188,23 @@ pub struct Catalog {
     pub region: String,
     /// Where the prices come from, for answers.
     pub price_source: String,
+    /// Each source of the prices in force, with the instance types it prices: the
+    /// embedded catalog's alone, until a price list replaces some.
+    pub price_sources: Vec<PriceSource>,
+}
+
+/// One source of instance prices: its date and region, and the instance types whose
+/// prices in force come from it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PriceSource {
+    /// Where the prices come from (`embedded catalog`, `s3://bucket/prices.json`).
+    pub source: String,
+    /// Their date, as the source gives it.
+    pub as_of: String,
+    /// Their AWS region, as the source gives it.
+    pub region: String,
+    /// The instance types it prices, by their catalog names.
+    pub instances: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -307,6 +324,12 @@ static EMBEDDED: LazyLock<Catalog> = LazyLock::new(|| {
     // Part of the build; `shared/planner/tests/catalog.rs` parses it in the test suite.
     let raw: RawCatalog =
         serde_json::from_str(CATALOG_JSON).expect("data/catalog.json is a valid catalog");
+    let priced = raw
+        .instances
+        .iter()
+        .filter(|i| i.on_demand_usd_per_hour.is_some())
+        .map(|i| i.instance.clone())
+        .collect();
     Catalog {
         gpus: raw.gpus.into_iter().map(RawGpu::into_gpu).collect(),
         instances: raw
@@ -324,11 +347,20 @@ static EMBEDDED: LazyLock<Catalog> = LazyLock::new(|| {
                 efa_interfaces: i.efa_interfaces,
             })
             .collect(),
+        price_sources: vec![PriceSource {
+            source: EMBEDDED_PRICES.into(),
+            as_of: raw.prices_as_of.clone(),
+            region: raw.region.clone(),
+            instances: priced,
+        }],
         prices_as_of: raw.prices_as_of,
         region: raw.region,
-        price_source: "embedded catalog".into(),
+        price_source: EMBEDDED_PRICES.into(),
     }
 });
+
+/// How answers name the catalog's own prices.
+pub const EMBEDDED_PRICES: &str = "embedded catalog";
 
 /// First compute capability with bfloat16 tensor cores (Ampere).
 const BF16_TENSOR_CORES: ComputeCapability = ComputeCapability(8, 0);

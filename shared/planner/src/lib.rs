@@ -41,6 +41,7 @@ mod typed;
 
 pub use catalog::{
     Catalog, ComputeCapability, Gpu, Instance, Interconnect, LinkKind, MemorySource, Platform,
+    PriceSource, EMBEDDED_PRICES,
 };
 pub use kernels::{weight_support, Support};
 pub use plan::{

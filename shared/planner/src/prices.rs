@@ -1,10 +1,11 @@
 //! Prices: the month they are quoted for, and price lists that replace the catalog's
 //! (a request's `prices`, the cost planner's `prices.json`).
 
+use calculator::json::{parse_strict, JsonError};
 use calculator::limits::{MAX_PRICE_TEXT_CHARS, MAX_USD_PER_HOUR};
-use calculator::CalcError;
+use calculator::{clip, CalcError};
 
-use crate::catalog::{Catalog, Instance};
+use crate::catalog::{Catalog, Instance, PriceSource};
 
 /// Hours in the month that prices are quoted for (AWS's convention: 365 × 24 / 12).
 pub const HOURS_PER_MONTH: f64 = 730.0;
@@ -61,6 +62,21 @@ impl PriceList {
             .iter()
             .filter(|i| i.usd_per_hour.is_some() && !covered(i))
             .count();
+        // Each instance's price now comes from this list or from where it came before.
+        let listed = |name: &String| self.prices.iter().any(|(n, _)| n == name);
+        for source in &mut out.price_sources {
+            source.instances.retain(|n| !listed(n));
+        }
+        out.price_sources.retain(|s| !s.instances.is_empty());
+        out.price_sources.insert(
+            0,
+            PriceSource {
+                source: self.source.clone(),
+                as_of: self.as_of.clone(),
+                region: self.region.clone(),
+                instances: self.prices.iter().map(|(n, _)| n.clone()).collect(),
+            },
+        );
         if missing == 0 {
             out.prices_as_of.clone_from(&self.as_of);
             out.region.clone_from(&self.region);
@@ -81,8 +97,13 @@ impl PriceList {
     /// Reads a price document. Every instance must be in `catalog`; `source` names the
     /// document in errors and answers. Errors name the field (`instances[2].instance`).
     pub fn parse(text: &str, source: &str, catalog: &Catalog) -> Result<PriceList, CalcError> {
-        let value: serde_json::Value = serde_json::from_str(text)
-            .map_err(|e| CalcError::field(source, format!("is not valid JSON: {e}")))?;
+        let value = parse_strict(text.as_bytes()).map_err(|e| match e {
+            JsonError::DuplicateKey(path) => CalcError::field(
+                format!("{source}.{path}"),
+                "is given twice in one object; give each key once",
+            ),
+            JsonError::Syntax(e) => CalcError::field(source, format!("is not valid JSON: {e}")),
+        })?;
         let text_field = |key: &str| -> Result<String, CalcError> {
             value
                 .get(key)
@@ -110,8 +131,23 @@ impl PriceList {
                 .and_then(|v| v.as_str())
                 .ok_or_else(|| CalcError::field(at("instance"), "must be a string"))?;
             let known = catalog.instance(name).ok_or_else(|| {
-                CalcError::field(at("instance"), format!("'{name}' is not in the catalog"))
+                CalcError::field(
+                    at("instance"),
+                    format!("'{}' is not in the catalog", clip(name)),
+                )
             })?;
+            // Names match whatever their case: a second row for one instance type
+            // would leave which price applies to the order of the rows.
+            if let Some(first) = prices.iter().position(|(n, _)| n == &known.name) {
+                return Err(CalcError::field(
+                    at("instance"),
+                    format!(
+                        "'{}' is {} again (instances[{first}] prices it already); give each instance type once",
+                        clip(name),
+                        known.name
+                    ),
+                ));
+            }
             let price = row
                 .get("on_demand_usd_per_hour")
                 .and_then(|v| v.as_f64())

@@ -93,6 +93,7 @@ pub const EXPECTED: &[Expected] = &[
         &[("suggestions", "Llama-3.1-8B")],
     ),
     error("memory-inference-negative", 400, Some("batch_size")),
+    error("memory-inference-duplicate-key", 400, Some("batch_size")),
     error("memory-inference-too-large", 413, None),
     ok("memory-inference-vllm"),
     error("memory-inference-vllm-no-gpu", 400, Some("gpu")),
@@ -132,6 +133,8 @@ pub const EXPECTED: &[Expected] = &[
     ok("plan-training"),
     ok("plan-custom-gpu"),
     error("plan-missing-mode", 400, Some("mode")),
+    // The object's keys are read in sorted order: the lower-case spelling comes second.
+    error("plan-price-twice", 400, Some("prices.p5.48xlarge")),
     holding(
         error("plan-unknown-model", 404, Some("model_name")),
         &[

@@ -119,6 +119,75 @@ mod tests {
             .all(|c| c["gpu"] == "lab-rtx-6000-pro" || c["gpu"] == "NVIDIA L4 24GB"));
     }
 
+    #[tokio::test]
+    async fn request_prices_say_their_source_and_refuse_a_type_named_twice() {
+        let body = call("plan-custom-gpu").await;
+        let sources = body["prices"]["sources"].as_array().unwrap();
+        assert!(sources[0]["source"].as_str().unwrap().contains("request"));
+        assert_eq!(sources[0]["instances"], serde_json::json!(["g6.xlarge"]));
+        assert_eq!(sources[1]["source"], "embedded catalog");
+        let (status, e) = status_and_json(&handler(event("plan-price-twice")).await.unwrap());
+        assert_eq!(status, 400, "{e}");
+        // One of the two spellings (the object's keys are read in sorted order).
+        assert!(
+            e["field"]
+                .as_str()
+                .is_some_and(|f| f.eq_ignore_ascii_case("prices.p5.48xlarge")),
+            "{e}"
+        );
+        assert!(
+            e["error"].as_str().unwrap().contains("p5.48xlarge again"),
+            "{e}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_negative_zero_price_is_a_zero() {
+        let request = testkit::fixtures::event_with("plan-small-model", |b| {
+            // Written as the text -0.0 (serde_json's Value would print it back so).
+            b["prices"] = serde_json::json!({"g4dn.xlarge": 0.0});
+            b["instance_types"] = serde_json::json!(["g4dn.xlarge"]);
+        });
+        let raw = match request.body() {
+            Body::Text(t) => t.replace("\"g4dn.xlarge\":0.0", "\"g4dn.xlarge\":-0.0"),
+            _ => unreachable!(),
+        };
+        assert!(raw.contains("-0.0"));
+        let mut request = request;
+        *request.body_mut() = Body::Text(raw);
+        let (status, body) = status_and_json(&handler(request).await.unwrap());
+        assert_eq!(status, 200, "{body}");
+        let row = row(&body, "g4dn.xlarge");
+        let text = serde_json::to_string(row).unwrap();
+        assert!(!text.contains("-0"), "{text}");
+        assert_eq!(
+            row["usd_per_hour"].as_f64().map(f64::is_sign_positive),
+            Some(true)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_row_that_does_not_fit_serves_no_sequences() {
+        let request = testkit::fixtures::event_with("plan-small-model", |b| {
+            b["concurrent_sequences"] = serde_json::json!(200);
+            b["instance_types"] = serde_json::json!(["g4dn.xlarge"]);
+        });
+        let (status, body) = status_and_json(&handler(request).await.unwrap());
+        assert_eq!(status, 200, "{body}");
+        let r = row(&body, "g4dn.xlarge");
+        assert_eq!(r["fits"], false);
+        assert_eq!(r["concurrent_sequences"], Value::Null);
+        // The capacity at the limit, named as a maximum, stays.
+        assert!(r["max_batch_size"].as_u64().unwrap() < 200);
+        // concurrent_sequences is refused under its own name and range.
+        let request = testkit::fixtures::event_with("plan-small-model", |b| {
+            b["concurrent_sequences"] = serde_json::json!(2_000_000);
+        });
+        let (status, e) = status_and_json(&handler(request).await.unwrap());
+        assert_eq!(status, 400);
+        assert_eq!(e["field"], "concurrent_sequences", "{e}");
+    }
+
     /// The `plan-training` fixture with `edit` applied to its body.
     async fn training_with(edit: impl FnOnce(&mut Value)) -> (u16, Value) {
         let request = testkit::fixtures::event_with("plan-training", edit);

@@ -3,12 +3,13 @@
 use lambda_http::{Body, Request};
 use serde_json::{Map, Value};
 
+use calculator::json::{parse_strict, JsonError};
 use calculator::limits::MAX_BODY_BYTES;
 
 use super::error::ApiError;
 
-/// The body as a JSON object: 413 when too large, 400 when empty, not JSON, or not an
-/// object.
+/// The body as a JSON object: 413 when too large, 400 when empty, not JSON, not an
+/// object, or with a key given twice in one object (named by its path).
 pub fn json_object(request: &Request) -> Result<Map<String, Value>, ApiError> {
     let bytes: &[u8] = match request.body() {
         Body::Empty => &[],
@@ -26,8 +27,13 @@ pub fn json_object(request: &Request) -> Result<Map<String, Value>, ApiError> {
             "request body is required: a JSON object",
         ));
     }
-    let value: Value = serde_json::from_slice(bytes)
-        .map_err(|e| ApiError::bad_request(format!("Malformed JSON: {e}")))?;
+    let value = parse_strict(bytes).map_err(|e| match e {
+        JsonError::DuplicateKey(path) => ApiError::field(
+            &path,
+            "is given twice in one object; give each key once (JSON readers differ on which one wins)",
+        ),
+        JsonError::Syntax(e) => ApiError::bad_request(format!("Malformed JSON: {e}")),
+    })?;
     match value {
         Value::Object(map) => Ok(map),
         other => Err(ApiError::bad_request(format!(

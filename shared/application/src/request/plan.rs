@@ -335,6 +335,17 @@ fn prices(f: &Fields, catalog: &Catalog) -> Result<Catalog, ApiError> {
         let instance = catalog
             .instance(key)
             .ok_or_else(|| unknown_instance(&path, key, catalog))?;
+        // Instance types match whatever their case: two spellings of one would leave
+        // which price applies to the order of the keys.
+        if list.prices.iter().any(|(n, _)| n == &instance.name) {
+            return Err(ApiError::field(
+                &path,
+                format!(
+                    "names {} again (another key of prices gives it already); give each instance type once",
+                    instance.name
+                ),
+            ));
+        }
         let max = MAX_USD_PER_HOUR;
         // null is not a price: it would otherwise read as free.
         let price = value

@@ -4,8 +4,8 @@
 use calculator::{Choice, Engine, Unit, Warning};
 use planner::performance::Demand;
 use planner::{
-    usd_per_month, Candidate, CandidateServing, Estimate, Parallelism, Plan, PlanTraffic, Workload,
-    HOURS_PER_MONTH,
+    usd_per_month, Candidate, CandidateServing, Estimate, Parallelism, Plan, PlanTraffic,
+    PriceSource, Workload, HOURS_PER_MONTH,
 };
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -282,7 +282,9 @@ impl CandidateView {
                 replicas,
                 expert_parallel,
                 data_parallel_attention,
-                concurrent_sequences: c.concurrent_sequences,
+                // What the candidate serves: none where it does not fit (its
+                // capacity at the limit is `max_batch_size` per replica).
+                concurrent_sequences: c.concurrent_sequences.filter(|_| c.fits),
             },
             Parallelism::Data {
                 gpus,
@@ -361,14 +363,51 @@ struct ExcludedView {
 /// The prices a plan used.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct PricesView {
-    /// Their date.
+    /// Their date: the catalog's, unless one price list prices every instance type.
     pub as_of: String,
-    /// Their region.
+    /// Their region, likewise.
     pub region: String,
-    /// Where they come from.
+    /// Where they come from, in words.
     pub source: String,
+    /// Each source of the prices in force, with its date, region and the instance
+    /// types it prices.
+    pub sources: Vec<PriceSourceView>,
     /// Hours in the month the monthly prices are for.
     pub hours_per_month: f64,
+}
+
+/// One source of the prices a plan used.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PriceSourceView {
+    /// Where they come from (`embedded catalog`, `s3://bucket/prices.json`).
+    pub source: String,
+    /// Their date, as the source gives it.
+    pub as_of: String,
+    /// Their AWS region, as the source gives it.
+    pub region: String,
+    /// The instance types whose prices come from it.
+    pub instances: Vec<String>,
+}
+
+impl PricesView {
+    /// The prices of a catalog (or a plan made with one).
+    pub fn new(as_of: &str, region: &str, source: &str, sources: &[PriceSource]) -> PricesView {
+        PricesView {
+            as_of: as_of.to_owned(),
+            region: region.to_owned(),
+            source: source.to_owned(),
+            sources: sources
+                .iter()
+                .map(|s| PriceSourceView {
+                    source: s.source.clone(),
+                    as_of: s.as_of.clone(),
+                    region: s.region.clone(),
+                    instances: s.instances.clone(),
+                })
+                .collect(),
+            hours_per_month: HOURS_PER_MONTH,
+        }
+    }
 }
 
 /// The model a plan is for.
@@ -428,12 +467,12 @@ impl PlanAnswer {
                     reason: e.reason.clone(),
                 })
                 .collect(),
-            prices: PricesView {
-                as_of: plan.prices_as_of.clone(),
-                region: plan.region.clone(),
-                source: plan.price_source.clone(),
-                hours_per_month: HOURS_PER_MONTH,
-            },
+            prices: PricesView::new(
+                &plan.prices_as_of,
+                &plan.region,
+                &plan.price_source,
+                &plan.price_sources,
+            ),
             warnings: Warnings::of(input.resolved.notes.iter().chain(&shared)),
         }
     }

@@ -81,6 +81,7 @@ pub fn plan(model: &Model, req: &PlanRequest, catalog: &Catalog) -> Result<Plan,
         prices_as_of: catalog.prices_as_of.clone(),
         region: catalog.region.clone(),
         price_source: catalog.price_source.clone(),
+        price_sources: catalog.price_sources.clone(),
     })
 }
 

@@ -6,7 +6,7 @@ use calculator::{
     VllmCapacity, Warning,
 };
 
-use crate::catalog::{Gpu, MemorySource, Platform};
+use crate::catalog::{Gpu, MemorySource, Platform, PriceSource};
 use crate::performance::{Demand, Performance};
 use crate::prices::HOURS_PER_MONTH;
 
@@ -282,6 +282,8 @@ pub struct Plan {
     pub region: String,
     /// Where the prices come from.
     pub price_source: String,
+    /// Each source of the prices in force and the instance types it prices.
+    pub price_sources: Vec<PriceSource>,
 }
 
 impl Plan {

@@ -5,5 +5,5 @@
 pub mod document;
 pub mod report;
 
-pub use document::{read, EventError, NamedWorkload, Run};
-pub use report::{build, Entry, Report, ReportJson};
+pub use document::{latest_key, read, EventError, NamedWorkload, Run};
+pub use report::{build, escape_markdown, Entry, Latest, Report, ReportJson};

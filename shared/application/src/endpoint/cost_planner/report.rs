@@ -84,6 +84,59 @@ impl Report {
     }
 }
 
+/// A plan's pointer to its latest complete report (`reports/<plan>/latest.json`),
+/// written after both of a run's files, so that a reader who follows it finds both.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Latest {
+    /// The plan's name.
+    pub plan: String,
+    /// The run's scheduled time (UTC, to the second): the pointer only moves forward.
+    pub scheduled_time: String,
+    /// Key of the JSON report, in the same bucket.
+    pub report: String,
+    /// Key of the Markdown summary, in the same bucket.
+    pub summary: String,
+    /// Workloads in the run.
+    pub workloads: usize,
+    /// Of which could not be planned.
+    pub failed: usize,
+    service: Service,
+}
+
+impl Latest {
+    /// The pointer to `run`'s report.
+    pub fn of(run: &Run, report: &Report) -> Latest {
+        Latest {
+            plan: run.name.clone(),
+            scheduled_time: run.scheduled_time.clone(),
+            report: run.key("json"),
+            summary: run.key("md"),
+            workloads: run.workloads.len(),
+            failed: report.failed,
+            service: Service {
+                name: SERVICE_NAME,
+                version: VERSION,
+            },
+        }
+    }
+
+    /// The pointer as the bucket stores it.
+    pub fn json_bytes(&self) -> Vec<u8> {
+        serde_json::to_vec_pretty(self).unwrap_or_default()
+    }
+
+    /// Whether this pointer should replace one already stored (`stored`, its bytes):
+    /// unless that one points to a later scheduled time. A pointer that cannot be read
+    /// is replaced.
+    pub fn replaces(&self, stored: &[u8]) -> bool {
+        let time = serde_json::from_slice::<Value>(stored)
+            .ok()
+            .and_then(|v| v.get("scheduled_time")?.as_str().map(str::to_owned));
+        // Canonical UTC times to the second (`Run::scheduled_time`) order as strings.
+        time.is_none_or(|t| t.as_str() <= self.scheduled_time.as_str())
+    }
+}
+
 /// One workload's line of the summary.
 struct Line {
     name: String,
@@ -158,12 +211,12 @@ pub fn build(run: &Run, catalog: &Catalog) -> Report {
             name: SERVICE_NAME,
             version: VERSION,
         },
-        prices: PricesView {
-            as_of: catalog.prices_as_of.clone(),
-            region: catalog.region.clone(),
-            source: catalog.price_source.clone(),
-            hours_per_month: HOURS_PER_MONTH,
-        },
+        prices: PricesView::new(
+            &catalog.prices_as_of,
+            &catalog.region,
+            &catalog.price_source,
+            &catalog.price_sources,
+        ),
         workloads: entries,
         failed,
         total_usd_per_month: total,
@@ -175,21 +228,54 @@ pub fn build(run: &Run, catalog: &Catalog) -> Report {
     }
 }
 
-/// A table cell: pipes escaped, newlines flattened.
+/// `text` as literal Markdown text inside a line (a table cell, a list item's text):
+/// HTML's `&`, `<` and `>` as entities (no tag, comment or entity of the caller's
+/// reaches a renderer, and no `<autolink>`), every character that opens a construct
+/// inside a line (emphasis, code, links and images, strikethrough, table cells) behind
+/// a backslash, line breaks as spaces and other control characters dropped. Characters
+/// that mean something only at a line's start (`#`, `-`, `+`, `=`) never start one
+/// here.
+pub fn escape_markdown(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '\n' | '\r' | '\t' => out.push(' '),
+            c if c.is_control() => {}
+            '\\' | '`' | '*' | '_' | '[' | ']' | '!' | '|' | '~' => {
+                out.push('\\');
+                out.push(c);
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A table cell: the text escaped.
 fn cell(text: &str) -> String {
-    text.replace('|', "\\|").replace(['\n', '\r'], " ")
+    escape_markdown(text)
 }
 
 fn markdown(run: &Run, catalog: &Catalog, lines: &[Line], total: f64) -> String {
     let mut out = format!(
-        "# Cost plan `{}`, {}\n\nPrices: on-demand Linux in {}, as of {} ({}); {} hours a month.\n\n",
+        "# Cost plan `{}`, {}\n\nPrices: on-demand Linux, {} hours a month.\n\n",
         run.name,
-        run.scheduled_date,
-        catalog.region,
-        catalog.prices_as_of,
-        cell(&catalog.price_source),
+        run.scheduled_time.replace('T', " ").replace('Z', " UTC"),
         HOURS_PER_MONTH
     );
+    for s in &catalog.price_sources {
+        out += &format!(
+            "- {}: {} instance types, {}, as of {}\n",
+            cell(&s.source),
+            s.instances.len(),
+            cell(&s.region),
+            cell(&s.as_of)
+        );
+    }
+    out += "\n";
     out += "| workload | model | mode | cheapest fitting instance | GPUs | output tokens/s | $/1M output tokens | $/month |\n";
     out += "| --- | --- | --- | --- | ---: | ---: | ---: | ---: |\n";
     for l in lines {
@@ -299,7 +385,11 @@ mod tests {
             "{}",
             rows[2]
         );
-        assert!(rows[3].contains("error: workloads[1].batch_size"));
+        assert!(
+            rows[3].contains("error: workloads\\[1\\].batch\\_size"),
+            "{}",
+            rows[3]
+        );
         assert!(rows[6].starts_with("| **total**"));
     }
 
@@ -335,6 +425,68 @@ mod tests {
         // A training workload has no serving figures.
         let tune = cells(md.lines().find(|l| l.starts_with("| tune |")).unwrap());
         assert_eq!((tune[5].as_str(), tune[6].as_str()), ("-", "-"));
+    }
+
+    #[test]
+    fn hostile_text_is_escaped() {
+        assert_eq!(
+            escape_markdown("<img src=x onerror=alert(1)>"),
+            "&lt;img src=x onerror=alert(1)&gt;"
+        );
+        assert_eq!(
+            escape_markdown("[click](javascript:alert(1))"),
+            "\\[click\\](javascript:alert(1))"
+        );
+        assert_eq!(escape_markdown("![x](y)"), "\\!\\[x\\](y)");
+        assert_eq!(escape_markdown("a|b\nc\r\u{7}d"), "a\\|b c d");
+        assert_eq!(escape_markdown("*_`~\\&"), "\\*\\_\\`\\~\\\\&amp;");
+        assert_eq!(escape_markdown("Qwen3-0.6B"), "Qwen3-0.6B");
+    }
+
+    #[test]
+    fn operator_text_reaches_the_summary_escaped() {
+        let run = read(&json!({
+            "plan": {"name": "daily", "workloads": [
+                {"name": "<img src=x onerror=alert(1)>", "mode": "inference",
+                 "model_name": "Qwen3-0.6B", "batch_size": 1, "sequence_length": 512},
+                {"name": "[x](javascript:alert(1))|\n# h", "mode": "inference",
+                 "model_name": "Qwen3-0.6B", "batch_size": 1, "sequence_length": 512,
+                 "prices": {"g4dn.xlarge": 0.5}}
+            ]},
+            "scheduled_time": "2026-11-26T06:00:00Z"
+        }))
+        .unwrap();
+        let mut catalog = Catalog::embedded().clone();
+        catalog.price_sources[0].as_of = "<script>alert(1)</script>".into();
+        let md = build(&run, &catalog).markdown;
+        assert!(!md.contains("<img") && !md.contains("<script"), "{md}");
+        assert!(md.contains("&lt;img src=x onerror=alert(1)&gt;"), "{md}");
+        assert!(
+            md.contains("\\[x\\](javascript:alert(1))\\| \\# h")
+                || md.contains("\\[x\\](javascript:alert(1))\\| # h"),
+            "{md}"
+        );
+        // Every table row is still one line of eight cells: nine pipes unescaped.
+        for row in md.lines().filter(|l| l.starts_with("| ")) {
+            let pipes = row
+                .char_indices()
+                .filter(|&(i, c)| c == '|' && !row[..i].ends_with('\\'))
+                .count();
+            assert_eq!(pipes, 9, "{row}");
+        }
+    }
+
+    #[test]
+    fn the_pointer_moves_forward_only() {
+        let report = build(&run(), Catalog::embedded());
+        let latest = Latest::of(&run(), &report);
+        assert_eq!(latest.report, "reports/daily/2026-11-26T060000Z.json");
+        assert_eq!(latest.failed, 1);
+        let at = |t: &str| json!({"scheduled_time": t}).to_string().into_bytes();
+        assert!(latest.replaces(&at("2026-11-25T06:00:00Z")));
+        assert!(latest.replaces(&at("2026-11-26T06:00:00Z")));
+        assert!(!latest.replaces(&at("2026-11-26T06:00:01Z")));
+        assert!(latest.replaces(b"not json"));
     }
 
     #[test]
