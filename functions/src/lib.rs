@@ -20,11 +20,12 @@
 pub mod store;
 
 use application::endpoint::cost_planner::{build, read, Entry, Latest, Report, Run};
+use calculator::json::{parse_strict, JsonError};
 use lambda_runtime::Diagnostic;
 use planner::{Catalog, PriceList};
 use serde_json::{json, Value};
 
-pub use store::{ReportStore, StoreError, Timeouts, PRICES_KEY};
+pub use store::{ReportStore, StoreError, StoreErrorKind, Timeouts, PRICES_KEY};
 
 /// The most characters of a run's error message: the messages repeat what the event
 /// and the price list hold, which the caller controls.
@@ -102,7 +103,7 @@ impl From<RunError> for Diagnostic {
 
 impl From<StoreError> for RunError {
     fn from(e: StoreError) -> RunError {
-        RunError::new(Failure::Storage, e.0)
+        RunError::new(Failure::Storage, e.message)
     }
 }
 
@@ -112,7 +113,12 @@ async fn catalog(store: Option<&ReportStore>) -> Result<Catalog, RunError> {
     let Some(store) = store else {
         return Ok(embedded.clone());
     };
-    match store.prices().await? {
+    // A price list S3 returned but the run cannot read is the operator's to fix.
+    let text = store.prices().await.map_err(|e| match e.kind {
+        StoreErrorKind::Content => RunError::new(Failure::BadPrices, e.message),
+        StoreErrorKind::Failed => RunError::from(e),
+    })?;
+    match text {
         None => Ok(embedded.clone()),
         Some(text) => {
             let list = PriceList::parse(&text, &store.url(PRICES_KEY), embedded)
@@ -178,10 +184,30 @@ async fn point_to(store: &ReportStore, latest: &Latest, key: &str) -> Result<boo
             return Ok(true);
         }
     }
-    Err(StoreError(format!(
-        "writing {}: other runs moved it {POINTER_ATTEMPTS} times while this one tried",
-        store.url(key)
-    )))
+    Err(StoreError {
+        kind: StoreErrorKind::Failed,
+        message: format!(
+            "writing {}: other runs moved it {POINTER_ATTEMPTS} times while this one tried",
+            store.url(key)
+        ),
+    })
+}
+
+/// One scheduled run from the event's text as Lambda delivered it: read strictly (a
+/// key given twice in the plan document fails the run, naming it), then [`handle`].
+pub async fn handle_text(text: &str, store: Option<&ReportStore>) -> Result<Value, RunError> {
+    let event = parse_strict(text.as_bytes()).map_err(|e| {
+        RunError::new(
+            Failure::BadEvent,
+            match e {
+                JsonError::DuplicateKey(path) => {
+                    format!("{path}: is given twice in one object; give each key once")
+                }
+                JsonError::Syntax(e) => format!("the event is not JSON: {e}"),
+            },
+        )
+    })?;
+    handle(event, store).await
 }
 
 /// One scheduled run: reads the event, plans, writes (or returns) the report, then

@@ -1,7 +1,8 @@
 //! The report bucket: where reports go and where operators may leave `prices.json`.
 //! The only module that talks to AWS.
 
-use std::time::Duration;
+use std::future::Future;
+use std::time::{Duration, Instant};
 
 use aws_sdk_s3::config::timeout::TimeoutConfig;
 use aws_sdk_s3::error::DisplayErrorContext;
@@ -17,13 +18,27 @@ fn path_style(value: Option<String>) -> bool {
     value.is_some_and(|v| v.trim().eq_ignore_ascii_case("true") || v.trim() == "1")
 }
 
-/// An S3 failure, with what was being done.
-#[derive(Debug)]
-pub struct StoreError(pub String);
+/// What went wrong with an object.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StoreErrorKind {
+    /// S3 failed, refused or did not answer in time.
+    Failed,
+    /// S3 answered, with an object the run cannot use (too large, not text).
+    Content,
+}
+
+/// An S3 failure, with the object's URL and what was being done.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoreError {
+    /// What went wrong.
+    pub kind: StoreErrorKind,
+    /// `reading s3://bucket/key: why`.
+    pub message: String,
+}
 
 impl std::fmt::Display for StoreError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.message)
     }
 }
 
@@ -39,14 +54,15 @@ pub struct Timeouts {
     pub read: Duration,
     /// One attempt of a call.
     pub attempt: Duration,
-    /// A call with its retries: the most one S3 call can take.
+    /// A call with its retries, body included: the most one S3 call can take (less
+    /// when the run's deadline is nearer).
     pub operation: Duration,
 }
 
 impl Timeouts {
-    /// The function's: five S3 calls at most per run (the price list, the two files,
-    /// reading and writing the pointer) at [`Timeouts::operation`] each stay inside
-    /// the function's 60 s timeout (`template.yaml`) with 10 s left for planning.
+    /// The function's. A run also stops its S3 calls at its own deadline
+    /// ([`ReportStore::until`]), so however many calls stall, it fails with the key
+    /// named before Lambda's timeout (`template.yaml`: 60 s) ends it without a cause.
     pub const LAMBDA: Timeouts = Timeouts {
         connect: Duration::from_secs(3),
         read: Duration::from_secs(5),
@@ -71,17 +87,28 @@ pub struct ReportStore {
     client: Client,
     bucket: String,
     timeouts: Timeouts,
+    /// When the run's S3 calls must have ended, if it has a deadline.
+    deadline: Option<Instant>,
 }
 
 impl ReportStore {
     /// A store over `bucket` with `client`, whose configuration carries `timeouts`
-    /// (`Timeouts::config`); the store also bounds reading a body by them, which the
-    /// SDK's timeouts end before.
+    /// (`Timeouts::config`); the store also bounds each whole call (the body
+    /// included) by them.
     pub fn new(client: Client, bucket: impl Into<String>, timeouts: Timeouts) -> ReportStore {
         ReportStore {
             client,
             bucket: bucket.into(),
             timeouts,
+            deadline: None,
+        }
+    }
+
+    /// The same store for one run that must end its S3 calls by `deadline`.
+    pub fn until(&self, deadline: Instant) -> ReportStore {
+        ReportStore {
+            deadline: Some(deadline),
+            ..self.clone()
         }
     }
 
@@ -116,59 +143,107 @@ impl ReportStore {
         format!("s3://{}/{key}", self.bucket)
     }
 
+    /// An error about `key`, `doing` (`reading`, `writing`) it.
+    fn error(&self, kind: StoreErrorKind, doing: &str, key: &str, why: &str) -> StoreError {
+        StoreError {
+            kind,
+            message: format!("{doing} {}: {why}", self.url(key)),
+        }
+    }
+
+    /// Runs one S3 call within the operation timeout and what is left before the
+    /// run's deadline; the error names the key and the limit that ran out.
+    async fn bounded<T>(
+        &self,
+        doing: &str,
+        key: &str,
+        call: impl Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        let left = self
+            .deadline
+            .map(|d| d.saturating_duration_since(Instant::now()));
+        let (limit, what) = match left {
+            Some(left) if left < self.timeouts.operation => (left, "the run's deadline"),
+            _ => (self.timeouts.operation, "the operation timeout"),
+        };
+        let out_of_time = || {
+            self.error(
+                StoreErrorKind::Failed,
+                doing,
+                key,
+                &format!("no answer within {:.1} s ({what})", limit.as_secs_f64()),
+            )
+        };
+        if limit.is_zero() {
+            return Err(out_of_time());
+        }
+        tokio::time::timeout(limit, call)
+            .await
+            .unwrap_or_else(|_| Err(out_of_time()))
+    }
+
     /// The bucket's `prices.json`, or `None` when it holds none.
     pub async fn prices(&self) -> Result<Option<String>, StoreError> {
-        let Some(bytes) = self.get(PRICES_KEY, MAX_PRICES_BYTES).await? else {
+        let Some((bytes, _)) = self.get_tagged(PRICES_KEY, MAX_PRICES_BYTES).await? else {
             return Ok(None);
         };
-        String::from_utf8(bytes)
-            .map(Some)
-            .map_err(|_| StoreError(format!("reading {}: not UTF-8 text", self.url(PRICES_KEY))))
+        String::from_utf8(bytes).map(Some).map_err(|_| {
+            self.error(
+                StoreErrorKind::Content,
+                "reading",
+                PRICES_KEY,
+                "not UTF-8 text",
+            )
+        })
     }
 
-    /// The object at `key`, at most `limit` bytes, or `None` when there is none.
-    pub async fn get(&self, key: &str, limit: u64) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self.get_tagged(key, limit).await?.map(|(bytes, _)| bytes))
-    }
-
-    /// The object at `key` (at most `limit` bytes) with its ETag, or `None`.
+    /// The object at `key` (at most `limit` bytes) with its ETag, or `None` when there
+    /// is none.
     pub async fn get_tagged(
         &self,
         key: &str,
         limit: u64,
     ) -> Result<Option<(Vec<u8>, Option<String>)>, StoreError> {
-        let fail = |e: String| StoreError(format!("reading {}: {e}", self.url(key)));
-        let object = match self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .send()
-            .await
-        {
-            Ok(o) => o,
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => return Ok(None),
-            Err(e) => return Err(fail(DisplayErrorContext(e).to_string())),
+        let failed = |why: String| self.error(StoreErrorKind::Failed, "reading", key, &why);
+        let too_large = || {
+            self.error(
+                StoreErrorKind::Content,
+                "reading",
+                key,
+                &format!("larger than {limit} bytes"),
+            )
         };
-        let etag = object.e_tag().map(str::to_owned);
-        if object.content_length().unwrap_or(0) > limit as i64 {
-            return Err(fail(format!("larger than {limit} bytes")));
-        }
-        let body = tokio::time::timeout(self.timeouts.operation, object.body.collect());
-        let bytes = body
-            .await
-            .map_err(|_| {
-                fail(format!(
-                    "the body did not arrive within {} s",
-                    self.timeouts.operation.as_secs_f64()
-                ))
-            })?
-            .map_err(|e| fail(e.to_string()))?
-            .into_bytes();
-        if bytes.len() as u64 > limit {
-            return Err(fail(format!("larger than {limit} bytes")));
-        }
-        Ok(Some((bytes.to_vec(), etag)))
+        let call = async {
+            let object = match self
+                .client
+                .get_object()
+                .bucket(&self.bucket)
+                .key(key)
+                .send()
+                .await
+            {
+                Ok(o) => o,
+                Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => {
+                    return Ok(None)
+                }
+                Err(e) => return Err(failed(DisplayErrorContext(e).to_string())),
+            };
+            let etag = object.e_tag().map(str::to_owned);
+            if object.content_length().unwrap_or(0) > limit as i64 {
+                return Err(too_large());
+            }
+            let bytes = object
+                .body
+                .collect()
+                .await
+                .map_err(|e| failed(e.to_string()))?
+                .into_bytes();
+            if bytes.len() as u64 > limit {
+                return Err(too_large());
+            }
+            Ok(Some((bytes.to_vec(), etag)))
+        };
+        self.bounded("reading", key, call).await
     }
 
     /// Writes one object in one request: a failed run leaves the previous object (or
@@ -181,10 +256,12 @@ impl ReportStore {
     ) -> Result<(), StoreError> {
         match self.put_if(key, body, content_type, None).await? {
             true => Ok(()),
-            false => Err(StoreError(format!(
-                "writing {}: refused as conflicting",
-                self.url(key)
-            ))),
+            false => Err(self.error(
+                StoreErrorKind::Failed,
+                "writing",
+                key,
+                "refused as conflicting",
+            )),
         }
     }
 
@@ -211,22 +288,26 @@ impl ReportStore {
             Some(None) => put.if_none_match("*"),
             Some(Some(etag)) => put.if_match(etag),
         };
-        match put.send().await {
-            Ok(_) => Ok(true),
-            Err(e)
-                if matches!(
-                    e.raw_response().map(|r| r.status().as_u16()),
-                    Some(409 | 412)
-                ) =>
-            {
-                Ok(false)
+        let call = async {
+            match put.send().await {
+                Ok(_) => Ok(true),
+                Err(e)
+                    if matches!(
+                        e.raw_response().map(|r| r.status().as_u16()),
+                        Some(409 | 412)
+                    ) =>
+                {
+                    Ok(false)
+                }
+                Err(e) => Err(self.error(
+                    StoreErrorKind::Failed,
+                    "writing",
+                    key,
+                    &DisplayErrorContext(e).to_string(),
+                )),
             }
-            Err(e) => Err(StoreError(format!(
-                "writing {}: {}",
-                self.url(key),
-                DisplayErrorContext(e)
-            ))),
-        }
+        };
+        self.bounded("writing", key, call).await
     }
 }
 

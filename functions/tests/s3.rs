@@ -9,12 +9,14 @@ use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
+
 use std::time::{Duration, Instant};
+use tokio::sync::Notify;
 
 use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::Client;
-use functions::{handle, Failure, ReportStore, Timeouts, PRICES_KEY};
+use functions::{handle, handle_text, Failure, ReportStore, Timeouts, PRICES_KEY};
 use planner::Catalog;
 use serde_json::{json, Value};
 
@@ -164,7 +166,7 @@ mod proxy {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     /// What a matched request gets.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    #[derive(Clone, Debug)]
     pub enum Fault {
         /// An S3 error answer with this status (500, 503...).
         Status(u16),
@@ -172,6 +174,14 @@ mod proxy {
         NoSuchBucket,
         /// No answer at all: the connection stays open and silent.
         Stall,
+        /// A 200 answer's head and the start of its body, then silence.
+        StallBody,
+        /// The first matching request notifies `reached`, waits until `release` is
+        /// notified, then goes through; the rule is then spent.
+        Hold {
+            reached: Arc<tokio::sync::Notify>,
+            release: Arc<tokio::sync::Notify>,
+        },
     }
 
     /// A fault for requests of `method` whose path ends with `suffix`.
@@ -278,15 +288,30 @@ mod proxy {
         let mut first = head.lines().next().unwrap_or("").split(' ');
         let (method, target) = (first.next().unwrap_or(""), first.next().unwrap_or(""));
         let path = target.split('?').next().unwrap_or("");
-        let fault = rules
-            .lock()
-            .unwrap()
-            .iter()
-            .find(|r| r.method == method && path.ends_with(&r.suffix))
-            .map(|r| r.fault);
+        let fault = {
+            let mut rules = rules.lock().unwrap();
+            let at = rules
+                .iter()
+                .position(|r| r.method == method && path.ends_with(&r.suffix));
+            let fault = at.map(|i| rules[i].fault.clone());
+            if let (Some(i), Some(Fault::Hold { .. })) = (at, &fault) {
+                rules.remove(i);
+            }
+            fault
+        };
+        if let Some(Fault::Hold { reached, release }) = &fault {
+            reached.notify_one();
+            release.notified().await;
+        }
         match fault {
             Some(Fault::Stall) => {
                 // Hold the connection, silent, until the client gives up.
+                let mut sink = [0u8; 1024];
+                while matches!(client.read(&mut sink).await, Ok(n) if n > 0) {}
+            }
+            Some(Fault::StallBody) => {
+                let head = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n{\"partial";
+                let _ = client.write_all(head.as_bytes()).await;
                 let mut sink = [0u8; 1024];
                 while matches!(client.read(&mut sink).await, Ok(n) if n > 0) {}
             }
@@ -302,7 +327,7 @@ mod proxy {
                 );
                 let _ = client.write_all(answer.as_bytes()).await;
             }
-            None => {
+            None | Some(Fault::Hold { .. }) => {
                 let Ok(mut server) = tokio::net::TcpStream::connect(("127.0.0.1", upstream)).await
                 else {
                     return;
@@ -449,7 +474,7 @@ async fn reports_land_in_s3_once_per_scheduled_time_with_the_buckets_prices() {
     let markdown = object(&client, &md_key).await;
     assert!(
         markdown.contains(&format!(
-            "- s3://{BUCKET}/{PRICES_KEY}: 1 instance types, us-west-2, as of 2026-11-01"
+            "- s3\\://{BUCKET}/{PRICES_KEY}: 1 instance types, us-west-2, as of 2026-11-01"
         )),
         "{markdown}"
     );
@@ -581,19 +606,43 @@ async fn a_stalled_read_fails_within_the_timeout_naming_the_key() {
 async fn runs_of_two_times_never_overwrite_each_other_and_the_pointer_moves_forward() {
     let (server, client) = bucket().await;
     let proxy = Proxy::start(server.port).await;
-    let store = store_via(&proxy, BUCKET, Timeouts::LAMBDA);
+    // Long enough that the SDK never retries the held request on its own.
+    let patient = Timeouts {
+        connect: Duration::from_secs(5),
+        read: Duration::from_secs(120),
+        attempt: Duration::from_secs(120),
+        operation: Duration::from_secs(120),
+    };
+    let store = store_via(&proxy, BUCKET, patient);
     let (morning, evening) = (
         event_at("2026-11-26T06:00:00Z"),
         event_at("2026-11-26T18:00:00Z"),
     );
-    // Two runs at once (the template allows one at a time; a second account or a
-    // manual invoke could still start another).
-    let (a, b) = tokio::join!(
-        handle(morning.clone(), Some(&store)),
-        handle(evening.clone(), Some(&store))
+    // Two runs at once, interleaved at the worst moment: the morning run has read the
+    // pointer (there is none) and its write is held while the evening run completes.
+    // (Interleaved by the proxy rather than raced: s3s-fs checks a write's condition
+    // before it writes, not atomically as S3 does, so a race would test s3s-fs.)
+    // Released, the morning's write must be refused (the pointer is no longer absent),
+    // and the morning run, reading it again, must leave it at the evening.
+    let (reached, release) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
+    proxy.inject(
+        "PUT",
+        "latest.json",
+        Fault::Hold {
+            reached: Arc::clone(&reached),
+            release: Arc::clone(&release),
+        },
     );
-    a.unwrap();
-    b.unwrap();
+    let evening_run = async {
+        reached.notified().await;
+        let answer = handle(evening.clone(), Some(&store)).await;
+        release.notify_one();
+        answer
+    };
+    let (m, e) = tokio::join!(handle(morning.clone(), Some(&store)), evening_run);
+    let (m, e) = (m.unwrap(), e.unwrap());
+    assert_eq!(e["latest_moved"], true);
+    assert_eq!(m["latest_moved"], false, "the held write went backwards");
     let (m_json, m_md) = run_keys("2026-11-26T060000Z");
     let (e_json, e_md) = run_keys("2026-11-26T180000Z");
     assert_eq!(
@@ -622,6 +671,69 @@ async fn runs_of_two_times_never_overwrite_each_other_and_the_pointer_moves_forw
     let latest: Value = serde_json::from_str(&object(&client, LATEST).await).unwrap();
     assert_eq!(latest["scheduled_time"], "2026-11-26T18:00:00Z");
     assert!(object(&client, &m_md).await.contains("06:00:00 UTC"));
+}
+
+#[tokio::test]
+async fn a_stalled_body_and_the_runs_deadline_end_calls_naming_the_key() {
+    let (server, client) = bucket().await;
+    let proxy = Proxy::start(server.port).await;
+    let quick = Timeouts {
+        connect: Duration::from_secs(1),
+        read: Duration::from_secs(60),
+        attempt: Duration::from_secs(60),
+        operation: Duration::from_secs(2),
+    };
+    // Headers and part of a body, then silence: the store's own bound ends it.
+    proxy.inject("GET", PRICES_KEY, Fault::StallBody);
+    let store = store_via(&proxy, BUCKET, quick);
+    let started = Instant::now();
+    let err = handle(event(), Some(&store)).await.unwrap_err();
+    assert_eq!(err.failure, Failure::Storage);
+    assert!(err.message.contains(PRICES_KEY), "{err}");
+    assert!(err.message.contains("operation timeout"), "{err}");
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
+    // However many calls would stall, a run ends them at its deadline.
+    proxy.heal();
+    proxy.inject("PUT", "", Fault::Stall);
+    let lambda = store_via(&proxy, BUCKET, Timeouts::LAMBDA);
+    let started = Instant::now();
+    let err = handle(
+        event(),
+        Some(&lambda.until(started + Duration::from_secs(3))),
+    )
+    .await
+    .unwrap_err();
+    let took = started.elapsed();
+    assert!(err.message.contains("the run's deadline"), "{err}");
+    assert!(err.message.contains("2026-11-26T060000Z.json"), "{err}");
+    assert!(took < Duration::from_secs(5), "{took:?}");
+    assert!(keys(&client).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_price_list_the_run_cannot_read_is_bad_prices() {
+    let (server, client) = bucket().await;
+    let store = ReportStore::new(server.client(), BUCKET, Timeouts::LAMBDA);
+    let huge = format!("{{\"pad\": \"{}\"}}", "x".repeat(1 << 20));
+    put(&client, PRICES_KEY, huge).await;
+    let err = handle(event(), Some(&store)).await.unwrap_err();
+    assert_eq!(err.failure, Failure::BadPrices, "{err}");
+    assert!(err.message.contains("larger than"), "{err}");
+    client
+        .put_object()
+        .bucket(BUCKET)
+        .key(PRICES_KEY)
+        .body(ByteStream::from(vec![0xff, 0xfe, 0x00]))
+        .send()
+        .await
+        .unwrap();
+    let err = handle(event(), Some(&store)).await.unwrap_err();
+    assert_eq!(err.failure, Failure::BadPrices, "{err}");
+    assert!(err.message.contains("not UTF-8"), "{err}");
 }
 
 #[tokio::test]
@@ -655,6 +767,23 @@ async fn bad_events_fail_as_bad_events() {
         .unwrap_err();
     assert_eq!(err.failure, Failure::BadEvent);
     assert!(err.message.starts_with("scheduled_time:"), "{err}");
+    // The event's text is read strictly: a key given twice is named, not resolved.
+    let text =
+        event()
+            .to_string()
+            .replacen("\"batch_size\":32", "\"batch_size\":32,\"batch_size\":1", 1);
+    assert!(text.contains("\"batch_size\":1"), "{text}");
+    let err = handle_text(&text, None).await.unwrap_err();
+    assert_eq!(err.failure, Failure::BadEvent);
+    assert!(
+        err.message
+            .starts_with("plan.workloads[0].batch_size: is given twice"),
+        "{err}"
+    );
+    let err = handle_text("{\"plan\": ", None).await.unwrap_err();
+    assert_eq!(err.failure, Failure::BadEvent);
+    // The same text without the duplicate runs.
+    handle_text(&event().to_string(), None).await.unwrap();
 }
 
 #[tokio::test]

@@ -3,7 +3,8 @@
 
 use std::sync::LazyLock;
 
-use lambda_http::{Body, Error, Request, Response};
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Error, Request, RequestExt, Response};
 use serde_json::Value;
 
 use crate::http::{ok, respond, Route};
@@ -48,7 +49,33 @@ fn origin(request: &Request) -> Option<String> {
         Some(p) if p.eq_ignore_ascii_case("https") => "https",
         _ => "http",
     };
-    Some(format!("{scheme}://{}", host.to_ascii_lowercase()))
+    Some(format!(
+        "{scheme}://{}{}",
+        host.to_ascii_lowercase(),
+        stage_prefix(request)
+    ))
+}
+
+/// `/<stage>` when API Gateway served the request from a named stage (its URLs carry
+/// the stage's name), empty for the `$default` stage and outside API Gateway. A custom
+/// domain's base-path mapping is not in the event, so a client behind one must add it.
+fn stage_prefix(request: &Request) -> String {
+    let stage = match request.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(c)) => c.stage.clone(),
+        _ => None,
+    };
+    match stage {
+        Some(s)
+            if s != "$default"
+                && !s.is_empty()
+                && s.len() <= 128
+                && s.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_')) =>
+        {
+            format!("/{s}")
+        }
+        _ => String::new(),
+    }
 }
 
 /// The document as served to `request`: its `servers` is where it was requested
@@ -112,6 +139,16 @@ mod tests {
             "https://abc123.execute-api.us-east-1.amazonaws.com"
         );
         assert_eq!(deployed.as_array().unwrap().len(), 1);
+        // A named stage is part of the URL.
+        let mut raw = testkit::fixtures::raw_event("openapi");
+        raw["headers"]["host"] = Value::from("abc123.execute-api.us-east-1.amazonaws.com");
+        raw["headers"]["x-forwarded-proto"] = Value::from("https");
+        raw["requestContext"]["stage"] = Value::from("prod");
+        let staged = servers(lambda_http::request::from_str(&raw.to_string()).unwrap()).await;
+        assert_eq!(
+            staged[0]["url"],
+            "https://abc123.execute-api.us-east-1.amazonaws.com/prod"
+        );
         let local = servers(with("localhost:9000", None)).await;
         assert_eq!(local[0]["url"], "http://localhost:9000");
         // A host that is not one keeps the document's own servers.
