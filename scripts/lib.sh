@@ -56,3 +56,26 @@ ensure_s3_server() {
   say "Building s3s-fs $S3S_FS_VERSION into $VENV/bin (the S3 server of the cost-planner test; a minute or two, once)..."
   cargo install s3s-fs --version "$S3S_FS_VERSION" --locked --features binary --root "$VENV" --quiet
 }
+
+# The browser of the web page's tests: the distribution's Chromium and its chromedriver
+# (Debian: chromium, chromium-driver), installed with apt-get when missing and this runs
+# as root (CI); otherwise the message says what to install. Nothing downloads a browser.
+ensure_browser() {
+  CHROMIUM="${CHROMIUM:-$(command -v chromium || command -v chromium-browser || true)}"
+  CHROMEDRIVER="${CHROMEDRIVER:-$(command -v chromedriver || true)}"
+  if [ -z "$CHROMIUM" ] || [ -z "$CHROMEDRIVER" ]; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+      say "Installing the distribution's Chromium and chromedriver for the page's browser tests (apt-get, once)..."
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null \
+        || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; }
+      CHROMIUM="$(command -v chromium)"
+      CHROMEDRIVER="$(command -v chromedriver)"
+    else
+      say "The web page's tests need Chromium and chromedriver (Debian/Ubuntu: sudo apt-get install chromium chromium-driver; or set CHROMIUM and CHROMEDRIVER)."
+      return 1
+    fi
+  fi
+  export CHROMIUM CHROMEDRIVER
+  AXE_JS="$("$VENV/bin/python" scripts/fetch_axe.py "$VENV")"
+  export AXE_JS
+}

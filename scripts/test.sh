@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
-ensure_tools scripts/requirements/serve.txt
+ensure_tools scripts/requirements/test.txt
 ensure_s3_server
 # The end-to-end test starts .venv's cargo-lambda; build the binaries it runs first.
 export PATH="$VENV/bin:$PATH"
@@ -19,3 +19,5 @@ cargo test --release -p calculator --test robustness --test robustness_limits "$
 # The serving model against every published run, and the check that the embedded
 # factors are the calibration fit (release: it simulates every calibration row ~50 times).
 cargo test --release -p planner --test serving "$@"
+# The web page in a real browser (headless Chromium against the local API).
+./scripts/browser_test.sh

@@ -101,6 +101,8 @@ pub struct InferenceRequest {
     pub num_gpus: u64,
     /// The serving engine.
     pub engine: Engine,
+    /// The unit the answer's sentences give sizes in (its figures are bytes).
+    pub unit: Unit,
 }
 
 impl InferenceRequest {
@@ -119,6 +121,7 @@ impl InferenceRequest {
             num_gpus: 1,
             engine: Engine::Transformers,
             load_mtp: false,
+            unit: Unit::Gb,
         }
     }
 }
@@ -551,14 +554,14 @@ fn vllm_warnings(req: &InferenceRequest, c: &VllmCapacity, warnings: &mut Vec<Wa
     }
     if !c.headroom_suffices() {
         warnings.push(Warning::new(WarningCode::VllmHeadroomShort, format!(
-            "{} (about {:.2} GiB) live outside the budget, in the {:.2} GiB that gpu_memory_utilization leaves: start-up may run out of memory; lower gpu_memory_utilization{}",
+            "{} (about {}) live outside the budget, in the {} that gpu_memory_utilization leaves: start-up may run out of memory; lower gpu_memory_utilization{}",
             if c.cuda_graphs && !c.cuda_graphs_in_budget {
                 "the CUDA context and CUDA graphs"
             } else {
                 "the CUDA context"
             },
-            c.outside_budget.in_unit(Unit::Gib),
-            c.headroom.in_unit(Unit::Gib),
+            c.outside_budget.format(req.unit),
+            c.headroom.format(req.unit),
             if c.cuda_graphs && !c.cuda_graphs_in_budget {
                 " or set enforce_eager"
             } else {

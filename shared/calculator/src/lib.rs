@@ -78,7 +78,7 @@ pub use training::{
     TrainingEstimate, TrainingRequest, DEEPSPEED_BUCKET_ELEMENTS, DEEPSPEED_SUB_GROUP_ELEMENTS,
     DEFAULT_GPUS_PER_NODE, DEFAULT_LOSS_CHUNKS,
 };
-pub use units::{Bytes, Unit};
+pub use units::{counted, Bytes, Unit};
 pub use vllm::{
     refused_split, serve_batch_defaults, BlockTable, VllmCapacity, VllmSettings, VllmVersion,
     BLOCK_SIZE, DEFAULT_GPU_MEMORY_UTILIZATION, DEFAULT_VLLM_VERSION, KERNEL_REFUSAL,

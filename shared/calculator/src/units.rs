@@ -78,6 +78,16 @@ impl fmt::Display for Unit {
     }
 }
 
+/// `n` and its noun, singular or plural as English says them: `1 GPU`, `8 GPUs`,
+/// `1 concurrent request`. The plural adds an `s`.
+pub fn counted(n: u64, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -98,5 +108,12 @@ mod tests {
         assert_eq!(Unit::parse(" MiB "), Some(Unit::Mib));
         assert_eq!(Unit::parse("TB"), None);
         assert_eq!(Unit::Gib.to_string(), "GiB");
+    }
+
+    #[test]
+    fn counts_say_one_in_the_singular() {
+        assert_eq!(counted(1, "GPU"), "1 GPU");
+        assert_eq!(counted(8, "GPU"), "8 GPUs");
+        assert_eq!(counted(0, "concurrent request"), "0 concurrent requests");
     }
 }

@@ -109,6 +109,7 @@ fn inference_request() -> impl Strategy<Value = InferenceRequest> {
             load_mtp: mtp,
             num_gpus: gpus,
             engine: vllm.map_or(Engine::Transformers, Engine::Vllm),
+            unit: calculator::Unit::Gib,
         },
     )
 }

@@ -6,7 +6,7 @@
 //! degree, data-parallel width, the GPU's memory and kernels) and compares.
 //!
 //! ```
-//! use calculator::{Bytes, Engine, InferenceRequest, RegistryEntry, VllmSettings};
+//! use calculator::{Bytes, Engine, InferenceRequest, RegistryEntry, Unit, VllmSettings};
 //! use planner::{plan, Catalog, Constraints, PlanRequest, Workload};
 //! let model = &RegistryEntry::lookup("Qwen3-0.6B").unwrap().model;
 //! let mut req = InferenceRequest::new(1, 4096);
@@ -23,6 +23,7 @@
 //!     },
 //!     custom_gpus: vec![],
 //!     traffic: None,
+//!     unit: Unit::Gb,
 //! };
 //! let plan = plan(model, &request, Catalog::embedded()).unwrap();
 //! assert!(plan.cheapest().is_some());

@@ -37,6 +37,7 @@ fn request(workload: Workload, edit: impl FnOnce(&mut Constraints)) -> PlanReque
         constraints,
         custom_gpus: vec![],
         traffic: None,
+        unit: calculator::Unit::Gb,
     }
 }
 

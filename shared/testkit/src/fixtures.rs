@@ -21,6 +21,8 @@ pub struct Expected {
     pub holds: &'static [(&'static str, &'static str)],
     /// The answer has no body (a `HEAD`).
     pub empty: bool,
+    /// The answer is the web page (HTML, not JSON).
+    pub html: bool,
 }
 
 const fn ok(fixture: &'static str) -> Expected {
@@ -34,6 +36,15 @@ const fn error(fixture: &'static str, status: u16, field: Option<&'static str>) 
         field,
         holds: &[],
         empty: false,
+        html: false,
+    }
+}
+
+/// A `200` HTML page.
+const fn page(fixture: &'static str) -> Expected {
+    Expected {
+        html: true,
+        ..ok(fixture)
     }
 }
 
@@ -149,6 +160,7 @@ pub const EXPECTED: &[Expected] = &[
     error("plan-bad-utilization", 400, Some("gpu_memory_utilization")),
     ok("list-gpus"),
     ok("openapi"),
+    page("web"),
     ok("performance"),
     ok("performance-rate"),
     error("performance-missing-demand", 400, Some("concurrency")),
@@ -236,6 +248,17 @@ pub fn status_and_json(response: &Response<Body>) -> (u16, Value) {
 /// named, the further keys, and `Allow` on a 405.
 pub fn check(expected: &Expected, status: u16, headers: &[(String, String)], body: &str) {
     let name = expected.fixture;
+    let header = |key: &str| headers.iter().find(|(k, _)| k == key).map(|(_, v)| v);
+    if expected.html {
+        assert_eq!(status, expected.status, "{name}");
+        assert_eq!(
+            header("content-type").map(String::as_str),
+            Some("text/html; charset=utf-8"),
+            "{name}"
+        );
+        assert!(body.starts_with("<!doctype html>"), "{name}: not a page");
+        return;
+    }
     if expected.empty {
         assert_eq!(status, expected.status, "{name}");
         assert!(body.is_empty(), "{name}: a HEAD answer has no body: {body}");
@@ -245,7 +268,6 @@ pub fn check(expected: &Expected, status: u16, headers: &[(String, String)], bod
         serde_json::from_str(body).unwrap_or_else(|_| panic!("{name}: body is not JSON: {body}"));
     assert_eq!(status, expected.status, "{name}: {json}");
     assert!(json.is_object(), "{name}: body is not a JSON object");
-    let header = |key: &str| headers.iter().find(|(k, _)| k == key).map(|(_, v)| v);
     assert_eq!(
         header("content-type").map(String::as_str),
         Some("application/json"),

@@ -16,17 +16,33 @@ pub struct ModelList {
     pub count: usize,
     /// The names, sorted case-insensitively.
     pub models: Vec<&'static str>,
+    /// The same models with their Hugging Face repository ids, in the same order (a
+    /// name or an id is accepted wherever a model is named).
+    pub entries: Vec<ModelEntry>,
+}
+
+/// One registry model's names.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ModelEntry {
+    /// Its registry name (`Qwen3-8B`).
+    pub name: &'static str,
+    /// Its Hugging Face repository id (`Qwen/Qwen3-8B`).
+    pub hf_repo: &'static str,
 }
 
 /// Every registry name.
 pub fn list_models() -> ModelList {
-    let models: Vec<&str> = RegistryEntry::all()
-        .iter()
-        .map(|e| e.name.as_str())
-        .collect();
+    let all = RegistryEntry::all();
     ModelList {
-        count: models.len(),
-        models,
+        count: all.len(),
+        models: all.iter().map(|e| e.name.as_str()).collect(),
+        entries: all
+            .iter()
+            .map(|e| ModelEntry {
+                name: e.name.as_str(),
+                hf_repo: e.hf_repo.as_str(),
+            })
+            .collect(),
     }
 }
 
@@ -57,5 +73,9 @@ mod tests {
         sorted.sort_by_key(|m| m.to_ascii_lowercase());
         assert_eq!(models, sorted);
         assert!(models.contains(&"Qwen3-0.6B".to_owned()));
+        let entries = body["entries"].as_array().unwrap();
+        assert_eq!(entries.len(), registry);
+        let qwen = entries.iter().find(|e| e["name"] == "Qwen3-8B").unwrap();
+        assert_eq!(qwen["hf_repo"], "Qwen/Qwen3-8B");
     }
 }

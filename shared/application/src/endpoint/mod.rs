@@ -20,13 +20,14 @@ pub mod not_found;
 pub mod openapi;
 pub mod performance;
 pub mod plan;
+pub mod web;
 
 use lambda_http::{Body, Error, Request, Response};
 
 use crate::http::Route;
 
 /// Every route except the `$default` catch-all answered by `not_found`.
-pub const ROUTES: [Route; 11] = [
+pub const ROUTES: [Route; 12] = [
     health::ROUTE,
     list_models::ROUTE,
     get_model::ROUTE,
@@ -38,6 +39,7 @@ pub const ROUTES: [Route; 11] = [
     list_gpus::ROUTE,
     openapi::ROUTE,
     performance::ROUTE,
+    web::ROUTE,
 ];
 
 /// The handler of the function named `function` (`ROUTE.function`, the binary's name)
@@ -56,6 +58,7 @@ pub async fn call(function: &str, event: Request) -> Option<Result<Response<Body
         "list-gpus" => list_gpus::handler(event).await,
         "openapi" => openapi::handler(event).await,
         "performance" => performance::handler(event).await,
+        "web" => web::handler(event).await,
         "not-found" => not_found::handler(event).await,
         _ => return None,
     })

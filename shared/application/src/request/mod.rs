@@ -72,7 +72,10 @@ pub fn read_memory(
     let mut resolved = model::resolve(&f)?;
     let unit = f.unit(default_unit)?;
     let workload = match calc {
-        Calculation::Inference => Workload::Inference(inference::read(&f, Context::Memory, None)?),
+        Calculation::Inference => Workload::Inference(InferenceRequest {
+            unit,
+            ..inference::read(&f, Context::Memory, None)?
+        }),
         Calculation::Training => Workload::Training(training::read(&f)?),
     };
     if let Some(typed) = f.get(fields::GPU.name).and_then(Value::as_str) {

@@ -6,7 +6,7 @@ use calculator::limits::{
     BANDWIDTH_GBPS, CUSTOM_GPU_MEMORY_GIB, MAX_GPU_MEMORY_GIB, MAX_GPU_NAME_CHARS, MAX_LISTED,
     MAX_USD_PER_HOUR, USD_PER_HOUR,
 };
-use calculator::{clip, Choice, Engine, Unit, DEFAULT_GPU_MEMORY_UTILIZATION};
+use calculator::{clip, Choice, Engine, InferenceRequest, Unit, DEFAULT_GPU_MEMORY_UTILIZATION};
 use planner::performance::longest;
 use planner::{Catalog, Constraints, CustomGpu, PlanRequest, PlanTraffic, PriceList, Workload};
 use serde_json::{Map, Value};
@@ -82,11 +82,14 @@ pub fn read_plan(
     let unit = f.unit(Unit::default())?;
     let traffic = plan_traffic(&f, calc)?;
     let workload = match calc {
-        Calculation::Inference => Workload::Inference(inference::read(
-            &f,
-            Context::Plan,
-            traffic.map(|t| (1, longest(t.input_tokens), longest(t.output_tokens))),
-        )?),
+        Calculation::Inference => Workload::Inference(InferenceRequest {
+            unit,
+            ..inference::read(
+                &f,
+                Context::Plan,
+                traffic.map(|t| (1, longest(t.input_tokens), longest(t.output_tokens))),
+            )?
+        }),
         Calculation::Training => Workload::Training(training::read(&f)?),
     };
     let custom_gpus = custom_gpus(&f, catalog)?;
@@ -122,6 +125,7 @@ pub fn read_plan(
             constraints,
             custom_gpus,
             traffic,
+            unit,
         },
         unit,
     })

@@ -573,7 +573,8 @@ fn bound_of(
             warnings.push(Warning::new(
                 WarningCode::PerformanceQueued,
                 format!(
-                    "{c} concurrent requests, but a replica holds {slots} of {per_request} tokens at once: the rest wait for a slot"
+                    "{}, but a replica holds {slots} of {per_request} tokens at once: the rest wait for a slot",
+                    calculator::counted(c, "concurrent request")
                 ),
             ));
             return Bound::KvCapacity;

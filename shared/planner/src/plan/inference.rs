@@ -7,7 +7,7 @@ use calculator::{
     Warning, WarningCode, Workload as FitWorkload, KERNEL_REFUSAL,
 };
 
-use super::setting::{gb, too_large, Setting};
+use super::setting::{too_large, Setting};
 use super::types::{Candidate, Estimate, Parallelism, PlanTraffic};
 use super::{Outcome, TENSOR_PARALLEL_DEGREES};
 use crate::performance::Demand;
@@ -340,14 +340,15 @@ impl Setting<'_> {
                 let pool_holds = v.max_concurrency.floor() as u64;
                 if v.starts() && v.max_num_seqs < per_replica && pool_holds >= per_replica {
                     c.missing = Some(format!(
-                        "max_num_seqs ({}) limits each replica to {} concurrent requests; the KV cache holds {pool_holds}: raise max_num_seqs to {per_replica}",
-                        v.max_num_seqs, v.max_num_seqs
+                        "max_num_seqs ({}) limits each replica to {}; the KV cache holds {pool_holds}: raise max_num_seqs to {per_replica}",
+                        v.max_num_seqs, calculator::counted(v.max_num_seqs, "concurrent request")
                     ));
                 } else if !v.starts() || v.max_sequences < per_replica {
                     c.lacks_memory = true;
                     c.missing = Some(format!(
-                        "needs {} per GPU at TP {tp} for {per_replica} concurrent requests of {} tokens per replica {}",
-                        gb((need as f64 / self.utilization()).ceil() as u128),
+                        "needs {} per GPU at TP {tp} for {} of {} tokens per replica {}",
+                        self.gb((need as f64 / self.utilization()).ceil() as u128),
+                        calculator::counted(per_replica, "concurrent request"),
                         v.max_model_len,
                         self.has()
                     ));
@@ -355,8 +356,8 @@ impl Setting<'_> {
                     c.missing = Some(format!(
                         "gpu_memory_utilization {} leaves {} per GPU, less than what lives outside the budget needs ({}: the CUDA context, and before vLLM 0.21 the CUDA graphs)",
                         self.utilization(),
-                        gb(v.headroom.0 as u128),
-                        gb(v.outside_budget.0 as u128)
+                        self.gb(v.headroom.0 as u128),
+                        self.gb(v.outside_budget.0 as u128)
                     ));
                 } else {
                     c.fits = true;
@@ -375,7 +376,7 @@ impl Setting<'_> {
                     c.lacks_memory = true;
                     c.missing = Some(format!(
                         "needs {} per GPU at TP {tp} {}",
-                        gb((e.inference_memory.0 as f64 / self.utilization()).ceil() as u128),
+                        self.gb((e.inference_memory.0 as f64 / self.utilization()).ceil() as u128),
                         self.has()
                     ));
                 }

@@ -53,9 +53,9 @@ pub(super) fn too_large(gpu: &Gpu) -> String {
     )
 }
 
-/// `bytes` as a plan's sentences say them: decimal GB, one decimal.
-pub(super) fn gb(bytes: u128) -> String {
-    Bytes(bytes.min(u64::MAX as u128) as u64).format_to(Unit::Gb, 1)
+/// `bytes` as a plan's sentences say them: in the answer's unit, one decimal.
+pub(super) fn sized(bytes: u128, unit: Unit) -> String {
+    Bytes(bytes.min(u64::MAX as u128) as u64).format_to(unit, 1)
 }
 
 impl Setting<'_> {
@@ -151,33 +151,40 @@ impl Setting<'_> {
             };
             lacks.push(format!(
                 "offloaded state needs {} of host memory per node{allowance}; {} has {}",
-                gb(ram),
+                self.gb(ram),
                 instance.name,
-                gb(has.0 as u128)
+                self.gb(has.0 as u128)
             ));
         }
         let nvme = e.nvme_per_node.0 as u128;
         if let Some(has) = instance.local_nvme.filter(|n| nvme > n.0 as u128) {
             lacks.push(format!(
                 "NVMe offload needs {} of local NVMe per node; {} has {}",
-                gb(nvme),
+                self.gb(nvme),
                 instance.name,
                 if has.0 == 0 {
                     "none (EBS storage only)".to_owned()
                 } else {
-                    gb(has.0 as u128)
+                    self.gb(has.0 as u128)
                 }
             ));
         }
         (!lacks.is_empty()).then(|| lacks.join("; "))
     }
 
-    /// What the candidate lacks, as a sentence ending in what the GPU has.
+    /// `bytes` in the answer's unit, as the plan's sentences say them.
+    pub fn gb(&self, bytes: u128) -> String {
+        sized(bytes, self.req.unit)
+    }
+
+    /// What the candidate lacks, as a sentence ending in what the GPU offers: its
+    /// memory, and the share of it the workload may use.
     pub fn has(&self) -> String {
         format!(
-            "(has {} at gpu_memory_utilization {})",
-            gb(self.usable.0 as u128),
-            self.utilization()
+            "(a GPU has {}, of which gpu_memory_utilization {} lets it use {})",
+            self.gb(self.usable.0 as u128),
+            self.utilization(),
+            self.gb(self.budget().0 as u128)
         )
     }
 

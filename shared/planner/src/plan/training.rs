@@ -6,7 +6,7 @@ use calculator::{
     TrainingRequest, Warning, WarningCode, Workload as FitWorkload,
 };
 
-use super::setting::{gb, too_large, Setting};
+use super::setting::{too_large, Setting};
 use super::types::{Estimate, Parallelism};
 use super::Outcome;
 
@@ -175,9 +175,9 @@ impl Setting<'_> {
         let mut missing = Vec::new();
         if e.training_memory > budget {
             missing.push(format!(
-                "needs {} per GPU over {} GPUs with {} {}",
-                gb((e.training_memory.0 as f64 / self.utilization()).ceil() as u128),
-                self.count * self.nodes,
+                "needs {} per GPU over {} with {} {}",
+                self.gb((e.training_memory.0 as f64 / self.utilization()).ceil() as u128),
+                calculator::counted(self.count * self.nodes, "GPU"),
                 Setting::sharding_said(&e, r.zero_stage),
                 self.has()
             ));

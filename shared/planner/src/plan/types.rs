@@ -2,7 +2,7 @@
 //! each candidate with its split, memory, capacity and price.
 
 use calculator::{
-    Bytes, Framework, InferenceEstimate, InferenceRequest, TrainingEstimate, TrainingRequest,
+    Bytes, Framework, InferenceEstimate, InferenceRequest, TrainingEstimate, TrainingRequest, Unit,
     VllmCapacity, Warning,
 };
 
@@ -106,6 +106,8 @@ pub struct PlanRequest {
     pub custom_gpus: Vec<CustomGpu>,
     /// The traffic an inference plan sizes for, when given.
     pub traffic: Option<PlanTraffic>,
+    /// The unit the plan's sentences give sizes in (the answer's own unit).
+    pub unit: Unit,
 }
 
 /// How a candidate serves its traffic (the plan's own load without one).
