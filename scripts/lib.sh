@@ -59,19 +59,25 @@ ensure_s3_server() {
 
 # The browser of the web page's tests: the distribution's Chromium and its chromedriver
 # (Debian: chromium, chromium-driver), installed with apt-get when missing and this runs
-# as root (CI); otherwise the message says what to install. Nothing downloads a browser.
+# as root or with password-less sudo (CI); otherwise the message says what to install.
+# CHROMIUM and CHROMEDRIVER choose others (a Chrome and its driver). Nothing downloads a
+# browser.
 ensure_browser() {
-  CHROMIUM="${CHROMIUM:-$(command -v chromium || command -v chromium-browser || true)}"
-  CHROMEDRIVER="${CHROMEDRIVER:-$(command -v chromedriver || true)}"
+  CHROMIUM="${CHROMIUM:-$(command -v chromium || command -v chromium-browser || command -v google-chrome || true)}"
+  CHROMEDRIVER="${CHROMEDRIVER:-$(command -v chromedriver || ls /usr/lib/chromium-browser/chromedriver 2>/dev/null || true)}"
   if [ -z "$CHROMIUM" ] || [ -z "$CHROMEDRIVER" ]; then
-    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    local as_root=""
+    if [ "$(id -u)" != 0 ]; then
+      sudo -n true 2>/dev/null && as_root="sudo -n"
+    fi
+    if { [ "$(id -u)" = 0 ] || [ -n "$as_root" ]; } && command -v apt-get >/dev/null 2>&1; then
       say "Installing the distribution's Chromium and chromedriver for the page's browser tests (apt-get, once)..."
-      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null \
-        || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; }
+      $as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null \
+        || { $as_root apt-get update -qq && $as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; }
       CHROMIUM="$(command -v chromium)"
       CHROMEDRIVER="$(command -v chromedriver)"
     else
-      say "The web page's tests need Chromium and chromedriver (Debian/Ubuntu: sudo apt-get install chromium chromium-driver; or set CHROMIUM and CHROMEDRIVER)."
+      say "The web page's tests need Chromium and its chromedriver (Debian: sudo apt-get install chromium chromium-driver), or CHROMIUM and CHROMEDRIVER set to a Chrome and its driver."
       return 1
     fi
   fi

@@ -4,9 +4,11 @@ against the local API that scripts/browser_test.sh starts. Run by scripts/test.s
 
 Each test loads the page as a user would and checks it against the API's own answer to
 the same request: the page's numbers are the API's. The screenshots at phone and
-desktop widths are written to docs/screenshots/ on every run; what fails is a change of
+desktop widths are kept in docs/screenshots/; what fails is a change of
 the page's structure (docs/screenshots/page-structure.json: its headings, controls,
-table headers and landmarks), never pixel noise. PAGE_STRUCTURE_UPDATE=1 rewrites it.
+table headers, landmarks and layout at each width), never pixel noise.
+PAGE_STRUCTURE_UPDATE=1 rewrites it and the committed screenshots; every run leaves its
+own screenshots in target/page-screenshots/.
 """
 
 import json
@@ -80,12 +82,23 @@ class Page:
                 element.clear()
                 element.send_keys(str(value))
 
+    def submitted(self, submit):
+        """Submits with `submit` and waits until the page has taken that request's answer
+        (the page counts requests and answers, so an earlier table never passes)."""
+        body = self.d.find_element(By.TAG_NAME, "body")
+        asked = int(body.get_attribute("data-requests") or 0) + 1
+        submit()
+        self.wait(lambda d: body.get_attribute("data-answered") == str(asked))
+
     def run(self):
-        self.d.find_element(By.ID, "run").click()
+        self.submitted(lambda: self.d.find_element(By.ID, "run").click())
+
+    def answered(self):
+        """Waits for the answer of a request the page made by itself (a shared link)."""
+        self.wait(lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-answered"))
 
     def result(self, table_id):
-        return self.wait(lambda d: d.find_element(By.ID, table_id)
-                         if d.find_elements(By.ID, table_id) else False)
+        return self.d.find_element(By.ID, table_id)
 
     def breakdown(self):
         """`{component: (memory text, bytes)}` of the memory table."""
@@ -125,6 +138,11 @@ class Page:
                 .filter(c => c.type !== 'hidden')
                 .map(c => (c.id || c.name || c.dataset.sort) + ': ' + (label(c) || text(c))),
               table_headers: [...document.querySelectorAll('th[scope="col"]')].map(text),
+              // The layout: fields side by side, and the table columns shown.
+              field_columns: getComputedStyle(document.getElementById('fields'))
+                .gridTemplateColumns.split(' ').length,
+              visible_columns: [...document.querySelectorAll('th[scope="col"]')]
+                .filter(th => th.offsetParent !== null).map(text),
             };""")
 
     def overflows(self):
@@ -193,10 +211,23 @@ class PageTest(unittest.TestCase):
 
     def test_submitting_from_the_keyboard(self):
         self.page.view("inference")
+        self.page.fill(**MEMORY)
         field = self.driver.find_element(By.ID, "batch_size")
         field.clear()
-        field.send_keys("3", Keys.ENTER)
-        self.assertIn("inference_memory", self.page.breakdown())
+        field.send_keys("3")
+        self.page.submitted(lambda: field.send_keys(Keys.ENTER))
+        status, answer = post("/api/memory/inference", dict(MEMORY, batch_size=3))
+        self.assertEqual(self.page.breakdown()["inference_memory"][1], answer["memory_bytes"]["inference_memory"])
+        # The answer is announced, and the sort buttons of a plan are reachable by Tab.
+        self.assertIn(answer["memory_requirements"]["inference_memory"],
+                      self.driver.find_element(By.ID, "status").text)
+
+    def test_what_was_typed_reaches_the_api(self):
+        # Not a number: sent as typed, and the API's error names the field.
+        self.page.view("inference")
+        self.page.fill(batch_size="12-")
+        self.page.run()
+        self.assertIn("batch_size", self.driver.find_element(By.ID, "batch_size-error").text)
 
     def test_a_plan_lists_the_apis_candidates_and_sorts_them(self):
         self.page.view("plan")
@@ -205,6 +236,8 @@ class PageTest(unittest.TestCase):
         self.page.run()
         table = self.page.result("candidates")
         status, answer = post("/api/plan", values)
+        priced = [c for c in answer["candidates"] if c["usd_per_hour"] is not None]
+        self.assertGreater(len(priced), 2)
         self.assertEqual(status, 200)
         trs = table.find_elements(By.CSS_SELECTOR, "tbody tr")
         self.assertEqual(len(trs), len(answer["candidates"]))
@@ -226,6 +259,21 @@ class PageTest(unittest.TestCase):
         self.assertEqual(header.get_attribute("aria-sort"), "ascending")
         self.driver.find_element(By.CSS_SELECTOR, 'button[data-sort="hour"]').click()
         self.assertEqual(hourly(), sorted(hourly(), reverse=True))
+        # $ per million tokens: rows without a figure (those that do not fit) last.
+        self.driver.find_element(By.CSS_SELECTOR, 'button[data-sort="million"]').click()
+        cells = [c.text for c in self.driver.find_elements(By.CSS_SELECTOR, '#candidates td[data-col="million"]')]
+        known = [float(c) for c in cells if c != "–"]
+        self.assertGreater(len(known), 1)
+        self.assertEqual(known, sorted(known))
+        self.assertEqual(cells, [c for c in cells if c != "–"] + [c for c in cells if c == "–"])
+
+    def test_a_crafted_or_mixed_link_still_loads(self):
+        for query in ("?view=toString", '?view=x"]', "?view=plan&lora_rank=64&model_name=Qwen3-8B&mode=inference&batch_size=1&sequence_length=1024"):
+            self.page.open(BASE + "/" + query)
+            self.assertEqual(self.page.errors(), [], query)
+        self.page.answered()
+        self.assertEqual(self.driver.find_element(By.ID, "model_name").get_attribute("value"), "Qwen3-8B")
+        self.assertTrue(self.driver.find_elements(By.ID, "candidates"))
 
     def test_an_api_error_appears_beside_its_field(self):
         self.page.view("inference")
@@ -254,6 +302,7 @@ class PageTest(unittest.TestCase):
         other = Page(browser(1280))
         try:
             other.open(link)
+            other.answered()
             self.assertEqual(other.breakdown(), rows)
             self.assertEqual(other.d.find_element(By.ID, "model_name").get_attribute("value"), "Llama-3.2-3B")
             self.assertTrue(other.d.find_element(By.CSS_SELECTOR, 'input[value="training"]').is_selected())
@@ -261,15 +310,33 @@ class PageTest(unittest.TestCase):
             other.d.quit()
 
     def test_copy_as_curl_gives_the_same_request(self):
-        rows = self.memory("inference", **MEMORY)
+        # A pasted config with a quote in it: the command must still parse.
+        config = json.load(urllib.request.urlopen(BASE + "/api/models/Llama-3.2-1B"))["config"]
+        config["_name_or_path"] = "it's mine"
+        self.page.view("inference")
+        self.driver.find_element(By.ID, "config-box").click()
+        self.driver.find_element(By.ID, "config").send_keys(json.dumps(config))
+        rows = self.memory("inference", batch_size=2, sequence_length=2048)
         self.driver.find_element(By.ID, "copy-curl").click()
         curl = self.page.wait(lambda d: d.find_element(By.ID, "curl").text)
         words = shlex.split(curl)
         self.assertEqual(words[:3], ["curl", "-s", BASE + "/api/memory/inference"])
         body = json.loads(words[words.index("-d") + 1])
+        self.assertEqual(body["config"]["_name_or_path"], "it's mine")
+        self.assertNotIn("model_name", body)
         status, answer = post("/api/memory/inference", body)
         self.assertEqual(status, 200)
         self.assertEqual(rows["inference_memory"][1], answer["memory_bytes"]["inference_memory"])
+        # The link keeps the config, and opens with it shown.
+        link = self.driver.current_url
+        other = Page(browser(1280))
+        try:
+            other.open(link)
+            other.answered()
+            self.assertEqual(other.breakdown(), rows)
+            self.assertTrue(other.d.find_element(By.ID, "config-box").get_attribute("open"))
+        finally:
+            other.d.quit()
 
     def test_no_serious_accessibility_violations(self):
         for view, run in (("inference", True), ("training", True), ("plan", True)):
@@ -282,7 +349,11 @@ class PageTest(unittest.TestCase):
             self.assertEqual(serious, [], view)
 
     def test_phone_and_desktop_screenshots_and_structure(self):
-        SHOTS.mkdir(parents=True, exist_ok=True)
+        update = bool(os.environ.get("PAGE_STRUCTURE_UPDATE"))
+        # Every run's screenshots are test artifacts; the committed ones in docs/ are
+        # replaced with the structure, when it is updated.
+        artifacts = ROOT / "target" / "page-screenshots"
+        artifacts.mkdir(parents=True, exist_ok=True)
         query = "?view=inference&model_name=Llama-3.1-8B&batch_size=8&sequence_length=8192"
         structure = {}
         for name, width in (("phone", 390), ("desktop", 1280)):
@@ -290,9 +361,13 @@ class PageTest(unittest.TestCase):
             try:
                 page = Page(driver)
                 page.open(BASE + "/" + query)
+                page.answered()
                 page.breakdown()
                 self.assertFalse(page.overflows(), f"{name}: wider than the screen")
-                driver.save_screenshot(str(SHOTS / f"page-{name}.png"))
+                serious = [v for v in page.axe() if v["impact"] in ("serious", "critical")]
+                self.assertEqual(serious, [], name)
+                for folder in [artifacts] + ([SHOTS] if update else []):
+                    driver.save_screenshot(str(folder / f"page-{name}.png"))
                 structure[name] = page.structure()
             finally:
                 driver.quit()
@@ -301,11 +376,12 @@ class PageTest(unittest.TestCase):
         try:
             page = Page(narrow)
             page.open(BASE + "/" + query)
+            page.answered()
             page.breakdown()
             self.assertFalse(page.overflows(), "360 px: wider than the screen")
         finally:
             narrow.quit()
-        if os.environ.get("PAGE_STRUCTURE_UPDATE"):
+        if update:
             STRUCTURE.write_text(json.dumps(structure, indent=1) + "\n")
         self.assertEqual(structure, json.loads(STRUCTURE.read_text()),
                          "the page's structure changed: check the screenshots, then rerun with PAGE_STRUCTURE_UPDATE=1")

@@ -22,7 +22,7 @@
       title: "Instances that hold it, and what they cost",
       fields: ["mode", "model_name", "precision", "method", "batch_size", "sequence_length",
         "max_new_tokens", "concurrent_sequences", "input_tokens", "output_tokens",
-        "concurrency", "ttft_ms", "tpot_ms", "max_gpus"],
+        "concurrency", "ttft_ms", "tpot_ms", "max_gpus", "unit"],
     },
   };
   // How each field is entered. Choices, defaults and ranges come from
@@ -75,7 +75,13 @@
     return node;
   };
   const view = () => document.querySelector('input[name="view"]:checked').value;
-  const getJson = async (url) => (await fetch(url)).json();
+  const getJson = async (url) => {
+    const response = await fetch(url);
+    if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
+    return response.json();
+  };
+  // Longest config.json kept in a shared link (longer ones are left out and said so).
+  const MAX_LINK_CONFIG = 4000;
 
   function hintFor(name) {
     const plan = view() === "plan";
@@ -101,10 +107,9 @@
         if (!kind.required) input.append(el("option", { value: "" }, "(the API's default)"));
         for (const c of kind.choices(options)) input.append(el("option", { value: c }, c));
       } else {
-        input = el("input", { id: name, name, type: kind.type === "text" ? "text" : "number",
-          autocomplete: "off" });
-        if (kind.type === "int") input.setAttribute("step", "1");
-        if (kind.type === "number") input.setAttribute("step", "any");
+        // Text, not type=number: what was typed reaches the API as typed, and a value
+        // it refuses comes back with its error beside the field.
+        input = el("input", { id: name, name, type: "text", autocomplete: "off" });
         if (kind.list) input.setAttribute("list", kind.list);
         if (kind.type !== "text") input.setAttribute("inputmode", kind.type === "int" ? "numeric" : "decimal");
       }
@@ -170,8 +175,11 @@
   }
 
   function saveState(values) {
-    const q = new URLSearchParams({ view: view(), ...values });
+    const kept = { ...values };
+    if (kept.config && kept.config.length > MAX_LINK_CONFIG) delete kept.config;
+    const q = new URLSearchParams({ view: view(), ...kept });
     history.replaceState(null, "", `${location.pathname}?${q}`);
+    return kept.config === values.config;
   }
 
   async function run(event) {
@@ -186,10 +194,15 @@
       return;
     }
     const v = VIEWS[view()];
-    saveState(values);
+    const whole = saveState(values);
     $("curl").textContent = curlOf(v.endpoint, body);
     $("run").disabled = true;
     $("status").textContent = "Working it out…";
+    // Only the latest request's answer is shown (another may have started since).
+    const asked = Number(document.body.dataset.requests || 0) + 1;
+    document.body.dataset.requests = String(asked);
+    const latest = () => document.body.dataset.requests === String(asked);
+    const done = () => { document.body.dataset.answered = String(asked); };
     let response;
     let answer;
     try {
@@ -198,19 +211,25 @@
       });
       answer = await response.json();
     } catch (e) {
+      if (!latest()) return;
       $("form-error").textContent = `The API could not be reached: ${e.message}`;
       $("status").textContent = "";
+      done();
       return;
     } finally {
       $("run").disabled = false;
     }
+    if (!latest()) return;
     if (!response.ok) {
       showError(answer.field, answer.error || `HTTP ${response.status}`);
       $("status").textContent = "The API refused the request: see the message beside the field.";
+      done();
       return;
     }
-    $("status").textContent = "";
     render(answer);
+    $("status").textContent = `Answered: ${$("summary").textContent}` +
+      (whole ? "" : " (the config is too long to keep in the page's link)");
+    done();
   }
 
   function legend(parts) {
@@ -286,21 +305,32 @@
     notes(answer.warnings);
   }
 
+  const serving = (c) => c.serving || {};
+  // What a month costs: every instance the demand needs when the plan has one.
+  const monthly = (c) => serving(c).usd_per_month_for_demand ?? c.usd_per_month;
+  // Why a row does not fit, else its notes and warnings, each once.
+  const why = (c) => {
+    const said = [c.missing, serving(c).error, ...(c.notes || []), ...(c.warnings || []),
+      ...(serving(c).warnings || [])].filter(Boolean);
+    if (serving(c).meets_targets === false) said.unshift("misses the latency targets");
+    if (serving(c).instances > 1) said.unshift(`${serving(c).instances} instances for the demand`);
+    return [...new Set(said)].join("; ");
+  };
+  const money = (x) => (x === null || x === undefined ? "–" : x.toFixed(2));
+  const fixed = (x) => (x === null || x === undefined ? "–" : x.toFixed(1));
+
   const COLUMNS = [
     ["instance", "Instance", (c) => c.instance || "(your GPUs)", false],
     ["gpus", "GPUs", (c) => `${c.gpu_count} × ${c.gpu}`, false],
     ["fits", "Fits", (c) => (c.fits ? "yes" : "no"), false],
     ["memory", "Memory per GPU", (c) => c.memory_per_gpu, (c) => c.memory_per_gpu_bytes],
     ["hour", "$ per hour", (c) => money(c.usd_per_hour), (c) => c.usd_per_hour],
-    ["month", "$ per month", (c) => money(c.usd_per_month), (c) => c.usd_per_month],
+    ["month", "$ per month", (c) => money(monthly(c)), monthly],
     ["million", "$ per 1M output tokens", (c) => money(serving(c).usd_per_million_output_tokens), (c) => serving(c).usd_per_million_output_tokens],
     ["ttft", "TTFT ms", (c) => fixed(serving(c).ttft_ms), (c) => serving(c).ttft_ms],
     ["tpot", "TPOT ms", (c) => fixed(serving(c).tpot_ms), (c) => serving(c).tpot_ms],
-    ["why", "Why not, or notes", (c) => c.missing || serving(c).error || "", false],
+    ["why", "Why not, or notes", why, false],
   ];
-  const serving = (c) => c.serving || {};
-  const money = (x) => (x === null || x === undefined ? "–" : x.toFixed(2));
-  const fixed = (x) => (x === null || x === undefined ? "–" : x.toFixed(1));
 
   function sortedRows() {
     const col = COLUMNS.find((c) => c[0] === sort.key);
@@ -309,15 +339,16 @@
     return [...rows].sort((a, b) => {
       const x = value(a);
       const y = value(b);
-      if (x === null || x === undefined) return 1;
-      if (y === null || y === undefined) return -1;
+      const xMissing = x === null || x === undefined;
+      const yMissing = y === null || y === undefined;
+      if (xMissing || yMissing) return xMissing - yMissing;
       return (x - y) * sort.dir;
     });
   }
 
   function candidateTable() {
     const table = el("table", { id: "candidates" });
-    table.append(el("caption", { class: "visually-hidden" }, "Candidates, fitting ones first"));
+    table.append(el("caption", { class: "visually-hidden" }, "Candidates: instance types and GPU sets"));
     const head = el("tr");
     for (const [key, label, , value] of COLUMNS) {
       const th = el("th", { scope: "col", class: value ? "num" : "" });
@@ -382,8 +413,10 @@
   }
 
   async function start() {
-    [options] = await Promise.all([getJson("/api/config/options")]);
-    const [models, gpus] = await Promise.all([getJson("/api/models"), getJson("/api/gpus")]);
+    let models;
+    let gpus;
+    [options, models, gpus] = await Promise.all(
+      [getJson("/api/config/options"), getJson("/api/models"), getJson("/api/gpus")]);
     const modelList = el("datalist", { id: "model-list" });
     for (const m of models.entries || models.models.map((name) => ({ name }))) {
       modelList.append(el("option", { value: m.name }));
@@ -393,17 +426,29 @@
     for (const g of gpus.gpus) gpuList.append(el("option", { value: g.name }));
     document.body.append(modelList, gpuList);
     const q = new URLSearchParams(location.search);
-    const shared = q.has("view") && VIEWS[q.get("view")];
-    if (shared) document.querySelector(`input[name="view"][value="${q.get("view")}"]`).checked = true;
-    const values = shared ? Object.fromEntries(q) : EXAMPLE;
+    const radios = [...document.querySelectorAll('input[name="view"]')];
+    const sharedView = Object.hasOwn(VIEWS, q.get("view")) ? q.get("view") : null;
+    if (sharedView) radios.find((r) => r.value === sharedView).checked = true;
+    const values = sharedView ? Object.fromEntries(q) : EXAMPLE;
     buildFields(values);
-    if (values.config) $("config").value = values.config;
-    for (const radio of document.querySelectorAll('input[name="view"]')) {
+    if (values.config) {
+      $("config").value = values.config;
+      $("config-box").open = true;
+    }
+    for (const radio of radios) {
       radio.addEventListener("change", () => {
+        // The fields both views have keep what they hold (cleared ones stay clear);
+        // the new view's own fields start from the example.
+        const before = VIEWS[built].fields;
         const kept = formValues();
-        buildFields({ ...EXAMPLE, ...kept });
+        const fresh = Object.fromEntries(Object.entries(EXAMPLE).filter(([k]) => !before.includes(k)));
+        buildFields({ ...fresh, ...kept });
         $("result").hidden = true;
         clearErrors();
+        // An answer still on its way belongs to the view left behind: drop it.
+        const count = String(Number(document.body.dataset.requests || 0) + 1);
+        document.body.dataset.requests = count;
+        document.body.dataset.answered = count;
       });
     }
     $("form").addEventListener("submit", run);
@@ -421,7 +466,7 @@
       copy(location.href, "link");
     });
     document.body.dataset.ready = "true";
-    if (shared) run();
+    if (sharedView) run();
   }
 
   start().catch((e) => {

@@ -300,9 +300,27 @@ pub fn estimate_inference(
             check_vllm_gpu(settings)?;
             check_vllm_request(settings, kv_precision)?;
             let (c, stage_weights) = if settings.pipeline_parallel_size > 1 {
-                limiting_stage(model, &storage, settings, gpus, kv_precision, a, tokens)?
+                limiting_stage(
+                    model,
+                    &storage,
+                    settings,
+                    gpus,
+                    kv_precision,
+                    a,
+                    tokens,
+                    req.unit,
+                )?
             } else {
-                let c = vllm::start_up(model, settings, gpus, weights, kv_precision, a, tokens)?;
+                let c = vllm::start_up(
+                    model,
+                    settings,
+                    gpus,
+                    weights,
+                    kv_precision,
+                    a,
+                    tokens,
+                    req.unit,
+                )?;
                 (c, weights)
             };
             weights = stage_weights;
@@ -361,6 +379,7 @@ fn weights_per_gpu(model: &Model, storage: &WeightStorage, engine: &Engine, gpus
 /// vLLM's start-up on the pipeline stage that holds the fewest KV blocks (vLLM sizes
 /// every stage's pool alike, by the smallest), or the first that refuses, with that
 /// stage's weights per GPU.
+#[allow(clippy::too_many_arguments)]
 fn limiting_stage(
     model: &Model,
     storage: &WeightStorage,
@@ -369,6 +388,7 @@ fn limiting_stage(
     kv_precision: Precision,
     a: u128,
     tokens: u64,
+    unit: Unit,
 ) -> Result<(VllmCapacity, u128), CalcError> {
     let mut worst: Option<(VllmCapacity, u128)> = None;
     for stage in pipeline::stages(model, storage, settings.pipeline_parallel_size)? {
@@ -382,6 +402,7 @@ fn limiting_stage(
             kv_precision,
             a,
             tokens,
+            unit,
         )?;
         let worse = worst
             .as_ref()
@@ -545,8 +566,8 @@ fn vllm_warnings(req: &InferenceRequest, c: &VllmCapacity, warnings: &mut Vec<Wa
         ));
     } else if req.batch_size > c.max_sequences {
         warnings.push(Warning::new(WarningCode::VllmQueues, format!(
-            "the KV cache holds {} requests of {} tokens at once; the other {} of batch_size {} wait in vLLM's queue",
-            c.max_sequences,
+            "the KV cache holds {} of {} tokens at once; the other {} of batch_size {} wait in vLLM's queue",
+            crate::counted(c.max_sequences, "request"),
             c.max_model_len,
             req.batch_size - c.max_sequences,
             req.batch_size

@@ -36,11 +36,6 @@ impl Bytes {
     }
 }
 
-/// A byte count of the crate's `u128` arithmetic in GiB, for sentences.
-pub fn gib(bytes: u128) -> f64 {
-    bytes as f64 / Unit::Gib.bytes_per_unit()
-}
-
 choice!(
     /// The unit human-readable strings use. Decimal `GB` (10^9 bytes) is the default,
     /// as GPU vendors state capacities in it; `GiB` (2^30) matches `nvidia-smi` and

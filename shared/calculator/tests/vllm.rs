@@ -216,16 +216,17 @@ fn refusals_say_why() {
 }
 
 #[test]
-fn refusal_messages_carry_the_numbers() {
+fn refusal_messages_carry_the_numbers_in_the_answers_unit() {
     let e = vllm_on("Llama-3.1-70B", 8192, 80);
     let c = capacity(&e);
-    let gib = |b: u64| b as f64 / GIB as f64;
+    // The request's unit (GB unless asked), as every size of the answer.
+    let gb = |b: calculator::Bytes| b.format(calculator::Unit::Gb);
     assert_eq!(
         c.refusal.as_deref().unwrap(),
         format!(
-            "no memory is left for the KV cache: weights, the profile run's peak, non-torch memory and (from vLLM 0.21) the CUDA graphs' estimate need {:.2} GiB of the {:.2} GiB budget (gpu_memory_utilization x total)",
-            gib(c.non_kv_memory.0),
-            gib(c.requested_memory.0)
+            "no memory is left for the KV cache: weights, the profile run's peak, non-torch memory and (from vLLM 0.21) the CUDA graphs' estimate need {} of the {} budget (gpu_memory_utilization x total)",
+            gb(c.non_kv_memory),
+            gb(c.requested_memory)
         )
     );
     let e = vllm_on("Llama-3.1-8B", 131_072, 24);
@@ -233,9 +234,9 @@ fn refusal_messages_carry_the_numbers() {
     assert_eq!(
         c.refusal.as_deref().unwrap(),
         format!(
-            "one request of max_model_len 131072 tokens needs {:.2} GiB of KV cache, more than the {:.2} GiB available",
-            gib(c.request_kv_bytes.0),
-            gib(c.available_kv_cache_memory.0)
+            "one request of max_model_len 131072 tokens needs {} of KV cache, more than the {} available",
+            gb(c.request_kv_bytes),
+            gb(c.available_kv_cache_memory)
         )
     );
 }

@@ -85,8 +85,10 @@ pub fn read_performance(
             return Err(ApiError::field(
                 &f.path(NUM_GPUS.name),
                 format!(
-                    "{} has {} GPUs; a replica of {} does not fit on it",
-                    i.name, i.gpu_count, request.num_gpus
+                    "{} has {}; a replica of {} does not fit on it",
+                    i.name,
+                    calculator::counted(i.gpu_count, "GPU"),
+                    request.num_gpus
                 ),
             ));
         }
@@ -119,8 +121,9 @@ pub fn read_performance(
             (
                 p / i.gpu_count as f64,
                 format!(
-                    "{}'s on-demand price, ${p}/hour over its {} GPUs",
-                    i.name, i.gpu_count
+                    "{}'s on-demand price, ${p}/hour over its {}",
+                    i.name,
+                    calculator::counted(i.gpu_count, "GPU")
                 ),
             )
         }),

@@ -18,7 +18,7 @@ use crate::kv_cache::CacheBytes;
 use crate::model::Model;
 use crate::precision::Precision;
 use crate::runtime::CUDA_CONTEXT_BYTES;
-use crate::units::{gib, Bytes};
+use crate::units::{Bytes, Unit};
 use pool::Pool;
 
 /// The share of each GPU a plan lets a workload use when no engine default applies
@@ -281,17 +281,16 @@ fn batch_limits(
 fn refusal(
     model: &Model,
     max_model_len: u64,
-    non_kv: u128,
-    requested: u128,
-    available: u128,
-    one_request: u128,
+    [non_kv, requested, available, one_request]: [u128; 4],
+    unit: Unit,
 ) -> Option<String> {
+    let said = |b: u128| Bytes(b.min(u64::MAX as u128) as u64).format(unit);
     let context = model.arch.max_position_embeddings;
     if available == 0 {
         Some(format!(
-            "no memory is left for the KV cache: weights, the profile run's peak, non-torch memory and (from vLLM 0.21) the CUDA graphs' estimate need {:.2} GiB of the {:.2} GiB budget (gpu_memory_utilization x total)",
-            gib(non_kv),
-            gib(requested)
+            "no memory is left for the KV cache: weights, the profile run's peak, non-torch memory and (from vLLM 0.21) the CUDA graphs' estimate need {} of the {} budget (gpu_memory_utilization x total)",
+            said(non_kv),
+            said(requested)
         ))
     } else if let Some(max) = context.filter(|m| max_model_len > *m) {
         Some(format!(
@@ -299,9 +298,9 @@ fn refusal(
         ))
     } else if one_request > available {
         Some(format!(
-            "one request of max_model_len {max_model_len} tokens needs {:.2} GiB of KV cache, more than the {:.2} GiB available",
-            gib(one_request),
-            gib(available)
+            "one request of max_model_len {max_model_len} tokens needs {} of KV cache, more than the {} available",
+            said(one_request),
+            said(available)
         ))
     } else {
         None
@@ -353,6 +352,7 @@ pub(crate) fn check_start_up(
 /// vLLM's start-up on one GPU of `settings`, for a model whose weights take `weights`
 /// bytes per GPU under `gpus`-way tensor parallelism, `max_model_len` tokens per request
 /// and a KV cache in `kv_precision`; `a` is the compute dtype's bytes.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn start_up(
     model: &Model,
     settings: &VllmSettings,
@@ -361,6 +361,7 @@ pub(crate) fn start_up(
     kv_precision: Precision,
     a: u128,
     max_model_len: u64,
+    unit: Unit,
 ) -> Result<VllmCapacity, CalcError> {
     let (max_num_batched_tokens, max_num_seqs, batch_defaults) =
         batch_limits(settings, max_model_len)?;
@@ -446,10 +447,8 @@ pub(crate) fn start_up(
         refusal: refusal(
             model,
             max_model_len,
-            non_kv,
-            requested,
-            available,
-            one_request,
+            [non_kv, requested, available, one_request],
+            unit,
         ),
     })
 }
