@@ -90,6 +90,16 @@ fn client_at(port: u16, timeouts: Timeouts) -> Client {
     Client::from_conf(config)
 }
 
+/// Timeouts of whole seconds: to connect, for each read and attempt, for a whole call.
+fn timeouts(connect: u64, read_and_attempt: u64, operation: u64) -> Timeouts {
+    Timeouts {
+        connect: Duration::from_secs(connect),
+        read: Duration::from_secs(read_and_attempt),
+        attempt: Duration::from_secs(read_and_attempt),
+        operation: Duration::from_secs(operation),
+    }
+}
+
 /// A store of `bucket` whose S3 calls go through `proxy`.
 fn store_via(proxy: &Proxy, bucket: &str, timeouts: Timeouts) -> ReportStore {
     ReportStore::new(client_at(proxy.port, timeouts), bucket, timeouts)
@@ -577,12 +587,7 @@ async fn server_errors_and_a_missing_bucket_fail_the_run_naming_the_key() {
 async fn a_stalled_read_fails_within_the_timeout_naming_the_key() {
     let (server, client) = bucket().await;
     let proxy = Proxy::start(server.port).await;
-    let quick = Timeouts {
-        connect: Duration::from_secs(1),
-        read: Duration::from_secs(1),
-        attempt: Duration::from_secs(1),
-        operation: Duration::from_secs(2),
-    };
+    let quick = timeouts(1, 1, 2);
     let store = store_via(&proxy, BUCKET, quick);
     proxy.inject("GET", PRICES_KEY, Fault::Stall);
     let started = Instant::now();
@@ -607,12 +612,7 @@ async fn runs_of_two_times_never_overwrite_each_other_and_the_pointer_moves_forw
     let (server, client) = bucket().await;
     let proxy = Proxy::start(server.port).await;
     // Long enough that the SDK never retries the held request on its own.
-    let patient = Timeouts {
-        connect: Duration::from_secs(5),
-        read: Duration::from_secs(120),
-        attempt: Duration::from_secs(120),
-        operation: Duration::from_secs(120),
-    };
+    let patient = timeouts(5, 120, 120);
     let store = store_via(&proxy, BUCKET, patient);
     let (morning, evening) = (
         event_at("2026-11-26T06:00:00Z"),
@@ -677,12 +677,7 @@ async fn runs_of_two_times_never_overwrite_each_other_and_the_pointer_moves_forw
 async fn a_stalled_body_and_the_runs_deadline_end_calls_naming_the_key() {
     let (server, client) = bucket().await;
     let proxy = Proxy::start(server.port).await;
-    let quick = Timeouts {
-        connect: Duration::from_secs(1),
-        read: Duration::from_secs(60),
-        attempt: Duration::from_secs(60),
-        operation: Duration::from_secs(2),
-    };
+    let quick = timeouts(1, 60, 2);
     // Headers and part of a body, then silence: the store's own bound ends it.
     proxy.inject("GET", PRICES_KEY, Fault::StallBody);
     let store = store_via(&proxy, BUCKET, quick);

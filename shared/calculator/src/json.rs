@@ -29,46 +29,44 @@ impl fmt::Display for JsonError {
 
 impl std::error::Error for JsonError {}
 
-/// One step of the path to the value being read.
+/// One step of the path to a value.
 enum Step {
     Key(String),
     Index(usize),
 }
 
-/// The path to the value being read, and the duplicate found, if any.
+/// The path of the key found twice, built innermost step first as the error travels
+/// back out of the nested objects (nothing is recorded while reading succeeds).
 #[derive(Default)]
 struct Trail {
-    steps: RefCell<Vec<Step>>,
-    duplicate: RefCell<Option<String>>,
+    duplicate: RefCell<Option<Vec<Step>>>,
 }
 
 impl Trail {
-    /// The path of `key` in the object being read (`a.b[2].key`), cut for echoing.
-    fn path_of(&self, key: &str) -> String {
+    /// Adds `step` to the duplicate's path as the error leaves the value it names.
+    fn outward<'a, E>(&'a self, step: impl FnOnce() -> Step + 'a) -> impl FnOnce(E) -> E + 'a {
+        move |e| {
+            if let Some(path) = self.duplicate.borrow_mut().as_mut() {
+                path.push(step());
+            }
+            e
+        }
+    }
+
+    /// The duplicate's path (`a.b[2].key`), cut for echoing.
+    fn path(steps: Vec<Step>) -> String {
         let mut out = String::new();
-        for step in self.steps.borrow().iter() {
+        for step in steps.into_iter().rev() {
             match step {
-                Step::Key(k) if out.is_empty() => out.push_str(k),
+                Step::Key(k) if out.is_empty() => out.push_str(&k),
                 Step::Key(k) => {
                     out.push('.');
-                    out.push_str(k);
+                    out.push_str(&k);
                 }
                 Step::Index(i) => out.push_str(&format!("[{i}]")),
             }
         }
-        if !out.is_empty() {
-            out.push('.');
-        }
-        out.push_str(key);
         crate::clip(&out)
-    }
-
-    /// Reads one value under `step`.
-    fn under<T>(&self, step: Step, read: impl FnOnce() -> T) -> T {
-        self.steps.borrow_mut().push(step);
-        let out = read();
-        self.steps.borrow_mut().pop();
-        out
     }
 }
 
@@ -130,10 +128,11 @@ impl<'de> Visitor<'de> for Strict<'_> {
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
         let mut out = Vec::new();
         loop {
-            let next = self
-                .0
-                .under(Step::Index(out.len()), || seq.next_element_seed(self))?;
-            match next {
+            let at = out.len();
+            match seq
+                .next_element_seed(self)
+                .map_err(self.0.outward(|| Step::Index(at)))?
+            {
                 Some(v) => out.push(v),
                 None => return Ok(Value::Array(out)),
             }
@@ -144,15 +143,13 @@ impl<'de> Visitor<'de> for Strict<'_> {
         let mut out = Map::new();
         while let Some(key) = map.next_key::<String>()? {
             if out.contains_key(&key) {
-                let path = self.0.path_of(&key);
-                *self.0.duplicate.borrow_mut() = Some(path.clone());
-                return Err(de::Error::custom(format!(
-                    "the key '{path}' is given twice"
-                )));
+                let message = format!("the key '{}' is given twice", crate::clip(&key));
+                *self.0.duplicate.borrow_mut() = Some(vec![Step::Key(key)]);
+                return Err(de::Error::custom(message));
             }
-            let value = self
-                .0
-                .under(Step::Key(key.clone()), || map.next_value_seed(self))?;
+            let value = map
+                .next_value_seed(self)
+                .map_err(self.0.outward(|| Step::Key(key.clone())))?;
             out.insert(key, value);
         }
         Ok(Value::Object(out))
@@ -169,7 +166,7 @@ pub fn parse_strict(bytes: &[u8]) -> Result<Value, JsonError> {
     match read {
         Ok(v) => Ok(v),
         Err(e) => Err(match trail.duplicate.take() {
-            Some(path) => JsonError::DuplicateKey(path),
+            Some(steps) => JsonError::DuplicateKey(Trail::path(steps)),
             None => JsonError::Syntax(e.to_string()),
         }),
     }

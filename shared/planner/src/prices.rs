@@ -123,7 +123,12 @@ impl PriceList {
             .get("instances")
             .and_then(|v| v.as_array())
             .ok_or_else(|| CalcError::field(format!("{source}.instances"), "must be an array"))?;
-        let mut prices = Vec::with_capacity(rows.len());
+        let mut list = PriceList {
+            as_of,
+            region,
+            prices: Vec::with_capacity(rows.len()),
+            source: source.into(),
+        };
         for (i, row) in rows.iter().enumerate() {
             let at = |key: &str| format!("{source}.instances[{i}].{key}");
             let name = row
@@ -136,9 +141,7 @@ impl PriceList {
                     format!("'{}' is not in the catalog", clip(name)),
                 )
             })?;
-            // Names match whatever their case: a second row for one instance type
-            // would leave which price applies to the order of the rows.
-            if let Some(first) = prices.iter().position(|(n, _)| n == &known.name) {
+            if let Some(first) = list.listed(&known.name) {
                 return Err(CalcError::field(
                     at("instance"),
                     format!(
@@ -158,14 +161,16 @@ impl PriceList {
                         format!("must be a number from 0 to {MAX_USD_PER_HOUR}"),
                     )
                 })?;
-            prices.push((known.name.clone(), price));
+            list.prices.push((known.name.clone(), price));
         }
-        Ok(PriceList {
-            as_of,
-            region,
-            prices,
-            source: source.into(),
-        })
+        Ok(list)
+    }
+
+    /// Where the list already prices `instance` (a catalog name), if it does. Names
+    /// are matched after the catalog resolved them, whatever their case: a second
+    /// price for one instance type would leave which applies to the order given.
+    pub fn listed(&self, instance: &str) -> Option<usize> {
+        self.prices.iter().position(|(n, _)| n == instance)
     }
 }
 

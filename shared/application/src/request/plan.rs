@@ -339,9 +339,7 @@ fn prices(f: &Fields, catalog: &Catalog) -> Result<Catalog, ApiError> {
         let instance = catalog
             .instance(key)
             .ok_or_else(|| unknown_instance(&path, key, catalog))?;
-        // Instance types match whatever their case: two spellings of one would leave
-        // which price applies to the order of the keys.
-        if list.prices.iter().any(|(n, _)| n == &instance.name) {
+        if list.listed(&instance.name).is_some() {
             return Err(ApiError::field(
                 &path,
                 format!(

@@ -347,7 +347,7 @@ impl Setting<'_> {
                     c.lacks_memory = true;
                     c.missing = Some(format!(
                         "needs {} per GPU at TP {tp} for {} of {} tokens per replica {}",
-                        self.gb((need as f64 / self.utilization()).ceil() as u128),
+                        self.size((need as f64 / self.utilization()).ceil() as u128),
                         calculator::counted(per_replica, "concurrent request"),
                         v.max_model_len,
                         self.has()
@@ -356,8 +356,8 @@ impl Setting<'_> {
                     c.missing = Some(format!(
                         "gpu_memory_utilization {} leaves {} per GPU, less than what lives outside the budget needs ({}: the CUDA context, and before vLLM 0.21 the CUDA graphs)",
                         self.utilization(),
-                        self.gb(v.headroom.0 as u128),
-                        self.gb(v.outside_budget.0 as u128)
+                        self.size(v.headroom.0 as u128),
+                        self.size(v.outside_budget.0 as u128)
                     ));
                 } else {
                     c.fits = true;
@@ -375,10 +375,12 @@ impl Setting<'_> {
                 } else {
                     c.lacks_memory = true;
                     c.missing = Some(format!(
-                        "needs {} per GPU at TP {tp} {}",
-                        self.gb((e.inference_memory.0 as f64 / self.utilization()).ceil() as u128),
-                        self.has()
-                    ));
+                            "needs {} per GPU at TP {tp} {}",
+                            self.size(
+                                (e.inference_memory.0 as f64 / self.utilization()).ceil() as u128
+                            ),
+                            self.has()
+                        ));
                 }
             }
         }

@@ -2,7 +2,7 @@
 //! its kernels run.
 
 use calculator::{
-    limits, Bytes, Choice, InferenceEstimate, Model, TrainingEstimate, Unit, Warning, WarningCode,
+    limits, Bytes, Choice, InferenceEstimate, Model, TrainingEstimate, Warning, WarningCode,
 };
 
 use super::memo::Memo;
@@ -51,11 +51,6 @@ pub(super) fn too_large(gpu: &Gpu) -> String {
         gpu.name,
         limits::LARGEST_REPORTABLE
     )
-}
-
-/// `bytes` as a plan's sentences say them: in the answer's unit, one decimal.
-pub(super) fn sized(bytes: u128, unit: Unit) -> String {
-    Bytes(bytes.min(u64::MAX as u128) as u64).format_to(unit, 1)
 }
 
 impl Setting<'_> {
@@ -151,30 +146,30 @@ impl Setting<'_> {
             };
             lacks.push(format!(
                 "offloaded state needs {} of host memory per node{allowance}; {} has {}",
-                self.gb(ram),
+                self.size(ram),
                 instance.name,
-                self.gb(has.0 as u128)
+                self.size(has.0 as u128)
             ));
         }
         let nvme = e.nvme_per_node.0 as u128;
         if let Some(has) = instance.local_nvme.filter(|n| nvme > n.0 as u128) {
             lacks.push(format!(
                 "NVMe offload needs {} of local NVMe per node; {} has {}",
-                self.gb(nvme),
+                self.size(nvme),
                 instance.name,
                 if has.0 == 0 {
                     "none (EBS storage only)".to_owned()
                 } else {
-                    self.gb(has.0 as u128)
+                    self.size(has.0 as u128)
                 }
             ));
         }
         (!lacks.is_empty()).then(|| lacks.join("; "))
     }
 
-    /// `bytes` in the answer's unit, as the plan's sentences say them.
-    pub fn gb(&self, bytes: u128) -> String {
-        sized(bytes, self.req.unit)
+    /// `bytes` as the plan's sentences say them: in the answer's unit, one decimal.
+    pub fn size(&self, bytes: u128) -> String {
+        Bytes(bytes.min(u64::MAX as u128) as u64).format_to(self.req.unit, 1)
     }
 
     /// What the candidate lacks, as a sentence ending in what the GPU offers: its
@@ -182,9 +177,9 @@ impl Setting<'_> {
     pub fn has(&self) -> String {
         format!(
             "(a GPU has {}, of which gpu_memory_utilization {} lets it use {})",
-            self.gb(self.usable.0 as u128),
+            self.size(self.usable.0 as u128),
             self.utilization(),
-            self.gb(self.budget().0 as u128)
+            self.size(self.budget().0 as u128)
         )
     }
 

@@ -176,7 +176,7 @@ impl Setting<'_> {
         if e.training_memory > budget {
             missing.push(format!(
                 "needs {} per GPU over {} with {} {}",
-                self.gb((e.training_memory.0 as f64 / self.utilization()).ceil() as u128),
+                self.size((e.training_memory.0 as f64 / self.utilization()).ceil() as u128),
                 calculator::counted(self.count * self.nodes, "GPU"),
                 Setting::sharding_said(&e, r.zero_stage),
                 self.has()

@@ -259,11 +259,6 @@ pub fn escape_markdown(text: &str) -> String {
     out
 }
 
-/// A table cell: the text escaped.
-fn cell(text: &str) -> String {
-    escape_markdown(text)
-}
-
 fn markdown(run: &Run, catalog: &Catalog, lines: &[Line], total: f64) -> String {
     let mut out = format!(
         "# Cost plan `{}`, {}\n\nPrices: on-demand Linux, {} hours a month.\n\n",
@@ -274,10 +269,10 @@ fn markdown(run: &Run, catalog: &Catalog, lines: &[Line], total: f64) -> String 
     for s in &catalog.price_sources {
         out += &format!(
             "- {}: {} instance types, {}, as of {}\n",
-            cell(&s.source),
+            escape_markdown(&s.source),
             s.instances.len(),
-            cell(&s.region),
-            cell(&s.as_of)
+            escape_markdown(&s.region),
+            escape_markdown(&s.as_of)
         );
     }
     out += "\n";
@@ -295,7 +290,8 @@ fn markdown(run: &Run, catalog: &Catalog, lines: &[Line], total: f64) -> String 
                     ),
                     None => ("-".to_owned(), "-".to_owned()),
                 };
-                let instance = cell(c.instance.as_deref().unwrap_or("(no instance type)"));
+                let instance =
+                    escape_markdown(c.instance.as_deref().unwrap_or("(no instance type)"));
                 let instance = match serving.map_or(1, |f| f.instances) {
                     1 => instance,
                     n => format!("{n} x {instance}"),
@@ -303,18 +299,18 @@ fn markdown(run: &Run, catalog: &Catalog, lines: &[Line], total: f64) -> String 
                 format!(
                     "{instance} | {} x {} | {tokens} | {per_million} | {}",
                     c.gpu_count,
-                    cell(&c.gpu),
+                    escape_markdown(&c.gpu),
                     c.monthly_spend()
                         .map_or_else(|| "price unknown".to_owned(), |m| format!("{m:.2}"))
                 )
             }
-            None => format!("{} | - | - | - | -", cell(&l.outcome)),
+            None => format!("{} | - | - | - | -", escape_markdown(&l.outcome)),
         };
         out += &format!(
             "| {} | {} | {} | {row} |\n",
-            cell(&l.name),
-            cell(&l.model),
-            cell(&l.mode)
+            escape_markdown(&l.name),
+            escape_markdown(&l.model),
+            escape_markdown(&l.mode)
         );
     }
     out += &format!("| **total** | | | | | | | **{total:.2}** |\n");
