@@ -111,6 +111,8 @@ choice!(
         TensorParallelRefused => "tensor_parallel_refused",
         /// A GPU named short (`H100`) read as the catalog's GPU it means.
         GpuNameAssumed => "gpu_name_assumed",
+        /// Several instances joined over EFA, priced as that many.
+        NodesJoined => "nodes_joined",
         // Serving performance.
         /// A hardware figure the catalog lacks, taken from a slower stand-in.
         PerformanceFigureAssumed => "performance_figure_assumed",

@@ -4,7 +4,7 @@
 
 use calculator::{
     estimate_inference, Bytes, Engine, ExplicitModel, InferenceRequest, Model, Precision,
-    VllmSettings, MLA_BLOCK_SIZE,
+    VllmSettings, VllmVersion, MLA_BLOCK_SIZE,
 };
 use serde_json::json;
 use testkit::configs::{nemotron_nano_9b, three_linear_to_one_full};
@@ -125,7 +125,8 @@ fn deepseek_v32_pages_hold_the_indexer_keys() {
 /// Hybrid models (vLLM's `HybridAttentionMambaModelConfig`): one mixer layer's state is
 /// a page; the attention block grows in steps of 16 tokens until its page holds it;
 /// mixer and attention layers form groups; a request takes one block id per mixer
-/// group (methodology §10).
+/// group before v0.21, two under v0.21's prefix caching in "align" mode (methodology
+/// §10).
 #[test]
 fn state_mixers_share_the_pool_in_padded_pages() {
     // Qwen3-Next-80B on two H200s: a page per layer of 544 tokens x 2 x 1 KV head x 256
@@ -133,9 +134,10 @@ fn state_mixers_share_the_pool_in_padded_pages() {
     // taps x 2 bytes + 16 heads x 128 x 128 x 2 bytes, padded by 1.49%).
     let m = registry_model("Qwen3-Next-80B-A3B-Instruct");
     let len = 262_144;
-    let mut h200 = VllmSettings::new(Bytes((139.81 * GIB as f64) as u64));
+    let mut h200 =
+        VllmSettings::of_version(Bytes((139.81 * GIB as f64) as u64), VllmVersion::Upto020);
     h200.gpu_name = Some("NVIDIA H200".into());
-    let c = capacity(&vllm(m, len, h200, |r| r.num_gpus = 2)).clone();
+    let c = capacity(&vllm(m, len, h200.clone(), |r| r.num_gpus = 2)).clone();
     let page = 544 * 1024;
     assert_eq!(c.block_size, 544);
     // 12 attention and 36 Gated DeltaNet layers: groups of 12, one attention group and
@@ -147,21 +149,42 @@ fn state_mixers_share_the_pool_in_padded_pages() {
     assert_eq!(c.request_kv_bytes.0, (12 * 482 + 36) * page);
     // A budget that leaves 44.59 GiB for the pool, by hand: ⌊44.59 GiB / (12 x 557,056
     // B)⌋ = 7,162 blocks; ⌊7,162 / 4⌋ x 544 = 973,760 tokens; 7,162 / 485 = 14.77x.
-    let mut exact = VllmSettings::new(Bytes(c.non_kv_memory.0 + (44.59 * GIB as f64) as u64));
+    let mut exact = VllmSettings::of_version(
+        Bytes(c.non_kv_memory.0 + (44.59 * GIB as f64) as u64),
+        VllmVersion::Upto020,
+    );
     exact.gpu_memory_utilization = 1.0;
     exact.gpu_name = Some("NVIDIA H200".into());
-    let by_hand = capacity(&vllm(m, len, exact, |r| r.num_gpus = 2)).clone();
+    let by_hand = capacity(&vllm(m, len, exact.clone(), |r| r.num_gpus = 2)).clone();
     assert_eq!(by_hand.num_blocks, 7162);
     assert_eq!(by_hand.kv_cache_tokens, 973_760);
     assert_eq!((by_hand.max_concurrency * 100.0).round(), 1477.0);
     // The answer's cache by kind: attention's share of a full request's blocks.
-    let e = vllm(m, len, VllmSettings::new(Bytes(141 * GIB)), |r| {
-        r.num_gpus = 2
-    });
+    let e = vllm(
+        m,
+        len,
+        VllmSettings::of_version(Bytes(141 * GIB), VllmVersion::Upto020),
+        |r| r.num_gpus = 2,
+    );
     let kinds = e.cache_by_kind;
     assert_eq!(kinds.total(), e.kv_cache.0 as u128);
     assert_eq!(kinds.attention, kinds.total() * 482 / 485);
     assert_eq!(kinds.state, kinds.total() - kinds.attention);
+    // From v0.21 prefix caching is on and the three state groups hold two blocks each
+    // per request ("align" mode): 482 + 6 block ids, 36 x 2 state pages; the same pool
+    // reports the same tokens (the attention block is below max_model_len).
+    let mut align = exact.clone();
+    align.version = VllmVersion::From021;
+    let a = capacity(&vllm(m, len, align, |r| r.num_gpus = 2)).clone();
+    assert_eq!(a.block_size, 544);
+    assert_eq!(a.request_kv_bytes.0, (12 * 482 + 72) * page);
+    assert_eq!(
+        a.block_table.blocks_for(len),
+        by_hand.block_table.blocks_for(len) + 3
+    );
+    assert_eq!(a.num_blocks, a.available_kv_cache_memory.0 / page / 12);
+    assert_eq!(a.kv_cache_tokens, a.num_blocks / 4 * 544);
+    assert_eq!(a.max_concurrency, a.num_blocks as f64 / 488.0);
 }
 
 /// The attention block sizes vLLM printed for other hybrids ("Setting attention block

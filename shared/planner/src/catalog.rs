@@ -173,6 +173,10 @@ pub struct Instance {
     /// Elastic Fabric Adapter interfaces, the inter-node network that training over
     /// several nodes needs; `None` when the catalog does not say.
     pub efa_interfaces: Option<u64>,
+    /// Network bandwidth, Gbit/s, as AWS states it; on instances with EFA, the
+    /// bandwidth inter-node traffic (several-node training, pipeline stages) shares.
+    /// `None` when the catalog does not say.
+    pub network_gbps: Option<f64>,
 }
 
 /// The catalog, with the date and region of its prices.
@@ -248,6 +252,7 @@ struct RawInstance {
     host_memory_gib: Option<u64>,
     local_nvme_gb: Option<u64>,
     efa_interfaces: Option<u64>,
+    network_gbps: Option<f64>,
 }
 
 #[derive(Deserialize)]
@@ -345,6 +350,7 @@ static EMBEDDED: LazyLock<Catalog> = LazyLock::new(|| {
                 host_memory: i.host_memory_gib.map(|g| Bytes(g << 30)),
                 local_nvme: i.local_nvme_gb.map(|g| Bytes(g * 1_000_000_000)),
                 efa_interfaces: i.efa_interfaces,
+                network_gbps: i.network_gbps,
             })
             .collect(),
         price_sources: vec![PriceSource {
@@ -447,6 +453,26 @@ mod tests {
             assert!(g.compute_capability.is_some(), "{}", g.name);
             assert!(g.usable_memory.is_some(), "{}", g.name);
         }
+    }
+
+    #[test]
+    fn every_instance_has_its_network_bandwidth_and_efa_ones_the_most() {
+        // Plans join only instances with EFA; each must say what links the nodes.
+        let c = Catalog::embedded();
+        for i in &c.instances {
+            let gbps = i.network_gbps.unwrap_or_else(|| panic!("{}", i.name));
+            assert!(gbps > 0.0, "{}", i.name);
+        }
+        let gbps = |name: &str| {
+            c.instances
+                .iter()
+                .find(|i| i.name == name)
+                .unwrap()
+                .network_gbps
+        };
+        assert_eq!(gbps("p5.48xlarge"), Some(3200.0));
+        assert_eq!(gbps("p4d.24xlarge"), Some(400.0));
+        assert_eq!(gbps("g6e.xlarge"), Some(2.5));
     }
 
     #[test]

@@ -676,6 +676,9 @@ fn serving_that_one_node_cannot_hold_runs_in_pipeline_stages_across_nodes() {
     let h100 = row(&p, "p5.48xlarge");
     assert!(h100.fits, "{:?}", h100.missing);
     assert_eq!((h100.nodes, h100.gpu_count), (2, 16));
+    // The longest context the two stages hold, at least the 8,192 asked for.
+    let longest = h100.max_sequence_length.expect("a longest context");
+    assert!(longest >= 8192, "{longest}");
     assert!(matches!(
         h100.parallelism,
         Parallelism::Tensor {
@@ -685,8 +688,26 @@ fn serving_that_one_node_cannot_hold_runs_in_pipeline_stages_across_nodes() {
             ..
         }
     ));
-    // Eight H200s (1.1 TB) hold it on one node.
-    assert_eq!(row(&p, "p5en.48xlarge").nodes, 1);
+    // The row says how the nodes are joined: EFA, with the catalog's bandwidth.
+    let joined = h100
+        .notes
+        .iter()
+        .find(|w| w.code == WarningCode::NodesJoined)
+        .expect("a nodes_joined note");
+    assert!(
+        joined
+            .message
+            .contains("2 p5.48xlarge instances joined over EFA (32 interfaces, 3200 Gbit/s"),
+        "{}",
+        joined.message
+    );
+    // Eight H200s (1.1 TB) hold it on one node, and say nothing of nodes.
+    let h200 = row(&p, "p5en.48xlarge");
+    assert_eq!(h200.nodes, 1);
+    assert!(h200
+        .notes
+        .iter()
+        .all(|w| w.code != WarningCode::NodesJoined));
     // DeepSeek-V3 in bf16 (1.34 TB): two nodes of H200s.
     let mut bf16 = serving(1, 8192);
     bf16.precision = Some(Precision::Bfloat16);

@@ -38,6 +38,8 @@ struct InstanceView {
     local_nvme_gb: Option<u64>,
     /// EFA interfaces (training over several nodes needs them); `None` when unknown.
     efa_interfaces: Option<u64>,
+    /// Network bandwidth, Gbit/s (on EFA instances, what inter-node traffic shares).
+    network_gbps: Option<f64>,
     usd_per_hour: Option<f64>,
     usd_per_month: Option<f64>,
 }
@@ -96,6 +98,7 @@ impl GpuView {
                 host_memory_gib: i.host_memory.map(|b| b.0 >> 30),
                 local_nvme_gb: i.local_nvme.map(|b| b.0 / 1_000_000_000),
                 efa_interfaces: i.efa_interfaces,
+                network_gbps: i.network_gbps,
                 usd_per_hour: i.usd_per_hour,
                 usd_per_month: i.usd_per_hour.map(usd_per_month),
             })

@@ -62,6 +62,14 @@ impl VllmVersion {
         self == VllmVersion::From021
     }
 
+    /// Whether hybrids' state pages follow prefix caching's "align" mode: from v0.21
+    /// prefix caching is on for hybrid models too, and `HybridAttentionMambaModelConfig`
+    /// sets `mamba_cache_mode` "align" (a request keeps two state blocks per mixer
+    /// group, `pool::ALIGN_STATE_BLOCKS`); before, hybrids ran without it.
+    pub fn mamba_align(self) -> bool {
+        self == VllmVersion::From021
+    }
+
     /// The range a release number falls in (`0.19.0`, `0.21`, `0.27.1`); `None` before
     /// v0.11, whose start-up is not modelled, or for text that is not a release.
     pub fn of_release(release: &str) -> Option<VllmVersion> {
@@ -398,7 +406,14 @@ pub(crate) fn start_up(
 
     check_model_support(model)?;
     let pool = match model.arch.mixer {
-        Some(m) => Pool::hybrid(model, m, gpus, kv_precision, a, max_model_len),
+        Some(m) => Pool::hybrid(
+            model,
+            m,
+            gpus,
+            kv_precision,
+            (a, max_model_len),
+            settings.version.mamba_align(),
+        ),
         None => Pool::attention(
             model,
             gpus,

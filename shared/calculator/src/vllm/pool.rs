@@ -54,8 +54,8 @@ pub(super) struct Pool {
 /// over its groups). A full-attention group holds every token's block; a
 /// sliding-window (or chunked) group drops the blocks that fall out of its window
 /// (`SlidingWindowManager.remove_skipped_blocks`), so it holds at most the window's
-/// blocks and one more; a state group (linear attention, state-space layers) holds one
-/// block whatever the length.
+/// blocks and one more; a state group (linear attention, state-space layers) holds
+/// [`state_blocks`](Self::state_blocks) blocks whatever the length.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BlockTable {
     /// Tokens per block.
@@ -66,8 +66,12 @@ pub struct BlockTable {
     pub windowed_groups: u64,
     /// Blocks a windowed group holds at most (0 without one).
     pub window_blocks: u64,
-    /// Groups of one block a request.
+    /// Groups of fixed-size state (linear attention, state-space layers).
     pub state_groups: u64,
+    /// Blocks each state group holds for a request: 1, or 2 under prefix caching's
+    /// "align" mode (the running state and the one saved at the last block boundary,
+    /// `MambaSpec.max_memory_usage_bytes`); 0 without state groups.
+    pub state_blocks: u64,
 }
 
 impl BlockTable {
@@ -78,9 +82,21 @@ impl BlockTable {
         let full = tokens.div_ceil(self.block_size);
         self.full_groups * full
             + self.windowed_groups * full.min(self.window_blocks)
-            + self.state_groups
+            + self.state_blocks_per_request()
+    }
+
+    /// Block ids a request holds in the state groups, whatever its length.
+    pub fn state_blocks_per_request(&self) -> u64 {
+        self.state_groups * self.state_blocks
     }
 }
+
+/// State blocks a request holds per mixer group in prefix caching's "align" mode: the
+/// running state and the copy saved at the last block boundary
+/// (vllm-project/vllm@001cabc1be16a59a70d720ed61a13b678c060a18
+/// `vllm/v1/kv_cache_interface.py`, `MambaSpec.max_memory_usage_bytes`: `2 +
+/// num_speculative_blocks` pages in "align", `1 +` without prefix caching).
+const ALIGN_STATE_BLOCKS: u64 = 2;
 
 /// vLLM's kernel block alignment: attention blocks are a multiple of 16 tokens
 /// (`HybridAttentionMambaModelConfig`: "some attention backends (e.g. FA) only support
@@ -139,6 +155,7 @@ impl Pool {
                 windowed_groups: sliding,
                 window_blocks: layers.layer_blocks(u64::MAX / 2, block, 1).1,
                 state_groups: 0,
+                state_blocks: 0,
             },
         }
     }
@@ -148,14 +165,15 @@ impl Pool {
     /// page, the attention block grows (in steps of 16 tokens) until its page holds
     /// that, and the state is padded to it; attention and mixer layers form groups by
     /// the rule of [`LayerGroups::group_size`]; a request takes `ceil(len/block)` block
-    /// ids per attention group and one per mixer group.
+    /// ids per attention group and one per mixer group, or two under prefix caching's
+    /// "align" mode (`align`), which also reports the pool in attention blocks.
     pub(super) fn hybrid(
         model: &Model,
         m: StateMixer,
         gpus: u64,
         kv_precision: Precision,
-        a: u128,
-        len: u64,
+        (a, len): (u128, u64),
+        align: bool,
     ) -> Pool {
         let arch = &model.arch;
         let per_token = cached_bytes(values_per_token_layer(model, gpus), kv_precision);
@@ -171,25 +189,29 @@ impl Pool {
         };
         let (att_groups, mix_groups) = layers.groups();
         let attention_blocks = (att_groups * len.div_ceil(block)) as u128;
+        let state_blocks = if align { ALIGN_STATE_BLOCKS } else { 1 };
         Pool {
             block,
             // "GPU KV cache size" counts in the smaller of the attention block and the
-            // state's "block" (`max_model_len` tokens).
-            report_block: block.min(len),
+            // state's "block": `max_model_len` tokens, or in align mode the attention
+            // block (`mamba_block_size = block_size`).
+            report_block: if align { block } else { block.min(len) },
             page,
             attention_page: page,
             indexer_page: 0,
             group_size: layers.group_size() as u128,
             groups: (att_groups + mix_groups) as u128,
-            blocks_per_request: attention_blocks + mix_groups as u128,
+            blocks_per_request: attention_blocks + (mix_groups * state_blocks) as u128,
             attention_blocks_per_request: attention_blocks,
-            pages_per_request: n_att as u128 * len.div_ceil(block) as u128 + n_mix as u128,
+            pages_per_request: n_att as u128 * len.div_ceil(block) as u128
+                + (n_mix * state_blocks) as u128,
             table: BlockTable {
                 block_size: block,
                 full_groups: att_groups,
                 windowed_groups: 0,
                 window_blocks: 0,
                 state_groups: mix_groups,
+                state_blocks,
             },
         }
     }

@@ -233,6 +233,13 @@ impl Setting<'_> {
         );
         c.notes = notes;
         self.judge_inference(&mut c, &r, &e, 1)?;
+        if c.fits {
+            // The longest context the stages hold with the requests the replica must
+            // hold: bisected only for a row that holds them (the node search stops there).
+            let mut r = r.clone();
+            r.batch_size = need;
+            c.max_sequence_length = max_sequence_length_vllm(self.model, &r)?;
+        }
         if c.fits && self.req.traffic.is_some() {
             let why = format!(
                 "serving over {} nodes in pipeline stages is not covered by the serving model (no published run of it); it holds the model and its requests",

@@ -23,9 +23,9 @@ pub use types::{
     PlanRequest, PlanTraffic, Workload,
 };
 
-use calculator::{check_inference, check_training, CalcError, Model};
+use calculator::{check_inference, check_training, CalcError, Model, Warning, WarningCode};
 
-use crate::catalog::{Catalog, Gpu, Platform};
+use crate::catalog::{Catalog, Gpu, Instance, Platform};
 use memo::Memo;
 use setting::Setting;
 
@@ -292,6 +292,8 @@ fn over_nodes(
         }
         c.instance = one.instance.map(|i| i.name.clone());
         c.usd_per_hour = usd_per_hour.map(|p| p * nodes as f64);
+        c.notes
+            .extend(one.instance.map(|i| joined_over_efa(i, nodes)));
         // A pipeline that holds the model but that the serving model cannot time ends
         // the search as a fit would; one refused for another reason than memory ends
         // it with the one-node row.
@@ -305,6 +307,21 @@ fn over_nodes(
         }
     }
     Ok(best)
+}
+
+/// How the nodes of a several-node candidate are linked: the instances' EFA
+/// interfaces and the network bandwidth their traffic shares (catalog figures).
+fn joined_over_efa(instance: &Instance, nodes: u64) -> Warning {
+    let bandwidth = instance
+        .network_gbps
+        .map(|g| format!(", {g} Gbit/s of network a node"))
+        .unwrap_or_default();
+    let sentence = format!(
+        "{nodes} {} instances joined over EFA ({}{bandwidth}); priced as {nodes} instances",
+        instance.name,
+        calculator::counted(instance.efa_interfaces.unwrap_or(0), "interface"),
+    );
+    Warning::new(WarningCode::NodesJoined, sentence)
 }
 
 fn custom_price(req: &PlanRequest, gpu: &Gpu) -> Option<f64> {

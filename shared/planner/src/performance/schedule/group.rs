@@ -166,7 +166,7 @@ impl Group {
         };
         t.full_groups as i64 * self.all.blocks(d)
             + t.windowed_groups as i64 * windowed
-            + t.state_groups as i64 * self.all.n
+            + t.state_blocks_per_request() as i64 * self.all.n
             - fresh
     }
 
