@@ -341,7 +341,15 @@ fn check_property(schema: &str, field: &Field, p: &Value) {
             "{schema}.{name}"
         ),
         Kind::Choice(names) => {
-            let Some(listed) = p["enum"].as_array() else {
+            // The names, directly or as the one branch of an `anyOf` that lists them
+            // (a field that also takes a list).
+            let listed = p["enum"].as_array().or_else(|| {
+                p["anyOf"]
+                    .as_array()?
+                    .iter()
+                    .find_map(|branch| branch["enum"].as_array())
+            });
+            let Some(listed) = listed else {
                 return;
             };
             let listed: Vec<&str> = listed.iter().filter_map(Value::as_str).collect();

@@ -34,6 +34,7 @@ mod keys;
 mod kv_cache;
 mod linear;
 mod model;
+mod modules;
 mod names;
 mod numbers;
 mod parameters;
@@ -62,7 +63,7 @@ pub use inference::{
 };
 pub use kv_cache::{cache_rates, CacheBytes, CacheRates};
 pub use limits::RangeError;
-pub use linear::LinearKind;
+pub use linear::{LinearKind, Projection};
 pub use model::{ExplicitModel, Model, UNSTATED_DTYPE};
 pub use names::{resolve_name, Resolution};
 pub use numbers::as_integer;

@@ -156,12 +156,21 @@ fn training_request() -> impl Strategy<Value = TrainingRequest> {
         maybe(edgy(limits::MAX_SEQUENCE_LENGTH)),
         select(vec![0.0, 0.05, 1.0, 1.5, -0.1, f64::NAN]),
         maybe(deepspeed()),
+        select(vec![
+            vec![],
+            vec!["q_proj".to_owned(), "v_proj".to_owned()],
+            vec!["c_attn".to_owned()],
+            vec!["in_proj_qkvz".to_owned(), "gate_proj".to_owned()],
+            vec!["no_such_module".to_owned()],
+            vec!["self_attn.q_proj".to_owned()],
+            vec!["q_proj".to_owned(); 65],
+        ]),
     );
     (method, workload, rest).prop_map(
         |(
             (precision, mixed, method, percent, rank, target, optimizer, checkpointing),
             (b, s, flash, gpus, zero, framework, sharding, per_node),
-            (implementation, offload_o, offload_p, loss, chunks, dropout, ds),
+            (implementation, offload_o, offload_p, loss, chunks, dropout, ds, modules),
         )| TrainingRequest {
             precision,
             mixed_precision: mixed,
@@ -169,6 +178,7 @@ fn training_request() -> impl Strategy<Value = TrainingRequest> {
             trainable_percent: percent,
             lora_rank: rank,
             lora_target: target,
+            lora_modules: modules,
             optimizer,
             gradient_checkpointing: checkpointing,
             batch_size: b,

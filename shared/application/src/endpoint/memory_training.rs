@@ -20,7 +20,7 @@ pub async fn handler(event: Request) -> Result<Response<Body>, Error> {
 mod tests {
     use super::*;
     use serde_json::Value;
-    use testkit::fixtures::{check_response, event, expected_for, status_and_json};
+    use testkit::fixtures::{check_response, event, event_with, expected_for, status_and_json};
 
     async fn call(name: &str) -> (u16, Value) {
         status_and_json(&handler(event(name)).await.unwrap())
@@ -77,6 +77,35 @@ mod tests {
             qlora["details"]["optimizer_states_bytes"],
             2 * adapters + 2 * adapters.div_ceil(256) * 4
         );
+    }
+
+    #[tokio::test]
+    async fn lora_targets_take_peft_module_lists() {
+        // PEFT's MetaMathQA rank-32 run on q_proj and v_proj counted 9,175,040.
+        let (status, body) = call("memory-training-lora-modules").await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["details"]["trainable_parameter_count"], 9_175_040);
+        assert_eq!(
+            body["parameters"]["lora_target"],
+            serde_json::json!(["q_proj", "v_proj"])
+        );
+        // A list that is empty, or holds something other than a name, is refused by
+        // its place.
+        for (target, field) in [
+            (serde_json::json!([]), "lora_target"),
+            (serde_json::json!(["q_proj", 7]), "lora_target[1]"),
+            (serde_json::json!([""]), "lora_target[0]"),
+        ] {
+            let request = event_with("memory-training-lora-modules", |b| {
+                b["lora_target"] = target
+            });
+            let (status, answer) = status_and_json(&handler(request).await.unwrap());
+            assert_eq!(
+                (status, answer["field"].as_str()),
+                (400, Some(field)),
+                "{answer}"
+            );
+        }
     }
 
     #[tokio::test]

@@ -16,6 +16,7 @@ use super::fields::{
 };
 use super::reader::{set, Fields};
 use crate::http::ApiError;
+use serde_json::Value;
 
 /// The training request of `f`.
 pub(crate) fn read(f: &Fields) -> Result<TrainingRequest, ApiError> {
@@ -25,7 +26,7 @@ pub(crate) fn read(f: &Fields) -> Result<TrainingRequest, ApiError> {
     let method = f.choice::<Method>(&METHOD)?;
     let trainable_percent = f.fraction(&TRAINABLE_PARAMETERS)?;
     let lora_rank = f.uint(&LORA_RANK)?;
-    let lora_target = f.choice::<LoraTarget>(&LORA_TARGET)?;
+    let (lora_target, lora_modules) = lora_target(f)?;
     let optimizer = f.choice_with(&OPTIMIZER, Optimizer::parse_with_implementation)?;
     let implementation = optimizer_implementation(f, optimizer.and_then(|(_, i)| i))?;
     let mut req = TrainingRequest::new(
@@ -39,6 +40,7 @@ pub(crate) fn read(f: &Fields) -> Result<TrainingRequest, ApiError> {
     set(&mut req.method, method);
     set(&mut req.lora_rank, lora_rank);
     set(&mut req.lora_target, lora_target);
+    req.lora_modules = lora_modules;
     set(&mut req.optimizer, optimizer.map(|(o, _)| o));
     req.optimizer_implementation = implementation;
     set(
@@ -50,6 +52,40 @@ pub(crate) fn read(f: &Fields) -> Result<TrainingRequest, ApiError> {
     set(&mut req.zero_stage, f.uint(&ZERO_STAGE)?.map(|z| z as u8));
     framework_fields(f, &mut req)?;
     Ok(req)
+}
+
+/// Characters of one module name in a `lora_target` list: model code's names are a
+/// few dozen at most.
+const MODULE_NAME_CHARS: usize = 128;
+
+/// `lora_target`: one of its names, or a list of module names as PEFT's
+/// `target_modules` takes them (the calculator checks them against the model).
+fn lora_target(f: &Fields) -> Result<(Option<LoraTarget>, Vec<String>), ApiError> {
+    let Some(Value::Array(items)) = f.get(LORA_TARGET.name) else {
+        return Ok((f.choice::<LoraTarget>(&LORA_TARGET)?, Vec::new()));
+    };
+    let path = f.path(LORA_TARGET.name);
+    let most = calculator::limits::LORA_MODULES.max as usize;
+    if items.is_empty() || items.len() > most {
+        return Err(ApiError::field(
+            &path,
+            format!("a list of module names must hold 1 to {most} names"),
+        ));
+    }
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| match item.as_str() {
+            Some(name) if !name.is_empty() && name.chars().count() <= MODULE_NAME_CHARS => {
+                Ok(name.to_owned())
+            }
+            _ => Err(ApiError::field(
+                &format!("{path}[{i}]"),
+                format!("must be a module name (text of 1 to {MODULE_NAME_CHARS} characters, such as q_proj)"),
+            )),
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(|names| (None, names))
 }
 
 /// `optimizer_implementation`, or the one a Hugging Face optimizer name implies

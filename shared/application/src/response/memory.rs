@@ -313,7 +313,8 @@ struct TrainingParameters {
     method: &'static str,
     trainable_parameters: f64,
     lora_rank: Option<u64>,
-    lora_target: Option<&'static str>,
+    /// The kind's name, or the list of module names.
+    lora_target: Option<Value>,
     optimizer: &'static str,
     gradient_checkpointing: &'static str,
     batch_size: u64,
@@ -389,7 +390,13 @@ impl TrainingAnswer {
             method: req.method.name(),
             trainable_parameters: e.trainable_percent,
             lora_rank: peft.then_some(req.lora_rank),
-            lora_target: peft.then_some(req.lora_target.name()),
+            lora_target: peft.then(|| {
+                if req.lora_modules.is_empty() {
+                    Value::from(req.lora_target.name())
+                } else {
+                    Value::from(req.lora_modules.clone())
+                }
+            }),
             optimizer: req.optimizer.name(),
             gradient_checkpointing: if req.gradient_checkpointing {
                 "full"

@@ -8,7 +8,7 @@ mod parts;
 pub use parts::{Indexer, MixerKind, Mla, Moe, Norm, QkNorm, StateMixer};
 
 use crate::checkpoint::Checkpoint;
-use crate::linear::LinearKind;
+use crate::linear::{LinearKind, Projection};
 use crate::precision::{MatrixShape, Precision};
 
 /// Memory-relevant description of a decoder-only transformer. Widths are in features,
@@ -142,6 +142,8 @@ pub struct LayerMakeup {
 pub struct LinearGroup {
     /// What the matrices are.
     pub kind: LinearKind,
+    /// Which projection of their block they are.
+    pub projection: Projection,
     /// Their shape and number.
     pub shape: MatrixShape,
 }
@@ -270,11 +272,12 @@ impl Architecture {
     pub fn linear_groups(&self) -> Vec<LinearGroup> {
         let h = self.hidden_size;
         let layers = self.attention_layers as u128;
-        let mut out = Vec::with_capacity(14);
-        let mut push = |kind, rows_in, cols_out, count: u128| {
+        let mut out = Vec::with_capacity(20);
+        let mut push = |kind, projection, rows_in, cols_out, count: u128| {
             if count > 0 && rows_in > 0 && cols_out > 0 {
                 out.push(LinearGroup {
                     kind,
+                    projection,
                     shape: MatrixShape {
                         rows_in,
                         cols_out,
@@ -284,18 +287,26 @@ impl Architecture {
             }
         };
         use LinearKind::*;
+        use Projection::*;
         match self.mla {
             Some(m) => {
                 match m.q_lora_rank {
                     Some(r) => {
-                        push(Attention, h, r, layers);
-                        push(Attention, r, self.q_dim(), layers);
+                        push(Attention, QueryA, h, r, layers);
+                        push(Attention, QueryB, r, self.q_dim(), layers);
                     }
-                    None => push(Attention, h, self.q_dim(), layers),
+                    None => push(Attention, Query, h, self.q_dim(), layers),
                 }
-                push(Attention, h, m.kv_lora_rank + m.qk_rope_head_dim, layers);
                 push(
                     Attention,
+                    KeyValueA,
+                    h,
+                    m.kv_lora_rank + m.qk_rope_head_dim,
+                    layers,
+                );
+                push(
+                    Attention,
+                    KeyValueB,
                     m.kv_lora_rank,
                     self.num_heads * (m.qk_nope_head_dim + m.v_head_dim),
                     layers,
@@ -303,46 +314,57 @@ impl Architecture {
                 if let (Some(ix), Some(r)) = (self.indexer, m.q_lora_rank) {
                     // wq_b from the query latent, wk from the normalized input; the
                     // per-head weights projection stays 16-bit (`attention_extra`).
-                    push(Attention, r, ix.heads * ix.head_dim, layers);
-                    push(Attention, h, ix.head_dim, layers);
+                    push(Attention, IndexerQuery, r, ix.heads * ix.head_dim, layers);
+                    push(Attention, IndexerKey, h, ix.head_dim, layers);
                 }
             }
-            None if self.fused_qkv => push(Attention, h, self.q_dim() + 2 * self.kv_dim(), layers),
+            None if self.fused_qkv => push(
+                Attention,
+                QueryKeyValue,
+                h,
+                self.q_dim() + 2 * self.kv_dim(),
+                layers,
+            ),
             None => {
-                push(Attention, h, self.q_proj_width(), layers);
-                push(Attention, h, self.kv_dim(), 2 * layers);
+                push(Attention, Query, h, self.q_proj_width(), layers);
+                push(Attention, Key, h, self.kv_dim(), layers);
+                push(Attention, Value, h, self.kv_dim(), layers);
             }
         }
-        push(Attention, self.attn_out_dim(), h, layers);
+        push(Attention, Output, self.attn_out_dim(), h, layers);
         if let Some(m) = self.mixer {
-            push(Mixer, h, m.in_proj, m.layers as u128);
-            push(Mixer, m.out_proj, h, m.layers as u128);
+            push(Mixer, MixerIn, h, m.in_proj, m.layers as u128);
+            push(Mixer, MixerOut, m.out_proj, h, m.layers as u128);
         }
 
         let dense = self.dense_layers() as u128;
         let i = self.intermediate_size;
         if self.gated_mlp && self.fused_gate_up {
-            push(Mlp, h, 2 * i, dense);
+            push(Mlp, GateUp, h, 2 * i, dense);
         } else if self.gated_mlp {
-            push(Mlp, h, i, 2 * dense);
+            push(Mlp, Gate, h, i, dense);
+            push(Mlp, Up, h, i, dense);
         } else {
-            push(Mlp, h, i, dense);
+            push(Mlp, Up, h, i, dense);
         }
-        push(Mlp, i, h, dense);
+        push(Mlp, Down, i, h, dense);
         if self.embedding_dim != h {
-            push(Mlp, self.embedding_dim, h, 1);
-            push(Mlp, h, self.embedding_dim, 1);
+            push(Mlp, EmbedIn, self.embedding_dim, h, 1);
+            push(Mlp, EmbedOut, h, self.embedding_dim, 1);
         }
 
         if let Some(moe) = self.moe {
             let experts = moe.num_experts as u128 * moe.moe_layers as u128;
             let ie = moe.expert_intermediate;
-            let up = if moe.gated_experts { 2 } else { 1 };
-            push(Expert, h, ie, up * experts);
-            push(Expert, ie, h, experts);
             let shared = moe.moe_layers as u128;
-            push(SharedExpert, h, moe.shared_intermediate, up * shared);
-            push(SharedExpert, moe.shared_intermediate, h, shared);
+            let si = moe.shared_intermediate;
+            for (kind, width, count) in [(Expert, ie, experts), (SharedExpert, si, shared)] {
+                if moe.gated_experts {
+                    push(kind, Gate, h, width, count);
+                }
+                push(kind, Up, h, width, count);
+                push(kind, Down, width, h, count);
+            }
         }
         out
     }

@@ -12,10 +12,11 @@
 mod mixer;
 
 use super::request::{TrainingRequest, DEFAULT_LOSS_CHUNKS};
+use super::targets::{adapts, adapts_any};
 use super::trainable::Trainable;
 use super::vocabulary::Loss;
 use crate::architecture::{Architecture, FeedForward, Moe, Norm, QkNorm};
-use crate::linear::LinearKind;
+use crate::linear::{LinearKind, Projection};
 use crate::model::Model;
 use crate::runtime::FP32_BYTES;
 
@@ -138,6 +139,51 @@ fn projections(model: &Model, kinds: &[LinearKind]) -> (u128, u128, u128) {
     (readers, 0, all)
 }
 
+/// Per layer, over the adapted matrices of `kinds`: how many read the block's
+/// normalized input, the widths of the other inputs adapters read once each (the
+/// attention output for `o_proj`, MLA's latents for its up-projections), and how many
+/// adapters there are. Attention groups count per attention layer; the others per
+/// layer of their kind, as [`projections`] does.
+fn adapted_projections(
+    model: &Model,
+    req: &TrainingRequest,
+    kinds: &[LinearKind],
+) -> (u128, u128, u128) {
+    let arch = &model.arch;
+    let (mut readers, mut others, mut all) = (0, 0, 0);
+    for g in model.linears.iter().filter(|g| kinds.contains(&g.kind)) {
+        if !adapts(model, req, g) {
+            continue;
+        }
+        let per_layer = g.shape.count / layers_of(model, g.kind);
+        all += per_layer;
+        if g.projection.reads_block_input() {
+            readers += per_layer;
+        } else if g.kind == LinearKind::Attention {
+            others += match (g.projection, arch.mla) {
+                (Projection::KeyValueB, Some(m)) => m.kv_lora_rank as u128,
+                (Projection::QueryB | Projection::IndexerQuery, Some(m)) => {
+                    m.q_lora_rank.unwrap_or(0) as u128
+                }
+                _ => arch.attn_out_dim() as u128,
+            };
+        }
+    }
+    (readers, others, all)
+}
+
+/// The decoder layers that hold matrices of `kind` (at least 1).
+fn layers_of(model: &Model, kind: LinearKind) -> u128 {
+    let arch = &model.arch;
+    match kind {
+        LinearKind::Attention => arch.attention_layers,
+        LinearKind::Mlp => arch.dense_layers(),
+        LinearKind::Expert | LinearKind::SharedExpert => arch.moe.map_or(0, |m| m.moe_layers),
+        LinearKind::Mixer => arch.mixer.map_or(0, |m| m.layers),
+    }
+    .max(1) as u128
+}
+
 /// What the projections of a block save of their inputs beyond the block's own
 /// tensors: the normalized input once when they share it; one 16-bit copy per
 /// projection under autocast casts; with LoRA adapter copies, one per adapted matrix
@@ -151,13 +197,17 @@ fn projection_inputs(
     c: &Casting,
 ) -> u128 {
     let h = model.arch.hidden_size as u128;
-    let (readers, other_widths, all) = projections(model, kinds);
-    let adapted = req.method.is_peft() && kinds.iter().any(|k| req.lora_target.adapts(*k));
-    if adapted && c.adapter_copies {
-        (readers * h + other_widths) * c.a + all * req.lora_rank as u128 * c.a
-    } else if adapted {
-        h * c.a + all * req.lora_rank as u128 * c.a
-    } else if trained && c.input_casts {
+    if adapts_any(model, req, kinds) {
+        let (readers, other_widths, all) = adapted_projections(model, req, kinds);
+        let rank = all * req.lora_rank as u128 * c.a;
+        return if c.adapter_copies {
+            (readers * h + other_widths) * c.a + rank
+        } else {
+            h * c.a + rank
+        };
+    }
+    let (readers, _, _) = projections(model, kinds);
+    if trained && c.input_casts {
         readers * h * c.a
     } else if trained {
         h * c.a
@@ -446,7 +496,7 @@ fn lora_dropout_masks(model: &Model, req: &TrainingRequest) -> u128 {
     let inputs: u128 = model
         .linears
         .iter()
-        .filter(|g| req.lora_target.adapts(g.kind))
+        .filter(|g| adapts(model, req, g))
         .map(|g| {
             let width = g.shape.rows_in as u128 * g.shape.count;
             match (g.kind, moe) {

@@ -3,6 +3,7 @@
 //! sizes passes them first (`docs/methodology.md` §7.4).
 
 use super::request::TrainingRequest;
+use super::targets;
 use super::trainable::smallest_adapted_dimension;
 use super::vocabulary::{
     DeepspeedSettings, Framework, FsdpSharding, Loss, Method, Offload, Optimizer,
@@ -246,13 +247,14 @@ fn validate(
         limits::TRAINABLE_PARAMETERS.check(p)?;
     }
     if req.method.is_peft() {
-        if let Some(d) = smallest_adapted_dimension(model, req.lora_target) {
+        targets::check(model, req)?;
+        if let Some(d) = smallest_adapted_dimension(model, req) {
             if req.lora_rank > d {
                 return Err(CalcError::field(
                     "lora_rank",
                     format!(
                         "must be at most {d}, the smallest dimension of the matrices lora_target {} adapts (a larger rank makes adapters bigger than the matrices)",
-                        req.lora_target.name()
+                        targets::describe(req)
                     ),
                 ));
             }

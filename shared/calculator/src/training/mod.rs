@@ -4,6 +4,7 @@
 //!
 //! - `vocabulary`: methods, LoRA targets, optimizers (names and parsing);
 //! - `trainable`: which parameters a method trains;
+//! - `targets`: which linear modules LoRA adapts (by kind, PEFT's default, or names);
 //! - `optimizer`: gradients, master weights, optimizer state and step temporaries;
 //! - `framework`: where each framework keeps them (DDP, DeepSpeed ZeRO, FSDP, offload);
 //! - `activations`: what one micro-batch keeps for backward;
@@ -17,6 +18,7 @@ mod estimate;
 mod framework;
 mod optimizer;
 mod request;
+mod targets;
 mod trainable;
 mod vocabulary;
 

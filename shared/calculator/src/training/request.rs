@@ -22,8 +22,11 @@ pub struct TrainingRequest {
     pub trainable_percent: Option<f64>,
     /// LoRA rank.
     pub lora_rank: u64,
-    /// LoRA target modules.
+    /// LoRA target modules, by kind (or PEFT's default for the model).
     pub lora_target: LoraTarget,
+    /// LoRA target modules by name, as PEFT's `target_modules` list takes them
+    /// (`q_proj`, `c_attn`, ...); when not empty it replaces `lora_target`.
+    pub lora_modules: Vec<String>,
     /// Optimizer.
     pub optimizer: Optimizer,
     /// Recompute each layer in backward instead of storing its activations.
@@ -75,6 +78,7 @@ impl TrainingRequest {
             trainable_percent: None,
             lora_rank: 8,
             lora_target: LoraTarget::AllLinear,
+            lora_modules: Vec::new(),
             optimizer: Optimizer::AdamW,
             gradient_checkpointing: false,
             batch_size,

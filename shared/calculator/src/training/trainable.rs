@@ -3,13 +3,23 @@
 //! (`docs/methodology.md` §7.1).
 
 use super::request::TrainingRequest;
-use super::vocabulary::{LoraTarget, Method};
+use super::targets::{adapts, adapts_any};
+use super::vocabulary::Method;
+use crate::linear::LinearKind;
 use crate::model::Model;
 use crate::warning::{Warning, WarningCode};
 
 /// Decoder layers freeze tuning trains when no `trainable_parameters` is given:
 /// LLaMA-Factory's `freeze_trainable_layers` default (2, counted from the last layer).
 const DEFAULT_FREEZE_LAYERS: u64 = 2;
+
+/// The projections whose adapters make the MLP's (and the mixers') inputs be saved.
+const ADAPTED_WITH_THE_MLP: [LinearKind; 4] = [
+    LinearKind::Mlp,
+    LinearKind::Expert,
+    LinearKind::SharedExpert,
+    LinearKind::Mixer,
+];
 
 /// Shape statistics of the trainable tensors.
 #[derive(Clone, Copy, Debug, Default)]
@@ -25,9 +35,9 @@ pub(crate) struct Trainable {
     pub grad_layers: u64,
     /// Whether the MLP projections, and with them the fixed-state mixers' projections,
     /// have trainable weights or adapters (their inputs must then be saved): true for
-    /// full, freeze and LoRA on every linear. The attention projections train under
-    /// every method (full, freeze, and both LoRA targets), so their inputs are always
-    /// saved.
+    /// full, freeze and LoRA on any of them. The attention projections' inputs are
+    /// always saved (they train under full and freeze; LoRA targets choose which of
+    /// them carry adapters, `activations`).
     pub mlp_weights: bool,
     /// Trainable elements in linear layers and the output projection: what torch
     /// autocast casts to 16 bits and caches.
@@ -52,13 +62,13 @@ pub(crate) fn trainable_set(
     }
 }
 
-/// The smallest dimension of the matrices `target` adapts: a rank above it gives
-/// adapters larger than the matrices themselves. `None` when nothing is adapted.
-pub(crate) fn smallest_adapted_dimension(model: &Model, target: LoraTarget) -> Option<u64> {
+/// The smallest dimension of the matrices LoRA adapts: a rank above it gives adapters
+/// larger than the matrices themselves. `None` when nothing is adapted.
+pub(crate) fn smallest_adapted_dimension(model: &Model, req: &TrainingRequest) -> Option<u64> {
     model
         .linears
         .iter()
-        .filter(|g| target.adapts(g.kind))
+        .filter(|g| adapts(model, req, g))
         .filter(|g| g.shape.count > 0)
         .map(|g| g.shape.rows_in.min(g.shape.cols_out))
         .min()
@@ -70,11 +80,11 @@ fn adapters(model: &Model, req: &TrainingRequest) -> Trainable {
     let r = req.lora_rank as u128;
     let mut t = Trainable {
         grad_layers: layers,
-        mlp_weights: req.lora_target == LoraTarget::AllLinear,
+        mlp_weights: adapts_any(model, req, &ADAPTED_WITH_THE_MLP),
         ..Trainable::default()
     };
     for g in &model.linears {
-        if !req.lora_target.adapts(g.kind) {
+        if !adapts(model, req, g) {
             continue;
         }
         let (i, o) = (g.shape.rows_in as u128, g.shape.cols_out as u128);

@@ -71,14 +71,22 @@ choice!(
         AllLinear => "all_linear",
         /// Query, key, value and output projections.
         Attention => "attention",
+        /// PEFT's default for the model's `model_type` (what `LoraConfig` adapts when
+        /// `target_modules` is not given: q and v for Llama).
+        PeftDefault => "peft_default",
     }
     aliases = LoraTarget::from_alias
 );
 
 impl LoraTarget {
-    /// Whether this target adapts matrices of `kind`.
-    pub fn adapts(self, kind: LinearKind) -> bool {
-        self == LoraTarget::AllLinear || kind == LinearKind::Attention
+    /// Whether this target adapts matrices of `kind`; `None` when that depends on the
+    /// model's module names (PEFT's default targets).
+    pub fn adapts_kind(self, kind: LinearKind) -> Option<bool> {
+        match self {
+            LoraTarget::AllLinear => Some(true),
+            LoraTarget::Attention => Some(kind == LinearKind::Attention),
+            LoraTarget::PeftDefault => None,
+        }
     }
 
     /// `attn` and `all`.
@@ -186,7 +194,10 @@ mod tests {
                 "Lion"
             ]
         );
-        assert_eq!(LoraTarget::names(), ["all_linear", "attention"]);
+        assert_eq!(
+            LoraTarget::names(),
+            ["all_linear", "attention", "peft_default"]
+        );
     }
 
     #[test]

@@ -307,7 +307,7 @@ pub const LORA_TARGET: Field = training(
     "lora_target",
     Kind::Choice(names::<LoraTarget>),
     Default::Value(|| json!(training_defaults().lora_target.name())),
-    "The linear layers LoRA adapts.",
+    "The linear layers LoRA adapts: a name, or a list of module names as PEFT's target_modules takes them.",
 );
 /// `lora_dropout`.
 pub const LORA_DROPOUT: Field = training(

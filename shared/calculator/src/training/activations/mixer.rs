@@ -10,6 +10,7 @@ use crate::architecture::{MixerKind, StateMixer};
 use crate::linear::LinearKind;
 use crate::model::Model;
 use crate::runtime::FP32_BYTES;
+use crate::training::targets::adapts_any;
 use crate::training::trainable::Trainable;
 use crate::training::TrainingRequest;
 
@@ -29,7 +30,7 @@ pub(super) fn part(
 ) -> LayerBytes {
     let arch = &model.arch;
     let h = arch.hidden_size as u128;
-    let adapted = req.method.is_peft() && req.lora_target.adapts(LinearKind::Mixer);
+    let adapted = adapts_any(model, req, &[LinearKind::Mixer]);
     // `mlp_weights` holds for full, freeze and LoRA on every linear: exactly when the
     // mixer's projections train or carry adapters.
     let w = Widths::new(m, req, c, t.mlp_weights);

@@ -1,0 +1,121 @@
+//! Which linear modules LoRA adapts: by kind (`all_linear`, `attention`), by PEFT's
+//! default for the model's `model_type`, or by a list of module names as PEFT's
+//! `target_modules` takes them (`docs/methodology.md` §7.1).
+
+use super::request::TrainingRequest;
+use super::vocabulary::LoraTarget;
+use crate::architecture::LinearGroup;
+use crate::choice::Choice;
+use crate::error::CalcError;
+use crate::limits;
+use crate::linear::LinearKind;
+use crate::model::Model;
+use crate::modules::{all_module_names, module_names, peft_default_targets};
+
+/// The request field the targets come from.
+const FIELD: &str = "lora_target";
+
+/// Whether LoRA adapts the matrices of `g` (under a PEFT method; the caller checks
+/// the method).
+pub(crate) fn adapts(model: &Model, req: &TrainingRequest, g: &LinearGroup) -> bool {
+    if !req.lora_modules.is_empty() {
+        return named(model, g, req.lora_modules.iter().map(String::as_str));
+    }
+    match req.lora_target.adapts_kind(g.kind) {
+        Some(adapted) => adapted,
+        None => peft_default_targets(&model.arch.model_type)
+            .is_some_and(|names| named(model, g, names.iter().copied())),
+    }
+}
+
+/// Whether any matrix of `kinds` is adapted.
+pub(crate) fn adapts_any(model: &Model, req: &TrainingRequest, kinds: &[LinearKind]) -> bool {
+    req.method.is_peft()
+        && model
+            .linears
+            .iter()
+            .any(|g| kinds.contains(&g.kind) && adapts(model, req, g))
+}
+
+/// Whether `g`'s module names include one of `targets`.
+fn named<'a>(model: &Model, g: &LinearGroup, mut targets: impl Iterator<Item = &'a str>) -> bool {
+    let names = module_names(&model.arch, g);
+    targets.any(|t| names.contains(&t))
+}
+
+/// How the answer and errors say what is adapted: the kind's name, or the list.
+pub(crate) fn describe(req: &TrainingRequest) -> String {
+    if req.lora_modules.is_empty() {
+        req.lora_target.name().to_owned()
+    } else {
+        format!("[{}]", req.lora_modules.join(", "))
+    }
+}
+
+/// Refuses targets that name no module of the model, and PEFT's default where PEFT has
+/// none for the model's type, naming the modules the model has.
+pub(crate) fn check(model: &Model, req: &TrainingRequest) -> Result<(), CalcError> {
+    let known = all_module_names(&model.arch, &model.linears);
+    let listing = || known.join(", ");
+    if !req.lora_modules.is_empty() {
+        limits::LORA_MODULES.check(req.lora_modules.len() as u64)?;
+        for name in &req.lora_modules {
+            if name.contains('.') {
+                return Err(CalcError::field(
+                    FIELD,
+                    format!(
+                        "{}: give each module by the last part of its name (q_proj, not self_attn.q_proj); this model's linear modules are {}",
+                        shown(name),
+                        listing()
+                    ),
+                ));
+            }
+            if !known.contains(&name.as_str()) {
+                return Err(CalcError::field(
+                    FIELD,
+                    format!(
+                        "{} is not a linear module of this model; its linear modules are {} (routers, norms and embeddings are not adapted here)",
+                        shown(name),
+                        listing()
+                    ),
+                ));
+            }
+        }
+        return Ok(());
+    }
+    if req.lora_target == LoraTarget::PeftDefault {
+        let model_type = &model.arch.model_type;
+        let Some(defaults) = peft_default_targets(model_type) else {
+            return Err(CalcError::field(
+                FIELD,
+                format!(
+                    "peft_default: PEFT has no default target modules for model_type {}, and asks for target_modules; list them from this model's linear modules: {}",
+                    shown(model_type),
+                    listing()
+                ),
+            ));
+        };
+        if !defaults.iter().any(|d| known.contains(d)) {
+            return Err(CalcError::field(
+                FIELD,
+                format!(
+                    "peft_default: PEFT's default for model_type {} ({}) names none of this model's linear modules: {}",
+                    shown(model_type),
+                    defaults.join(", "),
+                    listing()
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A name as errors echo it: at most 64 characters.
+fn shown(name: &str) -> String {
+    let cut: String = name.chars().take(64).collect();
+    if cut.len() < name.len() {
+        format!("{cut}...")
+    } else {
+        cut
+    }
+}
