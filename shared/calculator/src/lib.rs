@@ -75,9 +75,9 @@ pub use runtime::{CUDA_CONTEXT_BYTES, QUANTIZED_COMPUTE_DTYPE};
 pub use suggest::{clip, closest_name};
 pub use training::{
     check_training, estimate_training, DeepspeedSettings, Framework, FsdpSharding, GradientLayout,
-    LoraTarget, Loss, Method, Offload, Optimizer, OptimizerImplementation, TrainingDetails,
-    TrainingEstimate, TrainingRequest, DEEPSPEED_BUCKET_ELEMENTS, DEEPSPEED_SUB_GROUP_ELEMENTS,
-    DEFAULT_GPUS_PER_NODE, DEFAULT_LOSS_CHUNKS,
+    LoraTarget, Loss, Method, Offload, Optimizer, OptimizerImplementation, PhaseMemory, StepPhase,
+    TrainingDetails, TrainingEstimate, TrainingRequest, DEEPSPEED_BUCKET_ELEMENTS,
+    DEEPSPEED_SUB_GROUP_ELEMENTS, DEFAULT_GPUS_PER_NODE, DEFAULT_LOSS_CHUNKS,
 };
 pub use units::{counted, Bytes, Unit};
 pub use vllm::{

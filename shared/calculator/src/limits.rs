@@ -177,6 +177,9 @@ pub const DATA_PARALLEL_SIZE: FieldRange = range("data_parallel_size", 1, MAX_NU
 pub const PIPELINE_PARALLEL_SIZE: FieldRange = range("pipeline_parallel_size", 1, 256);
 /// LoRA rank.
 pub const LORA_RANK: FieldRange = range("lora_rank", 1, MAX_LORA_RANK);
+/// Micro-batches per optimizer step: the count decides only whether gradients persist
+/// between micro-batches, so it bounds no work; 65,536 is past any recipe.
+pub const GRADIENT_ACCUMULATION_STEPS: FieldRange = range("gradient_accumulation_steps", 1, 65_536);
 /// Module names in a `lora_target` list: a model has a few dozen distinct linear
 /// module names at most; 64 bounds the matching work.
 pub const LORA_MODULES: FieldRange = range("lora_target", 1, 64);

@@ -14,7 +14,7 @@
 use calculator::{
     estimate_inference, estimate_training, Choice, DeepspeedSettings, Framework, InferenceRequest,
     LoraTarget, Loss, Method, Model, Optimizer, OptimizerImplementation, Precision, Quantization,
-    RegistryEntry, TrainingRequest,
+    RegistryEntry, StepPhase, TrainingRequest,
 };
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -59,6 +59,7 @@ fn data(file: &str) -> Value {
 
 fn unit_bytes(unit: &str) -> f64 {
     match unit {
+        "B" => 1.0,
         "MiB" => 1048576.0,
         "GiB" => 1073741824.0,
         // "GB as published (most likely GiB)": the unit itself says to read it as GiB.
@@ -110,6 +111,7 @@ struct SourceSetting {
 /// of 2e8, `"optimizer": {"type": "AdamW"}` (DeepSpeed's fused Adam). Without torch
 /// autocast (DeepSpeed casts the model), the model code's loss stays 16-bit.
 fn qwen_zero2(r: &mut TrainingRequest) {
+    r.gradient_accumulation_steps = QWEN_ACCUMULATION;
     r.framework = Some(Framework::Deepspeed);
     r.zero_stage = 2;
     r.deepspeed = Some(DeepspeedSettings {
@@ -124,13 +126,14 @@ fn qwen_zero2(r: &mut TrainingRequest) {
 const SOURCE_SETTINGS: &[SourceSetting] = &[
     SourceSetting {
         prefix: "qwen-1.8b-full-",
-        words: "Known mismatch: QwenLM/Qwen@2df8e8ac450fa185c421a08b0090ef81826caa6e `finetune/finetune_ds.sh` passes `--deepspeed finetune/ds_config_zero3.json` (its README: \"we use DeepSpeed ZeRO 3 in this script\"), but these rows are predicted under `ds_config_zero2.json`, read from an unmerged pull request's copy of the script (QwenLM/Qwen@0400505d060aea70437b55412aa02f8eae91ca5f, https://github.com/QwenLM/Qwen/pull/833): `--deepspeed finetune/ds_config_zero2.json` (`\"stage\": 2`, `\"overlap_comm\": true`, `\"reduce_bucket_size\": 2e8`, `\"optimizer\": {\"type\": \"AdamW\"}`); Qwen(1)'s model code takes the cross-entropy of its 16-bit logits, and DeepSpeed runs without autocast. As: `framework deepspeed`, `zero_stage 2`, `reduce_bucket_size 200000000`, `overlap_comm true`, `optimizer_implementation fused`, `loss no_upcast`.",
+        words: "Known mismatch: QwenLM/Qwen@2df8e8ac450fa185c421a08b0090ef81826caa6e `finetune/finetune_ds.sh` passes `--deepspeed finetune/ds_config_zero3.json` (its README: \"we use DeepSpeed ZeRO 3 in this script\"), but these rows are predicted under `ds_config_zero2.json`, read from an unmerged pull request's copy of the script (QwenLM/Qwen@0400505d060aea70437b55412aa02f8eae91ca5f, https://github.com/QwenLM/Qwen/pull/833): `--deepspeed finetune/ds_config_zero2.json` (`\"stage\": 2`, `\"overlap_comm\": true`, `\"reduce_bucket_size\": 2e8`, `\"optimizer\": {\"type\": \"AdamW\"}`); Qwen(1)'s model code takes the cross-entropy of its 16-bit logits, and DeepSpeed runs without autocast. As: `framework deepspeed`, `zero_stage 2`, `reduce_bucket_size 200000000`, `overlap_comm true`, `optimizer_implementation fused`, `loss no_upcast`, and, as the README's table states for every row, `gradient_accumulation_steps 8`.",
         apply: qwen_zero2,
     },
     SourceSetting {
         prefix: "qwen-1.8b-lora-",
-        words: "QwenLM/Qwen@2df8e8ac450fa185c421a08b0090ef81826caa6e `finetune/finetune_lora_single_gpu.sh`: `python finetune.py ... --bf16 True --use_lora` (no DeepSpeed); `finetune.py`: `optim: str = field(default=\"adamw_torch\")`, `lora_dropout: float = 0.05`; under the Trainer's torch autocast the cross-entropy runs in fp32 (autocast's float32 op list has `log_softmax` and `nll_loss`). As: `framework transformers`, `optimizer_implementation foreach`, `lora_dropout 0.05`, `loss standard`.",
+        words: "QwenLM/Qwen@2df8e8ac450fa185c421a08b0090ef81826caa6e `finetune/finetune_lora_single_gpu.sh`: `python finetune.py ... --bf16 True --use_lora` (no DeepSpeed); `finetune.py`: `optim: str = field(default=\"adamw_torch\")`, `lora_dropout: float = 0.05`; under the Trainer's torch autocast the cross-entropy runs in fp32 (autocast's float32 op list has `log_softmax` and `nll_loss`). As: `framework transformers`, `optimizer_implementation foreach`, `lora_dropout 0.05`, `loss standard`, `gradient_accumulation_steps 8` (the README's table).",
         apply: |r| {
+            r.gradient_accumulation_steps = QWEN_ACCUMULATION;
             r.framework = Some(Framework::Transformers);
             r.optimizer_implementation = Some(OptimizerImplementation::Foreach);
             r.lora_dropout = 0.05;
@@ -144,7 +147,21 @@ const SOURCE_SETTINGS: &[SourceSetting] = &[
             r.lora_dropout = 0.05;
         },
     },
+    SourceSetting {
+        prefix: "peft-llama-3.2-3b-full-",
+        words: "huggingface/peft@d787f51bbaa196862733ed53c1b7def75b49ab29 `method_comparison/MetaMathQA/run.py`: the model loaded in bfloat16 and trained without autocast (`use_amp: false`), `torch.optim.AdamW(params, lr=1e-5)` with torch's defaults (the foreach implementation on CUDA), a plain PyTorch loop on one GPU (no DDP). As: `mixed_precision false`, `framework transformers`, `optimizer_implementation foreach`. Compared with the `backward_end` moment of the step: what the GPU holds from backward's end through the optimizer step to the next `zero_grad`, the step's temporaries freed once it returns.",
+        apply: |r| {
+            r.mixed_precision = false;
+            r.framework = Some(Framework::Transformers);
+            r.optimizer_implementation = Some(OptimizerImplementation::Foreach);
+        },
+    },
 ];
+
+/// Every Qwen(1) row: QwenLM/Qwen@2df8e8ac450fa185c421a08b0090ef81826caa6e README.md,
+/// "Profiling of Memory and Speed": "We uniformly use a batch size of 1 and gradient
+/// accumulation of 8" (so the gradients stay allocated through each forward pass).
+const QWEN_ACCUMULATION: u64 = 8;
 
 fn source_setting(id: &str) -> Option<&'static SourceSetting> {
     SOURCE_SETTINGS.iter().find(|s| id.starts_with(s.prefix))
@@ -199,6 +216,8 @@ fn predict(row: &Value) -> f64 {
             "activation_memory" => e.activation_memory.0 as f64,
             "runtime_overhead" => e.runtime_overhead.0 as f64,
             "training_memory" => e.training_memory.0 as f64,
+            // A moment of the step's timeline (methodology §7.6).
+            "backward_end" => e.phase(StepPhase::BackwardEnd).total.0 as f64,
             other => panic!("unknown component {other}"),
         })
     }

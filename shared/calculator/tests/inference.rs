@@ -3,7 +3,7 @@
 
 use calculator::{
     estimate_inference, CalcError, InferenceEstimate, InferenceRequest, Logits, Method, Model,
-    Optimizer, Precision, Quantization,
+    Optimizer, Precision, Quantization, StepPhase,
 };
 use serde_json::json;
 use testkit::configs::{qwen3_5, qwen3_next};
@@ -83,7 +83,10 @@ fn an_unused_dense_width_costs_nothing() {
     // 2·(128 + 160 + 128) = 832 → 2,880 per token; working set
     // 2·(max(128, 2·2·20) + 64)·2 = 768.
     let e = bf16_training(&m, |r| r.gradient_checkpointing = true);
-    assert_eq!(e.activation_memory.0, 4096 + 8256 + 16 * (2880 + 768));
+    assert_eq!(
+        e.phase(StepPhase::Forward).activations.0,
+        4096 + 8256 + 16 * (2880 + 768)
+    );
     // LoRA with Lion: the largest adapter is 8 × 64 (attention), not 8 × 5,000.
     let e = bf16_training(&m, |r| {
         r.method = Method::Lora;
@@ -117,7 +120,10 @@ fn plain_mlps_and_parallel_blocks() {
         2 * (8192 + 4096 + 12_800 + 256) + 8192 + 128
     );
     let e = bf16_training(&new_arch, |r| r.gradient_checkpointing = true);
-    assert_eq!(e.activation_memory.0, 4096 + 4096 + 16 * (1184 + 768));
+    assert_eq!(
+        e.phase(StepPhase::Forward).activations.0,
+        4096 + 4096 + 16 * (1184 + 768)
+    );
 }
 
 #[test]

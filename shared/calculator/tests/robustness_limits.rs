@@ -165,12 +165,23 @@ fn training_request() -> impl Strategy<Value = TrainingRequest> {
             vec!["self_attn.q_proj".to_owned()],
             vec!["q_proj".to_owned(); 65],
         ]),
+        edgy(limits::GRADIENT_ACCUMULATION_STEPS.max),
     );
     (method, workload, rest).prop_map(
         |(
             (precision, mixed, method, percent, rank, target, optimizer, checkpointing),
             (b, s, flash, gpus, zero, framework, sharding, per_node),
-            (implementation, offload_o, offload_p, loss, chunks, dropout, ds, modules),
+            (
+                implementation,
+                offload_o,
+                offload_p,
+                loss,
+                chunks,
+                dropout,
+                ds,
+                modules,
+                accumulation,
+            ),
         )| TrainingRequest {
             precision,
             mixed_precision: mixed,
@@ -196,6 +207,7 @@ fn training_request() -> impl Strategy<Value = TrainingRequest> {
             loss_chunks: chunks,
             lora_dropout: dropout,
             deepspeed: ds,
+            gradient_accumulation_steps: accumulation,
         },
     )
 }

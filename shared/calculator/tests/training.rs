@@ -4,7 +4,7 @@
 
 use calculator::{
     estimate_training, Framework, LoraTarget, Method, Model, Optimizer, OptimizerImplementation,
-    Precision, TrainingRequest,
+    Precision, StepPhase, TrainingRequest,
 };
 use serde_json::json;
 use testkit::models::{field_of, registry_model};
@@ -20,7 +20,7 @@ fn training_state_per_parameter() {
         r.optimizer_implementation = Some(OptimizerImplementation::Foreach);
     });
     assert_eq!(e.model_weights.0, 2 * psi);
-    assert_eq!(e.gradients_memory.0, 6 * psi);
+    assert_eq!(e.phase(StepPhase::OptimizerStep).gradients.0, 6 * psi);
     assert_eq!(e.details.master_weights.0, 4 * psi);
     assert_eq!(e.details.optimizer_states.0, 8 * psi);
     assert_eq!(e.details.optimizer_step_workspace.0, 4 * psi);
@@ -33,7 +33,7 @@ fn training_state_per_parameter() {
         2 * (2 * 31_488 + 262_144)
     );
     assert_eq!(e.model_weights.0, 4 * psi + 2 * (2 * 31_488 + 262_144));
-    assert_eq!(e.gradients_memory.0, 4 * psi);
+    assert_eq!(e.phase(StepPhase::OptimizerStep).gradients.0, 4 * psi);
     assert_eq!(e.details.master_weights.0, 0);
     assert_eq!(e.details.optimizer_step_workspace.0, 0);
 }
@@ -118,7 +118,7 @@ fn zero3_gathers_the_largest_layer() {
     });
     assert_eq!(e.model_weights.0, 293_792 + 524_288);
     assert_eq!(
-        e.gradients_memory.0,
+        e.phase(StepPhase::OptimizerStep).gradients.0,
         293_792 + 587_584 + 524_288 + 1_000_000_000
     );
 }
@@ -151,7 +151,10 @@ fn freeze_and_partial_training() {
     assert_eq!(e.details.trainable_parameters, 2 * 31_616);
     assert_eq!(e.trainable_percent, 2.0 * 31_616.0 * 100.0 / 142_912.0);
     assert_eq!(e.details.layers_with_activations, 2);
-    assert_eq!(e.activation_memory.0, 2 * 16 * 2232 + 8256 + 24_576);
+    assert_eq!(
+        e.phase(StepPhase::Forward).activations.0,
+        2 * 16 * 2232 + 8256 + 24_576
+    );
     // 10 %: round(14,291.2) parameters, within one layer.
     let e = bf16_training(&four, |r| {
         r.method = Method::Freeze;

@@ -3,7 +3,7 @@
 //! fp32 stream, MoE, latent attention, norms, adapters, and the mixers' kernels.
 
 use calculator::{
-    estimate_training, Choice, Framework, Method, MixerKind, Model, RegistryEntry,
+    estimate_training, Choice, Framework, Method, MixerKind, Model, RegistryEntry, StepPhase,
     TrainingEstimate, TrainingRequest,
 };
 use serde_json::{json, Value};
@@ -47,7 +47,10 @@ fn training_activations_without_checkpointing() {
     // 2 layers · 16 · 2,232 + 8,256 + 24,576.
     let e = bf16_training(&toy(128), |_| {});
     assert_eq!(e.details.loss_buffers.0, 16 * 128 * 12);
-    assert_eq!(e.activation_memory.0, 71_424 + 8256 + 24_576);
+    assert_eq!(
+        e.phase(StepPhase::Forward).activations.0,
+        71_424 + 8256 + 24_576
+    );
 }
 
 #[test]
@@ -55,7 +58,10 @@ fn training_activations_with_checkpointing() {
     // Each layer keeps its input 2 · 16 · 128 = 4,096; one layer recomputed with its
     // working set 16 · (2,232 + 1,056) = 52,608 > loss 24,576; final norm 8,256.
     let e = bf16_training(&toy(128), |r| r.gradient_checkpointing = true);
-    assert_eq!(e.activation_memory.0, 4096 + 8256 + 52_608);
+    assert_eq!(
+        e.phase(StepPhase::Forward).activations.0,
+        4096 + 8256 + 52_608
+    );
 }
 
 #[test]
@@ -71,7 +77,10 @@ fn qlora_keeps_an_fp32_residual_stream() {
         r.method = Method::Qlora;
         r.gradient_checkpointing = true;
     });
-    assert_eq!(e.activation_memory.0, 8192 + 6208 + 50_304);
+    assert_eq!(
+        e.phase(StepPhase::Forward).activations.0,
+        8192 + 6208 + 50_304
+    );
 }
 
 #[test]
@@ -83,9 +92,15 @@ fn moe_training_activations() {
     let m = toy_moe(128);
     let e = bf16_training(&m, |_| {});
     // 2 layers · 16 · 3,576 + 8,256 + max(loss 24,576, work 16·1,856 = 29,696).
-    assert_eq!(e.activation_memory.0, 114_432 + 8256 + 29_696);
+    assert_eq!(
+        e.phase(StepPhase::Forward).activations.0,
+        114_432 + 8256 + 29_696
+    );
     let e = bf16_training(&m, |r| r.gradient_checkpointing = true);
-    assert_eq!(e.activation_memory.0, 4096 + 8256 + 16 * (3576 + 1856));
+    assert_eq!(
+        e.phase(StepPhase::Forward).activations.0,
+        4096 + 8256 + 16 * (3576 + 1856)
+    );
     // LoRA: attention 3,584 per layer, experts 8·8·(164·3) = 31,488; no shared group.
     let e = bf16_training(&m, |r| r.method = Method::Lora);
     assert_eq!(e.details.trainable_parameters, 2 * (3584 + 31_488));
@@ -102,7 +117,10 @@ fn lora_on_attention_keeps_no_mlp_inputs() {
         r.lora_target = calculator::LoraTarget::Attention;
     });
     assert_eq!(e.details.trainable_parameters, 7168);
-    assert_eq!(e.activation_memory.0, 2 * 16 * 1712 + 6208 + 24_576);
+    assert_eq!(
+        e.phase(StepPhase::Forward).activations.0,
+        2 * 16 * 1712 + 6208 + 24_576
+    );
     // Fused q/k/v (Falcon): one adapter 8·(64 + 96) instead of three, and o 8·128.
     let falcon = toy_falcon(100);
     let e = bf16_training(&falcon, |r| {
@@ -127,7 +145,7 @@ fn norms_of_gemma_and_parallel_blocks() {
     .unwrap();
     let e = bf16_training(&gemma, |_| {});
     assert_eq!(
-        e.activation_memory.0,
+        e.phase(StepPhase::Forward).activations.0,
         2 * 16 * 4120 + 16 * (516 + 128) + 24_576
     );
     // Falcon-7B's parallel block: one norm feeds attention and MLP; q 64, one KV head
@@ -136,7 +154,10 @@ fn norms_of_gemma_and_parallel_blocks() {
     let falcon = toy_falcon(100);
     let e = bf16_training(&falcon, |r| r.gradient_checkpointing = true);
     // Final LayerNorm input and output 16·256; loss 24,576 < one layer 16·(992 + 656).
-    assert_eq!(e.activation_memory.0, 4096 + 4096 + 16 * (992 + 656));
+    assert_eq!(
+        e.phase(StepPhase::Forward).activations.0,
+        4096 + 4096 + 16 * (992 + 656)
+    );
 }
 
 #[test]
@@ -149,9 +170,15 @@ fn mla_training_activations() {
     // 2·(max(144, 2·(2·8 + 8)) + 64)·2 = 832.
     let m = toy_mla();
     let e = bf16_training(&m, |_| {});
-    assert_eq!(e.activation_memory.0, 16 * 2408 + 16 * 2344 + 8256 + 24_576);
+    assert_eq!(
+        e.phase(StepPhase::Forward).activations.0,
+        16 * 2408 + 16 * 2344 + 8256 + 24_576
+    );
     let e = bf16_training(&m, |r| r.gradient_checkpointing = true);
-    assert_eq!(e.activation_memory.0, 4096 + 8256 + 16 * (2408 + 1056));
+    assert_eq!(
+        e.phase(StepPhase::Forward).activations.0,
+        4096 + 8256 + 16 * (2408 + 1056)
+    );
     // Prefill (§5): attention 16·(64 + 48 + 96 + 48 + 48 + 32)·2 = 10,752 plus the
     // latents 16·52·2 = 1,664 is the largest block (MLP 11,648).
     let e = inference(&m, |_| {});
@@ -174,7 +201,8 @@ fn adapter_copies_of_latent_attention_and_routed_dropout_masks() {
             r.method = Method::Lora;
             r.framework = Some(framework);
         })
-        .activation_memory
+        .phase(StepPhase::Forward)
+        .activations
         .0
     };
     assert_eq!(
@@ -191,7 +219,8 @@ fn adapter_copies_of_latent_attention_and_routed_dropout_masks() {
             r.framework = Some(Framework::Transformers);
             r.lora_dropout = p;
         })
-        .activation_memory
+        .phase(StepPhase::Forward)
+        .activations
         .0
     };
     assert_eq!(dropout(0.1) - dropout(0.0), 2 * 16 * 712);
@@ -221,7 +250,8 @@ fn saved_tensors_per_layer_match_the_h100_measurement() {
             edit(&mut req);
             estimate_training(&model(layers), &req)
                 .unwrap()
-                .activation_memory
+                .phase(StepPhase::Forward)
+                .activations
                 .0
         };
         (run(3) - run(2)) / 1024
@@ -259,7 +289,11 @@ fn qk_norm_layouts_save_what_they_normalize() {
         let m = model(config);
         let mut r = TrainingRequest::new(1, 100);
         r.method = calculator::Method::Full;
-        estimate_training(&m, &r).unwrap().activation_memory.0 as i128
+        estimate_training(&m, &r)
+            .unwrap()
+            .phase(StepPhase::Forward)
+            .activations
+            .0 as i128
     };
     let mut small = minimax_m2();
     for (k, v) in [
@@ -323,7 +357,8 @@ fn the_indexer_adds_its_adapters_inputs() {
         r.method = calculator::Method::Lora;
         estimate_training(&model(c), &r)
             .unwrap()
-            .activation_memory
+            .phase(StepPhase::Forward)
+            .activations
             .0
     };
     // Per token and layer: h + q_lora 16-bit input copies, two rank-8 outputs.
@@ -351,7 +386,11 @@ fn every_hybrid_family_trains_and_says_how_its_activations_are_known() {
                 m.name,
                 e.warnings
             );
-            assert!(e.activation_memory.0 > 0, "{:?}", m.name);
+            assert!(
+                e.phase(StepPhase::Forward).activations.0 > 0,
+                "{:?}",
+                m.name
+            );
         }
     }
 }
@@ -361,14 +400,17 @@ fn every_hybrid_family_trains_and_says_how_its_activations_are_known() {
 #[test]
 fn hybrid_activations_follow_the_batch_exactly() {
     for m in hybrids() {
+        let kept = |batch, checkpointing| {
+            train(m, batch, Method::Full, checkpointing)
+                .phase(StepPhase::Forward)
+                .activations
+                .0
+        };
         for checkpointing in [false, true] {
-            let one = train(m, 1, Method::Full, checkpointing).activation_memory.0;
-            let two = train(m, 2, Method::Full, checkpointing).activation_memory.0;
+            let (one, two) = (kept(1, checkpointing), kept(2, checkpointing));
             assert_eq!(two, 2 * one, "{:?} checkpointing {checkpointing}", m.name);
         }
-        let stored = train(m, 1, Method::Full, false).activation_memory.0;
-        let recomputed = train(m, 1, Method::Full, true).activation_memory.0;
-        assert!(recomputed < stored, "{:?}", m.name);
+        assert!(kept(1, true) < kept(1, false), "{:?}", m.name);
     }
 }
 

@@ -4,7 +4,7 @@
 
 use calculator::{
     estimate_training, CalcError, DeepspeedSettings, Framework, FsdpSharding, Offload, Optimizer,
-    OptimizerImplementation, Precision, TrainingRequest,
+    OptimizerImplementation, Precision, StepPhase, TrainingRequest,
 };
 use testkit::training::{llama_8b, train_70b, train_8b, LAYER_70B, PSI, PSI_70B};
 
@@ -22,24 +22,24 @@ fn precision_settings_keep_what_the_docs_say() {
     assert_eq!(amp.framework, Framework::Transformers);
     assert_eq!(amp.details.autocast_weight_copies.0, 2 * LINEAR);
     assert_eq!(amp.model_weights.0, 4 * PSI + 2 * LINEAR);
-    assert_eq!(amp.gradients_memory.0, 4 * PSI);
+    assert_eq!(amp.phase(StepPhase::OptimizerStep).gradients.0, 4 * PSI);
     assert_eq!(amp.details.master_weights.0, 0);
     assert_eq!(amp.details.optimizer_states.0, 8 * PSI);
     // DeepSpeed: 16-bit weights and gradients, fp32 master and gradient, states.
     let ds = train_8b(|r| r.framework = Some(Framework::Deepspeed));
     assert_eq!(ds.model_weights.0, 2 * PSI);
-    assert_eq!(ds.gradients_memory.0, 6 * PSI);
+    assert_eq!(ds.phase(StepPhase::OptimizerStep).gradients.0, 6 * PSI);
     assert_eq!(ds.details.master_weights.0, 4 * PSI);
     assert_eq!(ds.details.optimizer_states.0, 8 * PSI);
     let pure = train_8b(|r| r.mixed_precision = false);
     assert_eq!(pure.model_weights.0, 2 * PSI);
-    assert_eq!(pure.gradients_memory.0, 2 * PSI);
+    assert_eq!(pure.phase(StepPhase::OptimizerStep).gradients.0, 2 * PSI);
     assert_eq!(pure.details.master_weights.0, 0);
     assert_eq!(pure.details.optimizer_states.0, 4 * PSI);
     let fp32 = train_8b(|r| r.precision = Some(Precision::Float32));
     assert!(!fp32.mixed_precision);
     assert_eq!(fp32.model_weights.0, 4 * PSI);
-    assert_eq!(fp32.gradients_memory.0, 4 * PSI);
+    assert_eq!(fp32.phase(StepPhase::OptimizerStep).gradients.0, 4 * PSI);
     assert_eq!(fp32.details.optimizer_states.0, 8 * PSI);
 }
 
@@ -48,7 +48,10 @@ fn ddp_copies_the_gradients_into_its_buckets() {
     let one = train_8b(|_| {});
     let two = train_8b(|r| r.num_gpus = 2);
     assert_eq!(two.details.communication_buffers.0, 4 * PSI);
-    assert_eq!(two.gradients_memory.0, one.gradients_memory.0 + 4 * PSI);
+    assert_eq!(
+        two.phase(StepPhase::OptimizerStep).gradients.0,
+        one.phase(StepPhase::OptimizerStep).gradients.0 + 4 * PSI
+    );
 }
 
 #[test]
@@ -69,11 +72,11 @@ fn zero_stages_shard_progressively() {
     let buckets = 500_000_000 * 2;
     assert_eq!(s1.details.communication_buffers.0, buckets);
     assert_eq!(
-        s1.gradients_memory.0,
+        s1.phase(StepPhase::OptimizerStep).gradients.0,
         2 * PSI + (4 * PSI).div_ceil(8) + buckets
     );
     assert_eq!(
-        s2.gradients_memory.0,
+        s2.phase(StepPhase::OptimizerStep).gradients.0,
         (2 * PSI).div_ceil(8) + (4 * PSI).div_ceil(8) + buckets
     );
     // The step's flattened 16-bit copy of the gradient partition.
@@ -119,7 +122,7 @@ fn offload_keeps_what_compute_needs() {
         r.offload_optimizer = Offload::Cpu;
     });
     assert_eq!(
-        z1.gradients_memory.0 - z1.details.communication_buffers.0,
+        z1.phase(StepPhase::OptimizerStep).gradients.0 - z1.details.communication_buffers.0,
         2 * PSI
     );
     // FSDP without sharding brings the whole model back for compute.

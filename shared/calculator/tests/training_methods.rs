@@ -4,7 +4,7 @@
 
 use calculator::{
     estimate_training, Bytes, CalcError, Choice, Framework, FsdpSharding, LoraTarget, Loss, Method,
-    Offload, Optimizer, OptimizerImplementation, Precision, TrainingRequest,
+    Offload, Optimizer, OptimizerImplementation, Precision, StepPhase, TrainingRequest,
 };
 use testkit::training::{llama_8b, train_70b, train_8b, LAYER_70B, PSI, PSI_70B};
 
@@ -16,7 +16,7 @@ fn llama_70b_zero3_over_8_gpus_is_the_hand_derivation() {
     // 16-bit gradient partition + one 1e9-element fp32 sub-group + the gathered
     // layer's gradient + one 5e8-element 16-bit reduce bucket.
     assert_eq!(
-        e.gradients_memory.0,
+        e.phase(StepPhase::OptimizerStep).gradients.0,
         2 * PSI_70B / 8 + 4 * 1_000_000_000 + 2 * LAYER_70B + 2 * 500_000_000
     );
     // fp32 master + two fp32 moments, fused AdamW: no step temporaries.
@@ -30,7 +30,10 @@ fn llama_70b_fsdp_full_shard_over_8_gpus_is_the_hand_derivation() {
     // fp32 shards + two gathered 16-bit units (the computed and the prefetched).
     assert_eq!(e.model_weights.0, 4 * PSI_70B / 8 + 2 * 2 * LAYER_70B);
     // fp32 gradient shards + the unit's unsharded 16-bit gradient.
-    assert_eq!(e.gradients_memory.0, 4 * PSI_70B / 8 + 2 * LAYER_70B);
+    assert_eq!(
+        e.phase(StepPhase::OptimizerStep).gradients.0,
+        4 * PSI_70B / 8 + 2 * LAYER_70B
+    );
     assert_eq!(e.optimizer_memory.0, 8 * PSI_70B / 8);
     // Hybrid sharding over nodes of 4 GPUs holds twice the shards.
     let hybrid = train_70b(|r| {
@@ -54,12 +57,12 @@ fn fp32_under_deepspeed_counts_one_fp32_gradient() {
     };
     // Stage 0: fp32 weights and gradients, no copy.
     let s0 = fp32(0);
-    assert_eq!(s0.gradients_memory.0, 4 * PSI);
+    assert_eq!(s0.phase(StepPhase::OptimizerStep).gradients.0, 4 * PSI);
     assert_eq!(s0.details.master_weights.0, 0);
     // Stage 2: the gradient partition, and the optimizer's cloned fp32 partition.
     let s2 = fp32(2);
     assert_eq!(
-        s2.gradients_memory.0 - s2.details.communication_buffers.0,
+        s2.phase(StepPhase::OptimizerStep).gradients.0 - s2.details.communication_buffers.0,
         (4 * PSI).div_ceil(8)
     );
     assert_eq!(s2.details.master_weights.0, (4 * PSI).div_ceil(8));
@@ -74,7 +77,10 @@ fn every_placement_term_of_the_70b_over_8_gpus() {
         r.offload_optimizer = Offload::Cpu;
         r.offload_parameters = Offload::Cpu;
     });
-    assert_eq!(z3.gradients_memory.0, 2 * LAYER_70B + 2 * 500_000_000);
+    assert_eq!(
+        z3.phase(StepPhase::OptimizerStep).gradients.0,
+        2 * LAYER_70B + 2 * 500_000_000
+    );
     assert_eq!(z3.model_weights.0, 2 * LAYER_70B);
     assert_eq!(z3.host_memory_per_node.0, 16 * PSI_70B + 2 * PSI_70B);
     let fsdp = |edit: &dyn Fn(&mut TrainingRequest)| {
@@ -100,7 +106,10 @@ fn every_placement_term_of_the_70b_over_8_gpus() {
     let off = fsdp(&|r| r.offload_parameters = Offload::Cpu);
     assert_eq!(off.host_memory_per_node.0, 16 * PSI_70B);
     assert_eq!(off.model_weights.0, 2 * 2 * LAYER_70B);
-    assert_eq!(off.gradients_memory.0, 2 * LAYER_70B);
+    assert_eq!(
+        off.phase(StepPhase::OptimizerStep).gradients.0,
+        2 * LAYER_70B
+    );
     assert_eq!(off.optimizer_memory.0, 0);
     // The step's temporaries go with it.
     let off_foreach = fsdp(&|r| {
@@ -131,7 +140,10 @@ fn loss_variants_hold_what_was_measured() {
         r.sequence_length = 8192;
         r.loss = Loss::Fused;
     });
-    assert!(fused.activation_memory.0 + 8 * 8192 * 128_256 < standard.activation_memory.0);
+    assert!(
+        fused.phase(StepPhase::Forward).activations.0 + 8 * 8192 * 128_256
+            < standard.phase(StepPhase::Forward).activations.0
+    );
 }
 
 #[test]
@@ -143,7 +155,8 @@ fn lora_dropout_keeps_a_mask_and_a_copy_per_adapted_input() {
             r.framework = Some(framework);
             r.lora_dropout = p;
         })
-        .activation_memory
+        .phase(StepPhase::Forward)
+        .activations
         .0
     };
     // q, k, v, o read 4096 values per token each, in 32 layers. Under autocast the
@@ -230,7 +243,10 @@ fn optimizers_differ_only_in_state() {
         bnb.details.optimizer_states.0,
         2 * PSI + 2 * PSI.div_ceil(256) * 4
     );
-    assert_eq!(adam.gradients_memory, sgd.gradients_memory);
+    assert_eq!(
+        adam.phase(StepPhase::OptimizerStep).gradients,
+        sgd.phase(StepPhase::OptimizerStep).gradients
+    );
 }
 
 #[test]
@@ -244,10 +260,14 @@ fn checkpointing_and_flash_attention_change_activations() {
         r.sequence_length = 4096;
         r.use_flash_attention = false;
     });
-    assert!(ckpt.activation_memory.0 < plain.activation_memory.0 / 2);
+    assert!(
+        ckpt.phase(StepPhase::Forward).activations.0
+            < plain.phase(StepPhase::Forward).activations.0 / 2
+    );
     // 32 layers x 32 heads x 4096^2 x (4 + 2) bytes of scores on top.
     assert_eq!(
-        eager.activation_memory.0 - plain.activation_memory.0,
+        eager.phase(StepPhase::Forward).activations.0
+            - plain.phase(StepPhase::Forward).activations.0,
         32 * 32 * 4096 * 4096 * 6
     );
 }

@@ -640,8 +640,26 @@ fn training_that_one_node_cannot_hold_spans_the_fewest_nodes_that_do() {
         .unwrap();
     assert!((h200.usd_per_hour.unwrap() - one * h200.nodes as f64).abs() < 1e-6);
     assert!(p.summary().contains("nodes"), "{}", p.summary());
-    // Sixteen nodes of H100s still fall short: the row says so at sixteen.
+    // H100s (80 GB) need more nodes than H200s (141 GB) for the same step.
     let h100 = row(&p, "p5.48xlarge");
+    assert!(h100.fits, "{:?}", h100.missing);
+    assert!(
+        h100.nodes > h200.nodes && h100.nodes <= 16,
+        "{}",
+        h100.nodes
+    );
+    eprintln!("405B full fine-tune: {} x p5.48xlarge", h100.nodes);
+    // Accumulating gradients over micro-batches keeps them through each forward pass:
+    // then sixteen nodes of H100s fall short, and the row says so at sixteen.
+    let mut accumulating = r.clone();
+    accumulating.gradient_accumulation_steps = 8;
+    let kept = run(
+        "Llama-3.1-405B",
+        &request(Workload::Training(accumulating), |c| {
+            c.instance_types = vec!["p5.48xlarge".into()]
+        }),
+    );
+    let h100 = row(&kept, "p5.48xlarge");
     assert!(!h100.fits);
     assert_eq!(h100.nodes, 16);
     assert!(

@@ -59,8 +59,11 @@ mod tests {
         let per_layer =
             (4096 + 4096) + 2 * (4096 + 1024) + (4096 + 4096) + 2 * (4096 + 12288) + (12288 + 4096);
         assert_eq!(adapters, 36 * 16 * per_layer);
-        // fp32 adapters under autocast: fp32 gradients.
-        assert_eq!(bytes(&lora, "gradients_memory"), 4 * adapters);
+        // fp32 adapters under autocast: fp32 gradients, held from backward's end
+        // through the optimizer step.
+        let step = &lora["step_timeline"]["phases"][3];
+        assert_eq!(step["phase"], "optimizer_step");
+        assert_eq!(step["memory_bytes"]["gradients_memory"], 4 * adapters);
         let (_, qlora) = call("memory-training-qlora").await;
         assert!(qlora["parameters"]["base_weight_storage"]
             .as_str()
@@ -69,9 +72,12 @@ mod tests {
         // Llama-3.1-70B, rank 64 on every linear of its 80 layers.
         let per_layer =
             (8192 + 8192) + 2 * (8192 + 1024) + (8192 + 8192) + 2 * (8192 + 28672) + (28672 + 8192);
-        let adapters = 80 * 64 * per_layer;
+        let adapters: u64 = 80 * 64 * per_layer;
         assert_eq!(qlora["details"]["trainable_parameter_count"], adapters);
-        assert_eq!(bytes(&qlora, "gradients_memory"), 4 * adapters);
+        assert_eq!(
+            qlora["step_timeline"]["phases"][3]["memory_bytes"]["gradients_memory"],
+            4 * adapters
+        );
         // 8-bit AdamW: two 1-byte moments, an fp32 absmax per 256 values each.
         assert_eq!(
             qlora["details"]["optimizer_states_bytes"],

@@ -35,16 +35,76 @@ components!(
         model_weights,
         /// Gradients and the framework's communication buffers.
         gradients_memory,
-        /// Master weights, optimizer state and the optimizer step's excess.
+        /// Master weights and optimizer state, with the step's temporaries at the step.
         optimizer_memory,
         /// Activations kept for backward, with the loss buffers.
         activation_memory,
         /// CUDA context and library state.
         runtime_overhead,
-        /// Their sum: the peak.
+        /// Their sum: the peak of the step (the four above are the peak phase's).
         training_memory,
     }
 );
+
+components!(
+    /// What one GPU holds at one moment of the training step.
+    PhaseParts {
+        /// Weights and adapters.
+        model_weights,
+        /// Gradients alive then, with the framework's communication buffers.
+        gradients_memory,
+        /// Master weights and optimizer state, with the step's temporaries at the step.
+        optimizer_memory,
+        /// Activations and loss buffers still held.
+        activation_memory,
+        /// Their sum (the runtime overhead is apart).
+        phase_memory,
+    }
+);
+
+/// One moment of the training step, in the asked unit and in bytes.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+struct PhaseView {
+    phase: &'static str,
+    memory_requirements: PhaseParts<String>,
+    memory_bytes: PhaseParts<u64>,
+}
+
+/// The step as a timeline: where the peak falls, and every moment's breakdown.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+struct StepTimelineView {
+    peak_phase: &'static str,
+    gradient_accumulation_steps: u64,
+    phases: Vec<PhaseView>,
+}
+
+impl StepTimelineView {
+    fn new(req: &TrainingRequest, e: &TrainingEstimate, unit: Unit) -> StepTimelineView {
+        let phases = e
+            .phases
+            .iter()
+            .map(|p| {
+                let parts = PhaseParts {
+                    model_weights: p.weights,
+                    gradients_memory: p.gradients,
+                    optimizer_memory: p.optimizer,
+                    activation_memory: p.activations,
+                    phase_memory: p.total,
+                };
+                PhaseView {
+                    phase: p.phase.name(),
+                    memory_requirements: parts.strings(unit),
+                    memory_bytes: parts.bytes(),
+                }
+            })
+            .collect();
+        StepTimelineView {
+            peak_phase: e.peak_phase.name(),
+            gradient_accumulation_steps: req.gradient_accumulation_steps,
+            phases,
+        }
+    }
+}
 
 components!(
     /// The KV cache by what keeps it.
@@ -369,6 +429,7 @@ pub struct TrainingAnswer {
     memory_bytes: TrainingParts<u64>,
     #[serde(flatten)]
     warnings: Warnings,
+    step_timeline: StepTimelineView,
     details: TrainingDetailsView,
     per_gpu: bool,
     offloaded: OffloadedView,
@@ -434,6 +495,7 @@ impl TrainingAnswer {
             memory_requirements: parts.strings(unit),
             memory_bytes: parts.bytes(),
             warnings: Warnings::of(r.notes.iter().chain(&e.warnings)),
+            step_timeline: StepTimelineView::new(req, e, unit),
             details: TrainingDetailsView {
                 trainable_parameter_count: d.trainable_parameters,
                 master_weights_bytes: d.master_weights.0,

@@ -243,6 +243,7 @@ fn validate(
         )));
     }
     limits::LORA_RANK.check(req.lora_rank)?;
+    limits::GRADIENT_ACCUMULATION_STEPS.check(req.gradient_accumulation_steps)?;
     if let Some(p) = req.trainable_percent {
         limits::TRAINABLE_PARAMETERS.check(p)?;
     }

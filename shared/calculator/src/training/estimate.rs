@@ -5,7 +5,7 @@ use super::activations::{activation_bytes, Casting};
 use super::checks::{checked, gpus_per_node};
 use super::framework::{place, Placement, StateInputs};
 use super::optimizer::{state_bytes, step_workspace_bytes, GradientLayout};
-use super::request::{TrainingDetails, TrainingEstimate, TrainingRequest};
+use super::request::{PhaseMemory, StepPhase, TrainingDetails, TrainingEstimate, TrainingRequest};
 use super::trainable::{trainable_set, Trainable};
 use super::vocabulary::{Framework, FsdpSharding, Method, OptimizerImplementation};
 use crate::error::{check_weights, to_u64, CalcError};
@@ -80,13 +80,16 @@ pub fn estimate_training(
     let placed = place(&inputs);
     let weights = placed.weights + placed.autocast_copies;
     check_weights(weights)?;
-    let gradients = placed.gradients + placed.comm_buffers;
     let casting = casting(req, framework, layout, a);
     let (activations, loss) = activation_bytes(model, req, &trainable, &casting);
-    // The step runs after the activations are freed: only its excess counts (§7.6).
-    let optimizer = placed.master + placed.states + placed.workspace.saturating_sub(activations);
+    let phases = timeline(model, req, &trainable, &placed, weights, activations)?;
+    // The last of equal phases: the peak is reached there and held until then.
+    let peak = *phases
+        .iter()
+        .max_by_key(|p| p.total)
+        .expect("a step has phases");
     let overhead = CUDA_CONTEXT_BYTES as u128;
-    let total = weights + gradients + optimizer + activations + overhead;
+    let total = peak.total.0 as u128 + overhead;
     sharding_warnings(model, req, framework, &mut warnings);
 
     Ok(TrainingEstimate {
@@ -97,12 +100,14 @@ pub fn estimate_training(
         mixed_precision: layout.is_mixed(),
         base_format,
         trainable_percent: trainable_percent(model, req, t),
-        model_weights: Bytes(to_u64(weights)?),
-        gradients_memory: Bytes(to_u64(gradients)?),
-        optimizer_memory: Bytes(to_u64(optimizer)?),
-        activation_memory: Bytes(to_u64(activations)?),
+        model_weights: peak.weights,
+        gradients_memory: peak.gradients,
+        optimizer_memory: peak.optimizer,
+        activation_memory: peak.activations,
         runtime_overhead: Bytes(to_u64(overhead)?),
         training_memory: Bytes(to_u64(total)?),
+        peak_phase: peak.phase,
+        phases,
         host_memory_per_node: Bytes(to_u64(placed.host * per_node)?),
         nvme_per_node: Bytes(to_u64(placed.nvme * per_node)?),
         details: details(&trainable, &placed, loss)?,
@@ -143,6 +148,72 @@ fn casting(
 fn trainable_percent(model: &Model, req: &TrainingRequest, trainable: u128) -> f64 {
     req.trainable_percent
         .unwrap_or(trainable as f64 * 100.0 / (model.params.total.max(1) as f64))
+}
+
+/// What one GPU holds at each moment of the step (methodology §7.6). Gradients are
+/// freed after every optimizer step (`zero_grad(set_to_none=True)`, the default of
+/// torch's optimizers and modules and of DeepSpeed's), so a single micro-batch's
+/// forward pass holds none; accumulated over micro-batches they stay through the next
+/// forward. Backward starts with the output layer's gradients beside the activations
+/// and ends with every gradient, the activations freed layer by layer on the way; the
+/// optimizer step adds its temporaries once the activations are gone. The framework's
+/// communication buffers are allocated once and stay.
+fn timeline(
+    model: &Model,
+    req: &TrainingRequest,
+    t: &Trainable,
+    p: &Placement,
+    weights: u128,
+    activations: u128,
+) -> Result<Vec<PhaseMemory>, CalcError> {
+    let states = p.master + p.states;
+    let kept = if req.gradient_accumulation_steps > 1 {
+        p.gradients
+    } else {
+        0
+    };
+    let first = output_layer_gradients(model, req, t, p.gradients);
+    let phase = |phase,
+                 gradients: u128,
+                 optimizer: u128,
+                 activations: u128|
+     -> Result<PhaseMemory, CalcError> {
+        let total = weights + p.comm_buffers + gradients + optimizer + activations;
+        Ok(PhaseMemory {
+            phase,
+            weights: Bytes(to_u64(weights)?),
+            gradients: Bytes(to_u64(p.comm_buffers + gradients)?),
+            optimizer: Bytes(to_u64(optimizer)?),
+            activations: Bytes(to_u64(activations)?),
+            total: Bytes(to_u64(total)?),
+        })
+    };
+    Ok(vec![
+        phase(StepPhase::Forward, kept, states, activations)?,
+        phase(StepPhase::Backward, kept.max(first), states, activations)?,
+        phase(StepPhase::BackwardEnd, p.gradients, states, 0)?,
+        phase(
+            StepPhase::OptimizerStep,
+            p.gradients,
+            states + p.workspace,
+            0,
+        )?,
+    ])
+}
+
+/// The first gradients backward makes, in bytes per GPU: the output layer's (`lm_head`,
+/// or the embedding it is tied to), as their share of the gradients, when full
+/// training trains it; 0 for adapters and partial training.
+fn output_layer_gradients(
+    model: &Model,
+    req: &TrainingRequest,
+    t: &Trainable,
+    gradients: u128,
+) -> u128 {
+    if req.method != Method::Full || req.trainable_percent.is_some() || t.elements == 0 {
+        return 0;
+    }
+    gradients * model.params.embedding_matrix.min(t.elements) / t.elements
 }
 
 fn details(t: &Trainable, p: &Placement, loss: u128) -> Result<TrainingDetails, CalcError> {

@@ -25,7 +25,9 @@ mod vocabulary;
 pub use checks::check_training;
 pub use estimate::estimate_training;
 pub use optimizer::GradientLayout;
-pub use request::{TrainingDetails, TrainingEstimate, TrainingRequest, DEFAULT_LOSS_CHUNKS};
+pub use request::{
+    PhaseMemory, StepPhase, TrainingDetails, TrainingEstimate, TrainingRequest, DEFAULT_LOSS_CHUNKS,
+};
 pub use vocabulary::{
     DeepspeedSettings, Framework, FsdpSharding, LoraTarget, Loss, Method, Offload, Optimizer,
     OptimizerImplementation, DEEPSPEED_BUCKET_ELEMENTS, DEEPSPEED_SUB_GROUP_ELEMENTS,

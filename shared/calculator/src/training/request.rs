@@ -4,6 +4,7 @@ use super::vocabulary::{
     DeepspeedSettings, Framework, FsdpSharding, LoraTarget, Loss, Method, Offload, Optimizer,
     OptimizerImplementation,
 };
+use crate::choice::choice;
 use crate::precision::{Precision, WeightFormat};
 use crate::units::Bytes;
 use crate::warning::Warning;
@@ -63,6 +64,9 @@ pub struct TrainingRequest {
     pub lora_dropout: f64,
     /// DeepSpeed's bucket settings; `None`: DeepSpeed's defaults.
     pub deepspeed: Option<DeepspeedSettings>,
+    /// Micro-batches whose gradients add up before each optimizer step: above 1 the
+    /// gradients stay allocated through the next micro-batch's forward pass.
+    pub gradient_accumulation_steps: u64,
 }
 
 /// Chunks of the chunked loss by default: torchtune's `num_output_chunks` (8).
@@ -96,8 +100,45 @@ impl TrainingRequest {
             loss_chunks: None,
             lora_dropout: 0.0,
             deepspeed: None,
+            gradient_accumulation_steps: 1,
         }
     }
+}
+
+choice!(
+    /// A moment of one training step (`docs/methodology.md` §7.6). Gradients are freed
+    /// after each optimizer step (`zero_grad(set_to_none=True)`), so what one GPU holds
+    /// differs from moment to moment; the answer's total is the largest.
+    StepPhase {
+        /// The end of the forward pass: every saved activation and the loss buffers;
+        /// the gradients only when they accumulate over micro-batches.
+        Forward => "forward",
+        /// The start of backward: the activations still held, with the first
+        /// gradients backward makes, the output layer's.
+        Backward => "backward",
+        /// The end of backward: every gradient; the activations freed layer by layer.
+        BackwardEnd => "backward_end",
+        /// The optimizer step: gradients, optimizer state and the step's temporaries.
+        OptimizerStep => "optimizer_step",
+    }
+);
+
+/// What one GPU holds at one moment of the step, per component, in bytes; `total`
+/// is their sum (the runtime overhead is apart).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PhaseMemory {
+    /// The moment.
+    pub phase: StepPhase,
+    /// Weights in their storage, with adapters, gathered layers and autocast copies.
+    pub weights: Bytes,
+    /// Gradients alive then, with the framework's communication buffers.
+    pub gradients: Bytes,
+    /// Master weights and optimizer state, with the step's temporaries at the step.
+    pub optimizer: Bytes,
+    /// Activations kept for backward and the loss buffers, while held.
+    pub activations: Bytes,
+    /// The sum of the four.
+    pub total: Bytes,
 }
 
 /// Parts of the estimate that explain the totals.
@@ -110,8 +151,7 @@ pub struct TrainingDetails {
     /// Optimizer moments, per GPU.
     pub optimizer_states: Bytes,
     /// Temporaries of the optimizer step (PyTorch's multi-tensor implementations), per
-    /// GPU; they reuse memory that activations free, so only their excess over the
-    /// activation peak is added to `optimizer_memory`.
+    /// GPU; held at the optimizer step, after the activations are freed.
     pub optimizer_step_workspace: Bytes,
     /// The framework's communication buffers per GPU (inside `gradients_memory`).
     pub communication_buffers: Bytes,
@@ -142,19 +182,26 @@ pub struct TrainingEstimate {
     /// Percent of the model's parameters that train: the request's
     /// `trainable_parameters` where given, the adapters' share for LoRA and QLoRA.
     pub trainable_percent: f64,
-    /// Weights held by one GPU: the model in its storage format plus adapters.
+    /// Weights held by one GPU at the peak: the model in its storage format plus
+    /// adapters.
     pub model_weights: Bytes,
-    /// Gradients of the trainable parameters held by one GPU.
+    /// Gradients (with communication buffers) one GPU holds at the peak.
     pub gradients_memory: Bytes,
-    /// Master weights, optimizer state and the excess of the optimizer step's
-    /// temporaries over the activation peak, held by one GPU.
+    /// Master weights and optimizer state one GPU holds at the peak, with the step's
+    /// temporaries when the peak is the optimizer step.
     pub optimizer_memory: Bytes,
-    /// Peak of activations kept for backward, with the loss buffers.
+    /// Activations and loss buffers one GPU holds at the peak (0 when the peak falls
+    /// after backward; the `forward` phase holds them all).
     pub activation_memory: Bytes,
     /// CUDA context and library state.
     pub runtime_overhead: Bytes,
-    /// Sum of the above: the peak one GPU must hold.
+    /// The peak one GPU must hold: the largest phase of the step (`peak_phase`) plus
+    /// the runtime overhead; the four components above are that phase's.
     pub training_memory: Bytes,
+    /// The moment of the step where the peak falls.
+    pub peak_phase: StepPhase,
+    /// Every moment of the step, in order, each with its components.
+    pub phases: Vec<PhaseMemory>,
     /// Host memory that offloaded state takes on one node (its GPUs together), with
     /// the pinned buffers; 0 without offload.
     pub host_memory_per_node: Bytes,
@@ -164,4 +211,14 @@ pub struct TrainingEstimate {
     pub details: TrainingDetails,
     /// Assumptions and notes.
     pub warnings: Vec<Warning>,
+}
+
+impl TrainingEstimate {
+    /// What one GPU holds at `phase` of the step.
+    pub fn phase(&self, phase: StepPhase) -> &PhaseMemory {
+        self.phases
+            .iter()
+            .find(|p| p.phase == phase)
+            .expect("every phase is in the timeline")
+    }
 }

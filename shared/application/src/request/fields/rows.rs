@@ -330,6 +330,13 @@ pub const OPTIMIZER_IMPLEMENTATION: Field = training(
     Default::Value(|| json!(OptimizerImplementation::DEFAULT.name())),
     "How PyTorch runs Adam and AdamW.",
 );
+/// `gradient_accumulation_steps`.
+pub const GRADIENT_ACCUMULATION_STEPS: Field = training(
+    "gradient_accumulation_steps",
+    Kind::Integer(limits::GRADIENT_ACCUMULATION_STEPS),
+    Default::Value(|| json!(training_defaults().gradient_accumulation_steps)),
+    "Micro-batches per optimizer step: above 1 the gradients stay allocated through each forward pass.",
+);
 /// `gradient_checkpointing`.
 pub const GRADIENT_CHECKPOINTING: Field = training(
     "gradient_checkpointing",
@@ -795,7 +802,7 @@ pub const UNIT: Field = row(
 );
 
 /// Every request field, in the order the API documents them.
-pub const FIELDS: [&Field; 68] = [
+pub const FIELDS: [&Field; 69] = [
     &MODEL_NAME,
     &CONFIG,
     &MODEL_SIZE,
@@ -819,6 +826,7 @@ pub const FIELDS: [&Field; 68] = [
     &OPTIMIZER,
     &OPTIMIZER_IMPLEMENTATION,
     &GRADIENT_CHECKPOINTING,
+    &GRADIENT_ACCUMULATION_STEPS,
     &BATCH_SIZE,
     &SEQUENCE_LENGTH,
     &MAX_NEW_TOKENS,
