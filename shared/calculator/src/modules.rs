@@ -8,8 +8,8 @@
 //! `src/peft/tuners/tuners_utils.py`, `check_target_module_exists`). The names are
 //! those of the families' transformers model code; routed experts are named as in
 //! the releases that make each expert its own module (transformers 4), and where the
-//! model code fuses every expert into one parameter (gpt-oss, Llama 4) by that
-//! parameter's name.
+//! model code fuses every expert into one parameter (gpt-oss, Llama 4: `gate_up_proj`,
+//! `down_proj`) by that parameter's name.
 
 use crate::architecture::{Architecture, LinearGroup, MixerKind};
 use crate::linear::{LinearKind, Projection};
@@ -58,15 +58,14 @@ fn family_names(family: &str, kind: LinearKind, p: Projection) -> Option<&'stati
         ("opt", _, Output) => &["out_proj"],
         ("opt", _, Up) => &["fc1"],
         ("opt", _, Down) => &["fc2"],
-        // Mixtral's and MiniMax's experts: `w1` (gate), `w3` (up), `w2` (down).
-        ("mixtral" | "minimax_m2", Expert, Gate) => &["w1"],
-        ("mixtral" | "minimax_m2", Expert, Up) => &["w3"],
-        ("mixtral" | "minimax_m2", Expert, Down) => &["w2"],
-        // Every expert in one parameter: `gate_up_proj` and `down_proj`.
-        ("gpt_oss" | "llama4_text", Expert, Gate | Up) => &["gate_up_proj"],
-        // Granite's experts and shared MLP: `input_linear` (gate and up) and
-        // `output_linear`.
-        ("granitemoehybrid", Expert | SharedExpert | Mlp, Gate | Up) => &["input_linear"],
+        // Mixtral's, MiniMax's and Kimi-Linear's experts: `w1` (gate), `w3` (up), `w2`
+        // (down).
+        ("mixtral" | "minimax_m2" | "kimi_linear", Expert, Gate) => &["w1"],
+        ("mixtral" | "minimax_m2" | "kimi_linear", Expert, Up) => &["w3"],
+        ("mixtral" | "minimax_m2" | "kimi_linear", Expert, Down) => &["w2"],
+        // Granite's experts and shared MLP: `input_linear` (gate and up in one matrix)
+        // and `output_linear`.
+        ("granitemoehybrid", Expert | SharedExpert | Mlp, GateUp) => &["input_linear"],
         ("granitemoehybrid", Expert | SharedExpert | Mlp, Down) => &["output_linear"],
         _ => return None,
     };

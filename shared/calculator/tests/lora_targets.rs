@@ -23,10 +23,12 @@ fn lora(
     estimate_training(m, &r)
 }
 
-fn message(e: Result<TrainingEstimate, CalcError>) -> String {
+/// The message of a `lora_target` error, checking the field (`lora_target`, or the
+/// entry of a list: `lora_target[1]`).
+fn message(e: Result<TrainingEstimate, CalcError>, field: &str) -> String {
     match e {
-        Err(CalcError::InvalidField { field, message }) => {
-            assert_eq!(field, "lora_target");
+        Err(CalcError::InvalidField { field: f, message }) => {
+            assert_eq!(f, field);
             message
         }
         other => panic!("expected a lora_target error, got {other:?}"),
@@ -60,7 +62,7 @@ fn peft_default_is_q_and_v_for_llama_and_refused_where_peft_has_none() {
     assert_eq!(default.details.trainable_parameters, 9_175_040);
     // PEFT's table has no qwen3_moe entry: it asks for target_modules, and so do we.
     let moe = registry_model("Qwen3-30B-A3B");
-    let m = message(lora(moe, 8, LoraTarget::PeftDefault, &[]));
+    let m = message(lora(moe, 8, LoraTarget::PeftDefault, &[]), "lora_target");
     assert!(
         m.contains("PEFT has no default") && m.contains("q_proj"),
         "{m}"
@@ -101,13 +103,19 @@ fn the_kinds_are_their_module_lists() {
 #[test]
 fn unknown_and_dotted_names_list_the_models_modules() {
     let m = registry_model("Llama-3.2-3B");
-    let unknown = message(lora(m, 8, LoraTarget::AllLinear, &["q_proj", "c_attn"]));
+    let unknown = message(
+        lora(m, 8, LoraTarget::AllLinear, &["q_proj", "c_attn"]),
+        "lora_target[1]",
+    );
     assert!(
         unknown.contains("c_attn is not a linear module of this model")
             && unknown.contains("q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj"),
         "{unknown}"
     );
-    let dotted = message(lora(m, 8, LoraTarget::AllLinear, &["self_attn.q_proj"]));
+    let dotted = message(
+        lora(m, 8, LoraTarget::AllLinear, &["self_attn.q_proj"]),
+        "lora_target[0]",
+    );
     assert!(dotted.contains("last part of its name"), "{dotted}");
     let many = vec!["q_proj"; 65];
     assert!(lora(m, 8, LoraTarget::AllLinear, &many).is_err());
@@ -131,6 +139,9 @@ fn gpt2_modules_go_by_gpt2s_names() {
     assert_eq!(count(&["c_proj"]), 12 * 8 * ((768 + 768) + (3072 + 768)));
     let default = lora(&gpt2, 8, LoraTarget::PeftDefault, &[]).unwrap();
     assert_eq!(default.details.trainable_parameters, count(&["c_attn"]));
-    let m = message(lora(&gpt2, 8, LoraTarget::AllLinear, &["q_proj"]));
+    let m = message(
+        lora(&gpt2, 8, LoraTarget::AllLinear, &["q_proj"]),
+        "lora_target[0]",
+    );
     assert!(m.contains("c_attn, c_proj, c_fc"), "{m}");
 }

@@ -68,16 +68,34 @@ fn zero_stages_shard_progressively() {
         s1.details.optimizer_states.0,
         s0.details.optimizer_states.0.div_ceil(8)
     );
-    // Stages 1-2: one 5e8-element 16-bit bucket (overlap_comm off by default).
+    // Stages 1-2: one 5e8-element 16-bit bucket (overlap_comm off by default), which
+    // backward allocates and releases: in the backward phase, not at the step.
     let buckets = 500_000_000 * 2;
     assert_eq!(s1.details.communication_buffers.0, buckets);
     assert_eq!(
         s1.phase(StepPhase::OptimizerStep).gradients.0,
-        2 * PSI + (4 * PSI).div_ceil(8) + buckets
+        2 * PSI + (4 * PSI).div_ceil(8)
+    );
+    assert_eq!(s1.phase(StepPhase::Forward).gradients.0, 0);
+    // Backward: the buckets and the output layer's whole 16-bit gradient (stage 1 does
+    // not partition gradients).
+    let output = calculator::RegistryEntry::lookup("Llama-3.1-8B")
+        .unwrap()
+        .model
+        .params
+        .embedding_matrix as u64;
+    assert_eq!(
+        s1.phase(StepPhase::Backward).gradients.0,
+        buckets + 2 * output
+    );
+    // ZeRO-3 keeps its gradient partitions from step to step, in every phase.
+    assert_eq!(
+        s3.phase(StepPhase::Forward).gradients.0,
+        s3.details.communication_buffers.0 + (2 * PSI).div_ceil(8)
     );
     assert_eq!(
         s2.phase(StepPhase::OptimizerStep).gradients.0,
-        (2 * PSI).div_ceil(8) + (4 * PSI).div_ceil(8) + buckets
+        (2 * PSI).div_ceil(8) + (4 * PSI).div_ceil(8)
     );
     // The step's flattened 16-bit copy of the gradient partition.
     assert_eq!(s2.details.optimizer_step_workspace.0, (2 * PSI).div_ceil(8));
@@ -121,10 +139,7 @@ fn offload_keeps_what_compute_needs() {
         r.num_gpus = 8;
         r.offload_optimizer = Offload::Cpu;
     });
-    assert_eq!(
-        z1.phase(StepPhase::OptimizerStep).gradients.0 - z1.details.communication_buffers.0,
-        2 * PSI
-    );
+    assert_eq!(z1.phase(StepPhase::OptimizerStep).gradients.0, 2 * PSI);
     // FSDP without sharding brings the whole model back for compute.
     let no_shard = |mixed| {
         train_8b(|r| {

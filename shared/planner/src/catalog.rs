@@ -173,9 +173,10 @@ pub struct Instance {
     /// Elastic Fabric Adapter interfaces, the inter-node network that training over
     /// several nodes needs; `None` when the catalog does not say.
     pub efa_interfaces: Option<u64>,
-    /// Network bandwidth, Gbit/s, as AWS states it; on instances with EFA, the
-    /// bandwidth inter-node traffic (several-node training, pipeline stages) shares.
-    /// `None` when the catalog does not say.
+    /// Baseline network bandwidth, Gbit/s (AWS's figure as karpenter transcribes it;
+    /// small types burst above it); on instances with EFA, the bandwidth inter-node
+    /// traffic (several-node training, pipeline stages) shares. `None` when the catalog
+    /// does not say.
     pub network_gbps: Option<f64>,
 }
 

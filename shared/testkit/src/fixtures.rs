@@ -112,10 +112,10 @@ pub const EXPECTED: &[Expected] = &[
     ok("memory-training-lora"),
     ok("memory-training-lora-modules"),
     holding(
-        error("memory-training-unknown-module", 400, Some("lora_target")),
+        error("memory-training-unknown-module", 400, Some("lora_target[1]")),
         &[(
             "error",
-            "lora_target: c_attn is not a linear module of this model; its linear modules are q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj (routers, norms and embeddings are not adapted here)",
+            "lora_target[1]: c_attn is not a linear module of this model; its linear modules are q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj (routers, norms and embeddings are not adapted here)",
         )],
     ),
     ok("memory-training-hybrid"),

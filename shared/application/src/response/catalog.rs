@@ -38,7 +38,8 @@ struct InstanceView {
     local_nvme_gb: Option<u64>,
     /// EFA interfaces (training over several nodes needs them); `None` when unknown.
     efa_interfaces: Option<u64>,
-    /// Network bandwidth, Gbit/s (on EFA instances, what inter-node traffic shares).
+    /// Baseline network bandwidth, Gbit/s (on EFA instances, what inter-node traffic
+    /// shares).
     network_gbps: Option<f64>,
     usd_per_hour: Option<f64>,
     usd_per_month: Option<f64>,

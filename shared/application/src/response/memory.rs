@@ -37,7 +37,7 @@ components!(
         gradients_memory,
         /// Master weights and optimizer state, with the step's temporaries at the step.
         optimizer_memory,
-        /// Activations kept for backward, with the loss buffers.
+        /// Activations and loss buffers held at the peak (0 after backward).
         activation_memory,
         /// CUDA context and library state.
         runtime_overhead,

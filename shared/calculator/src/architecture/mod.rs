@@ -111,6 +111,10 @@ pub struct Architecture {
     pub mixer_layer_mask: Vec<bool>,
     /// Whether each decoder layer (by index) has attention; empty when every layer has.
     pub attention_layer_mask: Vec<bool>,
+    /// A multimodal wrapper's own `model_type` (`gemma3`, `llama4`) when the language
+    /// model was read from its `text_config`: what tools keyed by the loaded model's
+    /// type (PEFT's default LoRA targets) see.
+    pub wrapper_model_type: Option<String>,
 }
 
 /// The feed-forward block of one decoder layer.
@@ -205,6 +209,7 @@ impl Architecture {
             moe_layer_mask: Vec::new(),
             mixer_layer_mask: Vec::new(),
             attention_layer_mask: Vec::new(),
+            wrapper_model_type: None,
         }
     }
 
@@ -358,11 +363,18 @@ impl Architecture {
             let ie = moe.expert_intermediate;
             let shared = moe.moe_layers as u128;
             let si = moe.shared_intermediate;
-            for (kind, width, count) in [(Expert, ie, experts), (SharedExpert, si, shared)] {
-                if moe.gated_experts {
-                    push(kind, Gate, h, width, count);
+            for (kind, width, count, fused) in [
+                (Expert, ie, experts, moe.fused_expert_gate_up),
+                (SharedExpert, si, shared, moe.fused_shared_gate_up),
+            ] {
+                match (moe.gated_experts, fused) {
+                    (true, true) => push(kind, GateUp, h, 2 * width, count),
+                    (true, false) => {
+                        push(kind, Gate, h, width, count);
+                        push(kind, Up, h, width, count);
+                    }
+                    (false, _) => push(kind, Up, h, width, count),
                 }
-                push(kind, Up, h, width, count);
                 push(kind, Down, width, h, count);
             }
         }

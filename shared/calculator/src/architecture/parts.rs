@@ -171,4 +171,10 @@ pub struct Moe {
     /// Whether experts (routed and shared) are gated MLPs (gate, up, down) rather than
     /// two matrices (Nemotron-H's squared-ReLU experts).
     pub gated_experts: bool,
+    /// Whether each routed expert's gate and up projections are one matrix in the
+    /// model code (gpt-oss's and Llama 4's `gate_up_proj`, Granite's `input_linear`):
+    /// one LoRA adapter spans both.
+    pub fused_expert_gate_up: bool,
+    /// The same for the shared experts (Granite's shared MLP `input_linear`).
+    pub fused_shared_gate_up: bool,
 }

@@ -127,6 +127,7 @@ fn parse_text_config(
         ));
     }
     arch.vision_tower_params = tower;
+    arch.wrapper_model_type = model_type.map(|t| t.trim().to_ascii_lowercase());
     parsed.warnings.push(Warning::new(WarningCode::VisionTowerNotCounted, match tower {
         Some(n) => format!(
             "only the language model (text_config) is counted; the vision tower and projector hold {n} more parameters (from vision_config), loaded by engines that serve images"

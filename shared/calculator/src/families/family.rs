@@ -154,6 +154,8 @@ pub(crate) fn read_moe(
         expert_bias: false,
         moe_layers: mask.iter().filter(|m| **m).count() as u64,
         gated_experts: true,
+        fused_expert_gate_up: false,
+        fused_shared_gate_up: false,
     });
     arch.moe_layer_mask = mask;
     Ok(())

@@ -38,6 +38,8 @@ fn read_gpt_oss(keys: &Keys, c: &Common, arch: &mut Architecture) -> Result<(), 
     read_moe(keys, arch, experts, expert_width, 0, |_| true)?;
     if let Some(moe) = arch.moe.as_mut() {
         moe.expert_bias = true;
+        // Every expert's gate and up are one interleaved `gate_up_proj`.
+        moe.fused_expert_gate_up = true;
     }
     Ok(())
 }

@@ -54,8 +54,10 @@ fn read_granite(keys: &Keys, c: &Common, arch: &mut Architecture) -> Result<(), 
         GRANITE_EXPERTS,
     )?;
     if experts == 0 {
-        // No experts (Granite 4.0 Micro): the shared MLP is the dense MLP.
+        // No experts (Granite 4.0 Micro): the shared MLP is the dense MLP, its gate and
+        // up one `input_linear`.
         arch.intermediate_size = shared;
+        arch.fused_gate_up = true;
     } else {
         let width = keys.required(&["intermediate_size"], 1, limits::MAX_INTERMEDIATE)?;
         let e = Experts {
@@ -65,6 +67,11 @@ fn read_granite(keys: &Keys, c: &Common, arch: &mut Architecture) -> Result<(), 
             default_count: Some(GRANITE_EXPERTS),
         };
         read_moe(keys, arch, e, width, shared, |_| true)?;
+        if let Some(moe) = arch.moe.as_mut() {
+            // `input_linear` holds gate and up, for the experts and the shared MLP.
+            moe.fused_expert_gate_up = true;
+            moe.fused_shared_gate_up = true;
+        }
     }
     if mamba_layers.iter().any(|m| *m) {
         let heads = keys.uint_or(

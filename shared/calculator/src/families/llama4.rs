@@ -63,7 +63,12 @@ fn read_llama4(keys: &Keys, c: &Common, arch: &mut Architecture) -> Result<(), C
     };
     read_moe(keys, arch, experts, expert_width, expert_width, |i| {
         moe_layers[i as usize]
-    })
+    })?;
+    if let Some(moe) = arch.moe.as_mut() {
+        // The routed experts' gate and up are one `gate_up_proj` parameter.
+        moe.fused_expert_gate_up = true;
+    }
+    Ok(())
 }
 
 /// Layers with rotary positions attend in chunks: those `no_rope_layers` marks 1, or by

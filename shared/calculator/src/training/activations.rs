@@ -218,8 +218,8 @@ fn projection_inputs(
 
 /// The attention block's saved tensors: its norm, the projections' inputs, q, k, v and
 /// the attention output for flash attention's backward, its fp32 log-sum-exp per
-/// head, q/k norms, MLA's latents, and Gemma's extra norms. Every method trains or
-/// adapts the attention projections.
+/// head, q/k norms, MLA's latents, and Gemma's extra norms. The projections' inputs
+/// are saved when they train (full, freeze) or carry adapters.
 fn attention_saved(model: &Model, req: &TrainingRequest, c: &Casting) -> u128 {
     let arch = &model.arch;
     let (h, a) = (arch.hidden_size as u128, c.a);
@@ -229,7 +229,13 @@ fn attention_saved(model: &Model, req: &TrainingRequest, c: &Casting) -> u128 {
         arch.attn_out_dim() as u128,
     );
     let mut attn = norm_saved(arch, h, c)
-        + projection_inputs(model, req, &[LinearKind::Attention], true, c)
+        + projection_inputs(
+            model,
+            req,
+            &[LinearKind::Attention],
+            !req.method.is_peft(),
+            c,
+        )
         + (q + 2 * kv + o) * a
         + arch.num_heads as u128 * FP32_BYTES;
     // RMSNorm on q and k: fp32 input, an inverse RMS per normalized vector, and the

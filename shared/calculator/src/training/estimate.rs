@@ -54,6 +54,7 @@ pub fn estimate_training(
         model_elements: params.total,
         trainable: t,
         cast_elements: trainable.linear_elements,
+        output_elements: output_elements(model, req, &trainable),
         // The largest tensor group a sharding framework gathers at once: a decoder
         // layer or the embedding.
         largest_layer: model
@@ -82,12 +83,12 @@ pub fn estimate_training(
     check_weights(weights)?;
     let casting = casting(req, framework, layout, a);
     let (activations, loss) = activation_bytes(model, req, &trainable, &casting);
-    let phases = timeline(model, req, &trainable, &placed, weights, activations)?;
+    let phases = timeline(req, &placed, weights, activations)?;
     // The last of equal phases: the peak is reached there and held until then.
-    let peak = *phases
-        .iter()
-        .max_by_key(|p| p.total)
-        .expect("a step has phases");
+    let peak = phases[1..].iter().fold(
+        phases[0],
+        |peak, p| if p.total >= peak.total { *p } else { peak },
+    );
     let overhead = CUDA_CONTEXT_BYTES as u128;
     let total = peak.total.0 as u128 + overhead;
     sharding_warnings(model, req, framework, &mut warnings);
@@ -153,44 +154,40 @@ fn trainable_percent(model: &Model, req: &TrainingRequest, trainable: u128) -> f
 /// What one GPU holds at each moment of the step (methodology §7.6). Gradients are
 /// freed after every optimizer step (`zero_grad(set_to_none=True)`, the default of
 /// torch's optimizers and modules and of DeepSpeed's), so a single micro-batch's
-/// forward pass holds none; accumulated over micro-batches they stay through the next
-/// forward. Backward starts with the output layer's gradients beside the activations
-/// and ends with every gradient, the activations freed layer by layer on the way; the
-/// optimizer step adds its temporaries once the activations are gone. The framework's
-/// communication buffers are allocated once and stay.
+/// forward pass holds only the gradients a framework keeps from step to step (ZeRO-3's
+/// partitions); accumulated over micro-batches they all stay through the next forward.
+/// Backward starts with the output layer's gradients beside the activations, with
+/// ZeRO 1-2's reduce buckets, and ends with every gradient, the activations freed
+/// layer by layer on the way; the optimizer step adds its temporaries once the
+/// activations are gone. Communication buffers kept from step to step are in every
+/// phase.
 fn timeline(
-    model: &Model,
     req: &TrainingRequest,
-    t: &Trainable,
     p: &Placement,
     weights: u128,
     activations: u128,
-) -> Result<Vec<PhaseMemory>, CalcError> {
+) -> Result<[PhaseMemory; 4], CalcError> {
     let states = p.master + p.states;
-    let kept = if req.gradient_accumulation_steps > 1 {
-        p.gradients
+    let (kept, first) = if req.gradient_accumulation_steps > 1 {
+        (p.gradients, p.first_gradients_accumulating)
     } else {
-        0
+        (p.resident_gradients, p.first_gradients)
     };
-    let first = output_layer_gradients(model, req, t, p.gradients);
-    let phase = |phase,
-                 gradients: u128,
-                 optimizer: u128,
-                 activations: u128|
-     -> Result<PhaseMemory, CalcError> {
-        let total = weights + p.comm_buffers + gradients + optimizer + activations;
-        Ok(PhaseMemory {
+    let phase = |phase, gradients: u128, optimizer: u128, activations: u128| {
+        let gradients = p.comm_buffers + gradients;
+        Ok::<_, CalcError>(PhaseMemory {
             phase,
             weights: Bytes(to_u64(weights)?),
-            gradients: Bytes(to_u64(p.comm_buffers + gradients)?),
+            gradients: Bytes(to_u64(gradients)?),
             optimizer: Bytes(to_u64(optimizer)?),
             activations: Bytes(to_u64(activations)?),
-            total: Bytes(to_u64(total)?),
+            total: Bytes(to_u64(weights + gradients + optimizer + activations)?),
         })
     };
-    Ok(vec![
+    let backward = kept + first + p.backward_buffers;
+    Ok([
         phase(StepPhase::Forward, kept, states, activations)?,
-        phase(StepPhase::Backward, kept.max(first), states, activations)?,
+        phase(StepPhase::Backward, backward, states, activations)?,
         phase(StepPhase::BackwardEnd, p.gradients, states, 0)?,
         phase(
             StepPhase::OptimizerStep,
@@ -201,19 +198,14 @@ fn timeline(
     ])
 }
 
-/// The first gradients backward makes, in bytes per GPU: the output layer's (`lm_head`,
-/// or the embedding it is tied to), as their share of the gradients, when full
-/// training trains it; 0 for adapters and partial training.
-fn output_layer_gradients(
-    model: &Model,
-    req: &TrainingRequest,
-    t: &Trainable,
-    gradients: u128,
-) -> u128 {
-    if req.method != Method::Full || req.trainable_percent.is_some() || t.elements == 0 {
+/// Trainable elements of the output layer (`lm_head`, or the embedding it is tied
+/// to), whose gradients backward makes first: when full training trains every weight;
+/// 0 for adapters and partial training.
+fn output_elements(model: &Model, req: &TrainingRequest, t: &Trainable) -> u128 {
+    if req.method != Method::Full || req.trainable_percent.is_some() {
         return 0;
     }
-    gradients * model.params.embedding_matrix.min(t.elements) / t.elements
+    model.params.embedding_matrix.min(t.elements)
 }
 
 fn details(t: &Trainable, p: &Placement, loss: u128) -> Result<TrainingDetails, CalcError> {
@@ -222,7 +214,7 @@ fn details(t: &Trainable, p: &Placement, loss: u128) -> Result<TrainingDetails, 
         master_weights: Bytes(to_u64(p.master)?),
         optimizer_states: Bytes(to_u64(p.states)?),
         optimizer_step_workspace: Bytes(to_u64(p.workspace)?),
-        communication_buffers: Bytes(to_u64(p.comm_buffers)?),
+        communication_buffers: Bytes(to_u64(p.comm_buffers + p.backward_buffers)?),
         autocast_weight_copies: Bytes(to_u64(p.autocast_copies)?),
         loss_buffers: Bytes(to_u64(loss)?),
         layers_with_activations: t.grad_layers,

@@ -33,8 +33,25 @@ pub(crate) struct Placement {
     pub autocast_copies: u128,
     /// Gradients (16-bit and fp32), with gathered and unsharded working gradients.
     pub gradients: u128,
-    /// The framework's communication buffers (DDP's gradient buckets, DeepSpeed's).
+    /// The framework's communication buffers kept from step to step (DDP's gradient
+    /// buckets, ZeRO-3's flat reduce bucket).
     pub comm_buffers: u128,
+    /// Buffers that exist only during backward: ZeRO 1-2's reduce buckets, which
+    /// `backward()` allocates and its epilogue releases.
+    pub backward_buffers: u128,
+    /// The part of `gradients` kept from step to step: ZeRO-3's flat buffer of
+    /// gradient partitions, allocated once on the GPU (0 when the optimizer is
+    /// offloaded; every other stack frees its gradients at `zero_grad`).
+    pub resident_gradients: u128,
+    /// The first gradients backward makes beside the activations: the output layer's,
+    /// unsharded (a sharding framework reduces them after they are whole), when it
+    /// trains.
+    pub first_gradients: u128,
+    /// What those first gradients add when gradients accumulate over micro-batches:
+    /// nothing where each parameter's gradient accumulates in place (DDP, ZeRO 0-1,
+    /// unsharded FSDP); the whole unsharded gradient where a sharding framework
+    /// reduces each micro-batch's into its partition.
+    pub first_gradients_accumulating: u128,
     /// fp32 master weights.
     pub master: u128,
     /// Optimizer states.
@@ -62,6 +79,9 @@ pub(crate) struct StateInputs {
     pub trainable: u128,
     /// Trainable elements in linear layers: what torch autocast casts and caches.
     pub cast_elements: u128,
+    /// Trainable elements of the output layer (`lm_head`, or the embedding tied to
+    /// it): the gradients backward makes first; 0 when it does not train.
+    pub output_elements: u128,
     /// Elements of the largest layer a sharding framework gathers at once.
     pub largest_layer: u128,
     /// Compute dtype bytes.
@@ -153,6 +173,7 @@ fn ddp(s: &StateInputs) -> Placement {
         autocast_copies: autocast,
         gradients,
         comm_buffers: if s.gpus > 1 { gradients } else { 0 },
+        first_gradients: s.output_elements * s.gradient_bytes(),
         states: s.states,
         workspace: s.workspace,
         ..Placement::default()
@@ -200,10 +221,27 @@ fn deepspeed(s: &StateInputs) -> Placement {
     } else {
         FP32_BYTES
     };
+    let buckets = deepspeed_buckets(s);
+    // From stage 2 the output layer's gradient is whole before it is reduced.
+    let first_bytes = if stage >= 2 {
+        s.working_gradient_bytes()
+    } else {
+        s.gradient_bytes()
+    };
     let mut p = Placement {
         weights: shard(s.stored_weights(), 3) + gathered(layer * a),
         gradients: grad16 + fp32_grad + gathered(layer.min(t) * s.working_gradient_bytes()),
-        comm_buffers: deepspeed_buckets(s),
+        comm_buffers: if stage >= 3 { buckets } else { 0 },
+        backward_buffers: if stage < 3 { buckets } else { 0 },
+        // ZeRO-3's `grad_partitions_flat_buffer` (`stage3.py`, line 547: `torch.zeros`
+        // at start-up, on the optimizer's device).
+        resident_gradients: if stage >= 3 { grad16 } else { 0 },
+        first_gradients: s.output_elements * first_bytes,
+        first_gradients_accumulating: if stage >= 2 {
+            s.output_elements * first_bytes
+        } else {
+            0
+        },
         master: shard(t * master_per_param, 1),
         states: shard(s.states, 1),
         workspace: shard(s.workspace, 1) + flattened,
@@ -231,6 +269,8 @@ fn deepspeed(s: &StateInputs) -> Placement {
         };
         p.master = 0;
         p.states = 0;
+        // The gradient partitions' buffer lives where the optimizer does.
+        p.resident_gradients = 0;
         // DeepSpeed's CPU Adam updates in place.
         p.workspace = 0;
     }
@@ -290,6 +330,12 @@ fn fsdp(s: &StateInputs) -> Placement {
     let mut p = Placement {
         weights: sharded_weights + working_weights,
         gradients: sharded_grads + working_grads,
+        first_gradients: s.output_elements * s.working_gradient_bytes(),
+        first_gradients_accumulating: if s.fsdp_sharding == FsdpSharding::NoShard {
+            0
+        } else {
+            s.output_elements * s.working_gradient_bytes()
+        },
         states: s.states.div_ceil(d),
         workspace: s.workspace.div_ceil(d),
         ..Placement::default()

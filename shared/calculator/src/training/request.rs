@@ -153,7 +153,8 @@ pub struct TrainingDetails {
     /// Temporaries of the optimizer step (PyTorch's multi-tensor implementations), per
     /// GPU; held at the optimizer step, after the activations are freed.
     pub optimizer_step_workspace: Bytes,
-    /// The framework's communication buffers per GPU (inside `gradients_memory`).
+    /// The framework's communication buffers per GPU: those kept from step to step
+    /// (inside every phase's gradients) and ZeRO 1-2's, which exist during backward.
     pub communication_buffers: Bytes,
     /// torch autocast's 16-bit copies of the trained weights per GPU (inside
     /// `model_weights`).
@@ -201,7 +202,7 @@ pub struct TrainingEstimate {
     /// The moment of the step where the peak falls.
     pub peak_phase: StepPhase,
     /// Every moment of the step, in order, each with its components.
-    pub phases: Vec<PhaseMemory>,
+    pub phases: [PhaseMemory; 4],
     /// Host memory that offloaded state takes on one node (its GPUs together), with
     /// the pinned buffers; 0 without offload.
     pub host_memory_per_node: Bytes,
@@ -216,9 +217,7 @@ pub struct TrainingEstimate {
 impl TrainingEstimate {
     /// What one GPU holds at `phase` of the step.
     pub fn phase(&self, phase: StepPhase) -> &PhaseMemory {
-        self.phases
-            .iter()
-            .find(|p| p.phase == phase)
-            .expect("every phase is in the timeline")
+        // The phases are in step order, the variants' order.
+        &self.phases[phase as usize]
     }
 }

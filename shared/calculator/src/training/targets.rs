@@ -23,9 +23,18 @@ pub(crate) fn adapts(model: &Model, req: &TrainingRequest, g: &LinearGroup) -> b
     }
     match req.lora_target.adapts_kind(g.kind) {
         Some(adapted) => adapted,
-        None => peft_default_targets(&model.arch.model_type)
+        None => peft_default_targets(peft_model_type(model))
             .is_some_and(|names| named(model, g, names.iter().copied())),
     }
+}
+
+/// The `model_type` PEFT looks its default targets up by: the loaded model's, a
+/// multimodal wrapper's own where the language model came from its `text_config`.
+fn peft_model_type(model: &Model) -> &str {
+    let arch = &model.arch;
+    arch.wrapper_model_type
+        .as_deref()
+        .unwrap_or(&arch.model_type)
 }
 
 /// Whether any matrix of `kinds` is adapted.
@@ -48,7 +57,7 @@ pub(crate) fn describe(req: &TrainingRequest) -> String {
     if req.lora_modules.is_empty() {
         req.lora_target.name().to_owned()
     } else {
-        format!("[{}]", req.lora_modules.join(", "))
+        shown(&format!("[{}]", req.lora_modules.join(", ")))
     }
 }
 
@@ -59,10 +68,11 @@ pub(crate) fn check(model: &Model, req: &TrainingRequest) -> Result<(), CalcErro
     let listing = || known.join(", ");
     if !req.lora_modules.is_empty() {
         limits::LORA_MODULES.check(req.lora_modules.len() as u64)?;
-        for name in &req.lora_modules {
+        for (i, name) in req.lora_modules.iter().enumerate() {
+            let entry = format!("{FIELD}[{i}]");
             if name.contains('.') {
                 return Err(CalcError::field(
-                    FIELD,
+                    entry,
                     format!(
                         "{}: give each module by the last part of its name (q_proj, not self_attn.q_proj); this model's linear modules are {}",
                         shown(name),
@@ -72,7 +82,7 @@ pub(crate) fn check(model: &Model, req: &TrainingRequest) -> Result<(), CalcErro
             }
             if !known.contains(&name.as_str()) {
                 return Err(CalcError::field(
-                    FIELD,
+                    entry,
                     format!(
                         "{} is not a linear module of this model; its linear modules are {} (routers, norms and embeddings are not adapted here)",
                         shown(name),
@@ -84,7 +94,7 @@ pub(crate) fn check(model: &Model, req: &TrainingRequest) -> Result<(), CalcErro
         return Ok(());
     }
     if req.lora_target == LoraTarget::PeftDefault {
-        let model_type = &model.arch.model_type;
+        let model_type = peft_model_type(model);
         let Some(defaults) = peft_default_targets(model_type) else {
             return Err(CalcError::field(
                 FIELD,

@@ -13,12 +13,11 @@ use crate::warning::{Warning, WarningCode};
 /// LLaMA-Factory's `freeze_trainable_layers` default (2, counted from the last layer).
 const DEFAULT_FREEZE_LAYERS: u64 = 2;
 
-/// The projections whose adapters make the MLP's (and the mixers') inputs be saved.
-const ADAPTED_WITH_THE_MLP: [LinearKind; 4] = [
+/// The feed-forward projections: dense MLP, routed and shared experts.
+const FEED_FORWARD: [LinearKind; 3] = [
     LinearKind::Mlp,
     LinearKind::Expert,
     LinearKind::SharedExpert,
-    LinearKind::Mixer,
 ];
 
 /// Shape statistics of the trainable tensors.
@@ -33,12 +32,12 @@ pub(crate) struct Trainable {
     pub largest: u128,
     /// Decoder layers through which gradients flow and whose activations are kept.
     pub grad_layers: u64,
-    /// Whether the MLP projections, and with them the fixed-state mixers' projections,
-    /// have trainable weights or adapters (their inputs must then be saved): true for
-    /// full, freeze and LoRA on any of them. The attention projections' inputs are
-    /// always saved (they train under full and freeze; LoRA targets choose which of
-    /// them carry adapters, `activations`).
+    /// Whether the feed-forward projections (dense MLP, experts) have trainable
+    /// weights or adapters, so that their inputs must be saved: true for full and
+    /// freeze, and for LoRA on any of them.
     pub mlp_weights: bool,
+    /// The same for the fixed-state mixers' projections.
+    pub mixer_weights: bool,
     /// Trainable elements in linear layers and the output projection: what torch
     /// autocast casts to 16 bits and caches.
     pub linear_elements: u128,
@@ -80,7 +79,8 @@ fn adapters(model: &Model, req: &TrainingRequest) -> Trainable {
     let r = req.lora_rank as u128;
     let mut t = Trainable {
         grad_layers: layers,
-        mlp_weights: adapts_any(model, req, &ADAPTED_WITH_THE_MLP),
+        mlp_weights: adapts_any(model, req, &FEED_FORWARD),
+        mixer_weights: adapts_any(model, req, &[LinearKind::Mixer]),
         ..Trainable::default()
     };
     for g in &model.linears {
@@ -147,6 +147,7 @@ fn model_weights(model: &Model, req: &TrainingRequest, warnings: &mut Vec<Warnin
         largest: largest_matrix.min(elements),
         grad_layers,
         mlp_weights: true,
+        mixer_weights: true,
         linear_elements: elements.min(linear_total),
     }
 }

@@ -236,7 +236,6 @@ impl Setting<'_> {
         if c.fits {
             // The longest context the stages hold with the requests the replica must
             // hold: bisected only for a row that holds them (the node search stops there).
-            let mut r = r.clone();
             r.batch_size = need;
             c.max_sequence_length = max_sequence_length_vllm(self.model, &r)?;
         }

@@ -169,7 +169,7 @@ impl Setting<'_> {
                 framework: e.framework,
                 zero_stage: r.zero_stage,
             },
-            Estimate::Training(e.clone()),
+            Estimate::Training(Box::new(e.clone())),
         );
         c.notes = notes;
         let mut missing = Vec::new();

@@ -180,7 +180,7 @@ pub enum Estimate {
     /// Per GPU, for one replica.
     Inference(Box<InferenceEstimate>),
     /// Per GPU.
-    Training(TrainingEstimate),
+    Training(Box<TrainingEstimate>),
 }
 
 impl Estimate {

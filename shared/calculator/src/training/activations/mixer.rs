@@ -31,9 +31,8 @@ pub(super) fn part(
     let arch = &model.arch;
     let h = arch.hidden_size as u128;
     let adapted = adapts_any(model, req, &[LinearKind::Mixer]);
-    // `mlp_weights` holds for full, freeze and LoRA on every linear: exactly when the
-    // mixer's projections train or carry adapters.
-    let w = Widths::new(m, req, c, t.mlp_weights);
+    // Whether the mixer's projections train or carry adapters.
+    let w = Widths::new(m, req, c, t.mixer_weights);
     let (kernel, work) = match m.kind {
         MixerKind::GatedDeltaNet => gated_deltanet(&w, m.qwen3_5_code),
         MixerKind::KimiDelta => kimi_delta(&w),
@@ -65,9 +64,9 @@ fn in_projection_inputs(
         matrices * h * a + lora_a
     } else if adapted {
         h * a + lora_a
-    } else if t.mlp_weights && c.input_casts {
+    } else if t.mixer_weights && c.input_casts {
         matrices * h * a
-    } else if t.mlp_weights {
+    } else if t.mixer_weights {
         h * a
     } else {
         0
@@ -289,6 +288,7 @@ mod tests {
         let req = TrainingRequest::new(1, 4096);
         let t = Trainable {
             mlp_weights: true,
+            mixer_weights: true,
             ..Trainable::default()
         };
         let c = Casting {
@@ -370,6 +370,7 @@ mod tests {
         };
         let trained = Trainable {
             mlp_weights: true,
+            mixer_weights: true,
             ..Trainable::default()
         };
         let mut lora = TrainingRequest::new(1, 4096);

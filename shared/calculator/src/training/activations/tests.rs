@@ -13,6 +13,7 @@ const BF16: Casting = Casting {
 fn parts(model: &Model) -> Parts {
     let t = Trainable {
         mlp_weights: true,
+        mixer_weights: true,
         grad_layers: model.arch.num_layers,
         ..Trainable::default()
     };
