@@ -93,6 +93,13 @@ fn mixer_names(arch: &Architecture, p: Projection) -> Option<&'static [&'static 
     Some(names)
 }
 
+/// Whether the model code keeps every routed expert in one parameter per projection
+/// (gpt-oss's `GptOssExperts`, Llama 4's `Llama4TextExperts`: `gate_up_proj` and
+/// `down_proj` are `nn.Parameter`s), which PEFT's `target_modules` cannot wrap.
+pub fn experts_are_parameters(arch: &Architecture) -> bool {
+    matches!(arch.family, "gpt_oss" | "llama4_text")
+}
+
 /// The module names of a group of linears in `arch`'s model code.
 pub fn module_names(arch: &Architecture, g: &LinearGroup) -> &'static [&'static str] {
     if g.kind == LinearKind::Mixer {

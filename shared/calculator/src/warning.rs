@@ -88,6 +88,9 @@ choice!(
         PartialFullTraining => "partial_full_training",
         /// `trainable_parameters` ignored for adapter methods.
         TrainableParametersIgnored => "trainable_parameters_ignored",
+        /// A LoRA list names some of the projections the calculator sizes as one group
+        /// (a mixer's input projections): the adapters of all of them are counted.
+        LoraModulesGrouped => "lora_modules_grouped",
         /// `optimizer_implementation` for an optimizer it does not apply to.
         OptimizerImplementationIgnored => "optimizer_implementation_ignored",
         /// DeepSpeed settings without effect at the chosen stage.

@@ -3,6 +3,7 @@
 
 use calculator::{
     estimate_training, CalcError, LoraTarget, Method, Model, TrainingEstimate, TrainingRequest,
+    WarningCode,
 };
 use serde_json::json;
 use testkit::models::{model, registry_model};
@@ -144,4 +145,50 @@ fn gpt2_modules_go_by_gpt2s_names() {
         "lora_target[0]",
     );
     assert!(m.contains("c_attn, c_proj, c_fc"), "{m}");
+}
+
+/// gpt-oss keeps its experts in `gate_up_proj` and `down_proj` parameters, which PEFT's
+/// `target_modules` cannot wrap: a list reaches its attention only.
+#[test]
+fn experts_kept_as_parameters_are_out_of_a_lists_reach() {
+    let m = registry_model("gpt-oss-20b");
+    let attention = lora(
+        m,
+        8,
+        LoraTarget::AllLinear,
+        &["q_proj", "k_proj", "v_proj", "o_proj"],
+    )
+    .unwrap()
+    .details
+    .trainable_parameters;
+    let by_kind = lora(m, 8, LoraTarget::Attention, &[])
+        .unwrap()
+        .details
+        .trainable_parameters;
+    assert_eq!(attention, by_kind);
+    let experts = message(
+        lora(m, 8, LoraTarget::AllLinear, &["q_proj", "gate_up_proj"]),
+        "lora_target[1]",
+    );
+    assert!(experts.contains("target_parameters"), "{experts}");
+}
+
+/// Qwen3-Next's Gated DeltaNet input projections are sized as one group: naming one of
+/// them adapts the group, and the answer says so.
+#[test]
+fn naming_part_of_a_grouped_projection_is_said() {
+    let m = registry_model("Qwen3-Next-80B-A3B-Instruct");
+    let part = lora(m, 8, LoraTarget::AllLinear, &["in_proj_qkvz"]).unwrap();
+    let whole = lora(m, 8, LoraTarget::AllLinear, &["in_proj_qkvz", "in_proj_ba"]).unwrap();
+    assert_eq!(
+        part.details.trainable_parameters,
+        whole.details.trainable_parameters
+    );
+    let said = |e: &TrainingEstimate| {
+        e.warnings
+            .iter()
+            .any(|w| w.code == WarningCode::LoraModulesGrouped)
+    };
+    assert!(said(&part));
+    assert!(!said(&whole));
 }

@@ -6,6 +6,7 @@ use super::checks::{checked, gpus_per_node};
 use super::framework::{place, Placement, StateInputs};
 use super::optimizer::{state_bytes, step_workspace_bytes, GradientLayout};
 use super::request::{PhaseMemory, StepPhase, TrainingDetails, TrainingEstimate, TrainingRequest};
+use super::targets::grouped_warnings;
 use super::trainable::{trainable_set, Trainable};
 use super::vocabulary::{Framework, FsdpSharding, Method, OptimizerImplementation};
 use crate::error::{check_weights, to_u64, CalcError};
@@ -42,6 +43,9 @@ pub fn estimate_training(
     let a = compute_bytes(precision);
     let layout = GradientLayout::new(precision, req.mixed_precision);
     let trainable = trainable_set(model, req, &mut warnings);
+    if req.method.is_peft() {
+        warnings.extend(grouped_warnings(model, req));
+    }
     let t = trainable.elements;
     let params = &model.params;
     let (peft_base, base_format) = peft_base(model, req, a);

@@ -10,7 +10,10 @@ use crate::error::CalcError;
 use crate::limits;
 use crate::linear::LinearKind;
 use crate::model::Model;
-use crate::modules::{all_module_names, module_names, peft_default_targets};
+use crate::modules::{
+    all_module_names, experts_are_parameters, module_names, peft_default_targets,
+};
+use crate::warning::{Warning, WarningCode};
 
 /// The request field the targets come from.
 const FIELD: &str = "lora_target";
@@ -46,10 +49,37 @@ pub(crate) fn adapts_any(model: &Model, req: &TrainingRequest, kinds: &[LinearKi
             .any(|g| kinds.contains(&g.kind) && adapts(model, req, g))
 }
 
-/// Whether `g`'s module names include one of `targets`.
+/// Whether `g`'s module names include one of `targets`. Routed experts that the model
+/// code keeps as parameters, not modules, are out of a name's reach, as they are out
+/// of `target_modules`' (PEFT reaches them through `target_parameters`).
 fn named<'a>(model: &Model, g: &LinearGroup, mut targets: impl Iterator<Item = &'a str>) -> bool {
+    if g.kind == LinearKind::Expert && experts_are_parameters(&model.arch) {
+        return false;
+    }
     let names = module_names(&model.arch, g);
     targets.any(|t| names.contains(&t))
+}
+
+/// Says when a list names only some of the projections a group stands for (a
+/// mixer's input projections, sized together): the group is adapted whole, an
+/// over-count of the adapters the list asks for.
+pub(crate) fn grouped_warnings(model: &Model, req: &TrainingRequest) -> Vec<Warning> {
+    let listed = |n: &&str| req.lora_modules.iter().any(|m| m == n);
+    model
+        .linears
+        .iter()
+        .map(|g| module_names(&model.arch, g))
+        .filter(|names| names.len() > 1 && names.iter().any(listed) && !names.iter().all(listed))
+        .map(|names| {
+            Warning::new(
+                WarningCode::LoraModulesGrouped,
+                format!(
+                    "{} are sized together here; adapters on all of them are counted, more than the list asks for",
+                    names.join(", ")
+                ),
+            )
+        })
+        .collect()
 }
 
 /// How the answer and errors say what is adapted: the kind's name, or the list.
@@ -64,7 +94,15 @@ pub(crate) fn describe(req: &TrainingRequest) -> String {
 /// Refuses targets that name no module of the model, and PEFT's default where PEFT has
 /// none for the model's type, naming the modules the model has.
 pub(crate) fn check(model: &Model, req: &TrainingRequest) -> Result<(), CalcError> {
-    let known = all_module_names(&model.arch, &model.linears);
+    let arch = &model.arch;
+    // The modules a name can reach: not routed experts kept as parameters.
+    let reachable: Vec<LinearGroup> = model
+        .linears
+        .iter()
+        .filter(|g| !(g.kind == LinearKind::Expert && experts_are_parameters(arch)))
+        .copied()
+        .collect();
+    let known = all_module_names(arch, &reachable);
     let listing = || known.join(", ");
     if !req.lora_modules.is_empty() {
         limits::LORA_MODULES.check(req.lora_modules.len() as u64)?;
@@ -81,10 +119,16 @@ pub(crate) fn check(model: &Model, req: &TrainingRequest) -> Result<(), CalcErro
                 ));
             }
             if !known.contains(&name.as_str()) {
+                let parameter = all_module_names(arch, &model.linears).contains(&name.as_str());
+                let why = if parameter {
+                    "names this model's routed experts, which its model code keeps as parameters, not modules: PEFT reaches them with target_parameters, not target_modules"
+                } else {
+                    "is not a linear module of this model"
+                };
                 return Err(CalcError::field(
                     entry,
                     format!(
-                        "{} is not a linear module of this model; its linear modules are {} (routers, norms and embeddings are not adapted here)",
+                        "{} {why}; its linear modules are {} (routers, norms and embeddings are not adapted here)",
                         shown(name),
                         listing()
                     ),
