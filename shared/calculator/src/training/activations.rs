@@ -15,7 +15,7 @@ use super::request::{TrainingRequest, DEFAULT_LOSS_CHUNKS};
 use super::targets::{adapts, adapts_any};
 use super::trainable::Trainable;
 use super::vocabulary::Loss;
-use crate::architecture::{Architecture, FeedForward, Moe, Norm, QkNorm};
+use crate::architecture::{Architecture, FeedForward, LinearGroup, Moe, Norm, QkNorm};
 use crate::linear::{LinearKind, Projection};
 use crate::model::Model;
 use crate::runtime::FP32_BYTES;
@@ -87,72 +87,34 @@ fn norm_saved(arch: &Architecture, width: u128, c: &Casting) -> u128 {
 
 /// Linear layers of `kinds` per decoder layer that has them: how many read the
 /// block's normalized input (`hidden` wide), the summed widths of the attention
-/// block's other inputs (the MLP's other input, the down projection's, is counted with
-/// the MLP), and how many there are in all. A model with dense and MoE layers
-/// gets the dense MLP's and the shared experts' together (an over-count for either).
+/// block's other inputs (the output projection reads the attention output, MLA's
+/// up-projections its latents; the MLP's other input, the down projection's, is
+/// counted with the MLP), and how many there are in all. By role, not shape (q and o
+/// are often the same shape). A model with dense and MoE layers gets the dense MLP's
+/// and the shared experts' together (an over-count for either).
 fn projections(model: &Model, kinds: &[LinearKind]) -> (u128, u128, u128) {
-    let arch = &model.arch;
-    let moe_layers = arch.moe.map_or(0, |m| m.moe_layers);
-    let h = arch.hidden_size;
-    let (mut readers, mut all) = (0, 0);
-    if kinds.contains(&LinearKind::Attention) {
-        // By role, not shape (q and o are often the same shape): the output projection
-        // reads the attention output; MLA's up-projections read the latents; the rest
-        // (q, k, v; fused qkv; MLA's q/q_a and kv_a) read the normalized input.
-        let attention: u128 = model
-            .linears
-            .iter()
-            .filter(|g| g.kind == LinearKind::Attention)
-            .map(|g| g.shape.count)
-            .sum::<u128>()
-            / arch.attention_layers.max(1) as u128;
-        let (latent_readers, latent_widths) = match arch.mla {
-            Some(m) => {
-                // q_b reads the query latent, and so does the indexer's wq_b.
-                let q_readers = 1 + u128::from(arch.indexer.is_some());
-                let q_b = m
-                    .q_lora_rank
-                    .map_or((0, 0), |r| (q_readers, q_readers * r as u128));
-                (1 + q_b.0, m.kv_lora_rank as u128 + q_b.1)
-            }
-            None => (0, 0),
-        };
-        return (
-            attention.saturating_sub(1 + latent_readers),
-            arch.attn_out_dim() as u128 + latent_widths,
-            attention,
-        );
-    }
-    for g in model.linears.iter().filter(|g| kinds.contains(&g.kind)) {
-        let layers = match g.kind {
-            LinearKind::Mlp | LinearKind::Attention => arch.dense_layers(),
-            LinearKind::Expert | LinearKind::SharedExpert => moe_layers,
-            LinearKind::Mixer => arch.mixer.map_or(0, |m| m.layers),
-        }
-        .max(1) as u128;
-        let per_layer = g.shape.count / layers;
-        all += per_layer;
-        if g.shape.rows_in == h {
-            readers += per_layer;
-        }
-    }
-    (readers, 0, all)
+    counted_projections(model, kinds, |_| true)
 }
 
-/// Per layer, over the adapted matrices of `kinds`: how many read the block's
-/// normalized input, the widths of the other inputs adapters read once each (the
-/// attention output for `o_proj`, MLA's latents for its up-projections), and how many
-/// adapters there are. Attention groups count per attention layer; the others per
-/// layer of their kind, as [`projections`] does.
+/// [`projections`] over the matrices LoRA adapts: what their adapters read.
 fn adapted_projections(
     model: &Model,
     req: &TrainingRequest,
     kinds: &[LinearKind],
 ) -> (u128, u128, u128) {
+    counted_projections(model, kinds, |g| adapts(model, req, g))
+}
+
+/// [`projections`] over the groups of `kinds` that `counted` keeps.
+fn counted_projections(
+    model: &Model,
+    kinds: &[LinearKind],
+    counted: impl Fn(&LinearGroup) -> bool,
+) -> (u128, u128, u128) {
     let arch = &model.arch;
     let (mut readers, mut others, mut all) = (0, 0, 0);
     for g in model.linears.iter().filter(|g| kinds.contains(&g.kind)) {
-        if !adapts(model, req, g) {
+        if !counted(g) {
             continue;
         }
         let per_layer = g.shape.count / layers_of(model, g.kind);

@@ -13,6 +13,7 @@ use crate::model::Model;
 use crate::modules::{
     all_module_names, experts_are_parameters, module_names, peft_default_targets,
 };
+use crate::suggest::clip;
 use crate::warning::{Warning, WarningCode};
 
 /// The request field the targets come from.
@@ -87,7 +88,7 @@ pub(crate) fn describe(req: &TrainingRequest) -> String {
     if req.lora_modules.is_empty() {
         req.lora_target.name().to_owned()
     } else {
-        shown(&format!("[{}]", req.lora_modules.join(", ")))
+        clip(&format!("[{}]", req.lora_modules.join(", ")))
     }
 }
 
@@ -113,7 +114,7 @@ pub(crate) fn check(model: &Model, req: &TrainingRequest) -> Result<(), CalcErro
                     entry,
                     format!(
                         "{}: give each module by the last part of its name (q_proj, not self_attn.q_proj); this model's linear modules are {}",
-                        shown(name),
+                        clip(name),
                         listing()
                     ),
                 ));
@@ -129,7 +130,7 @@ pub(crate) fn check(model: &Model, req: &TrainingRequest) -> Result<(), CalcErro
                     entry,
                     format!(
                         "{} {why}; its linear modules are {} (routers, norms and embeddings are not adapted here)",
-                        shown(name),
+                        clip(name),
                         listing()
                     ),
                 ));
@@ -144,7 +145,7 @@ pub(crate) fn check(model: &Model, req: &TrainingRequest) -> Result<(), CalcErro
                 FIELD,
                 format!(
                     "peft_default: PEFT has no default target modules for model_type {}, and asks for target_modules; list them from this model's linear modules: {}",
-                    shown(model_type),
+                    clip(model_type),
                     listing()
                 ),
             ));
@@ -154,7 +155,7 @@ pub(crate) fn check(model: &Model, req: &TrainingRequest) -> Result<(), CalcErro
                 FIELD,
                 format!(
                     "peft_default: PEFT's default for model_type {} ({}) names none of this model's linear modules: {}",
-                    shown(model_type),
+                    clip(model_type),
                     defaults.join(", "),
                     listing()
                 ),
@@ -162,14 +163,4 @@ pub(crate) fn check(model: &Model, req: &TrainingRequest) -> Result<(), CalcErro
         }
     }
     Ok(())
-}
-
-/// A name as errors echo it: at most 64 characters.
-fn shown(name: &str) -> String {
-    let cut: String = name.chars().take(64).collect();
-    if cut.len() < name.len() {
-        format!("{cut}...")
-    } else {
-        cut
-    }
 }
