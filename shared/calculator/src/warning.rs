@@ -97,6 +97,8 @@ choice!(
         DeepspeedSettingIgnored => "deepspeed_setting_ignored",
         /// FSDP or ZeRO over one GPU: nothing is sharded.
         NothingSharded => "nothing_sharded",
+        /// `loss` `no_upcast` under torch autocast, which runs the cross-entropy in fp32.
+        LossUpcastByAutocast => "loss_upcast_by_autocast",
         /// Data parallelism without sharding: every GPU holds a full copy.
         FullReplicas => "full_replicas",
         /// FSDP offloads parameters, gradients and the optimizer step together.

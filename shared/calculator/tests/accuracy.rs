@@ -12,9 +12,9 @@
 //! the generated summary.
 
 use calculator::{
-    estimate_inference, estimate_training, Choice, DeepspeedSettings, Framework, InferenceRequest,
-    LoraTarget, Loss, Method, Model, Optimizer, OptimizerImplementation, Precision, Quantization,
-    RegistryEntry, StepPhase, TrainingRequest,
+    estimate_inference, estimate_training, Choice, DeepspeedSettings, Framework, FsdpSharding,
+    InferenceRequest, LoraTarget, Loss, Method, Model, Optimizer, OptimizerImplementation,
+    Precision, Quantization, RegistryEntry, StepPhase, TrainingRequest,
 };
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -154,6 +154,21 @@ const SOURCE_SETTINGS: &[SourceSetting] = &[
             r.mixed_precision = false;
             r.framework = Some(Framework::Transformers);
             r.optimizer_implementation = Some(OptimizerImplementation::Foreach);
+        },
+    },
+    SourceSetting {
+        prefix: "answerai-llama-2-7b-lora-fsdp-",
+        words: "AnswerDotAI/fsdp_qlora@4cd69234f84de9f4f4933904b8824ab9f2c2a004 `train.py`: `FSDP(model, sharding_strategy=FULL_SHARD, use_orig_params=False, ...)` over the 2 GPUs; `precision` bf16 (the model cast to bfloat16, no autocast, no `MixedPrecision` policy); `torch.optim.AdamW(model.parameters(), lr, betas=(0.9, 0.95), eps=1e-5, weight_decay)` (foreach on CUDA); LoRA `lora_dropout` 0.1 on `[\"k_proj\", \"q_proj\", \"v_proj\", \"up_proj\", \"down_proj\", \"gate_proj\"]` (`lora_target_modules` \"all\"); the loop sets `output = None` only after the optimizer step (line 894), so the model's logits are held through backward. As: `framework fsdp`, `fsdp_sharding full_shard`, `num_gpus 2`, `mixed_precision false`, `optimizer_implementation foreach`, `lora_dropout 0.1`, that module list, `hold_logits true`. The runs' transformers release is not stated: where its Llama code returned fp32 logits (`logits = logits.float()` in the model before the loss), 2 bytes per logit more were held than the 16-bit logits counted (0.03 GiB at 512 tokens, 0.12 GiB at 2,048).",        apply: |r| {
+            r.framework = Some(Framework::Fsdp);
+            r.fsdp_sharding = Some(FsdpSharding::FullShard);
+            r.num_gpus = 2;
+            r.mixed_precision = false;
+            r.optimizer_implementation = Some(OptimizerImplementation::Foreach);
+            r.lora_dropout = 0.1;
+            r.hold_logits = true;
+            r.lora_modules = ["k_proj", "q_proj", "v_proj", "up_proj", "down_proj", "gate_proj"]
+                .map(String::from)
+                .to_vec();
         },
     },
 ];

@@ -166,6 +166,7 @@ fn training_request() -> impl Strategy<Value = TrainingRequest> {
             vec!["q_proj".to_owned(); 65],
         ]),
         edgy(limits::GRADIENT_ACCUMULATION_STEPS.max),
+        any::<bool>(),
     );
     (method, workload, rest).prop_map(
         |(
@@ -181,6 +182,7 @@ fn training_request() -> impl Strategy<Value = TrainingRequest> {
                 ds,
                 modules,
                 accumulation,
+                hold_logits,
             ),
         )| TrainingRequest {
             precision,
@@ -205,6 +207,7 @@ fn training_request() -> impl Strategy<Value = TrainingRequest> {
             offload_parameters: offload_p,
             loss,
             loss_chunks: chunks,
+            hold_logits,
             lora_dropout: dropout,
             deepspeed: ds,
             gradient_accumulation_steps: accumulation,

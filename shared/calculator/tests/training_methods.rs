@@ -126,7 +126,15 @@ fn every_placement_term_of_the_70b_over_8_gpus() {
 fn loss_variants_hold_what_was_measured() {
     // 1 x 1024 tokens x 128,256 logits.
     let logits = 1024 * 128_256;
-    let with = |loss| train_8b(|r| r.loss = loss).details.loss_buffers.0;
+    let with = |loss| {
+        train_8b(|r| {
+            r.loss = loss;
+            r.mixed_precision = false;
+        })
+        .details
+        .loss_buffers
+        .0
+    };
     assert_eq!(with(Loss::Standard), 12 * logits);
     assert_eq!(with(Loss::NoUpcast), 6 * logits);
     // All fp32 log-probabilities + two fp32 gradients of one of 8 chunks.
@@ -144,6 +152,64 @@ fn loss_variants_hold_what_was_measured() {
         fused.phase(StepPhase::Forward).activations.0 + 8 * 8192 * 128_256
             < standard.phase(StepPhase::Forward).activations.0
     );
+}
+
+#[test]
+fn autocast_runs_the_cross_entropy_in_fp32() {
+    // torch autocast (transformers' Trainer over an fp32 model) casts cross_entropy's
+    // input to fp32: Qwen(1)'s 16-bit loss holds what the upcast one holds.
+    let logits = 1024 * 128_256;
+    let e = train_8b(|r| r.loss = Loss::NoUpcast);
+    assert_eq!(e.details.loss_buffers.0, 12 * logits);
+    assert!(e
+        .warnings
+        .iter()
+        .any(|w| w.code == calculator::WarningCode::LossUpcastByAutocast));
+    // DeepSpeed casts the model instead: no autocast, a 16-bit loss.
+    let ds = train_8b(|r| {
+        r.loss = Loss::NoUpcast;
+        r.framework = Some(Framework::Deepspeed);
+    });
+    assert_eq!(ds.details.loss_buffers.0, 6 * logits);
+    assert!(ds.warnings.is_empty(), "{:?}", ds.warnings);
+}
+
+#[test]
+fn held_logits_add_the_returned_16_bit_logits() {
+    let logits = 1024 * 128_256;
+    let loss = |loss, hold| {
+        train_8b(|r| {
+            r.loss = loss;
+            r.hold_logits = hold;
+        })
+    };
+    for l in [Loss::Standard, Loss::NoUpcast, Loss::Chunked] {
+        let (freed, held) = (loss(l, false), loss(l, true));
+        assert_eq!(
+            held.details.loss_buffers.0 - freed.details.loss_buffers.0,
+            2 * logits,
+            "{l:?}"
+        );
+        let at_backward = |e: &calculator::TrainingEstimate| e.phase(StepPhase::Backward).total.0;
+        assert_eq!(
+            at_backward(&held) - at_backward(&freed),
+            2 * logits,
+            "{l:?}"
+        );
+    }
+    // Liger's fused loss returns no logits.
+    let fused = estimate_training(
+        llama_8b(),
+        &TrainingRequest {
+            loss: Loss::Fused,
+            hold_logits: true,
+            ..TrainingRequest::new(1, 1024)
+        },
+    );
+    match fused {
+        Err(CalcError::InvalidField { field, .. }) => assert_eq!(field, "hold_logits"),
+        other => panic!("{other:?}"),
+    }
 }
 
 #[test]

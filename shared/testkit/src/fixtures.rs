@@ -124,6 +124,15 @@ pub const EXPECTED: &[Expected] = &[
     ok("memory-training-legacy"),
     ok("memory-training-offload"),
     ok("memory-training-fsdp"),
+    // A custom loop that keeps `outputs` through backward.
+    ok("memory-training-held-logits"),
+    holding(
+        error("memory-training-held-logits-fused", 400, Some("hold_logits")),
+        &[(
+            "error",
+            "hold_logits: fused linear cross-entropy returns no logits to hold (loss fused)",
+        )],
+    ),
     error(
         "memory-training-bad-offload",
         400,

@@ -385,6 +385,9 @@ struct TrainingParameters {
     zero_stage: u8,
     optimizer_implementation: &'static str,
     loss: &'static str,
+    /// Echoed when set.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    hold_logits: bool,
     offload_optimizer: &'static str,
     offload_parameters: &'static str,
     unit: &'static str,
@@ -472,6 +475,7 @@ impl TrainingAnswer {
             zero_stage: req.zero_stage,
             optimizer_implementation: e.optimizer_implementation.name(),
             loss: req.loss.name(),
+            hold_logits: req.hold_logits,
             offload_optimizer: req.offload_optimizer.name(),
             offload_parameters: req.offload_parameters.name(),
             unit: unit.name(),

@@ -62,6 +62,9 @@ pub(crate) struct Casting {
     /// Each LoRA adapter saves its own 16-bit copy of its input: PEFT casts the input to
     /// the fp32 adapters' dtype and autocast casts it back, or dropout makes a copy.
     pub adapter_copies: bool,
+    /// The step runs under torch autocast, which runs `cross_entropy` in fp32 whatever
+    /// dtype the model code hands it.
+    pub autocast: bool,
 }
 
 /// One norm over `width` values. RMSNorm as transformers writes it upcasts its input
@@ -423,14 +426,27 @@ pub(crate) fn activation_bytes(
     (peak, loss)
 }
 
-/// Loss buffers of one micro-batch, in bytes (methodology §7.5).
+/// Loss buffers of one micro-batch, in bytes (methodology §7.5): the largest set of
+/// logit-sized tensors alive at once, which is the start of the loss's backward (the
+/// forward moment, the 16-bit logits beside an upcast copy and the saved
+/// log-probabilities, holds less), plus the model's returned logits when the training
+/// loop holds them through backward (`hold_logits`).
 fn loss_bytes(req: &TrainingRequest, arch: &Architecture, c: &Casting) -> u128 {
     let a = c.a;
     let tokens = req.batch_size as u128 * req.sequence_length as u128;
     let (v, h) = (arch.vocab_size as u128, arch.hidden_size as u128);
-    match req.loss {
-        Loss::Standard => tokens * v * CE_TENSORS_PER_LOGIT * FP32_BYTES.max(a),
-        Loss::NoUpcast => tokens * v * CE_TENSORS_PER_LOGIT * a,
+    // Autocast's float32 op list has `cross_entropy` (and `log_softmax`, `nll_loss`):
+    // under autocast the loss is fp32 whether or not the model code upcasts.
+    let loss_dtype = |upcast: bool| {
+        if upcast || c.autocast {
+            FP32_BYTES.max(a)
+        } else {
+            a
+        }
+    };
+    let buffers = match req.loss {
+        Loss::Standard => tokens * v * CE_TENSORS_PER_LOGIT * loss_dtype(true),
+        Loss::NoUpcast => tokens * v * CE_TENSORS_PER_LOGIT * loss_dtype(false),
         Loss::Chunked => {
             let chunk =
                 tokens.div_ceil(req.loss_chunks.unwrap_or(DEFAULT_LOSS_CHUNKS).max(1) as u128);
@@ -447,9 +463,13 @@ fn loss_bytes(req: &TrainingRequest, arch: &Architecture, c: &Casting) -> u128 {
                 .div_ceil(v.div_ceil(h.max(1)))
                 .next_power_of_two()
                 .min(tokens);
-            chunk * v * a + tokens * h * a
+            return chunk * v * a + tokens * h * a;
         }
-    }
+    };
+    // The logits the model returns are the output layer's, in the compute dtype
+    // (transformers' `ForCausalLMLoss` upcasts a copy inside the loss).
+    let held = if req.hold_logits { tokens * v * a } else { 0 };
+    buffers + held
 }
 
 /// Bytes per token and layer of LoRA dropout's masks (`lora_dropout` > 0): PEFT applies

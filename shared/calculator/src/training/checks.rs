@@ -138,12 +138,19 @@ fn check_fsdp(req: &TrainingRequest, warnings: &mut Vec<Warning>) -> Result<(), 
     Ok(())
 }
 
-/// `loss_chunks` without the chunked loss, `lora_dropout` without adapters.
+/// `loss_chunks` without the chunked loss, `hold_logits` with a loss that returns no
+/// logits, `lora_dropout` without adapters.
 fn check_method_fields(req: &TrainingRequest) -> Result<(), CalcError> {
     if req.loss_chunks.is_some() && req.loss != Loss::Chunked {
         return Err(CalcError::field(
             "loss_chunks",
             format!("applies to loss chunked, not {}", req.loss.name()),
+        ));
+    }
+    if req.hold_logits && req.loss == Loss::Fused {
+        return Err(CalcError::field(
+            "hold_logits",
+            "fused linear cross-entropy returns no logits to hold (loss fused)".to_string(),
         ));
     }
     if req.lora_dropout > 0.0 && !req.method.is_peft() {

@@ -8,7 +8,7 @@ use super::optimizer::{state_bytes, step_workspace_bytes, GradientLayout};
 use super::request::{PhaseMemory, StepPhase, TrainingDetails, TrainingEstimate, TrainingRequest};
 use super::targets::grouped_warnings;
 use super::trainable::{trainable_set, Trainable};
-use super::vocabulary::{Framework, FsdpSharding, Method, OptimizerImplementation};
+use super::vocabulary::{Framework, FsdpSharding, Loss, Method, OptimizerImplementation};
 use crate::error::{check_weights, to_u64, CalcError};
 use crate::model::Model;
 use crate::precision::{Precision, Quantization, WeightFormat, DEFAULT_GROUP_SIZE};
@@ -86,6 +86,12 @@ pub fn estimate_training(
     let weights = placed.weights + placed.autocast_copies;
     check_weights(weights)?;
     let casting = casting(req, framework, layout, a);
+    if casting.autocast && req.loss == Loss::NoUpcast {
+        warnings.push(Warning::new(
+            WarningCode::LossUpcastByAutocast,
+            "loss no_upcast under torch autocast (framework transformers with mixed_precision): autocast runs cross_entropy in fp32, so the loss buffers are counted in fp32, as for standard",
+        ));
+    }
     let (activations, loss) = activation_bytes(model, req, &trainable, &casting);
     let phases = timeline(req, &placed, weights, activations)?;
     // The last of equal phases: the peak is reached there and held until then.
@@ -144,6 +150,7 @@ fn casting(
         norms_trained: !peft,
         input_casts: autocast && !peft,
         adapter_copies: peft && (autocast || req.lora_dropout > 0.0),
+        autocast,
     }
 }
 

@@ -60,6 +60,10 @@ pub struct TrainingRequest {
     pub loss: Loss,
     /// Chunks of the chunked loss; `None`: [`DEFAULT_LOSS_CHUNKS`].
     pub loss_chunks: Option<u64>,
+    /// The training loop holds the model's output (its logits, in the compute dtype)
+    /// through backward, as `outputs = model(**batch); outputs.loss.backward()` does;
+    /// the Trainer's `compute_loss` returns the loss alone, so they are freed first.
+    pub hold_logits: bool,
     /// LoRA dropout probability, `0 <= p <= 1`.
     pub lora_dropout: f64,
     /// DeepSpeed's bucket settings; `None`: DeepSpeed's defaults.
@@ -98,6 +102,7 @@ impl TrainingRequest {
             offload_parameters: Offload::None,
             loss: Loss::Standard,
             loss_chunks: None,
+            hold_logits: false,
             lora_dropout: 0.0,
             deepspeed: None,
             gradient_accumulation_steps: 1,

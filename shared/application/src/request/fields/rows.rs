@@ -418,6 +418,13 @@ pub const LOSS_CHUNKS: Field = training(
     Default::Value(|| json!(DEFAULT_LOSS_CHUNKS)),
     "Chunks of the chunked loss.",
 );
+/// `hold_logits`.
+pub const HOLD_LOGITS: Field = training(
+    "hold_logits",
+    Kind::Boolean,
+    Default::Value(|| json!(training_defaults().hold_logits)),
+    "The training loop holds the model's output (its logits) through backward.",
+);
 /// `num_gpus`.
 pub const NUM_GPUS: Field = Field {
     set_by_plan: Some("a plan chooses the GPUs per candidate; limit them with max_gpus"),
@@ -802,7 +809,7 @@ pub const UNIT: Field = row(
 );
 
 /// Every request field, in the order the API documents them.
-pub const FIELDS: [&Field; 69] = [
+pub const FIELDS: [&Field; 70] = [
     &MODEL_NAME,
     &CONFIG,
     &MODEL_SIZE,
@@ -835,6 +842,7 @@ pub const FIELDS: [&Field; 69] = [
     &LOAD_MTP,
     &LOSS,
     &LOSS_CHUNKS,
+    &HOLD_LOGITS,
     &NUM_GPUS,
     &ENGINE,
     &GPU,

@@ -297,6 +297,7 @@ mod tests {
             norms_trained: true,
             input_casts: false,
             adapter_copies: false,
+            autocast: false,
         };
         part(model, &req, &model.arch.mixer.unwrap(), &t, &c)
     }
@@ -367,6 +368,7 @@ mod tests {
             norms_trained: false,
             input_casts,
             adapter_copies,
+            autocast: false,
         };
         let trained = Trainable {
             mlp_weights: true,
@@ -416,6 +418,7 @@ mod tests {
             norms_trained: false,
             input_casts: false,
             adapter_copies: false,
+            autocast: false,
         };
         let frozen = part(
             model,

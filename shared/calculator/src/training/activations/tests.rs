@@ -8,6 +8,7 @@ const BF16: Casting = Casting {
     norms_trained: true,
     input_casts: false,
     adapter_copies: false,
+    autocast: false,
 };
 
 fn parts(model: &Model) -> Parts {
