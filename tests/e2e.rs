@@ -50,6 +50,8 @@ impl Server {
             .args(["--invoke-port", &port.to_string()])
             .current_dir(&root)
             .env("RUST_LOG", "info")
+            // Repo ids the registry does not hold go to the stand-in Hub of this process.
+            .env("HF_ENDPOINT", testkit::hub::shared_stand_in())
             .stdin(Stdio::null())
             .stdout(log_file.try_clone().unwrap())
             .stderr(log_file);
@@ -176,6 +178,7 @@ const CHECKS: &[(&str, Check)] = &[
     ("every_fixture_over_http", every_fixture_over_http),
     ("old_service_examples", old_service_examples),
     ("models_by_name_and_repo_id", models_by_name_and_repo_id),
+    ("hub_models_over_http", hub_models_over_http),
     ("training_and_compare", training_and_compare),
     ("errors_name_their_field", errors_name_their_field),
     ("other_methods_are_405", other_methods_are_405),
@@ -242,6 +245,30 @@ fn models_by_name_and_repo_id(server: &Server) {
     assert_eq!(body["model_name"], "Qwen3-0.6B");
     let (status, _) = server.json("POST", "/api/models/qwen/qwen3-0.6b", None);
     assert_eq!(status, 405);
+}
+
+/// A repo id the registry does not hold, read from the (stand-in) Hub through the
+/// deployed routes: the body's model_name, and the greedy path of `GET /api/models`.
+fn hub_models_over_http(server: &Server) {
+    use testkit::hub::{COMMIT, DENSE, GATED};
+    let (status, body) = server.json(
+        "POST",
+        "/api/memory/inference",
+        Some(json!({"model_name": DENSE, "batch_size": 1, "sequence_length": 4096})),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["model"]["source"], "hub");
+    assert_eq!(body["model"]["hub"]["commit"], COMMIT);
+    assert_eq!(body["model"]["parameters"]["total"], 7_615_616_512u64);
+    let (status, body) = server.json("GET", &format!("/api/models/{DENSE}"), None);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["hub"]["checkpoint"]["weights"], 7_615_616_512u64);
+    let (status, body) = server.json(
+        "POST",
+        "/api/memory/inference",
+        Some(json!({"model_name": GATED, "batch_size": 1, "sequence_length": 4096})),
+    );
+    assert_eq!(status, 403, "{body}");
 }
 
 fn training_and_compare(server: &Server) {

@@ -17,6 +17,9 @@ use serde_json::{json, Map, Value};
 const WORDS: &[&str] = &[
     "Qwen3-8B",
     "qwen/qwen3-0.6b",
+    // Repo ids the registry does not hold: read from the stand-in Hub.
+    testkit::hub::DENSE,
+    testkit::hub::MISSING,
     "DeepSeek-V3",
     "gpt-oss-20b",
     "nope",
@@ -86,7 +89,7 @@ fn value() -> impl Strategy<Value = Value> {
 fn body(fields: Vec<&'static str>) -> impl Strategy<Value = Value> {
     let field = prop_oneof![1 => Just("mystery_field"), 9 => select(fields)];
     (
-        select(&WORDS[..4]),
+        select(&WORDS[..6]),
         1u64..=64,
         1u64..=(1 << 16),
         proptest::collection::vec((field, value()), 0..6),
@@ -157,7 +160,7 @@ fn performance_request() -> impl Strategy<Value = Value> {
         select(vec!["p5.48xlarge", "g6e.12xlarge", "p4d.24xlarge"]).prop_map(|i| ("instance", i)),
     ];
     (
-        select(&WORDS[..4]),
+        select(&WORDS[..6]),
         replica,
         1u64..=(1 << 14),
         1u64..=(1 << 12),
@@ -195,7 +198,10 @@ fn request(path: &str, body: &Value) -> Request {
 
 /// The handler's answer to `sent` on `path`.
 fn answer(path: &str, sent: &Value) -> Response<Body> {
+    // Hub reads go to this process's stand-in Hub, never to huggingface.co.
+    testkit::hub::shared_stand_in();
     let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
         .build()
         .unwrap();
     let request = request(path, sent);

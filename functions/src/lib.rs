@@ -20,6 +20,7 @@
 pub mod store;
 
 use application::endpoint::cost_planner::{build, read, Entry, Latest, Report, Run};
+use application::hub_models;
 use calculator::json::{parse_strict, JsonError};
 use lambda_runtime::Diagnostic;
 use planner::{Catalog, PriceList};
@@ -215,7 +216,19 @@ pub async fn handle_text(text: &str, store: Option<&ReportStore>) -> Result<Valu
 pub async fn handle(event: Value, store: Option<&ReportStore>) -> Result<Value, RunError> {
     let run = read(&event).map_err(|e| RunError::new(Failure::BadEvent, e.0))?;
     let catalog = catalog(store).await?;
-    let report = build(&run, &catalog);
+    // Every Hub model the workloads name, read first; the report records each commit.
+    let wanted: Vec<_> = run
+        .workloads
+        .iter()
+        .flat_map(|w| hub_models::wanted(&Value::Object(w.request.clone())))
+        .fold(Vec::new(), |mut all, w| {
+            if !all.contains(&w) {
+                all.push(w);
+            }
+            all
+        });
+    let prefetched = hub_models::prefetch(wanted).await;
+    let report = hub_models::during(prefetched, || build(&run, &catalog));
     let Some(store) = store else {
         if let Some(e) = workloads_failed(&report, &run, None) {
             return Err(e);

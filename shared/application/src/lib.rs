@@ -22,6 +22,7 @@ pub use http::{
     path_model_name, respond, without_body, ApiError, ErrorBody, Route,
 };
 pub use request::fields::{self, Default, Endpoint, Field, Kind, Role};
+pub use request::hub as hub_models;
 pub use request::{read_memory, read_plan, Calculation, Fields, MemoryRequest, PlanInput};
 pub use response::{
     ArchitectureView, CandidateView, CatalogAnswer, InferenceAnswer, MemoryAnswer, Notes,

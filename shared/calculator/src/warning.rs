@@ -95,6 +95,12 @@ choice!(
         OptimizerImplementationIgnored => "optimizer_implementation_ignored",
         /// DeepSpeed settings without effect at the chosen stage.
         DeepspeedSettingIgnored => "deepspeed_setting_ignored",
+        /// A Hub repository's files that were not read (headers behind another host,
+        /// too many shards, no safetensors weights).
+        HubFilesNotRead => "hub_files_not_read",
+        /// A Hub checkpoint's safetensors headers hold another weight count than its
+        /// config.json gives.
+        HubParametersDiffer => "hub_parameters_differ",
         /// FSDP or ZeRO over one GPU: nothing is sharded.
         NothingSharded => "nothing_sharded",
         /// `loss` `no_upcast` under torch autocast, which runs the cross-entropy in fp32.

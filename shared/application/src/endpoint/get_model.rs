@@ -2,11 +2,13 @@
 //! calculator extracted, and its parameter counts.
 
 use calculator::{resolve_name, CalcError};
-use lambda_http::{Body, Error, Request, Response};
+use lambda_http::{Body, Error, Request, RequestExt, Response};
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::http::{ok, path_model_name, respond, ApiError, Route};
+use crate::request::hub::{self as hub_models, HubSource, Wanted};
+use crate::request::hub_model;
 use crate::response::{ArchitectureView, ParametersView, Warnings};
 
 /// `GET /api/models/{model_name+}`.
@@ -27,18 +29,38 @@ pub struct ModelAnswer {
     model_card_params: Option<String>,
     notes: Option<String>,
     sources: Vec<String>,
+    /// The Hub repository, for a model read from the Hub.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    hub: Option<HubSource>,
     #[serde(flatten)]
     warnings: Warnings,
 }
 
 /// The model a name resolves to; an unknown name is a 404 with suggestions.
 pub fn get_model(name: &str) -> Result<ModelAnswer, ApiError> {
-    let r = resolve_name(name).map_err(|e| match e {
-        CalcError::UnknownModel { name, suggestions } => {
-            ApiError::model_not_found(&name, &suggestions)
+    get_model_at(name, hub::DEFAULT_REVISION)
+}
+
+/// The model a name resolves to, a Hub repository at `revision`.
+pub fn get_model_at(name: &str, revision: &str) -> Result<ModelAnswer, ApiError> {
+    let r = match resolve_name(name) {
+        Ok(r) => r,
+        Err(miss) if hub::is_repo_id(name) => return from_hub(name, revision, miss),
+        Err(CalcError::UnknownModel { name, suggestions }) => {
+            return Err(ApiError::model_not_found(&name, &suggestions))
         }
-        other => ApiError::from_calc(other, "", "model_name"),
-    })?;
+        Err(other) => return Err(ApiError::from_calc(other, "", "model_name")),
+    };
+    if revision != hub::DEFAULT_REVISION {
+        return Err(ApiError::field(
+            "revision",
+            format!(
+                "the registry holds one version of {} and answers for it; revision {} applies to models read from the Hub",
+                r.entry.name,
+                calculator::clip(revision)
+            ),
+        ));
+    }
     let (entry, model) = (r.entry, r.model.as_ref());
     Ok(ModelAnswer {
         model_name: entry.name.clone(),
@@ -50,14 +72,68 @@ pub fn get_model(name: &str) -> Result<ModelAnswer, ApiError> {
         model_card_params: entry.model_card_params.clone(),
         notes: entry.notes.clone(),
         sources: entry.sources.clone(),
+        hub: None,
         warnings: Warnings::of(r.note.iter().chain(&model.warnings)),
     })
 }
 
-/// The Lambda handler.
+/// A Hub repository's model: its config.json, the architecture read from it, and what
+/// its safetensors headers hold.
+fn from_hub(name: &str, revision: &str, miss: CalcError) -> Result<ModelAnswer, ApiError> {
+    let read = hub_model("model_name", "revision", name, revision, miss)?;
+    let at = read.repo.commit.as_deref().unwrap_or(revision);
+    let endpoint = hub::global()
+        .map(|h| h.endpoint().display())
+        .unwrap_or_default();
+    Ok(ModelAnswer {
+        model_name: read.repo.id.clone(),
+        hf_repo: read.repo.id.clone(),
+        config: read.repo.config.clone(),
+        extracted_params: ArchitectureView::from(&read.model),
+        parameters: ParametersView::from(&read.model.params),
+        published_params: Value::Null,
+        model_card_params: None,
+        notes: None,
+        sources: read
+            .repo
+            .files
+            .iter()
+            .map(|f| format!("{endpoint}/{}/resolve/{at}/{f}", read.repo.id))
+            .collect(),
+        hub: Some(read.source),
+        warnings: Warnings::of(read.warnings.iter().chain(&read.model.warnings)),
+    })
+}
+
+/// The revision a `GET` asks for (`?revision=`), `main` when absent.
+fn query_revision(request: &Request) -> String {
+    request
+        .query_string_parameters_ref()
+        .and_then(|q| q.first("revision").map(str::to_owned))
+        .unwrap_or_else(|| hub::DEFAULT_REVISION.to_owned())
+}
+
+/// The Lambda handler: a repository id the registry does not hold is read from the
+/// Hub first.
 pub async fn handler(event: Request) -> Result<Response<Body>, Error> {
-    Ok(respond(&ROUTE, &event, |request| {
-        Ok(ok(&get_model(&path_model_name(request))?))
+    let name = path_model_name(&event);
+    let revision = query_revision(&event);
+    let wanted = if hub_models::needs_hub(&name) && hub::is_revision(&revision) {
+        vec![Wanted {
+            repo: name,
+            revision,
+        }]
+    } else {
+        Vec::new()
+    };
+    let prefetched = hub_models::prefetch(wanted).await;
+    Ok(hub_models::during(prefetched, || {
+        respond(&ROUTE, &event, |request| {
+            Ok(ok(&get_model_at(
+                &path_model_name(request),
+                &query_revision(request),
+            )?))
+        })
     }))
 }
 

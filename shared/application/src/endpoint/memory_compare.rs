@@ -8,6 +8,7 @@ use serde_json::{Map, Value};
 
 use super::memory_inference::evaluate;
 use crate::http::{json_object, ok, respond, ApiError, Route};
+use crate::request::hub::answer_with_hub;
 use crate::request::read_compare;
 use crate::response::MemoryAnswer;
 
@@ -86,9 +87,12 @@ pub fn compare(body: &Map<String, Value>) -> Result<CompareAnswer, ApiError> {
 
 /// The Lambda handler.
 pub async fn handler(event: Request) -> Result<Response<Body>, Error> {
-    Ok(respond(&ROUTE, &event, |request| {
-        Ok(ok(&compare(&json_object(request)?)?))
-    }))
+    Ok(answer_with_hub(&event, || {
+        respond(&ROUTE, &event, |request| {
+            Ok(ok(&compare(&json_object(request)?)?))
+        })
+    })
+    .await)
 }
 
 #[cfg(test)]

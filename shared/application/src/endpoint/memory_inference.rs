@@ -5,6 +5,7 @@ use lambda_http::{Body, Error, Request, Response};
 use serde_json::{Map, Value};
 
 use crate::http::{json_object, ok, respond, ApiError, Route};
+use crate::request::hub::answer_with_hub;
 use crate::request::{read_memory, Calculation, MemoryRequest, Workload};
 use crate::response::{InferenceAnswer, MemoryAnswer, TrainingAnswer};
 
@@ -47,9 +48,12 @@ pub(crate) fn answer(calc: Calculation, request: &Request) -> Result<Response<Bo
 
 /// The Lambda handler.
 pub async fn handler(event: Request) -> Result<Response<Body>, Error> {
-    Ok(respond(&ROUTE, &event, |request| {
-        answer(Calculation::Inference, request)
-    }))
+    Ok(answer_with_hub(&event, || {
+        respond(&ROUTE, &event, |request| {
+            answer(Calculation::Inference, request)
+        })
+    })
+    .await)
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@ use lambda_http::{Body, Error, Request, Response};
 
 use super::memory_inference::answer;
 use crate::http::{respond, Route};
+use crate::request::hub::answer_with_hub;
 use crate::request::Calculation;
 
 /// `POST /api/memory/training`.
@@ -11,9 +12,12 @@ pub const ROUTE: Route = Route::new("POST", "/api/memory/training", "memory-trai
 
 /// The Lambda handler.
 pub async fn handler(event: Request) -> Result<Response<Body>, Error> {
-    Ok(respond(&ROUTE, &event, |request| {
-        answer(Calculation::Training, request)
-    }))
+    Ok(answer_with_hub(&event, || {
+        respond(&ROUTE, &event, |request| {
+            answer(Calculation::Training, request)
+        })
+    })
+    .await)
 }
 
 #[cfg(test)]

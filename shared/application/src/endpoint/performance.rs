@@ -12,6 +12,7 @@ use crate::request::fields::{
     CONCURRENCY, GPU, INPUT_TOKENS, MAX_NUM_BATCHED_TOKENS, NUM_GPUS, OUTPUT_TOKENS,
     REQUESTS_PER_SECOND,
 };
+use crate::request::hub::answer_with_hub;
 use crate::request::read_performance;
 use crate::response::PerformanceAnswer;
 
@@ -108,10 +109,13 @@ fn refused(why: &str, prefix: &str) -> ApiError {
 
 /// The Lambda handler.
 pub async fn handler(event: Request) -> Result<Response<Body>, Error> {
-    Ok(respond(&ROUTE, &event, |request| {
-        let fields = json_object(request)?;
-        Ok(ok(&perform(&fields, "")?))
-    }))
+    Ok(answer_with_hub(&event, || {
+        respond(&ROUTE, &event, |request| {
+            let fields = json_object(request)?;
+            Ok(ok(&perform(&fields, "")?))
+        })
+    })
+    .await)
 }
 
 #[cfg(test)]

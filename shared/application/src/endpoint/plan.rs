@@ -6,6 +6,7 @@ use planner::Catalog;
 use serde_json::{Map, Value};
 
 use crate::http::{json_object, ok, respond, ApiError, Route};
+use crate::request::hub::answer_with_hub;
 use crate::request::read_plan;
 use crate::response::PlanAnswer;
 
@@ -27,10 +28,13 @@ pub fn plan(
 
 /// The Lambda handler.
 pub async fn handler(event: Request) -> Result<Response<Body>, Error> {
-    Ok(respond(&ROUTE, &event, |request| {
-        let fields = json_object(request)?;
-        Ok(ok(&plan(&fields, "", Catalog::embedded())?))
-    }))
+    Ok(answer_with_hub(&event, || {
+        respond(&ROUTE, &event, |request| {
+            let fields = json_object(request)?;
+            Ok(ok(&plan(&fields, "", Catalog::embedded())?))
+        })
+    })
+    .await)
 }
 
 #[cfg(test)]

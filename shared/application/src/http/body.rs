@@ -11,14 +11,7 @@ use super::error::ApiError;
 /// The body as a JSON object: 413 when too large, 400 when empty, not JSON, not an
 /// object, or with a key given twice in one object (named by its path).
 pub fn json_object(request: &Request) -> Result<Map<String, Value>, ApiError> {
-    let bytes: &[u8] = match request.body() {
-        Body::Empty => &[],
-        Body::Text(text) => text.as_bytes(),
-        Body::Binary(bytes) => bytes,
-        // Any future body kind is treated as absent.
-        #[allow(unreachable_patterns)]
-        _ => &[],
-    };
+    let bytes = body_bytes(request);
     if bytes.len() > MAX_BODY_BYTES {
         return Err(ApiError::payload_too_large(MAX_BODY_BYTES));
     }
@@ -40,6 +33,18 @@ pub fn json_object(request: &Request) -> Result<Map<String, Value>, ApiError> {
             "request body must be a JSON object, not {}",
             json_kind(&other)
         ))),
+    }
+}
+
+/// The body's bytes (none for an empty or unknown body kind).
+pub fn body_bytes(request: &Request) -> &[u8] {
+    match request.body() {
+        Body::Empty => &[],
+        Body::Text(text) => text.as_bytes(),
+        Body::Binary(bytes) => bytes,
+        // Any future body kind is treated as absent.
+        #[allow(unreachable_patterns)]
+        _ => &[],
     }
 }
 

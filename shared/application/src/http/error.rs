@@ -64,6 +64,18 @@ impl ApiError {
         e
     }
 
+    /// A field error with another status than 400: the Hub's refusals (403, 404) and
+    /// failures (502, 504) about the model a field names.
+    pub fn field_with_status(
+        status: StatusCode,
+        field: &str,
+        problem: impl AsRef<str>,
+    ) -> ApiError {
+        let mut e = ApiError::field(field, problem);
+        e.status = status;
+        e
+    }
+
     /// 400 for a value out of its range, the field under `prefix`.
     pub fn range(prefix: &str, e: RangeError) -> ApiError {
         ApiError::field(&format!("{prefix}{}", e.field), e.message)

@@ -10,7 +10,7 @@ mod path;
 mod response;
 mod routes;
 
-pub use body::{json_kind, json_object};
+pub use body::{body_bytes, json_kind, json_object};
 pub use error::{ApiError, ErrorBody};
 pub use logging::init_tracing;
 pub use middleware::{respond, without_body};

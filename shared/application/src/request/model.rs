@@ -3,13 +3,14 @@
 
 use std::borrow::Cow;
 
-use calculator::{resolve_name, ExplicitModel, Model, Warning};
+use calculator::{resolve_name, CalcError, ExplicitModel, Model, Warning};
 use serde_json::{json, Map, Value};
 
 use super::fields::{
     self, Field, Role, CONFIG, HEAD_DIM, HIDDEN_SIZE, INTERMEDIATE_SIZE, MODEL_NAME, MODEL_SIZE,
-    NUM_ATTENTION_HEADS, NUM_HIDDEN_LAYERS, NUM_KEY_VALUE_HEADS, VOCAB_SIZE,
+    NUM_ATTENTION_HEADS, NUM_HIDDEN_LAYERS, NUM_KEY_VALUE_HEADS, REVISION, VOCAB_SIZE,
 };
+use super::hub::{self as hub_models, HubSource};
 use super::reader::Fields;
 use crate::http::ApiError;
 
@@ -33,6 +34,8 @@ pub struct Resolved {
     pub echo: Map<String, Value>,
     /// How a model name was read, when not as the registry spells it.
     pub notes: Vec<Warning>,
+    /// The Hub repository the model was read from (`source` `hub`).
+    pub hub: Option<HubSource>,
 }
 
 impl Resolved {
@@ -43,7 +46,7 @@ impl Resolved {
             "model_size"
         } else {
             match self.source {
-                "registry" => "model_name",
+                "registry" | "hub" => "model_name",
                 "config" => "config",
                 _ => "hidden_size",
             }
@@ -80,18 +83,51 @@ pub(crate) fn resolve(f: &Fields) -> Result<Resolved, ApiError> {
         None => Ok(model),
     };
     let mut notes = Vec::new();
+    let mut from_hub = None;
+    let revision = f.text(&REVISION)?;
+    if revision.is_some() && name.is_none() {
+        return Err(ApiError::field(
+            &f.path(REVISION.name),
+            "applies to a model_name read from the Hugging Face Hub",
+        ));
+    }
     let (model, source) = if let Some(name) = name {
-        let r = resolve_name(name).map_err(calc)?;
-        echo.insert("model_name".into(), json!(r.entry.name));
-        if let Some(note) = r.note {
-            echo.insert("requested_model".into(), json!(name));
-            notes.push(note);
+        match resolve_name(name) {
+            Ok(r) => {
+                if let Some(rev) = revision.filter(|r| *r != hub::DEFAULT_REVISION) {
+                    return Err(ApiError::field(
+                        &f.path(REVISION.name),
+                        format!("the registry holds one version of {} and answers for it; revision {} applies to models read from the Hub", r.entry.name, calculator::clip(rev)),
+                    ));
+                }
+                echo.insert("model_name".into(), json!(r.entry.name));
+                if let Some(note) = r.note {
+                    echo.insert("requested_model".into(), json!(name));
+                    notes.push(note);
+                }
+                let model = match model_size {
+                    Some(_) => Cow::Owned(sized(r.model.into_owned())?),
+                    None => r.model,
+                };
+                (model, "registry")
+            }
+            Err(miss) if hub::is_repo_id(name) => {
+                let revision = revision.unwrap_or(hub::DEFAULT_REVISION);
+                let read = hub_model(
+                    &f.path(MODEL_NAME.name),
+                    &f.path(REVISION.name),
+                    name,
+                    revision,
+                    miss,
+                )?;
+                echo.insert("model_name".into(), json!(name));
+                echo.insert("revision".into(), json!(revision));
+                notes.extend(read.warnings);
+                from_hub = Some(read.source);
+                (Cow::Owned(sized(read.model)?), "hub")
+            }
+            Err(miss) => return Err(calc(miss)),
         }
-        let model = match model_size {
-            Some(_) => Cow::Owned(sized(r.model.into_owned())?),
-            None => r.model,
-        };
-        (model, "registry")
     } else if let Some(config) = config {
         (
             Cow::Owned(sized(Model::from_config(config).map_err(calc)?)?),
@@ -121,6 +157,68 @@ pub(crate) fn resolve(f: &Fields) -> Result<Resolved, ApiError> {
         source,
         echo,
         notes,
+        hub: from_hub,
+    })
+}
+
+/// A model read from the Hub, with what the answer says about it.
+pub(crate) struct HubModel {
+    /// The model, read from the repository's config.json.
+    pub model: Model,
+    /// The repository as read.
+    pub repo: std::sync::Arc<hub::HubRepo>,
+    /// What the answer says about the repository.
+    pub source: HubSource,
+    /// What could not be read, and a count that differs.
+    pub warnings: Vec<Warning>,
+}
+
+/// The model of Hub repository `name` at `revision`, read before this request was
+/// evaluated ([`hub_models::prefetch`]): its config.json as a posted `config` would be
+/// read, with what its safetensors headers say. `field` and `revision_field` name the
+/// request's fields in errors; `miss` is the registry's answer, for its suggestions.
+pub(crate) fn hub_model(
+    field: &str,
+    revision_field: &str,
+    name: &str,
+    revision: &str,
+    miss: CalcError,
+) -> Result<HubModel, ApiError> {
+    if !hub::is_revision(revision) {
+        return Err(ApiError::field(
+            revision_field,
+            "must be a branch, tag or commit of the repository (letters, digits, -, _, . and /)",
+        ));
+    }
+    let read = hub_models::read(name, revision).ok_or_else(|| {
+        ApiError::field(
+            field,
+            format!(
+                "a request reads at most {} models from the Hugging Face Hub; post the others' config.json as config",
+                hub_models::MAX_HUB_MODELS
+            ),
+        )
+    })?;
+    let suggestions = match miss {
+        CalcError::UnknownModel { suggestions, .. } => suggestions,
+        _ => Vec::new(),
+    };
+    let repo =
+        read.map_err(|e| hub_models::api_error(&e, field, revision_field, name, &suggestions))?;
+    let mut model = Model::from_config(&repo.config).map_err(|e| match e {
+        CalcError::InvalidField {
+            field: key,
+            message,
+        } => ApiError::field(field, format!("{name}'s config.json: {key}: {message}")),
+        other => ApiError::from_calc(other, "", field),
+    })?;
+    model.name = Some(repo.id.clone());
+    let (source, warnings) = HubSource::new(&repo, &model);
+    Ok(HubModel {
+        model,
+        repo,
+        source,
+        warnings,
     })
 }
 

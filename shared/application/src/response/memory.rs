@@ -10,6 +10,7 @@ use serde_json::{Map, Value};
 
 use super::model::{ArchitectureView, ParametersView};
 use super::shown::{components, shown, Components, Shown, Warnings};
+use crate::request::hub::HubSource;
 use crate::request::{Calculation, Resolved};
 
 components!(
@@ -156,6 +157,9 @@ impl CacheParts<Bytes> {
 pub struct ModelSummary {
     name: Option<String>,
     source: &'static str,
+    /// The Hub repository, for `source` `hub`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    hub: Option<HubSource>,
     parameters: ParametersView,
     architecture: ArchitectureView,
 }
@@ -165,6 +169,7 @@ impl From<&Resolved> for ModelSummary {
         ModelSummary {
             name: r.model.name.clone(),
             source: r.source,
+            hub: r.hub.clone(),
             parameters: ParametersView::from(&r.model.params),
             architecture: ArchitectureView::from(r.model.as_ref()),
         }

@@ -10,6 +10,8 @@ use planner::{
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use crate::request::hub::HubSource;
+
 use super::memory::VllmView;
 use super::performance::Speed;
 use super::shown::{signed, Notes, Warnings};
@@ -415,8 +417,11 @@ impl PricesView {
 pub struct PlanModel {
     /// Its name; `None` for a model given by config or explicit fields.
     pub name: Option<String>,
-    /// `registry`, `config` or `explicit`.
+    /// `registry`, `hub`, `config` or `explicit`.
     pub source: &'static str,
+    /// The Hub repository and the commit read, for `source` `hub`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hub: Option<HubSource>,
 }
 
 /// The answer of `POST /api/plan`, and of each workload of the scheduled report.
@@ -453,6 +458,7 @@ impl PlanAnswer {
             model: PlanModel {
                 name: input.resolved.model.name.clone(),
                 source: input.resolved.source,
+                hub: input.resolved.hub.clone(),
             },
             parameters: parameters(input),
             summary: plan.summary(),

@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use super::document::Run;
 use crate::endpoint::plan::plan;
-use crate::response::{CandidateView, PlanAnswer, PricesView};
+use crate::response::{CandidateView, PlanAnswer, PlanModel, PricesView};
 use crate::{SERVICE_NAME, VERSION};
 
 /// The service that wrote a report.
@@ -146,7 +146,18 @@ struct Line {
     outcome: String,
 }
 
-/// Plans every workload of `run` with `catalog`'s prices.
+/// A workload's model in the summary: its name, and for a Hub model the commit read
+/// (a branch moves between runs; the commit says which weights were planned).
+fn model_line(model: &PlanModel) -> String {
+    let name = model.name.clone().unwrap_or_else(|| "custom model".into());
+    match model.hub.as_ref().and_then(|h| h.commit()) {
+        Some(commit) => format!("{name} (Hub commit {})", &commit[..commit.len().min(12)]),
+        None => name,
+    }
+}
+
+/// Plans every workload of `run` with `catalog`'s prices. Hub models are read before
+/// (`hub_models::prefetch`, in the function that calls this).
 pub fn build(run: &Run, catalog: &Catalog) -> Report {
     let mut entries = Vec::with_capacity(run.workloads.len());
     let mut lines = Vec::with_capacity(run.workloads.len());
@@ -157,11 +168,7 @@ pub fn build(run: &Run, catalog: &Catalog) -> Report {
             Ok(answer) => {
                 lines.push(Line {
                     name: w.name.clone(),
-                    model: answer
-                        .model
-                        .name
-                        .clone()
-                        .unwrap_or_else(|| "custom model".into()),
+                    model: model_line(&answer.model),
                     mode: answer.mode.into(),
                     outcome: answer.summary.clone(),
                     cheapest: answer.cheapest.clone(),

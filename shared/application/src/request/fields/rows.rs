@@ -170,6 +170,16 @@ pub const MODEL_NAME: Field = row(
     "A registry name or Hugging Face repo id (variants and quantized checkpoints too).",
     None,
 );
+/// `revision`.
+pub const REVISION: Field = row(
+    "revision",
+    MODEL_AND_SERVING,
+    Role::Model,
+    Kind::Text,
+    Default::Value(|| json!(hub::DEFAULT_REVISION)),
+    "The branch, tag or commit of a model_name read from the Hugging Face Hub.",
+    None,
+);
 /// `config`.
 pub const CONFIG: Field = row(
     "config",
@@ -809,8 +819,9 @@ pub const UNIT: Field = row(
 );
 
 /// Every request field, in the order the API documents them.
-pub const FIELDS: [&Field; 70] = [
+pub const FIELDS: [&Field; 71] = [
     &MODEL_NAME,
+    &REVISION,
     &CONFIG,
     &MODEL_SIZE,
     &HIDDEN_SIZE,

@@ -1,0 +1,376 @@
+//! Models read from the Hugging Face Hub. Evaluating a request is synchronous and the
+//! Hub is not, so each handler first reads the repositories its request names
+//! ([`wanted`], [`prefetch`]), then evaluates the request with them at hand
+//! ([`during`]); [`super::model::resolve`] takes a Hub model from there when the
+//! registry does not know the name. A request that names only registry models never
+//! reaches the Hub, and the HTTP client is not even made.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use calculator::limits::MAX_BODY_BYTES;
+use calculator::limits::MAX_COMPARE_CONFIGURATIONS;
+use calculator::{resolve_name, Model, Warning, WarningCode};
+use hub::{is_repo_id, is_revision, HubError, HubRepo, DEFAULT_REVISION};
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Request, Response};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::http::{body_bytes, ApiError};
+
+use super::fields::{CONFIGURATIONS, MODEL_NAME, REVISION};
+
+/// Hub repositories one request may read: each read may take up to
+/// [`hub::READ_TIMEOUT`], and they are read together.
+pub const MAX_HUB_MODELS: usize = 4;
+
+/// One repository a request names.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Wanted {
+    /// The repository id as given.
+    pub repo: String,
+    /// The revision (`main` unless given).
+    pub revision: String,
+}
+
+/// What was read for one repository.
+struct Read {
+    wanted: Wanted,
+    result: Result<Arc<HubRepo>, HubError>,
+}
+
+/// The repositories read for the request being evaluated.
+#[derive(Default)]
+pub struct Prefetched {
+    reads: Vec<Read>,
+}
+
+thread_local! {
+    static CURRENT: RefCell<Vec<Read>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Whether `name` needs the Hub: a repository id the registry does not resolve.
+pub fn needs_hub(name: &str) -> bool {
+    is_repo_id(name) && resolve_name(name).is_err()
+}
+
+/// The repositories a request body names and the registry does not hold, in order,
+/// without repeats, at most [`MAX_HUB_MODELS`]: the top-level `model_name` and each
+/// of `configurations[i].model_name` (compare), each with its object's `revision`.
+pub fn wanted(body: &Value) -> Vec<Wanted> {
+    let nested = body
+        .get(CONFIGURATIONS.name)
+        .and_then(Value::as_array)
+        .map(|items| &items[..items.len().min(MAX_COMPARE_CONFIGURATIONS)])
+        .unwrap_or_default();
+    let mut out: Vec<Wanted> = Vec::new();
+    for object in std::iter::once(body).chain(nested) {
+        let Some(name) = object.get(MODEL_NAME.name).and_then(Value::as_str) else {
+            continue;
+        };
+        let revision = match object.get(REVISION.name) {
+            None | Some(Value::Null) => DEFAULT_REVISION,
+            Some(Value::String(r)) if is_revision(r) => r,
+            // The request's own reading says what is wrong with it.
+            Some(_) => continue,
+        };
+        let w = Wanted {
+            repo: name.to_owned(),
+            revision: revision.to_owned(),
+        };
+        if out.len() < MAX_HUB_MODELS && !out.contains(&w) && needs_hub(name) {
+            out.push(w);
+        }
+    }
+    out
+}
+
+/// Reads `wanted` from the container's Hub, together.
+pub async fn prefetch(wanted: Vec<Wanted>) -> Prefetched {
+    if wanted.is_empty() {
+        return Prefetched::default();
+    }
+    let hub = hub::global();
+    let mut tasks = tokio::task::JoinSet::new();
+    for (i, w) in wanted.iter().cloned().enumerate() {
+        let hub = hub.clone();
+        tasks.spawn(async move {
+            let result = match hub {
+                Ok(hub) => hub.repo(&w.repo, &w.revision).await,
+                Err(cause) => Err(HubError::Unreachable {
+                    endpoint: hub::ENDPOINT_VARIABLE.to_owned(),
+                    cause,
+                }),
+            };
+            (i, result)
+        });
+    }
+    let mut results: Vec<Option<Result<Arc<HubRepo>, HubError>>> = vec![None; wanted.len()];
+    while let Some(done) = tasks.join_next().await {
+        if let Ok((i, result)) = done {
+            results[i] = Some(result);
+        }
+    }
+    let reads = wanted
+        .into_iter()
+        .zip(results)
+        .map(|(wanted, result)| Read {
+            result: result.unwrap_or_else(|| {
+                Err(HubError::Unreachable {
+                    endpoint: wanted.repo.clone(),
+                    cause: "the read stopped".into(),
+                })
+            }),
+            wanted,
+        })
+        .collect();
+    Prefetched { reads }
+}
+
+/// The repositories `request`'s JSON body names, read; nothing for a body over the
+/// size limit or not a JSON object (its evaluation reports that).
+pub async fn prefetch_request(request: &Request) -> Prefetched {
+    let body = body_bytes(request);
+    if body.len() > MAX_BODY_BYTES {
+        return Prefetched::default();
+    }
+    match serde_json::from_slice::<Value>(body) {
+        Ok(v) if v.is_object() => prefetch(wanted(&v)).await,
+        _ => Prefetched::default(),
+    }
+}
+
+/// Answers `request` with `evaluate` after reading the Hub models its body names:
+/// the handler body of every endpoint that takes a model in its JSON body.
+pub async fn answer_with_hub(
+    request: &Request,
+    evaluate: impl FnOnce() -> Response<Body>,
+) -> Response<Body> {
+    let prefetched = prefetch_request(request).await;
+    during(prefetched, evaluate)
+}
+
+/// Runs `evaluate` with `prefetched` at hand for [`read`].
+pub fn during<R>(prefetched: Prefetched, evaluate: impl FnOnce() -> R) -> R {
+    struct Clear;
+    impl Drop for Clear {
+        fn drop(&mut self) {
+            CURRENT.with(|c| c.borrow_mut().clear());
+        }
+    }
+    CURRENT.with(|c| *c.borrow_mut() = prefetched.reads);
+    let _clear = Clear;
+    evaluate()
+}
+
+/// What was read for `repo` at `revision`; `None` when it was not read (the request
+/// named more Hub models than [`MAX_HUB_MODELS`]).
+pub fn read(repo: &str, revision: &str) -> Option<Result<Arc<HubRepo>, HubError>> {
+    CURRENT.with(|c| {
+        c.borrow()
+            .iter()
+            .find(|r| r.wanted.repo == repo && r.wanted.revision == revision)
+            .map(|r| r.result.clone())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn only_unknown_repository_ids_are_wanted() {
+        let body = json!({
+            "model_name": "Qwen/Qwen2-7B-Instruct",
+            "configurations": [
+                {"model_name": "Qwen3-8B"},
+                {"model_name": "Qwen/Qwen3-8B"},
+                {"model_name": "a/b", "revision": "v1"},
+                {"model_name": "a/b", "revision": "v1"},
+                {"model_name": "a/c", "revision": "../x"},
+                {"model_name": "not a repo"},
+                {"model_name": 7}
+            ]
+        });
+        let w = wanted(&body);
+        let names: Vec<(&str, &str)> = w
+            .iter()
+            .map(|w| (w.repo.as_str(), w.revision.as_str()))
+            .collect();
+        assert_eq!(names, [("Qwen/Qwen2-7B-Instruct", "main"), ("a/b", "v1")]);
+        let many = json!({"configurations": (0..10).map(|i| json!({"model_name": format!("o/m{i}")})).collect::<Vec<_>>()});
+        assert_eq!(wanted(&many).len(), MAX_HUB_MODELS);
+    }
+}
+
+/// Tensor name endings that hold a quantization's scales, zero points or buffers, not
+/// weights (AWQ and GPTQ `qzeros`, `scales`, `g_idx`; FP8 `weight_scale(_inv)` and
+/// `input_scale`; compressed-tensors and NVFP4 scales; old checkpoints' rotary
+/// `inv_freq`; KV-cache scales).
+const NOT_WEIGHTS: [&str; 13] = [
+    "qzeros",
+    "scales",
+    "g_idx",
+    "weight_scale",
+    "weight_scale_inv",
+    "input_scale",
+    "weight_zero_point",
+    "weight_g_idx",
+    "weight_global_scale",
+    "input_global_scale",
+    "inv_freq",
+    "k_scale",
+    "v_scale",
+];
+
+/// Tensor name endings of packed integer weights: each stored int32 holds `32 / bits`
+/// weights (AWQ and GPTQ `qweight`, compressed-tensors `weight_packed`).
+const PACKED: [&str; 2] = ["qweight", "weight_packed"];
+
+/// Weights the headers hold: values of weight tensors, packed ones unpacked with the
+/// `bits` of the config's `quantization_config` (4 when it does not say).
+pub fn weights_in_headers(summary: &hub::safetensors::TensorSummary, config: &Value) -> u64 {
+    let bits = config["quantization_config"]["bits"]
+        .as_u64()
+        .filter(|b| (1..=32).contains(b))
+        .unwrap_or(4);
+    summary
+        .values_by_suffix
+        .iter()
+        .map(|(suffix, n)| {
+            if NOT_WEIGHTS.contains(&suffix.as_str()) {
+                0
+            } else if PACKED.contains(&suffix.as_str()) {
+                n.saturating_mul(32 / bits)
+            } else {
+                *n
+            }
+        })
+        .fold(0u64, u64::saturating_add)
+}
+
+/// What the answer says about a model read from the Hub.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct HubSource {
+    /// `owner/name`.
+    repo: String,
+    /// The revision asked for.
+    revision: String,
+    /// The commit it resolved to (the Hub's `X-Repo-Commit`); `null` when the endpoint
+    /// does not say.
+    commit: Option<String>,
+    /// The files read.
+    files: Vec<String>,
+    /// The safetensors checkpoint as its headers describe it; `null` when there is
+    /// none or its headers were not read (`warnings` says why).
+    checkpoint: Option<CheckpointFacts>,
+    /// Which parameter count the answer's figures use: `config`, the architecture's
+    /// own count (the per-layer terms need the architecture). The headers' weights
+    /// are beside it for comparison.
+    parameters_used: &'static str,
+}
+
+/// A checkpoint's headers added up.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct CheckpointFacts {
+    /// Safetensors files.
+    files: usize,
+    /// Tensors stored.
+    tensors: u64,
+    /// Weights stored: values of weight tensors, packed integers unpacked, scales and
+    /// zero points left out.
+    weights: u64,
+    /// Values stored by safetensors dtype (`BF16`, `F8_E4M3`, `I32`, ...).
+    values_by_dtype: BTreeMap<String, u64>,
+    /// Bytes of tensor data.
+    tensor_bytes: u64,
+}
+
+impl HubSource {
+    /// The commit the revision resolved to, when the endpoint said.
+    pub fn commit(&self) -> Option<&str> {
+        self.commit.as_deref()
+    }
+
+    /// The facts of `repo`, with warnings for what was not read and for a checkpoint
+    /// whose weights differ from `model`'s count.
+    pub fn new(repo: &HubRepo, model: &Model) -> (HubSource, Vec<Warning>) {
+        let mut warnings: Vec<Warning> = repo
+            .notes
+            .iter()
+            .map(|n| Warning::new(WarningCode::HubFilesNotRead, format!("{}: {n}", repo.id)))
+            .collect();
+        let checkpoint = repo.checkpoint.as_ref().and_then(|c| {
+            let headers = c.headers.as_ref()?;
+            Some(CheckpointFacts {
+                files: c.files.len(),
+                tensors: headers.tensors,
+                weights: weights_in_headers(headers, &repo.config),
+                values_by_dtype: headers.values_by_dtype.clone(),
+                tensor_bytes: headers.tensor_bytes,
+            })
+        });
+        let counted = model.params.total;
+        if let Some(c) = checkpoint.as_ref().filter(|c| c.weights as u128 != counted) {
+            warnings.push(Warning::new(
+                WarningCode::HubParametersDiffer,
+                format!(
+                    "{}'s safetensors headers hold {} weights, its config.json gives {counted}; the figures use the config's count",
+                    repo.id, c.weights
+                ),
+            ));
+        }
+        let source = HubSource {
+            repo: repo.id.clone(),
+            revision: repo.revision.clone(),
+            commit: repo.commit.clone(),
+            files: repo.files.clone(),
+            checkpoint,
+            parameters_used: "config",
+        };
+        (source, warnings)
+    }
+}
+
+/// The API error of a failed Hub read of `repo`: `field` names the model, `revision`
+/// the revision field; `suggestions` are the registry's names near it.
+pub fn api_error(
+    e: &HubError,
+    field: &str,
+    revision: &str,
+    repo: &str,
+    suggestions: &[String],
+) -> ApiError {
+    match e {
+        HubError::RepoNotFound { .. } => {
+            let mut err = ApiError::model_not_found(repo, suggestions);
+            err.body.error = format!("{}: not in the registry, and {e}", err.body.error);
+            err.body.field = Some(field.to_owned());
+            err
+        }
+        HubError::RevisionNotFound { .. } => {
+            ApiError::field_with_status(StatusCode::NOT_FOUND, revision, e.to_string())
+        }
+        HubError::Denied { .. } => {
+            ApiError::field_with_status(StatusCode::FORBIDDEN, field, e.to_string())
+        }
+        HubError::NoConfig { .. } | HubError::TooLarge { .. } | HubError::Malformed { .. } => {
+            ApiError::field(field, format!("{repo}: {e}"))
+        }
+        HubError::Timeout { .. } => ApiError::field_with_status(
+            StatusCode::GATEWAY_TIMEOUT,
+            field,
+            format!("reading {repo}: {e}"),
+        ),
+        HubError::OffHost { .. } | HubError::Upstream { .. } | HubError::Unreachable { .. } => {
+            ApiError::field_with_status(
+                StatusCode::BAD_GATEWAY,
+                field,
+                format!("reading {repo}: {e}"),
+            )
+        }
+    }
+}

@@ -1,0 +1,117 @@
+//! What can go wrong reading a repository from the Hub, each with the facts an API
+//! error names.
+
+use std::fmt;
+
+/// A failed Hub read.
+#[derive(Clone, Debug, PartialEq)]
+pub enum HubError {
+    /// The Hub has no repository of this id (private ones look the same without a
+    /// token).
+    RepoNotFound {
+        /// The repository id.
+        repo: String,
+    },
+    /// The repository has no such branch, tag or commit.
+    RevisionNotFound {
+        /// The repository id.
+        repo: String,
+        /// The revision asked for.
+        revision: String,
+    },
+    /// The repository is gated or private; this service holds no token.
+    Denied {
+        /// The repository id.
+        repo: String,
+    },
+    /// The repository has no `config.json` at that revision.
+    NoConfig {
+        /// The repository id.
+        repo: String,
+    },
+    /// A file above its size limit.
+    TooLarge {
+        /// The file.
+        file: String,
+        /// The limit, in bytes.
+        limit: usize,
+    },
+    /// A file that is not what its name says (bad JSON, a bad safetensors header).
+    Malformed {
+        /// The file.
+        file: String,
+        /// What is wrong with it.
+        why: String,
+    },
+    /// A redirect that leaves the configured endpoint.
+    OffHost {
+        /// The file.
+        file: String,
+        /// The host the redirect names.
+        host: String,
+    },
+    /// The Hub answered with an error status this client does not read further.
+    Upstream {
+        /// The file.
+        file: String,
+        /// The HTTP status.
+        status: u16,
+    },
+    /// No connection to the endpoint.
+    Unreachable {
+        /// The endpoint.
+        endpoint: String,
+        /// Why (the connector's error).
+        cause: String,
+    },
+    /// The whole read took longer than its limit.
+    Timeout {
+        /// The endpoint.
+        endpoint: String,
+        /// The limit, in seconds.
+        seconds: f64,
+    },
+}
+
+impl fmt::Display for HubError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HubError::RepoNotFound { repo } => {
+                write!(f, "the Hub has no model repository {repo} (or it is private)")
+            }
+            HubError::RevisionNotFound { repo, revision } => {
+                write!(f, "{repo} has no revision {revision}")
+            }
+            HubError::Denied { repo } => write!(
+                f,
+                "{repo} is gated or private, and this service reads public repositories only (it holds no Hub token); post the repository's config.json as config"
+            ),
+            HubError::NoConfig { repo } => write!(
+                f,
+                "{repo} has no config.json, so its architecture is unknown; post the architecture as config or explicit fields"
+            ),
+            HubError::TooLarge { file, limit } => write!(
+                f,
+                "{file} is larger than the {} KiB this service reads",
+                limit / 1024
+            ),
+            HubError::Malformed { file, why } => write!(f, "{file} could not be read: {why}"),
+            HubError::OffHost { file, host } => write!(
+                f,
+                "the Hub redirected {file} to {host}, another host, which this service does not follow"
+            ),
+            HubError::Upstream { file, status } => {
+                write!(f, "the Hub answered {status} for {file}")
+            }
+            HubError::Unreachable { endpoint, cause } => {
+                write!(f, "the Hub at {endpoint} could not be reached: {cause}")
+            }
+            HubError::Timeout { endpoint, seconds } => write!(
+                f,
+                "the Hub at {endpoint} did not answer within {seconds} s"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for HubError {}

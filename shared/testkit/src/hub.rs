@@ -1,0 +1,596 @@
+//! A stand-in Hugging Face Hub: a small HTTP/1.1 server on 127.0.0.1 that serves
+//! fixture repositories the way the Hub's `resolve` endpoint does (the file, an
+//! `X-Repo-Commit` header, `X-Error-Code` on refusals, byte ranges), so the Hub client
+//! and every endpoint that takes a model are tested without the internet. Point
+//! `HF_ENDPOINT` at [`StandInHub::url`]. `cargo run -p testkit --bin stand-in-hub`
+//! serves the same repositories for a local run.
+//!
+//! The repositories' configs are the published configs of their architectures; their
+//! safetensors files hold headers only (every tensor with its dtype, shape and byte
+//! range, as the checkpoint lays them out), which is all a range request for the
+//! header reads.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+/// The commit every fixture repository is at.
+pub const COMMIT: &str = "0123456789abcdef0123456789abcdef01234567";
+
+/// A dense model: Qwen2-7B-Instruct's architecture, bf16, in 4 shards.
+pub const DENSE: &str = "Qwen/Qwen2-7B-Instruct";
+/// A mixture of experts: Qwen3-Coder-30B-A3B-Instruct's architecture, bf16, 16 shards.
+pub const MOE: &str = "Qwen/Qwen3-Coder-30B-A3B-Instruct";
+/// An AWQ checkpoint: Llama-3-70B-Instruct's architecture, 4-bit, group 128, 9 shards.
+pub const AWQ: &str = "TechxGenus/Meta-Llama-3-70B-Instruct-AWQ";
+/// A block-wise FP8 checkpoint whose `modules_to_not_convert` keeps the output layer,
+/// the norms and the routers in bf16: the MoE above in FP8.
+pub const FP8: &str = "Qwen/Qwen3-Coder-30B-A3B-Instruct-FP8";
+/// A gated repository (the Hub answers 401 with `X-Error-Code: GatedRepo`).
+pub const GATED: &str = "stand-in/gated-model";
+/// A repository with weights but no config.json.
+pub const NO_CONFIG: &str = "stand-in/no-config";
+/// A repository with only PyTorch `.bin` weights (no safetensors).
+pub const BIN_ONLY: &str = "stand-in/bin-weights";
+/// A repository that never answers within the client's time limit.
+pub const SLOW: &str = "stand-in/slow-model";
+/// A repository whose config.json is larger than the client reads.
+pub const HUGE: &str = "stand-in/huge-config";
+/// A repository whose config.json is not JSON.
+pub const MALFORMED: &str = "stand-in/malformed-config";
+/// A repository the Hub redirects to another host.
+pub const ELSEWHERE: &str = "stand-in/moved-elsewhere";
+/// A repository that does not exist (the Hub answers 401 `RepoNotFound`).
+pub const MISSING: &str = "stand-in/no-such-model";
+
+/// How long the slow repository keeps a request waiting.
+pub const SLOW_DELAY: Duration = Duration::from_secs(30);
+
+/// How a repository answers.
+#[derive(Clone)]
+enum Behaviour {
+    Files(BTreeMap<String, Vec<u8>>),
+    Gated,
+    Slow,
+    Redirect(String),
+}
+
+/// The running stand-in Hub.
+pub struct StandInHub {
+    url: String,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl StandInHub {
+    /// Starts the server on a free port of 127.0.0.1.
+    pub async fn start() -> StandInHub {
+        StandInHub::start_on("127.0.0.1:0").await
+    }
+
+    /// Starts the server on `address`.
+    pub async fn start_on(address: &str) -> StandInHub {
+        let listener = TcpListener::bind(address)
+            .await
+            .expect("bind the stand-in Hub");
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let repos = Arc::new(repositories());
+        let task = tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let repos = repos.clone();
+                tokio::spawn(async move {
+                    let _ = serve(stream, &repos).await;
+                });
+            }
+        });
+        StandInHub { url, task }
+    }
+
+    /// `http://127.0.0.1:<port>`: the value for `HF_ENDPOINT`.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+}
+
+impl Drop for StandInHub {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Reads one request and answers it.
+async fn serve(mut stream: TcpStream, repos: &BTreeMap<String, Behaviour>) -> std::io::Result<()> {
+    let mut head = Vec::new();
+    let mut buf = [0u8; 2048];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = stream.read(&mut buf).await?;
+        if n == 0 || head.len() > 16 * 1024 {
+            return Ok(());
+        }
+        head.extend_from_slice(&buf[..n]);
+    }
+    let head = String::from_utf8_lossy(&head);
+    let mut lines = head.split("\r\n");
+    let path = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .unwrap_or("/")
+        .to_owned();
+    let range = lines
+        .filter_map(|l| l.split_once(':'))
+        .find(|(k, _)| k.eq_ignore_ascii_case("range"))
+        .and_then(|(_, v)| parse_range(v.trim()));
+    let reply = answer(&path, range, repos).await;
+    stream.write_all(&reply).await?;
+    stream.shutdown().await
+}
+
+fn parse_range(value: &str) -> Option<(usize, usize)> {
+    let (first, last) = value.strip_prefix("bytes=")?.split_once('-')?;
+    Some((first.parse().ok()?, last.parse().ok()?))
+}
+
+/// An HTTP/1.1 response with `headers` and `body`.
+fn response(status: &str, headers: &[(&str, String)], body: &[u8]) -> Vec<u8> {
+    let mut out = format!(
+        "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        out.push_str(&format!("{k}: {v}\r\n"));
+    }
+    out.push_str("\r\n");
+    let mut out = out.into_bytes();
+    out.extend_from_slice(body);
+    out
+}
+
+fn refused(status: &str, code: &str) -> Vec<u8> {
+    response(
+        status,
+        &[("X-Error-Code", code.to_owned())],
+        format!("{{\"error\":\"{code}\"}}").as_bytes(),
+    )
+}
+
+/// The answer to `GET path`: `/{owner}/{name}/resolve/{revision}/{file}`.
+async fn answer(
+    path: &str,
+    range: Option<(usize, usize)>,
+    repos: &BTreeMap<String, Behaviour>,
+) -> Vec<u8> {
+    let parts: Vec<&str> = path.trim_start_matches('/').splitn(5, '/').collect();
+    let [owner, name, "resolve", revision, file] = parts[..] else {
+        return refused("404 Not Found", "RepoNotFound");
+    };
+    let id = format!("{owner}/{name}");
+    let Some(repo) = repos.get(&id) else {
+        return refused("401 Unauthorized", "RepoNotFound");
+    };
+    if revision != "main" && revision != COMMIT {
+        return refused("404 Not Found", "RevisionNotFound");
+    }
+    let files = match repo {
+        Behaviour::Gated => return refused("401 Unauthorized", "GatedRepo"),
+        Behaviour::Slow => {
+            tokio::time::sleep(SLOW_DELAY).await;
+            return refused("504 Gateway Timeout", "Timeout");
+        }
+        Behaviour::Redirect(to) => {
+            return response(
+                "302 Found",
+                &[("Location", format!("{to}/{id}/resolve/{revision}/{file}"))],
+                b"",
+            );
+        }
+        Behaviour::Files(files) => files,
+    };
+    let Some(body) = files.get(file) else {
+        return refused("404 Not Found", "EntryNotFound");
+    };
+    let commit = [("X-Repo-Commit", COMMIT.to_owned())];
+    match range {
+        None => response("200 OK", &commit, body),
+        Some((first, last)) if first < body.len() && first <= last => {
+            let last = last.min(body.len() - 1);
+            let headers = [
+                commit[0].clone(),
+                (
+                    "Content-Range",
+                    format!("bytes {first}-{last}/{}", body.len()),
+                ),
+            ];
+            response("206 Partial Content", &headers, &body[first..=last])
+        }
+        Some(_) => response("416 Range Not Satisfiable", &commit, b""),
+    }
+}
+
+/// Every fixture repository.
+fn repositories() -> BTreeMap<String, Behaviour> {
+    let mut repos = BTreeMap::new();
+    let mut files = |id: &str, f: BTreeMap<String, Vec<u8>>| {
+        repos.insert(id.to_owned(), Behaviour::Files(f));
+    };
+    files(DENSE, checkpoint(&dense_config(), Quant::None, 4));
+    files(MOE, checkpoint(&moe_config(), Quant::None, 16));
+    files(AWQ, checkpoint(&awq_config(), Quant::Awq, 9));
+    files(FP8, checkpoint(&fp8_config(), Quant::Fp8, 16));
+    let mut no_config = checkpoint(&dense_config(), Quant::None, 1);
+    no_config.remove("config.json");
+    files(NO_CONFIG, no_config);
+    files(
+        BIN_ONLY,
+        BTreeMap::from([
+            ("config.json".to_owned(), to_json(&dense_config())),
+            ("pytorch_model.bin".to_owned(), b"not read".to_vec()),
+        ]),
+    );
+    let mut huge = dense_config();
+    huge["padding"] = json!("x".repeat(hub_config_limit() + 1));
+    files(
+        HUGE,
+        BTreeMap::from([("config.json".to_owned(), to_json(&huge))]),
+    );
+    files(
+        MALFORMED,
+        BTreeMap::from([(
+            "config.json".to_owned(),
+            b"{\"model_type\": \"llama\",".to_vec(),
+        )]),
+    );
+    repos.insert(GATED.to_owned(), Behaviour::Gated);
+    repos.insert(SLOW.to_owned(), Behaviour::Slow);
+    repos.insert(
+        ELSEWHERE.to_owned(),
+        Behaviour::Redirect("http://elsewhere.invalid".to_owned()),
+    );
+    repos
+}
+
+/// The client's limit on a config.json (1 MiB), restated so the fixture exceeds it.
+fn hub_config_limit() -> usize {
+    1 << 20
+}
+
+fn to_json(v: &Value) -> Vec<u8> {
+    serde_json::to_vec_pretty(v).unwrap()
+}
+
+/// Qwen2-7B-Instruct's config.json (the architecture of Qwen2.5-7B-Instruct).
+pub fn dense_config() -> Value {
+    json!({
+        "architectures": ["Qwen2ForCausalLM"],
+        "model_type": "qwen2",
+        "hidden_size": 3584,
+        "intermediate_size": 18944,
+        "num_hidden_layers": 28,
+        "num_attention_heads": 28,
+        "num_key_value_heads": 4,
+        "vocab_size": 152064,
+        "tie_word_embeddings": false,
+        "max_position_embeddings": 32768,
+        "rope_theta": 1000000.0,
+        "use_sliding_window": false,
+        "torch_dtype": "bfloat16"
+    })
+}
+
+/// Qwen3-Coder-30B-A3B-Instruct's config.json (Qwen3-30B-A3B's architecture).
+pub fn moe_config() -> Value {
+    json!({
+        "architectures": ["Qwen3MoeForCausalLM"],
+        "model_type": "qwen3_moe",
+        "hidden_size": 2048,
+        "intermediate_size": 6144,
+        "num_hidden_layers": 48,
+        "num_attention_heads": 32,
+        "num_key_value_heads": 4,
+        "head_dim": 128,
+        "vocab_size": 151936,
+        "tie_word_embeddings": false,
+        "max_position_embeddings": 262144,
+        "attention_bias": false,
+        "num_experts": 128,
+        "num_experts_per_tok": 8,
+        "moe_intermediate_size": 768,
+        "decoder_sparse_step": 1,
+        "mlp_only_layers": [],
+        "norm_topk_prob": true,
+        "torch_dtype": "bfloat16"
+    })
+}
+
+/// Meta-Llama-3-70B-Instruct's config.json with AutoAWQ's `quantization_config`.
+pub fn awq_config() -> Value {
+    json!({
+        "architectures": ["LlamaForCausalLM"],
+        "model_type": "llama",
+        "hidden_size": 8192,
+        "intermediate_size": 28672,
+        "num_hidden_layers": 80,
+        "num_attention_heads": 64,
+        "num_key_value_heads": 8,
+        "vocab_size": 128256,
+        "tie_word_embeddings": false,
+        "max_position_embeddings": 8192,
+        "rope_theta": 500000.0,
+        "torch_dtype": "float16",
+        "quantization_config": {
+            "quant_method": "awq",
+            "bits": 4,
+            "group_size": 128,
+            "zero_point": true,
+            "version": "gemm"
+        }
+    })
+}
+
+/// The MoE's config.json with a block-wise FP8 `quantization_config` that keeps the
+/// output layer, every norm and every router in bf16.
+pub fn fp8_config() -> Value {
+    let mut config = moe_config();
+    let layers = config["num_hidden_layers"].as_u64().unwrap();
+    let mut keep = vec!["lm_head".to_owned()];
+    for i in 0..layers {
+        for m in ["input_layernorm", "mlp.gate", "post_attention_layernorm"] {
+            keep.push(format!("model.layers.{i}.{m}"));
+        }
+    }
+    config["quantization_config"] = json!({
+        "activation_scheme": "dynamic",
+        "fmt": "e4m3",
+        "quant_method": "fp8",
+        "weight_block_size": [128, 128],
+        "modules_to_not_convert": keep
+    });
+    config
+}
+
+/// How a checkpoint stores its decoder layers' linear weights.
+#[derive(Clone, Copy, PartialEq)]
+enum Quant {
+    None,
+    /// AutoAWQ GEMM: `qweight` and `qzeros` of packed int32 (8 weights each) and fp16
+    /// `scales`, per group of 128 inputs.
+    Awq,
+    /// Block-wise FP8: `weight` in F8_E4M3 and one fp32 `weight_scale_inv` per 128x128
+    /// block.
+    Fp8,
+}
+
+/// One stored tensor: name, dtype, shape.
+type Tensor = (String, &'static str, Vec<u64>);
+
+fn dim(config: &Value, key: &str) -> u64 {
+    config[key].as_u64().unwrap_or_else(|| panic!("{key}"))
+}
+
+/// A linear layer `[out, in]` under `quant`, with its bias when `bias`.
+fn linear(
+    out: &mut Vec<Tensor>,
+    name: &str,
+    rows: u64,
+    cols: u64,
+    quant: Quant,
+    dtype: &'static str,
+) {
+    match quant {
+        Quant::None => out.push((format!("{name}.weight"), dtype, vec![rows, cols])),
+        Quant::Awq => {
+            out.push((format!("{name}.qweight"), "I32", vec![cols, rows / 8]));
+            out.push((format!("{name}.qzeros"), "I32", vec![cols / 128, rows / 8]));
+            out.push((format!("{name}.scales"), "F16", vec![cols / 128, rows]));
+        }
+        Quant::Fp8 => {
+            out.push((format!("{name}.weight"), "F8_E4M3", vec![rows, cols]));
+            out.push((
+                format!("{name}.weight_scale_inv"),
+                "F32",
+                vec![rows.div_ceil(128), cols.div_ceil(128)],
+            ));
+        }
+    }
+}
+
+/// Every tensor of a llama-lineage checkpoint (llama, qwen2, qwen3, qwen3_moe), in
+/// transformers' names, layer by layer.
+fn tensors(config: &Value, quant: Quant) -> Vec<Vec<Tensor>> {
+    let t = if config["torch_dtype"] == "float16" {
+        "F16"
+    } else {
+        "BF16"
+    };
+    let (h, v, layers) = (
+        dim(config, "hidden_size"),
+        dim(config, "vocab_size"),
+        dim(config, "num_hidden_layers"),
+    );
+    let heads = dim(config, "num_attention_heads");
+    let kv = dim(config, "num_key_value_heads");
+    let hd = config["head_dim"].as_u64().unwrap_or(h / heads);
+    let qwen3 = config["model_type"].as_str().unwrap().starts_with("qwen3");
+    let bias = config["model_type"] == "qwen2";
+    let mut all = vec![vec![(
+        "model.embed_tokens.weight".to_owned(),
+        t,
+        vec![v, h],
+    )]];
+    for i in 0..layers {
+        let p = format!("model.layers.{i}");
+        let mut l = vec![
+            (format!("{p}.input_layernorm.weight"), t, vec![h]),
+            (format!("{p}.post_attention_layernorm.weight"), t, vec![h]),
+        ];
+        for (m, rows, cols) in [
+            ("q_proj", heads * hd, h),
+            ("k_proj", kv * hd, h),
+            ("v_proj", kv * hd, h),
+            ("o_proj", h, heads * hd),
+        ] {
+            linear(&mut l, &format!("{p}.self_attn.{m}"), rows, cols, quant, t);
+            if bias && m != "o_proj" {
+                l.push((format!("{p}.self_attn.{m}.bias"), t, vec![rows]));
+            }
+        }
+        if qwen3 {
+            l.push((format!("{p}.self_attn.q_norm.weight"), t, vec![hd]));
+            l.push((format!("{p}.self_attn.k_norm.weight"), t, vec![hd]));
+        }
+        let mlp = |l: &mut Vec<Tensor>, prefix: &str, i: u64| {
+            linear(l, &format!("{prefix}.gate_proj"), i, h, quant, t);
+            linear(l, &format!("{prefix}.up_proj"), i, h, quant, t);
+            linear(l, &format!("{prefix}.down_proj"), h, i, quant, t);
+        };
+        match config["num_experts"].as_u64() {
+            Some(e) => {
+                l.push((format!("{p}.mlp.gate.weight"), t, vec![e, h]));
+                for x in 0..e {
+                    mlp(
+                        &mut l,
+                        &format!("{p}.mlp.experts.{x}"),
+                        dim(config, "moe_intermediate_size"),
+                    );
+                }
+            }
+            None => mlp(
+                &mut l,
+                &format!("{p}.mlp"),
+                dim(config, "intermediate_size"),
+            ),
+        }
+        all.push(l);
+    }
+    let mut last = vec![("model.norm.weight".to_owned(), t, vec![h])];
+    if config["tie_word_embeddings"] != true {
+        last.push(("lm_head.weight".to_owned(), t, vec![v, h]));
+    }
+    all.push(last);
+    all
+}
+
+/// Bytes per value of a stored dtype.
+fn dtype_bytes(dtype: &str) -> u64 {
+    match dtype {
+        "F32" | "I32" => 4,
+        "F16" | "BF16" => 2,
+        _ => 1,
+    }
+}
+
+/// A safetensors file's header bytes (length and JSON; no tensor data) for `tensors`,
+/// and the bytes of data it describes.
+fn safetensors_header(tensors: &[Tensor]) -> (Vec<u8>, u64) {
+    let mut map = serde_json::Map::new();
+    map.insert("__metadata__".into(), json!({"format": "pt"}));
+    let mut offset = 0u64;
+    for (name, dtype, shape) in tensors {
+        let bytes = shape.iter().product::<u64>() * dtype_bytes(dtype);
+        map.insert(
+            name.clone(),
+            json!({"dtype": dtype, "shape": shape, "data_offsets": [offset, offset + bytes]}),
+        );
+        offset += bytes;
+    }
+    let header = serde_json::to_vec(&Value::Object(map)).unwrap();
+    let mut file = (header.len() as u64).to_le_bytes().to_vec();
+    file.extend_from_slice(&header);
+    (file, offset)
+}
+
+/// A repository's files: config.json and the checkpoint in `shards` files (with an
+/// index when more than one), layers spread evenly.
+fn checkpoint(config: &Value, quant: Quant, shards: usize) -> BTreeMap<String, Vec<u8>> {
+    let groups = tensors(config, quant);
+    let mut files = BTreeMap::from([("config.json".to_owned(), to_json(config))]);
+    let mut weight_map = serde_json::Map::new();
+    let mut total = 0;
+    let bounds = |k: usize| k * groups.len() / shards;
+    for k in 0..shards {
+        let chunk = &groups[bounds(k)..bounds(k + 1)];
+        let name = if shards == 1 {
+            "model.safetensors".to_owned()
+        } else {
+            format!("model-{:05}-of-{:05}.safetensors", k + 1, shards)
+        };
+        let flat: Vec<Tensor> = chunk.iter().flatten().cloned().collect();
+        for (tensor, _, _) in &flat {
+            weight_map.insert(tensor.clone(), json!(name));
+        }
+        let (file, bytes) = safetensors_header(&flat);
+        total += bytes;
+        files.insert(name, file);
+    }
+    if shards > 1 {
+        files.insert(
+            "model.safetensors.index.json".into(),
+            to_json(&json!({"metadata": {"total_size": total}, "weight_map": weight_map})),
+        );
+    }
+    files
+}
+
+/// Values the fixture `repo`'s headers hold that are weights: every tensor but the
+/// quantization's scales and zero points, AWQ's packed int32 counted as 8 weights.
+pub fn weights_in_headers(repo: &str) -> u64 {
+    let (config, quant) = match repo {
+        DENSE => (dense_config(), Quant::None),
+        MOE => (moe_config(), Quant::None),
+        AWQ => (awq_config(), Quant::Awq),
+        FP8 => (fp8_config(), Quant::Fp8),
+        other => panic!("{other} has no checkpoint"),
+    };
+    tensors(&config, quant)
+        .iter()
+        .flatten()
+        .map(|(name, _, shape)| {
+            let n: u64 = shape.iter().product();
+            if name.ends_with(".qweight") {
+                n * 8
+            } else if name.ends_with(".qzeros")
+                || name.ends_with(".scales")
+                || name.ends_with(".weight_scale_inv")
+            {
+                0
+            } else {
+                n
+            }
+        })
+        .sum()
+}
+
+/// One stand-in Hub for the whole test process, on its own thread and runtime (each
+/// `#[tokio::test]` has a runtime of its own, which a server must outlive), with
+/// `HF_ENDPOINT` pointing at it. Call before anything reads the Hub: the service reads
+/// `HF_ENDPOINT` once per process.
+pub fn shared_stand_in() -> &'static str {
+    static URL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    URL.get_or_init(|| {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("a runtime for the stand-in Hub");
+            runtime.block_on(async {
+                let hub = StandInHub::start().await;
+                tx.send(hub.url().to_owned())
+                    .expect("the test waits for the URL");
+                std::future::pending::<()>().await;
+            });
+        });
+        let url = rx.recv().expect("the stand-in Hub started");
+        std::env::set_var(hub_endpoint_variable(), &url);
+        url
+    })
+}
+
+/// `HF_ENDPOINT`, the variable the service reads (restated: testkit does not link the
+/// Hub client).
+fn hub_endpoint_variable() -> &'static str {
+    "HF_ENDPOINT"
+}
