@@ -17,6 +17,7 @@
 //! price shape), which replaces them without a deploy. Without `REPORT_BUCKET` (local
 //! runs) the report is returned instead of written.
 
+pub mod hub_token;
 pub mod store;
 
 use application::endpoint::cost_planner::{build, read, Entry, Latest, Report, Run};

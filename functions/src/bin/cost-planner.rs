@@ -22,6 +22,8 @@ fn run_deadline(deadline_ms: u64) -> Instant {
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     application::init_tracing();
+    // Workloads may name Hub models; gated ones need the deployment's token.
+    functions::hub_token::install();
     // One S3 client per process, built before the first event.
     let store = Arc::new(functions::ReportStore::from_env().await);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Box<RawValue>>| {

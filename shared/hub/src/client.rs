@@ -193,8 +193,15 @@ fn connect_cause(e: &hyper_util::client::legacy::Error) -> String {
 }
 
 /// The error a refused read means, from its status and the Hub's `X-Error-Code`.
-/// `repo` and `revision` name the repository; `file` the file asked for.
-pub fn refusal(fetched: &Fetched, repo: &str, revision: &str, file: &str) -> HubError {
+/// `repo` and `revision` name the repository; `file` the file asked for; `with_token`
+/// says whether the request carried the service's token.
+pub fn refusal(
+    fetched: &Fetched,
+    repo: &str,
+    revision: &str,
+    file: &str,
+    with_token: bool,
+) -> HubError {
     let code = fetched
         .headers
         .get(ERROR_CODE)
@@ -211,6 +218,7 @@ pub fn refusal(fetched: &Fetched, repo: &str, revision: &str, file: &str) -> Hub
         },
         "GatedRepo" => HubError::Denied {
             repo: repo.to_owned(),
+            with_token,
         },
         "EntryNotFound" if file == "config.json" => HubError::NoConfig {
             repo: repo.to_owned(),
@@ -218,6 +226,7 @@ pub fn refusal(fetched: &Fetched, repo: &str, revision: &str, file: &str) -> Hub
         _ if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN => {
             HubError::Denied {
                 repo: repo.to_owned(),
+                with_token,
             }
         }
         _ if status == StatusCode::NOT_FOUND && file == "config.json" && code.is_empty() => {

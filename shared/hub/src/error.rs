@@ -19,10 +19,18 @@ pub enum HubError {
         /// The revision asked for.
         revision: String,
     },
-    /// The repository is gated or private; this service holds no token.
+    /// The repository is gated or private, and the service's token (if any) does not
+    /// open it.
     Denied {
         /// The repository id.
         repo: String,
+        /// Whether the read carried the service's token.
+        with_token: bool,
+    },
+    /// The service's Hub token could not be read from where the deployment keeps it.
+    Token {
+        /// Why (never the token).
+        cause: String,
     },
     /// The repository has no `config.json` at that revision.
     NoConfig {
@@ -82,10 +90,15 @@ impl fmt::Display for HubError {
             HubError::RevisionNotFound { repo, revision } => {
                 write!(f, "{repo} has no revision {revision}")
             }
-            HubError::Denied { repo } => write!(
+            HubError::Denied { repo, with_token: false } => write!(
                 f,
-                "{repo} is gated or private, and this service reads public repositories only (it holds no Hub token); post the repository's config.json as config"
+                "{repo} is gated or private, and this service holds no Hub token (a deployment gives it one with the template's HubTokenSecret); post the repository's config.json as config"
             ),
+            HubError::Denied { repo, with_token: true } => write!(
+                f,
+                "{repo} is gated or private, and the Hub token this service holds does not open it (accept the repository's conditions with the token's account, or post its config.json as config)"
+            ),
+            HubError::Token { cause } => write!(f, "the service's Hub token could not be read: {cause}"),
             HubError::NoConfig { repo } => write!(
                 f,
                 "{repo} has no config.json, so its architecture is unknown; post the architecture as config or explicit fields"

@@ -105,7 +105,10 @@ async fn every_failure_is_named() {
     );
     assert_eq!(
         err(hub.repo(GATED, "main").await),
-        HubError::Denied { repo: GATED.into() }
+        HubError::Denied {
+            repo: GATED.into(),
+            with_token: false
+        }
     );
     assert_eq!(
         err(hub.repo(NO_CONFIG, "main").await),
@@ -166,4 +169,21 @@ async fn an_unreachable_endpoint_is_a_connection_error() {
         hub.repo(DENSE, "main").await,
         Err(HubError::Unreachable { .. })
     ));
+}
+
+#[tokio::test]
+async fn a_token_opens_a_gated_repository() {
+    let stand_in = StandInHub::start().await;
+    let endpoint = Endpoint::parse(stand_in.url()).unwrap();
+    let opened = Hub::new(endpoint.clone(), Some(testkit::hub::GATED_TOKEN.into()));
+    let repo = opened.repo(GATED, "main").await.unwrap();
+    assert_eq!(repo.checkpoint.as_ref().unwrap().files.len(), 4);
+    let wrong = Hub::new(endpoint, Some("hf_other".into()));
+    assert_eq!(
+        wrong.repo(GATED, "main").await.map(|_| ()).unwrap_err(),
+        HubError::Denied {
+            repo: GATED.into(),
+            with_token: true
+        }
+    );
 }

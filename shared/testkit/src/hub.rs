@@ -30,8 +30,11 @@ pub const AWQ: &str = "TechxGenus/Meta-Llama-3-70B-Instruct-AWQ";
 /// A block-wise FP8 checkpoint whose `modules_to_not_convert` keeps the output layer,
 /// the norms and the routers in bf16: the MoE above in FP8.
 pub const FP8: &str = "Qwen/Qwen3-Coder-30B-A3B-Instruct-FP8";
-/// A gated repository (the Hub answers 401 with `X-Error-Code: GatedRepo`).
+/// A gated repository: the dense model's files, which the Hub serves only to a
+/// request carrying [`GATED_TOKEN`] (to any other, 401 with `X-Error-Code: GatedRepo`).
 pub const GATED: &str = "stand-in/gated-model";
+/// The token that opens [`GATED`].
+pub const GATED_TOKEN: &str = "hf_stand_in_token";
 /// A repository with weights but no config.json.
 pub const NO_CONFIG: &str = "stand-in/no-config";
 /// A repository with only PyTorch `.bin` weights (no safetensors).
@@ -54,7 +57,7 @@ pub const SLOW_DELAY: Duration = Duration::from_secs(30);
 #[derive(Clone)]
 enum Behaviour {
     Files(BTreeMap<String, Vec<u8>>),
-    Gated,
+    Gated(BTreeMap<String, Vec<u8>>),
     Slow,
     Redirect(String),
 }
@@ -119,11 +122,19 @@ async fn serve(mut stream: TcpStream, repos: &BTreeMap<String, Behaviour>) -> st
         .and_then(|l| l.split(' ').nth(1))
         .unwrap_or("/")
         .to_owned();
-    let range = lines
+    let headers: Vec<(&str, &str)> = lines
         .filter_map(|l| l.split_once(':'))
-        .find(|(k, _)| k.eq_ignore_ascii_case("range"))
-        .and_then(|(_, v)| parse_range(v.trim()));
-    let reply = answer(&path, range, repos).await;
+        .map(|(k, v)| (k, v.trim()))
+        .collect();
+    let header = |name: &str| {
+        headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| *v)
+    };
+    let range = header("range").and_then(parse_range);
+    let token = header("authorization").and_then(|v| v.strip_prefix("Bearer "));
+    let reply = answer(&path, range, token, repos).await;
     stream.write_all(&reply).await?;
     stream.shutdown().await
 }
@@ -160,6 +171,7 @@ fn refused(status: &str, code: &str) -> Vec<u8> {
 async fn answer(
     path: &str,
     range: Option<(usize, usize)>,
+    token: Option<&str>,
     repos: &BTreeMap<String, Behaviour>,
 ) -> Vec<u8> {
     let parts: Vec<&str> = path.trim_start_matches('/').splitn(5, '/').collect();
@@ -174,7 +186,8 @@ async fn answer(
         return refused("404 Not Found", "RevisionNotFound");
     }
     let files = match repo {
-        Behaviour::Gated => return refused("401 Unauthorized", "GatedRepo"),
+        Behaviour::Gated(files) if token == Some(GATED_TOKEN) => files,
+        Behaviour::Gated(_) => return refused("401 Unauthorized", "GatedRepo"),
         Behaviour::Slow => {
             tokio::time::sleep(SLOW_DELAY).await;
             return refused("504 Gateway Timeout", "Timeout");
@@ -242,7 +255,10 @@ fn repositories() -> BTreeMap<String, Behaviour> {
             b"{\"model_type\": \"llama\",".to_vec(),
         )]),
     );
-    repos.insert(GATED.to_owned(), Behaviour::Gated);
+    repos.insert(
+        GATED.to_owned(),
+        Behaviour::Gated(checkpoint(&dense_config(), Quant::None, 4)),
+    );
     repos.insert(SLOW.to_owned(), Behaviour::Slow);
     repos.insert(
         ELSEWHERE.to_owned(),

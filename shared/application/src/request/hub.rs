@@ -365,12 +365,13 @@ pub fn api_error(
             field,
             format!("reading {repo}: {e}"),
         ),
-        HubError::OffHost { .. } | HubError::Upstream { .. } | HubError::Unreachable { .. } => {
-            ApiError::field_with_status(
-                StatusCode::BAD_GATEWAY,
-                field,
-                format!("reading {repo}: {e}"),
-            )
-        }
+        HubError::OffHost { .. }
+        | HubError::Upstream { .. }
+        | HubError::Unreachable { .. }
+        | HubError::Token { .. } => ApiError::field_with_status(
+            StatusCode::BAD_GATEWAY,
+            field,
+            format!("reading {repo}: {e}"),
+        ),
     }
 }

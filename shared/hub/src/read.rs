@@ -1,0 +1,335 @@
+//! One repository's read, file by file: config.json, then the safetensors index, then
+//! each file's header (two range requests, [`PARALLEL_READS`] files at a time).
+
+use std::collections::BTreeSet;
+
+use http::StatusCode;
+use serde_json::Value;
+
+use crate::client::{fetch, refusal, Fetched, Get, HttpClient};
+use crate::endpoint::Endpoint;
+use crate::safetensors::{header_length, summarize, TensorSummary};
+use crate::{
+    is_commit, repo_id, Checkpoint, Hub, HubError, HubRepo, CONFIG_LIMIT, HEADER_LIMIT,
+    INDEX_LIMIT, MAX_SHARDS,
+};
+
+/// Header reads in flight at once.
+const PARALLEL_READS: usize = 8;
+
+/// The index file of a sharded safetensors checkpoint.
+const INDEX_FILE: &str = "model.safetensors.index.json";
+
+/// The file of an unsharded safetensors checkpoint.
+const SINGLE_FILE: &str = "model.safetensors";
+
+/// One repository's read: the Hub, its client and the token the reads carry.
+pub(crate) struct Reader<'a> {
+    pub(crate) hub: &'a Hub,
+    pub(crate) client: &'a HttpClient,
+    pub(crate) token: Option<&'a str>,
+}
+
+impl Reader<'_> {
+    async fn get(&self, get: Get<'_>) -> Result<Fetched, HubError> {
+        fetch(self.client, &self.hub.endpoint, self.token, &get).await
+    }
+
+    fn refusal(&self, fetched: &Fetched, repo: &str, revision: &str, file: &str) -> HubError {
+        refusal(fetched, repo, revision, file, self.token.is_some())
+    }
+
+    /// `id` at `revision`: its config.json, and its checkpoint as far as it can be read.
+    pub(crate) async fn read(&self, id: &str, revision: &str) -> Result<HubRepo, HubError> {
+        let rev = repo_id::revision_segment(revision);
+        let config = self
+            .get(Get {
+                path: format!("/{id}/resolve/{rev}/config.json"),
+                file: "config.json",
+                limit: CONFIG_LIMIT,
+                range: None,
+            })
+            .await?;
+        if config.status != StatusCode::OK {
+            return Err(self.refusal(&config, id, revision, "config.json"));
+        }
+        let commit = config
+            .headers
+            .get("x-repo-commit")
+            .and_then(|v| v.to_str().ok())
+            .filter(|c| is_commit(c))
+            .map(str::to_owned);
+        let parsed: Value =
+            serde_json::from_slice(&config.body).map_err(|e| HubError::Malformed {
+                file: "config.json".into(),
+                why: format!("not JSON: {e}"),
+            })?;
+        if !parsed.is_object() {
+            return Err(HubError::Malformed {
+                file: "config.json".into(),
+                why: "not a JSON object".into(),
+            });
+        }
+        // Every later file from the commit the config came from: one snapshot.
+        let at = commit.clone().unwrap_or(rev);
+        let mut repo = HubRepo {
+            id: id.to_owned(),
+            revision: revision.to_owned(),
+            commit,
+            config: parsed,
+            files: vec!["config.json".to_owned()],
+            checkpoint: None,
+            notes: Vec::new(),
+        };
+        repo.checkpoint = self.checkpoint(&mut repo, &at).await?;
+        Ok(repo)
+    }
+
+    /// The safetensors files and their headers. Only a timeout or a lost connection
+    /// fails the read; anything else leaves a note and an answer from the config.
+    async fn checkpoint(
+        &self,
+        repo: &mut HubRepo,
+        at: &str,
+    ) -> Result<Option<Checkpoint>, HubError> {
+        let index = self
+            .get(Get {
+                path: format!("/{}/resolve/{at}/{INDEX_FILE}", repo.id),
+                file: INDEX_FILE,
+                limit: INDEX_LIMIT,
+                range: None,
+            })
+            .await;
+        let (files, total) = match index {
+            Ok(f) if f.status == StatusCode::OK => {
+                repo.files.push(INDEX_FILE.to_owned());
+                match shards(&f.body) {
+                    Ok(read) => read,
+                    Err(why) => {
+                        repo.notes.push(format!("{INDEX_FILE}: {why}"));
+                        return Ok(None);
+                    }
+                }
+            }
+            Ok(f) if f.status == StatusCode::NOT_FOUND => (vec![SINGLE_FILE.to_owned()], None),
+            Ok(f) => {
+                let e = self.refusal(&f, &repo.id, &repo.revision, INDEX_FILE);
+                repo.notes.push(e.to_string());
+                return Ok(None);
+            }
+            Err(e) => return fatal_or_note(e, repo),
+        };
+        let headers = if files.len() > MAX_SHARDS {
+            repo.notes.push(format!(
+                "{} safetensors files: more than the {MAX_SHARDS} whose headers are read; counted from the config, with the index's total size",
+                files.len()
+            ));
+            None
+        } else {
+            match self.headers(&repo.id, at, &files).await {
+                Ok(Some(summary)) => {
+                    repo.files.extend(files.iter().cloned());
+                    Some(summary)
+                }
+                Ok(None) => {
+                    // The single file is absent: no safetensors weights at all.
+                    repo.notes.push(
+                        "no safetensors weights (model.safetensors or its index); counted from the config".into(),
+                    );
+                    return Ok(None);
+                }
+                Err(e) => {
+                    if matches!(e, HubError::Timeout { .. } | HubError::Unreachable { .. }) {
+                        return Err(e);
+                    }
+                    repo.notes
+                        .push(format!("{e}; the safetensors headers were not read"));
+                    None
+                }
+            }
+        };
+        Ok(Some(Checkpoint {
+            files,
+            headers,
+            index_total_size: total,
+        }))
+    }
+
+    /// Every file's header, added up; `Ok(None)` when a lone `model.safetensors` is
+    /// absent.
+    async fn headers(
+        &self,
+        id: &str,
+        at: &str,
+        files: &[String],
+    ) -> Result<Option<TensorSummary>, HubError> {
+        let mut total = TensorSummary::default();
+        for batch in files.chunks(PARALLEL_READS) {
+            let mut set = tokio::task::JoinSet::new();
+            for file in batch {
+                let reader = HeaderRead {
+                    client: self.client.clone(),
+                    endpoint: self.hub.endpoint.clone(),
+                    token: self.token.map(str::to_owned),
+                    path: format!("/{id}/resolve/{at}/{file}"),
+                    file: file.clone(),
+                    repo: id.to_owned(),
+                    revision: at.to_owned(),
+                };
+                set.spawn(reader.run());
+            }
+            while let Some(done) = set.join_next().await {
+                match done.map_err(|e| HubError::Malformed {
+                    file: "a safetensors header".into(),
+                    why: e.to_string(),
+                })?? {
+                    Some(summary) => total.add(&summary),
+                    None if files.len() == 1 => return Ok(None),
+                    None => {
+                        return Err(HubError::Malformed {
+                            file: INDEX_FILE.into(),
+                            why: "it names a file the repository does not have".into(),
+                        })
+                    }
+                }
+            }
+        }
+        Ok(Some(total))
+    }
+}
+
+/// A timeout or lost connection ends the read; other failures become a note.
+fn fatal_or_note(e: HubError, repo: &mut HubRepo) -> Result<Option<Checkpoint>, HubError> {
+    match e {
+        HubError::Timeout { .. } | HubError::Unreachable { .. } => Err(e),
+        other => {
+            repo.notes.push(other.to_string());
+            Ok(None)
+        }
+    }
+}
+
+/// One file's header read, owning what it needs to run as its own task.
+struct HeaderRead {
+    client: HttpClient,
+    endpoint: Endpoint,
+    token: Option<String>,
+    path: String,
+    file: String,
+    repo: String,
+    revision: String,
+}
+
+impl HeaderRead {
+    /// The file's header summed; `None` when the file is absent.
+    async fn run(self) -> Result<Option<TensorSummary>, HubError> {
+        let token = self.token.as_deref();
+        let get = |limit: usize, range: (u64, u64)| Get {
+            path: self.path.clone(),
+            file: &self.file,
+            limit,
+            range: Some(range),
+        };
+        let prefix = fetch(&self.client, &self.endpoint, token, &get(8, (0, 7))).await?;
+        if prefix.status == StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        if prefix.status != StatusCode::PARTIAL_CONTENT && prefix.status != StatusCode::OK {
+            return Err(self.refused(&prefix));
+        }
+        let malformed = |why: String| HubError::Malformed {
+            file: self.file.clone(),
+            why,
+        };
+        let n = header_length(&prefix.body).map_err(malformed)?;
+        if n > HEADER_LIMIT {
+            return Err(HubError::TooLarge {
+                file: format!("{}'s header", self.file),
+                limit: HEADER_LIMIT as usize,
+            });
+        }
+        if n == 0 {
+            return Err(malformed("an empty header".into()));
+        }
+        let header = fetch(
+            &self.client,
+            &self.endpoint,
+            token,
+            &get(n as usize, (8, 8 + n - 1)),
+        )
+        .await?;
+        if header.status != StatusCode::PARTIAL_CONTENT && header.status != StatusCode::OK {
+            return Err(self.refused(&header));
+        }
+        summarize(&header.body).map(Some).map_err(malformed)
+    }
+
+    fn refused(&self, fetched: &Fetched) -> HubError {
+        refusal(
+            fetched,
+            &self.repo,
+            &self.revision,
+            &self.file,
+            self.token.is_some(),
+        )
+    }
+}
+
+/// The shard files an index names and its stated total size.
+fn shards(body: &[u8]) -> Result<(Vec<String>, Option<u64>), String> {
+    let index: Value = serde_json::from_slice(body).map_err(|e| format!("not JSON: {e}"))?;
+    let map = index["weight_map"]
+        .as_object()
+        .ok_or("no weight_map object")?;
+    let mut files = BTreeSet::new();
+    for file in map.values() {
+        let file = file
+            .as_str()
+            .ok_or("a weight_map entry is not a file name")?;
+        if !safe_file_name(file) {
+            return Err(format!(
+                "weight_map names {file:?}, not a safetensors file name"
+            ));
+        }
+        files.insert(file.to_owned());
+    }
+    if files.is_empty() {
+        return Err("an empty weight_map".into());
+    }
+    let total = index["metadata"]["total_size"].as_u64();
+    Ok((files.into_iter().collect(), total))
+}
+
+/// A shard name that stays inside the repository's root: letters, digits, `-`, `_`
+/// and `.`, ending in `.safetensors`.
+fn safe_file_name(name: &str) -> bool {
+    name.len() <= 255
+        && name.ends_with(".safetensors")
+        && !name.starts_with('.')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn index_files_stay_in_the_repository() {
+        let ok = br#"{"metadata":{"total_size":10},"weight_map":{"a":"model-00001-of-00002.safetensors","b":"model-00002-of-00002.safetensors","c":"model-00001-of-00002.safetensors"}}"#;
+        let (files, total) = shards(ok).unwrap();
+        assert_eq!(files.len(), 2);
+        assert_eq!(total, Some(10));
+        for bad in [
+            &br#"{"weight_map":{"a":"../secret.safetensors"}}"#[..],
+            br#"{"weight_map":{"a":"sub/x.safetensors"}}"#,
+            br#"{"weight_map":{"a":"x.bin"}}"#,
+            br#"{"weight_map":{}}"#,
+            br#"{"weight_map":{"a":1}}"#,
+            br#"[]"#,
+        ] {
+            assert!(shards(bad).is_err(), "{}", String::from_utf8_lossy(bad));
+        }
+    }
+}
