@@ -12,7 +12,7 @@ use aws_sdk_secretsmanager::error::DisplayErrorContext;
 /// The environment variable naming the secret (`template.yaml` sets it).
 pub const SECRET_VARIABLE: &str = "HUB_TOKEN_SECRET";
 
-/// Time to read the secret: one call to a regional endpoint.
+/// Time to read the secret, the SDK's set-up included: one call to a regional endpoint.
 const READ_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// The secret `HUB_TOKEN_SECRET` names, if any.
@@ -30,29 +30,32 @@ pub fn install() {
     }
 }
 
-/// The token the secret holds: its `SecretString`, trimmed.
+/// The token the secret holds: its `SecretString`, trimmed. Why a read failed goes to
+/// the function's log (the SDK's message names the account and role); the caller gets
+/// a message that names only the secret.
 async fn read(secret: String) -> Result<String, String> {
-    let config = aws_config::defaults(BehaviorVersion::latest()).load().await;
-    let client = aws_sdk_secretsmanager::Client::new(&config);
-    let call = client.get_secret_value().secret_id(&secret).send();
-    let answer = tokio::time::timeout(READ_TIMEOUT, call)
-        .await
-        .map_err(|_| {
-            format!(
-                "reading the secret {secret} took over {} s",
-                READ_TIMEOUT.as_secs()
-            )
-        })?
-        .map_err(|e| {
-            format!(
-                "the secret {secret} could not be read: {}",
-                DisplayErrorContext(e)
-            )
-        })?;
+    let public = |why: &str| format!("the secret {secret} {why} (the function's log says more)");
+    let call = async {
+        let config = aws_config::defaults(BehaviorVersion::latest()).load().await;
+        let client = aws_sdk_secretsmanager::Client::new(&config);
+        client.get_secret_value().secret_id(&secret).send().await
+    };
+    let answer = match tokio::time::timeout(READ_TIMEOUT, call).await {
+        Err(_) => return Err(public("did not answer within 3 s")),
+        Ok(Err(e)) => {
+            lambda_runtime::tracing::error!(
+                secret = %secret,
+                error = %DisplayErrorContext(&e),
+                "the Hub token secret could not be read"
+            );
+            return Err(public("could not be read"));
+        }
+        Ok(Ok(answer)) => answer,
+    };
     answer
         .secret_string()
         .map(str::trim)
         .filter(|t| !t.is_empty())
         .map(str::to_owned)
-        .ok_or_else(|| format!("the secret {secret} holds no text token"))
+        .ok_or_else(|| public("holds no text token"))
 }

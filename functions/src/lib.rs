@@ -223,7 +223,7 @@ pub async fn handle(event: Value, store: Option<&ReportStore>) -> Result<Value, 
         .iter()
         .flat_map(|w| hub_models::wanted(&Value::Object(w.request.clone())))
         .fold(Vec::new(), |mut all, w| {
-            if !all.contains(&w) {
+            if !all.contains(&w) && all.len() < hub_models::MAX_REPORT_HUB_MODELS {
                 all.push(w);
             }
             all

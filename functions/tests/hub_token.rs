@@ -85,15 +85,18 @@ async fn the_token_is_read_once_it_can_be_and_never_shown() {
     std::env::set_var(functions::hub_token::SECRET_VARIABLE, SECRET);
     functions::hub_token::install();
     let gated = || event_with("memory-inference", |b| b["model_name"] = json!(GATED));
-    // The secret is not readable yet: 502, naming the secret and not the token.
+    // The secret is not readable yet: the gated repository answers 502, naming the
+    // secret and not the token.
     let response = call("memory-inference", gated()).await.unwrap().unwrap();
     let (status, body) = status_and_json(&response);
     assert_eq!(status, 502, "{body}");
     let error = body["error"].as_str().unwrap();
     assert!(
-        error.contains(SECRET) && error.contains("ResourceNotFound"),
+        error.contains(SECRET) && error.contains("could not be read"),
         "{error}"
     );
+    // The SDK's words (account, role, the service's exception) stay in the log.
+    assert!(!error.contains("ResourceNotFound"), "{error}");
     // Read again on the next request, and the gated repository opens.
     let response = call("memory-inference", gated()).await.unwrap().unwrap();
     let (status, body) = status_and_json(&response);

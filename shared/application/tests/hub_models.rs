@@ -152,6 +152,7 @@ async fn every_failure_has_its_status() {
         (NO_CONFIG, 400, "model_name"),
         (HUGE, 400, "model_name"),
         (MALFORMED, 400, "model_name"),
+        (testkit::hub::DUPLICATE_KEY, 400, "model_name"),
         (ELSEWHERE, 502, "model_name"),
         (SLOW, 504, "model_name"),
     ] {

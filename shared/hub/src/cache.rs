@@ -1,5 +1,6 @@
 //! The repositories one function container has read, most recently used last: a
-//! commit's files never change, a branch's are read again after [`BRANCH_TTL`].
+//! commit's files never change, a branch's are read again after [`BRANCH_TTL`]. Held
+//! to [`CAPACITY`] repositories and [`BUDGET_BYTES`] (a config.json may be 1 MiB).
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -7,8 +8,12 @@ use std::time::{Duration, Instant};
 use crate::repo_id::is_commit;
 use crate::HubRepo;
 
-/// Repositories kept per container (each a config.json and a few counts: a few KiB).
+/// Repositories kept per container (most are a few KiB: a config.json and counts).
 pub const CAPACITY: usize = 64;
+
+/// Bytes the kept repositories may hold together ([`HubRepo::size`]): well inside the
+/// smallest function's 128 MB.
+pub const BUDGET_BYTES: usize = 16 << 20;
 
 /// How long a branch's or tag's answer is reused: a push to `main` shows within this.
 pub const BRANCH_TTL: Duration = Duration::from_secs(600);
@@ -45,9 +50,16 @@ impl Cache {
 
     /// Keeps `value` as read at `now`, dropping the least recently used entry when full.
     pub fn put(&self, repo: &str, revision: &str, value: Arc<HubRepo>, now: Instant) {
+        let size = value.size();
+        if size > BUDGET_BYTES {
+            return;
+        }
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         entries.retain(|e| !(e.repo == repo && e.revision == revision));
-        if entries.len() >= CAPACITY {
+        let held = |entries: &[Entry]| entries.iter().map(|e| e.value.size()).sum::<usize>();
+        while !entries.is_empty()
+            && (entries.len() >= CAPACITY || held(&entries) + size > BUDGET_BYTES)
+        {
             entries.remove(0);
         }
         entries.push(Entry {
@@ -78,10 +90,11 @@ mod tests {
             id: id.to_owned(),
             revision: "main".into(),
             commit: None,
-            config: serde_json::json!({}),
+            config: b"{}".to_vec(),
             files: vec![],
             checkpoint: None,
             notes: vec![],
+            cacheable: true,
         })
     }
 
@@ -107,5 +120,22 @@ mod tests {
         assert!(cache
             .get(&format!("o/m{}", CAPACITY - 1), "main", t0)
             .is_some());
+    }
+
+    #[test]
+    fn large_configs_are_held_to_the_byte_budget() {
+        let cache = Cache::default();
+        let t0 = Instant::now();
+        let big = |id: &str| {
+            let mut r = (*repo(id)).clone();
+            r.config = vec![b' '; 1 << 20];
+            Arc::new(r)
+        };
+        for i in 0..40 {
+            cache.put(&format!("o/b{i}"), "main", big("x"), t0);
+        }
+        assert!(cache.len() <= BUDGET_BYTES / (1 << 20));
+        assert!(cache.get("o/b39", "main", t0).is_some());
+        assert!(cache.get("o/b0", "main", t0).is_none());
     }
 }

@@ -16,8 +16,13 @@ use hyper_util::rt::TokioExecutor;
 use crate::endpoint::Endpoint;
 use crate::error::HubError;
 
-/// Time to open a connection (TCP and TLS): the endpoint is one well-connected host.
+/// Time to open a TCP connection: the endpoint is one well-connected host. Name
+/// resolution and the TLS handshake are bounded by the read's own limit
+/// ([`crate::READ_TIMEOUT`]).
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// How long an idle connection to the Hub is kept for the next read.
+const POOL_IDLE: Duration = Duration::from_secs(20);
 
 /// Redirects followed within the endpoint (the Hub redirects renamed repositories).
 const MAX_REDIRECTS: usize = 3;
@@ -40,7 +45,12 @@ pub fn http_client() -> Result<HttpClient, String> {
         .https_or_http()
         .enable_http1()
         .wrap_connector(http);
-    Ok(Client::builder(TokioExecutor::new()).build(https))
+    // Idle connections are dropped well before a frozen Lambda container is likely to
+    // be thawed, so a stale one is rarely reused (hyper retries a request whose pooled
+    // connection closed before it was sent).
+    Ok(Client::builder(TokioExecutor::new())
+        .pool_idle_timeout(POOL_IDLE)
+        .build(https))
 }
 
 /// A body read in full.
@@ -221,6 +231,10 @@ pub fn refusal(
             with_token,
         },
         "EntryNotFound" if file == "config.json" => HubError::NoConfig {
+            repo: repo.to_owned(),
+        },
+        // A token the Hub does not accept at all: the read goes on without it.
+        "" if status == StatusCode::UNAUTHORIZED && with_token => HubError::TokenRejected {
             repo: repo.to_owned(),
         },
         _ if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN => {

@@ -27,6 +27,12 @@ pub enum HubError {
         /// Whether the read carried the service's token.
         with_token: bool,
     },
+    /// The Hub rejected the service's token itself (401 without an error code on a
+    /// request that carried it); the read is tried again without it.
+    TokenRejected {
+        /// The repository id.
+        repo: String,
+    },
     /// The service's Hub token could not be read from where the deployment keeps it.
     Token {
         /// Why (never the token).
@@ -98,11 +104,20 @@ impl fmt::Display for HubError {
                 f,
                 "{repo} is gated or private, and the Hub token this service holds does not open it (accept the repository's conditions with the token's account, or post its config.json as config)"
             ),
-            HubError::Token { cause } => write!(f, "the service's Hub token could not be read: {cause}"),
+            HubError::Token { cause } => write!(
+                f,
+                "the repository needs the service's Hub token, which could not be read: {cause}"
+            ),
+            HubError::TokenRejected { repo } => {
+                write!(f, "the Hub rejected the service's token reading {repo}")
+            }
             HubError::NoConfig { repo } => write!(
                 f,
                 "{repo} has no config.json, so its architecture is unknown; post the architecture as config or explicit fields"
             ),
+            HubError::TooLarge { file, limit } if *limit < 1024 => {
+                write!(f, "{file} is larger than the {limit} bytes this service reads")
+            }
             HubError::TooLarge { file, limit } => write!(
                 f,
                 "{file} is larger than the {} KiB this service reads",

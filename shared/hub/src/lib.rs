@@ -30,14 +30,14 @@ use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
-
 pub use client::CONNECT_TIMEOUT;
 use client::{http_client, HttpClient};
 pub use endpoint::{Endpoint, DEFAULT_ENDPOINT, ENDPOINT_VARIABLE};
 pub use error::HubError;
 use read::Reader;
-pub use repo_id::{is_commit, is_repo_id, is_revision, DEFAULT_REVISION, MAX_REVISION_CHARS};
+pub use repo_id::{
+    is_commit, is_repo_id, is_revision, revision_segment, DEFAULT_REVISION, MAX_REVISION_CHARS,
+};
 use safetensors::TensorSummary;
 
 /// Largest `config.json` read: real ones are a few KiB; a posted `config` is bounded
@@ -48,9 +48,10 @@ pub const CONFIG_LIMIT: usize = 1 << 20;
 /// for the largest MoE checkpoints (a quarter-million tensors).
 pub const INDEX_LIMIT: usize = 16 << 20;
 
-/// Largest safetensors header read per file: a few hundred bytes per tensor; shards of
-/// the largest checkpoints hold a few thousand tensors.
-pub const HEADER_LIMIT: u64 = 8 << 20;
+/// Largest safetensors header read per file: about a hundred bytes per tensor; shards
+/// of the largest checkpoints hold a few thousand tensors (the headers are summed as
+/// they are parsed, so only the bytes count).
+pub const HEADER_LIMIT: u64 = 4 << 20;
 
 /// Shards whose headers are read; a checkpoint in more files is counted from its index
 /// alone (two requests per shard would not fit the read's time limit).
@@ -63,8 +64,11 @@ pub const READ_TIMEOUT: Duration = Duration::from_secs(6);
 /// What a repository's safetensors files say.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Checkpoint {
-    /// The safetensors files (one, or the index's shards).
+    /// The safetensors files (one, or the index's shards); none listed when there are
+    /// more than [`MAX_SHARDS`].
     pub files: Vec<String>,
+    /// How many files, counted up to one more than [`MAX_SHARDS`].
+    pub file_count: usize,
     /// Their headers added up; `None` when they were not read (see the notes).
     pub headers: Option<TensorSummary>,
     /// The index's `metadata.total_size`: bytes of tensor data.
@@ -80,14 +84,35 @@ pub struct HubRepo {
     pub revision: String,
     /// The commit the Hub resolved it to (`X-Repo-Commit`), when it says.
     pub commit: Option<String>,
-    /// `config.json`.
-    pub config: Value,
+    /// `config.json` as the Hub served it: a JSON object, at most [`CONFIG_LIMIT`]
+    /// bytes (to be read as a posted config is).
+    pub config: Vec<u8>,
     /// The files read, in order.
     pub files: Vec<String>,
     /// The safetensors checkpoint, when the repository has one.
     pub checkpoint: Option<Checkpoint>,
     /// What could not be read, and why.
     pub notes: Vec<String>,
+    /// `false` when a file could not be read for a reason that may pass (the Hub
+    /// busy or failing): the answer is given, and read again next time.
+    pub cacheable: bool,
+}
+
+impl HubRepo {
+    /// Bytes the repository holds in the cache, roughly: what it read and its names.
+    pub fn size(&self) -> usize {
+        let names = |v: &[String]| v.iter().map(|s| s.len() + 24).sum::<usize>();
+        self.config.len()
+            + names(&self.files)
+            + names(&self.notes)
+            + self
+                .checkpoint
+                .as_ref()
+                .map_or(0, |c| names(&c.files) + 256)
+            + self.id.len()
+            + self.revision.len()
+            + 256
+    }
 }
 
 /// A read of the service's Hub token: the token, or why it could not be read (never
@@ -191,16 +216,41 @@ impl Hub {
             return Ok(hit);
         }
         let client = self.client()?;
-        let token = self.token().await?;
-        let read = tokio::time::timeout(self.timeout, self.read(client, token, id, revision))
+        let read = tokio::time::timeout(self.timeout, self.read_with_token(client, id, revision))
             .await
             .map_err(|_| HubError::Timeout {
                 endpoint: self.endpoint.display(),
                 seconds: self.timeout.as_secs_f64(),
             })??;
         let read = Arc::new(read);
-        self.cache.put(id, revision, read.clone(), Instant::now());
+        if read.cacheable {
+            self.cache.put(id, revision, read.clone(), Instant::now());
+        }
         Ok(read)
+    }
+
+    /// The read with the service's token, within the one time limit. A token that
+    /// cannot be read does not stop public repositories: the read goes on without it,
+    /// and a repository that needed it says why it could not be opened. A token the
+    /// Hub rejects (401 without an error code) is dropped for a read without it.
+    async fn read_with_token(
+        &self,
+        client: &HttpClient,
+        id: &str,
+        revision: &str,
+    ) -> Result<HubRepo, HubError> {
+        let (token, unreadable) = match self.token().await {
+            Ok(token) => (token, None),
+            Err(e) => (None, Some(e)),
+        };
+        let read = match self.read(client, token, id, revision).await {
+            Err(HubError::TokenRejected { .. }) => self.read(client, None, id, revision).await,
+            other => other,
+        };
+        match (read, unreadable) {
+            (Err(HubError::Denied { .. }), Some(token_error)) => Err(token_error),
+            (read, _) => read,
+        }
     }
 
     async fn read(

@@ -2,8 +2,11 @@
 //! each file's header (two range requests, [`PARALLEL_READS`] files at a time).
 
 use std::collections::BTreeSet;
+use std::fmt;
 
 use http::StatusCode;
+use serde::de::{IgnoredAny, MapAccess, Visitor};
+use serde::Deserialize;
 use serde_json::Value;
 
 use crate::client::{fetch, refusal, Fetched, Get, HttpClient};
@@ -14,8 +17,8 @@ use crate::{
     INDEX_LIMIT, MAX_SHARDS,
 };
 
-/// Header reads in flight at once.
-const PARALLEL_READS: usize = 8;
+/// Header reads in flight at once (each holds up to [`HEADER_LIMIT`] bytes).
+const PARALLEL_READS: usize = 4;
 
 /// The index file of a sharded safetensors checkpoint.
 const INDEX_FILE: &str = "model.safetensors.index.json";
@@ -59,16 +62,22 @@ impl Reader<'_> {
             .and_then(|v| v.to_str().ok())
             .filter(|c| is_commit(c))
             .map(str::to_owned);
-        let parsed: Value =
-            serde_json::from_slice(&config.body).map_err(|e| HubError::Malformed {
-                file: "config.json".into(),
-                why: format!("not JSON: {e}"),
-            })?;
-        if !parsed.is_object() {
-            return Err(HubError::Malformed {
-                file: "config.json".into(),
-                why: "not a JSON object".into(),
-            });
+        // Checked to be a JSON object here; kept as text (the caller reads it as it reads
+        // a posted config, strictly), so the cache holds its bytes, not a parsed tree.
+        match serde_json::from_slice::<IgnoredAny>(&config.body) {
+            Ok(_) if config.body.trim_ascii_start().starts_with(b"{") => {}
+            Ok(_) => {
+                return Err(HubError::Malformed {
+                    file: "config.json".into(),
+                    why: "not a JSON object".into(),
+                })
+            }
+            Err(e) => {
+                return Err(HubError::Malformed {
+                    file: "config.json".into(),
+                    why: format!("not JSON: {e}"),
+                })
+            }
         }
         // Every later file from the commit the config came from: one snapshot.
         let at = commit.clone().unwrap_or(rev);
@@ -76,10 +85,11 @@ impl Reader<'_> {
             id: id.to_owned(),
             revision: revision.to_owned(),
             commit,
-            config: parsed,
+            config: config.body.to_vec(),
             files: vec!["config.json".to_owned()],
             checkpoint: None,
             notes: Vec::new(),
+            cacheable: true,
         };
         repo.checkpoint = self.checkpoint(&mut repo, &at).await?;
         Ok(repo)
@@ -100,10 +110,10 @@ impl Reader<'_> {
                 range: None,
             })
             .await;
-        let (files, total) = match index {
+        let index = match index {
             Ok(f) if f.status == StatusCode::OK => {
                 repo.files.push(INDEX_FILE.to_owned());
-                match shards(&f.body) {
+                match Index::read(&f.body) {
                     Ok(read) => read,
                     Err(why) => {
                         repo.notes.push(format!("{INDEX_FILE}: {why}"));
@@ -111,18 +121,18 @@ impl Reader<'_> {
                     }
                 }
             }
-            Ok(f) if f.status == StatusCode::NOT_FOUND => (vec![SINGLE_FILE.to_owned()], None),
+            Ok(f) if f.status == StatusCode::NOT_FOUND => Index::single(),
             Ok(f) => {
                 let e = self.refusal(&f, &repo.id, &repo.revision, INDEX_FILE);
-                repo.notes.push(e.to_string());
+                note_failure(repo, &e, e.to_string());
                 return Ok(None);
             }
             Err(e) => return fatal_or_note(e, repo),
         };
-        let headers = if files.len() > MAX_SHARDS {
+        let files = index.files;
+        let headers = if index.file_count > MAX_SHARDS {
             repo.notes.push(format!(
-                "{} safetensors files: more than the {MAX_SHARDS} whose headers are read; counted from the config, with the index's total size",
-                files.len()
+                "more than {MAX_SHARDS} safetensors files, the most whose headers are read; counted from the config, with the index's total size"
             ));
             None
         } else {
@@ -142,16 +152,20 @@ impl Reader<'_> {
                     if matches!(e, HubError::Timeout { .. } | HubError::Unreachable { .. }) {
                         return Err(e);
                     }
-                    repo.notes
-                        .push(format!("{e}; the safetensors headers were not read"));
+                    note_failure(
+                        repo,
+                        &e,
+                        format!("{e}; the safetensors headers were not read"),
+                    );
                     None
                 }
             }
         };
         Ok(Some(Checkpoint {
+            file_count: index.file_count,
             files,
             headers,
-            index_total_size: total,
+            index_total_size: index.total_size,
         }))
     }
 
@@ -183,7 +197,10 @@ impl Reader<'_> {
                     file: "a safetensors header".into(),
                     why: e.to_string(),
                 })?? {
-                    Some(summary) => total.add(&summary),
+                    Some(summary) => total.add(&summary).map_err(|why| HubError::Malformed {
+                        file: "the safetensors headers".into(),
+                        why,
+                    })?,
                     None if files.len() == 1 => return Ok(None),
                     None => {
                         return Err(HubError::Malformed {
@@ -203,10 +220,21 @@ fn fatal_or_note(e: HubError, repo: &mut HubRepo) -> Result<Option<Checkpoint>, 
     match e {
         HubError::Timeout { .. } | HubError::Unreachable { .. } => Err(e),
         other => {
-            repo.notes.push(other.to_string());
+            note_failure(repo, &other, other.to_string());
             Ok(None)
         }
     }
+}
+
+/// Notes a file that could not be read; one that may read on another try (the Hub
+/// busy or failing: 429, 5xx) leaves the answer out of the cache.
+fn note_failure(repo: &mut HubRepo, e: &HubError, note: String) {
+    if let HubError::Upstream { status, .. } = e {
+        if *status == 429 || *status >= 500 {
+            repo.cacheable = false;
+        }
+    }
+    repo.notes.push(note);
 }
 
 /// One file's header read, owning what it needs to run as its own task.
@@ -275,29 +303,92 @@ impl HeaderRead {
     }
 }
 
-/// The shard files an index names and its stated total size.
-fn shards(body: &[u8]) -> Result<(Vec<String>, Option<u64>), String> {
-    let index: Value = serde_json::from_slice(body).map_err(|e| format!("not JSON: {e}"))?;
-    let map = index["weight_map"]
-        .as_object()
-        .ok_or("no weight_map object")?;
-    let mut files = BTreeSet::new();
-    for file in map.values() {
-        let file = file
-            .as_str()
-            .ok_or("a weight_map entry is not a file name")?;
-        if !safe_file_name(file) {
-            return Err(format!(
-                "weight_map names {file:?}, not a safetensors file name"
-            ));
+/// What a checkpoint's index says: its shard files (none listed when there are more
+/// than [`MAX_SHARDS`]) and its stated total size.
+struct Index {
+    files: Vec<String>,
+    /// The files, counted up to one more than [`MAX_SHARDS`].
+    file_count: usize,
+    total_size: Option<u64>,
+}
+
+impl Index {
+    /// An unsharded checkpoint: `model.safetensors` alone.
+    fn single() -> Index {
+        Index {
+            files: vec![SINGLE_FILE.to_owned()],
+            file_count: 1,
+            total_size: None,
         }
-        files.insert(file.to_owned());
     }
-    if files.is_empty() {
-        return Err("an empty weight_map".into());
+
+    /// Reads an index as its JSON streams by: the tensor names are not kept, so memory
+    /// grows with the distinct files (at most [`MAX_SHARDS`] kept), not the tensors.
+    fn read(body: &[u8]) -> Result<Index, String> {
+        #[derive(Deserialize)]
+        struct Raw {
+            #[serde(default)]
+            metadata: Option<Metadata>,
+            weight_map: Files,
+        }
+        #[derive(Deserialize)]
+        struct Metadata {
+            #[serde(default)]
+            total_size: Option<Value>,
+        }
+        let raw: Raw = serde_json::from_slice(body).map_err(|e| format!("not an index: {e}"))?;
+        let files = raw.weight_map.files;
+        if files.is_empty() {
+            return Err("an empty weight_map".into());
+        }
+        Ok(Index {
+            file_count: files.len(),
+            files: if files.len() > MAX_SHARDS {
+                Vec::new()
+            } else {
+                files.into_iter().collect()
+            },
+            total_size: raw
+                .metadata
+                .and_then(|m| m.total_size)
+                .and_then(|t| t.as_u64()),
+        })
     }
-    let total = index["metadata"]["total_size"].as_u64();
-    Ok((files.into_iter().collect(), total))
+}
+
+/// The distinct values of a `weight_map` (up to one more than [`MAX_SHARDS`]), each
+/// a plain safetensors file name.
+struct Files {
+    files: BTreeSet<String>,
+}
+
+impl<'de> Deserialize<'de> for Files {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Files, D::Error> {
+        struct Collect;
+        impl<'de> Visitor<'de> for Collect {
+            type Value = Files;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an object of tensor names to file names")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Files, A::Error> {
+                // One more than the files read is enough to know there are too many.
+                let mut files = BTreeSet::new();
+                while let Some((_, file)) = map.next_entry::<IgnoredAny, String>()? {
+                    if !safe_file_name(&file) {
+                        return Err(serde::de::Error::custom(format!(
+                            "weight_map names {:?}, not a safetensors file name",
+                            file.chars().take(80).collect::<String>()
+                        )));
+                    }
+                    if files.len() <= MAX_SHARDS {
+                        files.insert(file);
+                    }
+                }
+                Ok(Files { files })
+            }
+        }
+        d.deserialize_map(Collect)
+    }
 }
 
 /// A shard name that stays inside the repository's root: letters, digits, `-`, `_`
@@ -318,9 +409,15 @@ mod tests {
     #[test]
     fn index_files_stay_in_the_repository() {
         let ok = br#"{"metadata":{"total_size":10},"weight_map":{"a":"model-00001-of-00002.safetensors","b":"model-00002-of-00002.safetensors","c":"model-00001-of-00002.safetensors"}}"#;
-        let (files, total) = shards(ok).unwrap();
-        assert_eq!(files.len(), 2);
-        assert_eq!(total, Some(10));
+        let index = Index::read(ok).unwrap();
+        assert_eq!(index.files.len(), 2);
+        assert_eq!(index.total_size, Some(10));
+        let many: serde_json::Map<String, Value> = (0..100)
+            .map(|i| (format!("t{i}"), Value::from(format!("m-{i}.safetensors"))))
+            .collect();
+        let many = serde_json::json!({"weight_map": many}).to_string();
+        let index = Index::read(many.as_bytes()).unwrap();
+        assert_eq!((index.files.len(), index.file_count), (0, MAX_SHARDS + 1));
         for bad in [
             &br#"{"weight_map":{"a":"../secret.safetensors"}}"#[..],
             br#"{"weight_map":{"a":"sub/x.safetensors"}}"#,
@@ -329,7 +426,11 @@ mod tests {
             br#"{"weight_map":{"a":1}}"#,
             br#"[]"#,
         ] {
-            assert!(shards(bad).is_err(), "{}", String::from_utf8_lossy(bad));
+            assert!(
+                Index::read(bad).is_err(),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
         }
     }
 }

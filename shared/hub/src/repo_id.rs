@@ -28,11 +28,31 @@ fn valid_part(part: &str) -> bool {
         && !part.contains("..")
 }
 
+/// First path segments of the Hub's other routes (dataset and Space repositories, the
+/// API, the site's pages): an owner spelled so would name one of them in a URL.
+const RESERVED_OWNERS: [&str; 10] = [
+    "api",
+    "datasets",
+    "spaces",
+    "models",
+    "buckets",
+    "collections",
+    "organizations",
+    "settings",
+    "docs",
+    "papers",
+];
+
 /// Whether `id` is a Hub model id, `owner/name`. Bare names (`gpt2`) are not looked up:
 /// the Hub now files them under an owner, and a bare typo should not cost a request.
 pub fn is_repo_id(id: &str) -> bool {
     match id.split_once('/') {
-        Some((owner, name)) => valid_part(owner) && valid_part(name) && !name.ends_with(".git"),
+        Some((owner, name)) => {
+            valid_part(owner)
+                && valid_part(name)
+                && !name.ends_with(".git")
+                && !RESERVED_OWNERS.contains(&owner.to_ascii_lowercase().as_str())
+        }
         None => false,
     }
 }
@@ -98,6 +118,9 @@ mod tests {
             "../etc",
             "a\\b/c",
             "ä/b",
+            "datasets/squad",
+            "Spaces/x",
+            "api/models",
             &format!("a/{}", "x".repeat(97)),
         ] {
             assert!(!is_repo_id(bad), "{bad}");

@@ -6,8 +6,10 @@
 //! from the checkpoint itself.
 
 use std::collections::BTreeMap;
+use std::fmt;
 
-use serde_json::Value;
+use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde::Deserialize;
 
 /// What the headers of a checkpoint's files add up to.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -26,22 +28,68 @@ pub struct TensorSummary {
     pub tensor_bytes: u64,
 }
 
+/// `a + b`, or a message when the sum overflows (only crafted headers get there).
+fn sum(a: u64, b: u64) -> Result<u64, String> {
+    a.checked_add(b)
+        .ok_or_else(|| "sizes that overflow 64 bits".to_owned())
+}
+
+fn add_to(map: &mut BTreeMap<String, u64>, key: &str, n: u64) -> Result<(), String> {
+    match map.get_mut(key) {
+        Some(v) => *v = sum(*v, n)?,
+        None => {
+            map.insert(key.to_owned(), n);
+        }
+    }
+    Ok(())
+}
+
 impl TensorSummary {
-    /// Values of every dtype.
+    /// Values of every dtype (saturating: the parts are checked sums).
     pub fn values(&self) -> u64 {
-        self.values_by_dtype.values().sum()
+        self.values_by_dtype
+            .values()
+            .fold(0u64, |a, b| a.saturating_add(*b))
     }
 
-    /// Adds another file's tensors.
-    pub fn add(&mut self, other: &TensorSummary) {
-        self.tensors += other.tensors;
-        self.tensor_bytes += other.tensor_bytes;
+    /// Adds another file's tensors; an error when a total would overflow.
+    pub fn add(&mut self, other: &TensorSummary) -> Result<(), String> {
+        self.tensors = sum(self.tensors, other.tensors)?;
+        self.tensor_bytes = sum(self.tensor_bytes, other.tensor_bytes)?;
         for (dtype, n) in &other.values_by_dtype {
-            *self.values_by_dtype.entry(dtype.clone()).or_default() += n;
+            add_to(&mut self.values_by_dtype, dtype, *n)?;
         }
         for (suffix, n) in &other.values_by_suffix {
-            *self.values_by_suffix.entry(suffix.clone()).or_default() += n;
+            add_to(&mut self.values_by_suffix, suffix, *n)?;
         }
+        Ok(())
+    }
+
+    /// Counts one tensor.
+    fn count(&mut self, name: &str, tensor: &Tensor) -> Result<(), String> {
+        let bad = |what: String| format!("tensor {name:?}: {what}");
+        let values = tensor
+            .shape
+            .iter()
+            .try_fold(1u64, |n, d| n.checked_mul(*d))
+            .ok_or_else(|| bad("a shape whose size overflows".into()))?;
+        let (start, end) = tensor.data_offsets;
+        let bytes = end
+            .checked_sub(start)
+            .ok_or_else(|| bad("data_offsets [start, end] with end before start".into()))?;
+        if let Some(per) = dtype_bytes(&tensor.dtype) {
+            if values.checked_mul(per) != Some(bytes) {
+                return Err(bad(format!(
+                    "{bytes} bytes for {values} values of {}",
+                    tensor.dtype
+                )));
+            }
+        }
+        self.tensors = sum(self.tensors, 1)?;
+        self.tensor_bytes = sum(self.tensor_bytes, bytes).map_err(bad)?;
+        add_to(&mut self.values_by_dtype, &tensor.dtype, values).map_err(bad)?;
+        let suffix = name.rsplit('.').next().unwrap_or(name);
+        add_to(&mut self.values_by_suffix, suffix, values).map_err(bad)
     }
 }
 
@@ -65,51 +113,48 @@ fn dtype_bytes(dtype: &str) -> Option<u64> {
     })
 }
 
+/// One tensor's entry in a header.
+#[derive(Deserialize)]
+struct Tensor {
+    dtype: String,
+    shape: Vec<u64>,
+    data_offsets: (u64, u64),
+}
+
+/// Sums a header's tensors as the JSON is read: no tensor is kept, so memory does not
+/// grow with the header.
+struct Summing;
+
+impl<'de> Visitor<'de> for Summing {
+    type Value = TensorSummary;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON object of tensors")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<TensorSummary, A::Error> {
+        let mut summary = TensorSummary::default();
+        while let Some(name) = map.next_key::<String>()? {
+            if name == "__metadata__" {
+                map.next_value::<IgnoredAny>()?;
+                continue;
+            }
+            let tensor = map
+                .next_value::<Tensor>()
+                .map_err(|e| serde::de::Error::custom(format!("tensor {name:?}: {e}")))?;
+            summary
+                .count(&name, &tensor)
+                .map_err(serde::de::Error::custom)?;
+        }
+        Ok(summary)
+    }
+}
+
 /// Reads a header's JSON (the bytes after the length).
 pub fn summarize(header: &[u8]) -> Result<TensorSummary, String> {
-    let map: Value = serde_json::from_slice(header).map_err(|e| format!("not JSON: {e}"))?;
-    let Value::Object(map) = map else {
-        return Err("the header is not a JSON object".into());
-    };
-    let mut summary = TensorSummary::default();
-    for (name, tensor) in map.iter().filter(|(k, _)| k.as_str() != "__metadata__") {
-        let bad = |what: &str| format!("tensor {name:?}: {what}");
-        let dtype = tensor["dtype"].as_str().ok_or_else(|| bad("no dtype"))?;
-        let shape = tensor["shape"]
-            .as_array()
-            .ok_or_else(|| bad("no shape"))?
-            .iter()
-            .try_fold(1u64, |n, d| d.as_u64().and_then(|d| n.checked_mul(d)))
-            .ok_or_else(|| bad("a shape that is not a list of sizes"))?;
-        let range = tensor["data_offsets"]
-            .as_array()
-            .and_then(|r| Some((r.first()?.as_u64()?, r.get(1)?.as_u64()?)))
-            .filter(|(start, end)| end >= start)
-            .ok_or_else(|| bad("no data_offsets [start, end]"))?;
-        let bytes = range.1 - range.0;
-        if let Some(per) = dtype_bytes(dtype) {
-            if shape.checked_mul(per) != Some(bytes) {
-                return Err(bad(&format!("{bytes} bytes for {shape} values of {dtype}")));
-            }
-        }
-        summary.tensors += 1;
-        summary.tensor_bytes = summary
-            .tensor_bytes
-            .checked_add(bytes)
-            .ok_or_else(|| bad("sizes overflow"))?;
-        let entry = summary.values_by_dtype.entry(dtype.to_owned()).or_default();
-        *entry = entry
-            .checked_add(shape)
-            .ok_or_else(|| bad("sizes overflow"))?;
-        let suffix = name.rsplit('.').next().unwrap_or(name);
-        let entry = summary
-            .values_by_suffix
-            .entry(suffix.to_owned())
-            .or_default();
-        *entry = entry
-            .checked_add(shape)
-            .ok_or_else(|| bad("sizes overflow"))?;
-    }
+    let mut reader = serde_json::Deserializer::from_slice(header);
+    let summary = reader.deserialize_map(Summing).map_err(|e| e.to_string())?;
+    reader.end().map_err(|e| e.to_string())?;
     Ok(summary)
 }
 

@@ -178,12 +178,25 @@ async fn a_token_opens_a_gated_repository() {
     let opened = Hub::new(endpoint.clone(), Some(testkit::hub::GATED_TOKEN.into()));
     let repo = opened.repo(GATED, "main").await.unwrap();
     assert_eq!(repo.checkpoint.as_ref().unwrap().files.len(), 4);
+    // A token the Hub rejects is dropped: public repositories still read, a gated
+    // one is refused as without a token.
     let wrong = Hub::new(endpoint, Some("hf_other".into()));
+    assert!(wrong.repo(DENSE, "main").await.is_ok());
     assert_eq!(
         wrong.repo(GATED, "main").await.map(|_| ()).unwrap_err(),
         HubError::Denied {
             repo: GATED.into(),
-            with_token: true
+            with_token: false
         }
     );
+}
+
+#[tokio::test]
+async fn renamed_repositories_and_pull_requests_resolve() {
+    let stand_in = StandInHub::start().await;
+    let hub = hub_at(&stand_in);
+    let moved = hub.repo(testkit::hub::RENAMED, "main").await.unwrap();
+    assert_eq!(moved.checkpoint.as_ref().unwrap().files.len(), 4);
+    let pr = hub.repo(DENSE, testkit::hub::PR_REVISION).await.unwrap();
+    assert_eq!(pr.commit.as_deref(), Some(COMMIT));
 }

@@ -45,10 +45,16 @@ pub const SLOW: &str = "stand-in/slow-model";
 pub const HUGE: &str = "stand-in/huge-config";
 /// A repository whose config.json is not JSON.
 pub const MALFORMED: &str = "stand-in/malformed-config";
+/// A repository whose config.json gives a key twice.
+pub const DUPLICATE_KEY: &str = "stand-in/duplicate-key";
 /// A repository the Hub redirects to another host.
 pub const ELSEWHERE: &str = "stand-in/moved-elsewhere";
 /// A repository that does not exist (the Hub answers 401 `RepoNotFound`).
 pub const MISSING: &str = "stand-in/no-such-model";
+/// A renamed repository: the Hub redirects it, on its own host, to [`DENSE`].
+pub const RENAMED: &str = "stand-in/old-name";
+/// A pull-request revision the fixture repositories have (`refs/pr/1`).
+pub const PR_REVISION: &str = "refs/pr/1";
 
 /// How long the slow repository keeps a request waiting.
 pub const SLOW_DELAY: Duration = Duration::from_secs(30);
@@ -60,6 +66,8 @@ enum Behaviour {
     Gated(BTreeMap<String, Vec<u8>>),
     Slow,
     Redirect(String),
+    /// Moved within the Hub: a relative redirect to another repository's path.
+    Renamed(&'static str),
 }
 
 /// The running stand-in Hub.
@@ -179,10 +187,18 @@ async fn answer(
         return refused("404 Not Found", "RepoNotFound");
     };
     let id = format!("{owner}/{name}");
+    // A token the Hub does not know is refused as such, whatever the repository.
+    if token.is_some_and(|t| t != GATED_TOKEN) {
+        return response(
+            "401 Unauthorized",
+            &[],
+            b"{\"error\":\"Invalid credentials\"}",
+        );
+    }
     let Some(repo) = repos.get(&id) else {
         return refused("401 Unauthorized", "RepoNotFound");
     };
-    if revision != "main" && revision != COMMIT {
+    if revision != "main" && revision != COMMIT && revision != "refs%2Fpr%2F1" {
         return refused("404 Not Found", "RevisionNotFound");
     }
     let files = match repo {
@@ -191,6 +207,13 @@ async fn answer(
         Behaviour::Slow => {
             tokio::time::sleep(SLOW_DELAY).await;
             return refused("504 Gateway Timeout", "Timeout");
+        }
+        Behaviour::Renamed(to) => {
+            return response(
+                "307 Temporary Redirect",
+                &[("Location", format!("/{to}/resolve/{revision}/{file}"))],
+                b"",
+            );
         }
         Behaviour::Redirect(to) => {
             return response(
@@ -255,11 +278,19 @@ fn repositories() -> BTreeMap<String, Behaviour> {
             b"{\"model_type\": \"llama\",".to_vec(),
         )]),
     );
+    files(
+        DUPLICATE_KEY,
+        BTreeMap::from([(
+            "config.json".to_owned(),
+            b"{\"model_type\": \"llama\", \"hidden_size\": 4096, \"hidden_size\": 8192}".to_vec(),
+        )]),
+    );
     repos.insert(
         GATED.to_owned(),
         Behaviour::Gated(checkpoint(&dense_config(), Quant::None, 4)),
     );
     repos.insert(SLOW.to_owned(), Behaviour::Slow);
+    repos.insert(RENAMED.to_owned(), Behaviour::Renamed(DENSE));
     repos.insert(
         ELSEWHERE.to_owned(),
         Behaviour::Redirect("http://elsewhere.invalid".to_owned()),

@@ -81,14 +81,18 @@ pub fn get_model_at(name: &str, revision: &str) -> Result<ModelAnswer, ApiError>
 /// its safetensors headers hold.
 fn from_hub(name: &str, revision: &str, miss: CalcError) -> Result<ModelAnswer, ApiError> {
     let read = hub_model("model_name", "revision", name, revision, miss)?;
-    let at = read.repo.commit.as_deref().unwrap_or(revision);
+    let at = read
+        .repo
+        .commit
+        .clone()
+        .unwrap_or_else(|| hub::revision_segment(revision));
     let endpoint = hub::global()
         .map(|h| h.endpoint().display())
         .unwrap_or_default();
     Ok(ModelAnswer {
         model_name: read.repo.id.clone(),
         hf_repo: read.repo.id.clone(),
-        config: read.repo.config.clone(),
+        config: read.config.clone(),
         extracted_params: ArchitectureView::from(&read.model),
         parameters: ParametersView::from(&read.model.params),
         published_params: Value::Null,

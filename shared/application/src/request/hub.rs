@@ -23,8 +23,16 @@ use crate::http::{body_bytes, ApiError};
 use super::fields::{CONFIGURATIONS, MODEL_NAME, REVISION};
 
 /// Hub repositories one request may read: each read may take up to
-/// [`hub::READ_TIMEOUT`], and they are read together.
+/// [`hub::READ_TIMEOUT`].
 pub const MAX_HUB_MODELS: usize = 4;
+
+/// Hub repositories one daily report may read (at [`READS_AT_ONCE`], within the cost
+/// planner's 60 s even when every read takes its 6 s).
+pub const MAX_REPORT_HUB_MODELS: usize = 16;
+
+/// Repositories read at once: each read holds an index and four headers in memory
+/// (up to 32 MiB), two of them fit the smallest function's 128 MB.
+const READS_AT_ONCE: usize = 2;
 
 /// One repository a request names.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -66,7 +74,9 @@ pub fn wanted(body: &Value) -> Vec<Wanted> {
         .map(|items| &items[..items.len().min(MAX_COMPARE_CONFIGURATIONS)])
         .unwrap_or_default();
     let mut out: Vec<Wanted> = Vec::new();
-    for object in std::iter::once(body).chain(nested) {
+    // A compare's models are its configurations' (its top level takes none).
+    let top = body.get(CONFIGURATIONS.name).is_none().then_some(body);
+    for object in top.into_iter().chain(nested) {
         let Some(name) = object.get(MODEL_NAME.name).and_then(Value::as_str) else {
             continue;
         };
@@ -87,45 +97,43 @@ pub fn wanted(body: &Value) -> Vec<Wanted> {
     out
 }
 
-/// Reads `wanted` from the container's Hub, together.
+/// Reads `wanted` from the container's Hub, [`READS_AT_ONCE`] at a time.
 pub async fn prefetch(wanted: Vec<Wanted>) -> Prefetched {
-    if wanted.is_empty() {
-        return Prefetched::default();
-    }
     let hub = hub::global();
-    let mut tasks = tokio::task::JoinSet::new();
-    for (i, w) in wanted.iter().cloned().enumerate() {
-        let hub = hub.clone();
-        tasks.spawn(async move {
-            let result = match hub {
-                Ok(hub) => hub.repo(&w.repo, &w.revision).await,
-                Err(cause) => Err(HubError::Unreachable {
-                    endpoint: hub::ENDPOINT_VARIABLE.to_owned(),
-                    cause,
-                }),
-            };
-            (i, result)
-        });
-    }
-    let mut results: Vec<Option<Result<Arc<HubRepo>, HubError>>> = vec![None; wanted.len()];
-    while let Some(done) = tasks.join_next().await {
-        if let Ok((i, result)) = done {
-            results[i] = Some(result);
+    let mut reads = Vec::with_capacity(wanted.len());
+    for batch in wanted.chunks(READS_AT_ONCE) {
+        let mut tasks = tokio::task::JoinSet::new();
+        for (i, w) in batch.iter().cloned().enumerate() {
+            let hub = hub.clone();
+            tasks.spawn(async move {
+                let result = match hub {
+                    Ok(hub) => hub.repo(&w.repo, &w.revision).await,
+                    Err(cause) => Err(HubError::Unreachable {
+                        endpoint: hub::ENDPOINT_VARIABLE.to_owned(),
+                        cause,
+                    }),
+                };
+                (i, result)
+            });
         }
-    }
-    let reads = wanted
-        .into_iter()
-        .zip(results)
-        .map(|(wanted, result)| Read {
-            result: result.unwrap_or_else(|| {
+        let mut results: Vec<Option<Result<Arc<HubRepo>, HubError>>> = vec![None; batch.len()];
+        while let Some(done) = tasks.join_next().await {
+            if let Ok((i, result)) = done {
+                results[i] = Some(result);
+            }
+        }
+        for (wanted, result) in batch.iter().cloned().zip(results) {
+            let result = result.unwrap_or_else(|| {
                 Err(HubError::Unreachable {
-                    endpoint: wanted.repo.clone(),
+                    endpoint: hub::global()
+                        .map(|h| h.endpoint().display())
+                        .unwrap_or_default(),
                     cause: "the read stopped".into(),
                 })
-            }),
-            wanted,
-        })
-        .collect();
+            });
+            reads.push(Read { wanted, result });
+        }
+    }
     Prefetched { reads }
 }
 
@@ -174,36 +182,6 @@ pub fn read(repo: &str, revision: &str) -> Option<Result<Arc<HubRepo>, HubError>
             .find(|r| r.wanted.repo == repo && r.wanted.revision == revision)
             .map(|r| r.result.clone())
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn only_unknown_repository_ids_are_wanted() {
-        let body = json!({
-            "model_name": "Qwen/Qwen2-7B-Instruct",
-            "configurations": [
-                {"model_name": "Qwen3-8B"},
-                {"model_name": "Qwen/Qwen3-8B"},
-                {"model_name": "a/b", "revision": "v1"},
-                {"model_name": "a/b", "revision": "v1"},
-                {"model_name": "a/c", "revision": "../x"},
-                {"model_name": "not a repo"},
-                {"model_name": 7}
-            ]
-        });
-        let w = wanted(&body);
-        let names: Vec<(&str, &str)> = w
-            .iter()
-            .map(|w| (w.repo.as_str(), w.revision.as_str()))
-            .collect();
-        assert_eq!(names, [("Qwen/Qwen2-7B-Instruct", "main"), ("a/b", "v1")]);
-        let many = json!({"configurations": (0..10).map(|i| json!({"model_name": format!("o/m{i}")})).collect::<Vec<_>>()});
-        assert_eq!(wanted(&many).len(), MAX_HUB_MODELS);
-    }
 }
 
 /// Tensor name endings that hold a quantization's scales, zero points or buffers, not
@@ -297,7 +275,7 @@ impl HubSource {
 
     /// The facts of `repo`, with warnings for what was not read and for a checkpoint
     /// whose weights differ from `model`'s count.
-    pub fn new(repo: &HubRepo, model: &Model) -> (HubSource, Vec<Warning>) {
+    pub fn new(repo: &HubRepo, config: &Value, model: &Model) -> (HubSource, Vec<Warning>) {
         let mut warnings: Vec<Warning> = repo
             .notes
             .iter()
@@ -306,9 +284,9 @@ impl HubSource {
         let checkpoint = repo.checkpoint.as_ref().and_then(|c| {
             let headers = c.headers.as_ref()?;
             Some(CheckpointFacts {
-                files: c.files.len(),
+                files: c.file_count,
                 tensors: headers.tensors,
-                weights: weights_in_headers(headers, &repo.config),
+                weights: weights_in_headers(headers, config),
                 values_by_dtype: headers.values_by_dtype.clone(),
                 tensor_bytes: headers.tensor_bytes,
             })
@@ -368,10 +346,49 @@ pub fn api_error(
         HubError::OffHost { .. }
         | HubError::Upstream { .. }
         | HubError::Unreachable { .. }
-        | HubError::Token { .. } => ApiError::field_with_status(
+        | HubError::Token { .. }
+        | HubError::TokenRejected { .. } => ApiError::field_with_status(
             StatusCode::BAD_GATEWAY,
             field,
             format!("reading {repo}: {e}"),
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn names(w: &[Wanted]) -> Vec<(&str, &str)> {
+        w.iter()
+            .map(|w| (w.repo.as_str(), w.revision.as_str()))
+            .collect()
+    }
+
+    #[test]
+    fn only_unknown_repository_ids_are_wanted() {
+        let single = json!({"model_name": "Qwen/Qwen2-7B-Instruct"});
+        assert_eq!(
+            names(&wanted(&single)),
+            [("Qwen/Qwen2-7B-Instruct", "main")]
+        );
+        // A compare's models are its configurations' (its top level takes none).
+        let compare = json!({
+            "model_name": "o/ignored",
+            "configurations": [
+                {"model_name": "Qwen3-8B"},
+                {"model_name": "Qwen/Qwen3-8B"},
+                {"model_name": "a/b", "revision": "v1"},
+                {"model_name": "a/b", "revision": "v1"},
+                {"model_name": "a/c", "revision": "../x"},
+                {"model_name": "not a repo"},
+                {"model_name": "datasets/squad"},
+                {"model_name": 7}
+            ]
+        });
+        assert_eq!(names(&wanted(&compare)), [("a/b", "v1")]);
+        let many = json!({"configurations": (0..10).map(|i| json!({"model_name": format!("o/m{i}")})).collect::<Vec<_>>()});
+        assert_eq!(wanted(&many).len(), MAX_HUB_MODELS);
     }
 }

@@ -165,6 +165,8 @@ pub(crate) fn resolve(f: &Fields) -> Result<Resolved, ApiError> {
 pub(crate) struct HubModel {
     /// The model, read from the repository's config.json.
     pub model: Model,
+    /// That config.json.
+    pub config: Value,
     /// The repository as read.
     pub repo: std::sync::Arc<hub::HubRepo>,
     /// What the answer says about the repository.
@@ -194,8 +196,9 @@ pub(crate) fn hub_model(
         ApiError::field(
             field,
             format!(
-                "a request reads at most {} models from the Hugging Face Hub; post the others' config.json as config",
-                hub_models::MAX_HUB_MODELS
+                "a request reads at most {} models from the Hugging Face Hub (a daily report {}); post the others' config.json as config",
+                hub_models::MAX_HUB_MODELS,
+                hub_models::MAX_REPORT_HUB_MODELS
             ),
         )
     })?;
@@ -205,7 +208,23 @@ pub(crate) fn hub_model(
     };
     let repo =
         read.map_err(|e| hub_models::api_error(&e, field, revision_field, name, &suggestions))?;
-    let mut model = Model::from_config(&repo.config).map_err(|e| match e {
+    // Read as a posted config is: strictly (a key given twice is refused, not
+    // resolved by whichever reader comes last).
+    let config = calculator::json::parse_strict(&repo.config).map_err(|e| {
+        ApiError::field(
+            field,
+            match e {
+                calculator::json::JsonError::DuplicateKey(path) => format!(
+                    "{name}'s config.json gives {} twice; the service does not guess which one counts",
+                    calculator::clip(&path)
+                ),
+                calculator::json::JsonError::Syntax(e) => {
+                    format!("{name}'s config.json is not JSON: {e}")
+                }
+            },
+        )
+    })?;
+    let mut model = Model::from_config(&config).map_err(|e| match e {
         CalcError::InvalidField {
             field: key,
             message,
@@ -213,9 +232,10 @@ pub(crate) fn hub_model(
         other => ApiError::from_calc(other, "", field),
     })?;
     model.name = Some(repo.id.clone());
-    let (source, warnings) = HubSource::new(&repo, &model);
+    let (source, warnings) = HubSource::new(&repo, &config, &model);
     Ok(HubModel {
         model,
+        config,
         repo,
         source,
         warnings,
