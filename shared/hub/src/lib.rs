@@ -44,13 +44,15 @@ use safetensors::TensorSummary;
 /// by the request body's own limit, and this is the Hub's equivalent.
 pub const CONFIG_LIMIT: usize = 1 << 20;
 
-/// Largest `model.safetensors.index.json` read: one line per tensor name, about 7 MiB
-/// for the largest MoE checkpoints (a quarter-million tensors).
+/// Largest `model.safetensors.index.json` read: one line of about a hundred bytes per
+/// tensor, so room for some 150,000 tensors (an estimate from the files' format: a
+/// 256-expert model of 60 layers with FP8 scales has about 90,000; no index of such a
+/// model was read here).
 pub const INDEX_LIMIT: usize = 16 << 20;
 
-/// Largest safetensors header read per file: about a hundred bytes per tensor; shards
-/// of the largest checkpoints hold a few thousand tensors (the headers are summed as
-/// they are parsed, so only the bytes count).
+/// Largest safetensors header read per file: about a hundred bytes per tensor, so room
+/// for some 40,000 tensors in one file (the stand-in's 16-shard MoE holds about 1,200
+/// per file); the headers are summed as they are parsed, so only the bytes count.
 pub const HEADER_LIMIT: u64 = 4 << 20;
 
 /// Shards whose headers are read; a checkpoint in more files is counted from its index

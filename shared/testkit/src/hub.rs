@@ -266,7 +266,7 @@ fn repositories() -> BTreeMap<String, Behaviour> {
         ]),
     );
     let mut huge = dense_config();
-    huge["padding"] = json!("x".repeat(hub_config_limit() + 1));
+    huge["padding"] = json!("x".repeat(hub::CONFIG_LIMIT + 1));
     files(
         HUGE,
         BTreeMap::from([("config.json".to_owned(), to_json(&huge))]),
@@ -296,11 +296,6 @@ fn repositories() -> BTreeMap<String, Behaviour> {
         Behaviour::Redirect("http://elsewhere.invalid".to_owned()),
     );
     repos
-}
-
-/// The client's limit on a config.json (1 MiB), restated so the fixture exceeds it.
-fn hub_config_limit() -> usize {
-    1 << 20
 }
 
 fn to_json(v: &Value) -> Vec<u8> {
@@ -631,13 +626,7 @@ pub fn shared_stand_in() -> &'static str {
             });
         });
         let url = rx.recv().expect("the stand-in Hub started");
-        std::env::set_var(hub_endpoint_variable(), &url);
+        std::env::set_var(hub::ENDPOINT_VARIABLE, &url);
         url
     })
-}
-
-/// `HF_ENDPOINT`, the variable the service reads (restated: testkit does not link the
-/// Hub client).
-fn hub_endpoint_variable() -> &'static str {
-    "HF_ENDPOINT"
 }

@@ -52,13 +52,10 @@ pub fn get_model_at(name: &str, revision: &str) -> Result<ModelAnswer, ApiError>
         Err(other) => return Err(ApiError::from_calc(other, "", "model_name")),
     };
     if revision != hub::DEFAULT_REVISION {
-        return Err(ApiError::field(
+        return Err(hub_models::registry_revision(
             "revision",
-            format!(
-                "the registry holds one version of {} and answers for it; revision {} applies to models read from the Hub",
-                r.entry.name,
-                calculator::clip(revision)
-            ),
+            &r.entry.name,
+            revision,
         ));
     }
     let (entry, model) = (r.entry, r.model.as_ref());

@@ -313,6 +313,18 @@ impl HubSource {
     }
 }
 
+/// The refusal of `revision` (other than `main`) for registry model `entry`: the
+/// registry holds one version of each. `field` names the revision field.
+pub fn registry_revision(field: &str, entry: &str, revision: &str) -> ApiError {
+    ApiError::field(
+        field,
+        format!(
+            "the registry holds one version of {entry} and answers for it; revision {} applies to models read from the Hub",
+            calculator::clip(revision)
+        ),
+    )
+}
+
 /// The API error of a failed Hub read of `repo`: `field` names the model, `revision`
 /// the revision field; `suggestions` are the registry's names near it.
 pub fn api_error(

@@ -95,9 +95,10 @@ pub(crate) fn resolve(f: &Fields) -> Result<Resolved, ApiError> {
         match resolve_name(name) {
             Ok(r) => {
                 if let Some(rev) = revision.filter(|r| *r != hub::DEFAULT_REVISION) {
-                    return Err(ApiError::field(
+                    return Err(hub_models::registry_revision(
                         &f.path(REVISION.name),
-                        format!("the registry holds one version of {} and answers for it; revision {} applies to models read from the Hub", r.entry.name, calculator::clip(rev)),
+                        &r.entry.name,
+                        rev,
                     ));
                 }
                 echo.insert("model_name".into(), json!(r.entry.name));
