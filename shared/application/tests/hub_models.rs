@@ -8,8 +8,8 @@ use lambda_http::Request;
 use serde_json::{json, Value};
 use testkit::fixtures::{event_with, raw_event, status_and_json};
 use testkit::hub::{
-    shared_stand_in, AWQ, BIN_ONLY, COMMIT, DENSE, ELSEWHERE, FP8, GATED, HUGE, MALFORMED, MISSING,
-    MOE, NO_CONFIG, SLOW,
+    shared_stand_in, values_stored, AWQ, BIN_ONLY, COMMIT, DENSE, DISABLED, ELSEWHERE, FP8, GATED,
+    HUGE, MALFORMED, MANY_SHARDS, MISSING, MOE, NO_CONFIG, ON_STORAGE_HOST, SLOW,
 };
 
 /// `fixture`'s event with its body edited, through `function`.
@@ -71,6 +71,7 @@ async fn hub_models_are_sized_from_their_own_files() {
         assert_eq!(hub["revision"], "main");
         assert_eq!(hub["commit"], COMMIT);
         assert_eq!(hub["parameters_used"], "config");
+        assert_eq!(hub["checkpoint"]["counted_by"], "headers");
         // The checkpoint's own weights are the count every figure uses.
         assert_eq!(
             hub["checkpoint"]["weights"], model["parameters"]["total"],
@@ -134,6 +135,32 @@ async fn every_endpoint_that_takes_a_model_takes_a_hub_id() {
 }
 
 #[tokio::test]
+async fn where_headers_cannot_be_read_the_hubs_count_is_used() {
+    for repo in [ON_STORAGE_HOST, MANY_SHARDS] {
+        let (status, body) = inference(repo, |_| {}).await;
+        assert_eq!(status, 200, "{repo}: {body}");
+        let checkpoint = &body["model"]["hub"]["checkpoint"];
+        assert_eq!(checkpoint["counted_by"], "hub_api", "{repo}");
+        assert!(checkpoint["tensors"].is_null(), "{repo}");
+        assert_eq!(checkpoint["weights"], values_stored(repo), "{repo}");
+        // The Hub's count of the files equals the architecture's count.
+        assert_eq!(
+            checkpoint["weights"], body["model"]["parameters"]["total"],
+            "{repo}: {body}"
+        );
+        let codes = codes(&body);
+        assert!(codes.contains(&"hub_files_not_read".into()), "{repo}");
+        assert!(!codes.contains(&"hub_parameters_differ".into()), "{repo}");
+    }
+    let (_, on_storage) = inference(ON_STORAGE_HOST, |_| {}).await;
+    assert_eq!(
+        on_storage["model"]["hub"]["checkpoint"]["tensor_bytes"],
+        2 * 7_615_616_512u64,
+        "the index's total size: {on_storage}"
+    );
+}
+
+#[tokio::test]
 async fn what_could_not_be_read_is_said() {
     let (status, body) = inference(BIN_ONLY, |_| {}).await;
     assert_eq!(status, 200, "{body}");
@@ -149,6 +176,7 @@ async fn every_failure_has_its_status() {
     for (repo, status, field) in [
         (MISSING, 404, "model_name"),
         (GATED, 403, "model_name"),
+        (DISABLED, 403, "model_name"),
         (NO_CONFIG, 400, "model_name"),
         (HUGE, 400, "model_name"),
         (MALFORMED, 400, "model_name"),

@@ -27,8 +27,18 @@ const POOL_IDLE: Duration = Duration::from_secs(20);
 /// Redirects followed within the endpoint (the Hub redirects renamed repositories).
 const MAX_REDIRECTS: usize = 3;
 
-/// The Hub's header naming why a request failed (huggingface_hub reads the same).
+/// The Hub's headers naming why a request failed: a code, and a message. The codes and
+/// the two messages below are the ones huggingface_hub's `hf_raise_for_status` reads
+/// (huggingface/huggingface_hub@ee0a4510f4bc15e26cb722be2efc2bdb01383ca0
+/// `src/huggingface_hub/utils/_http.py`, and its tests in `tests/test_utils_errors.py`).
 const ERROR_CODE: &str = "x-error-code";
+const ERROR_MESSAGE: &str = "x-error-message";
+
+/// The message of a 401 whose token the Hub does not accept at all.
+const BAD_TOKEN: &str = "Invalid credentials in Authorization header";
+
+/// The message of a 403 for a repository the Hub has disabled.
+const DISABLED: &str = "Access to this resource is disabled.";
 
 /// The connection pool of one container.
 pub type HttpClient = Client<HttpsConnector<HttpConnector>, Empty<Bytes>>;
@@ -202,7 +212,10 @@ fn connect_cause(e: &hyper_util::client::legacy::Error) -> String {
     cause
 }
 
-/// The error a refused read means, from its status and the Hub's `X-Error-Code`.
+/// The error a refused read means, from its status and the Hub's `X-Error-Code` and
+/// `X-Error-Message`, read as huggingface_hub reads them: a 401 without a code is a
+/// missing repository (the Hub answers so for private ones too, without a token)
+/// unless its message says the token was refused.
 /// `repo` and `revision` name the repository; `file` the file asked for; `with_token`
 /// says whether the request carried the service's token.
 pub fn refusal(
@@ -212,41 +225,33 @@ pub fn refusal(
     file: &str,
     with_token: bool,
 ) -> HubError {
-    let code = fetched
-        .headers
-        .get(ERROR_CODE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
+    let header = |name: &str| {
+        fetched
+            .headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    };
+    let (code, message) = (header(ERROR_CODE), header(ERROR_MESSAGE));
     let status = fetched.status;
+    let repo = repo.to_owned();
     match code {
-        "RepoNotFound" => HubError::RepoNotFound {
-            repo: repo.to_owned(),
-        },
+        "RepoNotFound" => HubError::RepoNotFound { repo },
         "RevisionNotFound" => HubError::RevisionNotFound {
-            repo: repo.to_owned(),
+            repo,
             revision: revision.to_owned(),
         },
-        "GatedRepo" => HubError::Denied {
-            repo: repo.to_owned(),
-            with_token,
-        },
-        "EntryNotFound" if file == "config.json" => HubError::NoConfig {
-            repo: repo.to_owned(),
-        },
+        "GatedRepo" => HubError::Denied { repo, with_token },
+        "EntryNotFound" if file == "config.json" => HubError::NoConfig { repo },
         // A token the Hub does not accept at all: the read goes on without it.
-        "" if status == StatusCode::UNAUTHORIZED && with_token => HubError::TokenRejected {
-            repo: repo.to_owned(),
-        },
-        _ if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN => {
-            HubError::Denied {
-                repo: repo.to_owned(),
-                with_token,
-            }
+        _ if status == StatusCode::UNAUTHORIZED && message == BAD_TOKEN && with_token => {
+            HubError::TokenRejected { repo }
         }
+        _ if status == StatusCode::FORBIDDEN && message == DISABLED => HubError::Disabled { repo },
+        _ if status == StatusCode::UNAUTHORIZED => HubError::RepoNotFound { repo },
+        _ if status == StatusCode::FORBIDDEN => HubError::Denied { repo, with_token },
         _ if status == StatusCode::NOT_FOUND && file == "config.json" && code.is_empty() => {
-            HubError::RepoNotFound {
-                repo: repo.to_owned(),
-            }
+            HubError::RepoNotFound { repo }
         }
         _ => HubError::Upstream {
             file: file.to_owned(),

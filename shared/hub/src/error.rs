@@ -27,9 +27,16 @@ pub enum HubError {
         /// Whether the read carried the service's token.
         with_token: bool,
     },
-    /// The Hub rejected the service's token itself (401 without an error code on a
-    /// request that carried it); the read is tried again without it.
+    /// The Hub rejected the service's token itself (401 "Invalid credentials in
+    /// Authorization header" on a request that carried it); the read is tried again
+    /// without it.
     TokenRejected {
+        /// The repository id.
+        repo: String,
+    },
+    /// The Hub has disabled the repository (403 "Access to this resource is
+    /// disabled.").
+    Disabled {
         /// The repository id.
         repo: String,
     },
@@ -90,9 +97,14 @@ pub enum HubError {
 impl fmt::Display for HubError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            HubError::RepoNotFound { repo } => {
-                write!(f, "the Hub has no model repository {repo} (or it is private)")
-            }
+            HubError::RepoNotFound { repo } => write!(
+                f,
+                "the Hub has no model repository {repo} (or it is private, which the Hub answers the same way)"
+            ),
+            HubError::Disabled { repo } => write!(
+                f,
+                "the Hub has disabled {repo}, so its files cannot be read; post its config.json as config"
+            ),
             HubError::RevisionNotFound { repo, revision } => {
                 write!(f, "{repo} has no revision {revision}")
             }

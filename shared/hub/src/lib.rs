@@ -1,7 +1,8 @@
 //! The Hugging Face Hub, read at request time: a model repository's `config.json`
 //! (with its `quantization_config`), its `model.safetensors.index.json`, and the
-//! headers of its safetensors files (two range requests each), so a model the
-//! registry does not hold can be sized from its own files. The service's only
+//! headers of its safetensors files (two range requests each; where the Hub serves
+//! the files from another host, its API's count of their values instead), so a model
+//! the registry does not hold can be sized from its own files. The service's only
 //! network I/O for models, with these rules (`docs/hub.md`):
 //!
 //! - one endpoint: `HF_ENDPOINT`, default `https://huggingface.co`;
@@ -11,7 +12,7 @@
 //! - a connect timeout ([`CONNECT_TIMEOUT`]) and a limit on the whole read
 //!   ([`READ_TIMEOUT`]) that fit inside the function's own timeout;
 //! - a size limit on every body ([`CONFIG_LIMIT`], [`INDEX_LIMIT`],
-//!   [`HEADER_LIMIT`]);
+//!   [`HEADER_LIMIT`], [`API_LIMIT`]);
 //! - what was read kept per container ([`cache`]), and the HTTP client made on the
 //!   first read, so requests that never reach the Hub cost nothing more;
 //! - a token for gated and private repositories only when the deployment gives one
@@ -38,7 +39,7 @@ use read::Reader;
 pub use repo_id::{
     is_commit, is_repo_id, is_revision, revision_segment, DEFAULT_REVISION, MAX_REVISION_CHARS,
 };
-use safetensors::TensorSummary;
+use safetensors::{HubCount, TensorSummary};
 
 /// Largest `config.json` read: real ones are a few KiB; a posted `config` is bounded
 /// by the request body's own limit, and this is the Hub's equivalent.
@@ -55,8 +56,13 @@ pub const INDEX_LIMIT: usize = 16 << 20;
 /// per file); the headers are summed as they are parsed, so only the bytes count.
 pub const HEADER_LIMIT: u64 = 4 << 20;
 
+/// Largest answer of the Hub's model API read (its `safetensors` count, a few hundred
+/// bytes: one number per dtype).
+pub const API_LIMIT: usize = 64 << 10;
+
 /// Shards whose headers are read; a checkpoint in more files is counted from its index
-/// alone (two requests per shard would not fit the read's time limit).
+/// and the Hub API's count (two requests per shard would not fit the read's time
+/// limit).
 pub const MAX_SHARDS: usize = 64;
 
 /// The limit on reading one repository, every request included: the functions that
@@ -73,6 +79,10 @@ pub struct Checkpoint {
     pub file_count: usize,
     /// Their headers added up; `None` when they were not read (see the notes).
     pub headers: Option<TensorSummary>,
+    /// The Hub API's count of their values, read when the headers could not be (the
+    /// files served from another host, or more than [`MAX_SHARDS`] of them); `None`
+    /// otherwise, or when the API did not give it (see the notes).
+    pub hub_count: Option<HubCount>,
     /// The index's `metadata.total_size`: bytes of tensor data.
     pub index_total_size: Option<u64>,
 }

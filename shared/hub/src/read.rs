@@ -1,5 +1,6 @@
 //! One repository's read, file by file: config.json, then the safetensors index, then
-//! each file's header (two range requests, [`PARALLEL_READS`] files at a time).
+//! each file's header (two range requests, [`PARALLEL_READS`] files at a time), or the
+//! Hub API's count of the files' values where their headers cannot be read.
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -11,9 +12,9 @@ use serde_json::Value;
 
 use crate::client::{fetch, refusal, Fetched, Get, HttpClient};
 use crate::endpoint::Endpoint;
-use crate::safetensors::{header_length, summarize, TensorSummary};
+use crate::safetensors::{header_length, hub_count, summarize, HubCount, TensorSummary};
 use crate::{
-    is_commit, repo_id, Checkpoint, Hub, HubError, HubRepo, CONFIG_LIMIT, HEADER_LIMIT,
+    is_commit, repo_id, Checkpoint, Hub, HubError, HubRepo, API_LIMIT, CONFIG_LIMIT, HEADER_LIMIT,
     INDEX_LIMIT, MAX_SHARDS,
 };
 
@@ -25,6 +26,9 @@ const INDEX_FILE: &str = "model.safetensors.index.json";
 
 /// The file of an unsharded safetensors checkpoint.
 const SINGLE_FILE: &str = "model.safetensors";
+
+/// The Hub's model API, as the answer's list of what was read names it.
+const API_FILE: &str = "api/models (safetensors)";
 
 /// One repository's read: the Hub, its client and the token the reads carry.
 pub(crate) struct Reader<'a> {
@@ -130,10 +134,12 @@ impl Reader<'_> {
             Err(e) => return fatal_or_note(e, repo),
         };
         let files = index.files;
+        let mut hub_count = None;
         let headers = if index.file_count > MAX_SHARDS {
             repo.notes.push(format!(
-                "more than {MAX_SHARDS} safetensors files, the most whose headers are read; counted from the config, with the index's total size"
+                "more than {MAX_SHARDS} safetensors files, the most whose headers are read; their values are counted by the Hub's API instead"
             ));
+            hub_count = self.hub_count(repo, at).await?;
             None
         } else {
             match self.headers(&repo.id, at, &files).await {
@@ -147,6 +153,15 @@ impl Reader<'_> {
                         "no safetensors weights (model.safetensors or its index); counted from the config".into(),
                     );
                     return Ok(None);
+                }
+                Err(HubError::OffHost { host, .. }) => {
+                    // huggingface.co's own layout: large files live on its storage
+                    // host, which the redirect rule does not follow.
+                    repo.notes.push(format!(
+                        "the safetensors files are served from {host}, another host, which this service does not follow; their values are counted by the Hub's API instead of their headers"
+                    ));
+                    hub_count = self.hub_count(repo, at).await?;
+                    None
                 }
                 Err(e) => {
                     if matches!(e, HubError::Timeout { .. } | HubError::Unreachable { .. }) {
@@ -165,8 +180,49 @@ impl Reader<'_> {
             file_count: index.file_count,
             files,
             headers,
+            hub_count,
             index_total_size: index.total_size,
         }))
+    }
+
+    /// The Hub API's count of the checkpoint's values at `at`, on the endpoint's own
+    /// host. Only a timeout or a lost connection fails the read; an API that does not
+    /// answer, or answers without the count, leaves a note.
+    async fn hub_count(&self, repo: &mut HubRepo, at: &str) -> Result<Option<HubCount>, HubError> {
+        let fetched = self
+            .get(Get {
+                path: format!("/api/models/{}/revision/{at}?expand=safetensors", repo.id),
+                file: API_FILE,
+                limit: API_LIMIT,
+                range: None,
+            })
+            .await;
+        let fetched = match fetched {
+            Ok(f) if f.status == StatusCode::OK => f,
+            Ok(f) => {
+                let e = self.refusal(&f, &repo.id, &repo.revision, API_FILE);
+                note_failure(repo, &e, e.to_string());
+                return Ok(None);
+            }
+            Err(e) => {
+                fatal_or_note(e, repo)?;
+                return Ok(None);
+            }
+        };
+        repo.files.push(API_FILE.to_owned());
+        match hub_count(&fetched.body) {
+            Ok(Some(count)) => Ok(Some(count)),
+            Ok(None) => {
+                repo.notes
+                    .push(format!("{API_FILE}: the Hub gives no safetensors count"));
+                Ok(None)
+            }
+            Err(why) => {
+                repo.notes
+                    .push(format!("{API_FILE} could not be read: {why}"));
+                Ok(None)
+            }
+        }
     }
 
     /// Every file's header, added up; `Ok(None)` when a lone `model.safetensors` is

@@ -93,6 +93,56 @@ impl TensorSummary {
     }
 }
 
+/// The Hub's own count of a checkpoint's safetensors values: its model API's
+/// `safetensors` property (`GET /api/models/{id}/revision/{revision}?expand=safetensors`,
+/// `{"parameters": {dtype: values}, "total": values}`, the fields huggingface_hub's
+/// `SafeTensorsInfo` reads: huggingface/huggingface_hub@ee0a4510f4bc15e26cb722be2efc2bdb01383ca0
+/// `src/huggingface_hub/hf_api.py`). Read on the endpoint's own host when the files'
+/// headers cannot be: every tensor's values, by dtype, with no names, so scales and
+/// packed integers are counted as they are stored.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct HubCount {
+    /// Values stored, by safetensors dtype name.
+    pub values_by_dtype: BTreeMap<String, u64>,
+    /// Values stored in all (the Hub's `total`).
+    pub total: u64,
+}
+
+/// Reads the model API's answer: `Ok(None)` when it has no `safetensors` property (a
+/// repository whose files the Hub did not count), an error when the property is not
+/// the Hub's shape or its parts do not add up to its total.
+pub fn hub_count(body: &[u8]) -> Result<Option<HubCount>, String> {
+    #[derive(Deserialize)]
+    struct Info {
+        #[serde(default)]
+        safetensors: Option<Counted>,
+    }
+    #[derive(Deserialize)]
+    struct Counted {
+        parameters: BTreeMap<String, u64>,
+        total: u64,
+    }
+    let info: Info = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+    let Some(counted) = info.safetensors else {
+        return Ok(None);
+    };
+    let sum = counted
+        .parameters
+        .values()
+        .try_fold(0u64, |a, b| a.checked_add(*b));
+    if sum != Some(counted.total) {
+        return Err(format!(
+            "its values by dtype add up to {}, not its total {}",
+            sum.map_or_else(|| "more than 64 bits hold".to_owned(), |s| s.to_string()),
+            counted.total
+        ));
+    }
+    Ok(Some(HubCount {
+        values_by_dtype: counted.parameters,
+        total: counted.total,
+    }))
+}
+
 /// The header length the first 8 bytes state.
 pub fn header_length(prefix: &[u8]) -> Result<u64, String> {
     let bytes: [u8; 8] = prefix
@@ -191,5 +241,23 @@ mod tests {
             assert!(summarize(bad).is_err(), "{}", String::from_utf8_lossy(bad));
         }
         assert!(header_length(b"short").is_err());
+    }
+
+    #[test]
+    fn the_hubs_count_adds_up() {
+        let body = br#"{"_id":"x","id":"o/n","safetensors":{"parameters":{"BF16":10,"F32":2},"total":12}}"#;
+        let count = hub_count(body).unwrap().unwrap();
+        assert_eq!(count.total, 12);
+        assert_eq!(count.values_by_dtype["F32"], 2);
+        assert_eq!(hub_count(br#"{"id":"o/n"}"#).unwrap(), None);
+        for bad in [
+            &br#"{"safetensors":{"parameters":{"BF16":10},"total":12}}"#[..],
+            br#"{"safetensors":{"parameters":{"BF16":-1},"total":-1}}"#,
+            br#"{"safetensors":{"total":12}}"#,
+            br#"{"safetensors":{"parameters":{"A":18446744073709551615,"B":1},"total":0}}"#,
+            b"not json",
+        ] {
+            assert!(hub_count(bad).is_err(), "{}", String::from_utf8_lossy(bad));
+        }
     }
 }

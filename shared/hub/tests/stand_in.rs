@@ -5,8 +5,9 @@ use std::time::Duration;
 
 use hub::{Endpoint, Hub, HubError};
 use testkit::hub::{
-    weights_in_headers, StandInHub, AWQ, BIN_ONLY, COMMIT, DENSE, ELSEWHERE, FP8, GATED, HUGE,
-    MALFORMED, MISSING, MOE, NO_CONFIG, SLOW,
+    values_stored, weights_in_headers, StandInHub, AWQ, BIN_ONLY, COMMIT, DENSE, DISABLED,
+    ELSEWHERE, FP8, GATED, HUGE, MALFORMED, MANY_SHARDS, MISSING, MOE, NO_CONFIG, ON_STORAGE_HOST,
+    SLOW,
 };
 
 fn hub_at(stand_in: &StandInHub) -> Hub {
@@ -62,6 +63,47 @@ async fn checkpoints_are_read_from_their_headers() {
     assert!(
         dtypes.contains_key("F8_E4M3") && dtypes.contains_key("BF16") && dtypes.contains_key("F32")
     );
+}
+
+#[tokio::test]
+async fn files_on_another_host_are_counted_by_the_hubs_api() {
+    let stand_in = StandInHub::start().await;
+    let hub = hub_at(&stand_in);
+    let repo = hub.repo(ON_STORAGE_HOST, "main").await.unwrap();
+    assert_eq!(repo.commit.as_deref(), Some(COMMIT));
+    let checkpoint = repo.checkpoint.as_ref().unwrap();
+    assert!(checkpoint.headers.is_none());
+    let count = checkpoint.hub_count.as_ref().unwrap();
+    assert_eq!(count.total, values_stored(ON_STORAGE_HOST));
+    assert_eq!(count.total, 7_615_616_512, "Qwen2-7B-Instruct, all bf16");
+    assert_eq!(count.values_by_dtype.keys().collect::<Vec<_>>(), ["BF16"]);
+    assert!(
+        repo.notes.len() == 1 && repo.notes[0].contains("storage.invalid"),
+        "{:?}",
+        repo.notes
+    );
+    assert_eq!(
+        repo.files,
+        [
+            "config.json",
+            "model.safetensors.index.json",
+            "api/models (safetensors)"
+        ]
+    );
+    assert_eq!(hub.cached(), 1, "an answer the Hub gave in full is kept");
+}
+
+#[tokio::test]
+async fn more_shards_than_are_read_are_counted_by_the_hubs_api() {
+    let stand_in = StandInHub::start().await;
+    let repo = hub_at(&stand_in).repo(MANY_SHARDS, "main").await.unwrap();
+    let checkpoint = repo.checkpoint.as_ref().unwrap();
+    assert_eq!(checkpoint.file_count, hub::MAX_SHARDS + 1);
+    assert!(checkpoint.files.is_empty() && checkpoint.headers.is_none());
+    let count = checkpoint.hub_count.as_ref().unwrap();
+    assert_eq!(count.total, values_stored(MANY_SHARDS));
+    assert_eq!(count.total, weights_in_headers(MANY_SHARDS), "bf16 only");
+    assert!(repo.notes[0].contains("more than 64"), "{:?}", repo.notes);
 }
 
 #[tokio::test]
@@ -131,6 +173,12 @@ async fn every_failure_is_named() {
         err(hub.repo(MALFORMED, "main").await),
         HubError::Malformed { .. }
     ));
+    assert_eq!(
+        err(hub.repo(DISABLED, "main").await),
+        HubError::Disabled {
+            repo: DISABLED.into()
+        }
+    );
     assert_eq!(
         err(hub.repo(ELSEWHERE, "main").await),
         HubError::OffHost {

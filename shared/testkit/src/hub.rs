@@ -1,7 +1,9 @@
 //! A stand-in Hugging Face Hub: a small HTTP/1.1 server on 127.0.0.1 that serves
 //! fixture repositories the way the Hub's `resolve` endpoint does (the file, an
-//! `X-Repo-Commit` header, `X-Error-Code` on refusals, byte ranges), so the Hub client
-//! and every endpoint that takes a model are tested without the internet. Point
+//! `X-Repo-Commit` header, `X-Error-Code` and `X-Error-Message` on refusals, byte
+//! ranges, large files redirected to a storage host) and its model API's
+//! `safetensors` count, so the Hub client and every endpoint that takes a model are
+//! tested without the internet. Point
 //! `HF_ENDPOINT` at [`StandInHub::url`]. `cargo run -p testkit --bin stand-in-hub`
 //! serves the same repositories for a local run.
 //!
@@ -53,17 +55,41 @@ pub const ELSEWHERE: &str = "stand-in/moved-elsewhere";
 pub const MISSING: &str = "stand-in/no-such-model";
 /// A renamed repository: the Hub redirects it, on its own host, to [`DENSE`].
 pub const RENAMED: &str = "stand-in/old-name";
+/// The dense model laid out as huggingface.co serves it: config.json and the index
+/// from the endpoint, each safetensors file a redirect (with `X-Repo-Commit`) to a
+/// storage host, and the count of its values from the model API.
+pub const ON_STORAGE_HOST: &str = "stand-in/files-on-storage-host";
+/// Llama-3-70B-Instruct's architecture in bf16 in 70 shards: more than the client
+/// reads the headers of (as DeepSeek-V3's 163 and Llama-3.1-405B's 191 are).
+pub const MANY_SHARDS: &str = "stand-in/many-shards";
+/// A repository the Hub has disabled (403, "Access to this resource is disabled.").
+pub const DISABLED: &str = "stand-in/disabled-model";
+/// The storage host [`ON_STORAGE_HOST`]'s files redirect to.
+pub const STORAGE_HOST: &str = "http://storage.invalid";
+/// The message of the Hub's 401 for a token it does not accept (as huggingface_hub's
+/// tests give it).
+pub const BAD_TOKEN_MESSAGE: &str = "Invalid credentials in Authorization header";
 /// A pull-request revision the fixture repositories have (`refs/pr/1`).
 pub const PR_REVISION: &str = "refs/pr/1";
 
 /// How long the slow repository keeps a request waiting.
 pub const SLOW_DELAY: Duration = Duration::from_secs(30);
 
+/// A fixture repository: its files, and the model API's `safetensors` property.
+#[derive(Clone, Default)]
+struct Repo {
+    files: BTreeMap<String, Vec<u8>>,
+    count: Option<Value>,
+}
+
 /// How a repository answers.
 #[derive(Clone)]
 enum Behaviour {
-    Files(BTreeMap<String, Vec<u8>>),
-    Gated(BTreeMap<String, Vec<u8>>),
+    Files(Repo),
+    Gated(Repo),
+    /// Files as huggingface.co serves them: safetensors from [`STORAGE_HOST`].
+    OnStorageHost(Repo),
+    Disabled,
     Slow,
     Redirect(String),
     /// Moved within the Hub: a relative redirect to another repository's path.
@@ -175,24 +201,34 @@ fn refused(status: &str, code: &str) -> Vec<u8> {
     )
 }
 
-/// The answer to `GET path`: `/{owner}/{name}/resolve/{revision}/{file}`.
+/// The answer to `GET path`: `/{owner}/{name}/resolve/{revision}/{file}`, or the model
+/// API's `/api/models/{owner}/{name}/revision/{revision}?expand=safetensors`.
 async fn answer(
     path: &str,
     range: Option<(usize, usize)>,
     token: Option<&str>,
     repos: &BTreeMap<String, Behaviour>,
 ) -> Vec<u8> {
-    let parts: Vec<&str> = path.trim_start_matches('/').splitn(5, '/').collect();
-    let [owner, name, "resolve", revision, file] = parts[..] else {
-        return refused("404 Not Found", "RepoNotFound");
+    let (path, api) = match path.strip_prefix("/api/models/") {
+        Some(rest) => match rest.split_once('?') {
+            Some((p, "expand=safetensors")) => (p, true),
+            _ => return refused("400 Bad Request", "BadRequest"),
+        },
+        None => (path.trim_start_matches('/'), false),
+    };
+    let parts: Vec<&str> = path.splitn(if api { 4 } else { 5 }, '/').collect();
+    let (owner, name, revision, file) = match (api, &parts[..]) {
+        (true, [owner, name, "revision", revision]) => (*owner, *name, *revision, ""),
+        (false, [owner, name, "resolve", revision, file]) => (*owner, *name, *revision, *file),
+        _ => return refused("404 Not Found", "RepoNotFound"),
     };
     let id = format!("{owner}/{name}");
     // A token the Hub does not know is refused as such, whatever the repository.
     if token.is_some_and(|t| t != GATED_TOKEN) {
         return response(
             "401 Unauthorized",
-            &[],
-            b"{\"error\":\"Invalid credentials\"}",
+            &[("X-Error-Message", BAD_TOKEN_MESSAGE.to_owned())],
+            b"{\"error\":\"Invalid credentials in Authorization header\"}",
         );
     }
     let Some(repo) = repos.get(&id) else {
@@ -201,19 +237,31 @@ async fn answer(
     if revision != "main" && revision != COMMIT && revision != "refs%2Fpr%2F1" {
         return refused("404 Not Found", "RevisionNotFound");
     }
-    let files = match repo {
-        Behaviour::Gated(files) if token == Some(GATED_TOKEN) => files,
+    let commit = [("X-Repo-Commit", COMMIT.to_owned())];
+    let (files, storage) = match repo {
+        Behaviour::Gated(files) if token == Some(GATED_TOKEN) => (files, false),
         Behaviour::Gated(_) => return refused("401 Unauthorized", "GatedRepo"),
+        Behaviour::Disabled => {
+            return response(
+                "403 Forbidden",
+                &[(
+                    "X-Error-Message",
+                    "Access to this resource is disabled.".to_owned(),
+                )],
+                b"{\"error\":\"Access to this resource is disabled.\"}",
+            )
+        }
         Behaviour::Slow => {
             tokio::time::sleep(SLOW_DELAY).await;
             return refused("504 Gateway Timeout", "Timeout");
         }
         Behaviour::Renamed(to) => {
-            return response(
-                "307 Temporary Redirect",
-                &[("Location", format!("/{to}/resolve/{revision}/{file}"))],
-                b"",
-            );
+            let to = if api {
+                format!("/api/models/{to}/revision/{revision}?expand=safetensors")
+            } else {
+                format!("/{to}/resolve/{revision}/{file}")
+            };
+            return response("307 Temporary Redirect", &[("Location", to)], b"");
         }
         Behaviour::Redirect(to) => {
             return response(
@@ -222,12 +270,29 @@ async fn answer(
                 b"",
             );
         }
-        Behaviour::Files(files) => files,
+        Behaviour::Files(files) => (files, false),
+        Behaviour::OnStorageHost(files) => (files, true),
     };
-    let Some(body) = files.get(file) else {
+    if api {
+        let mut info = json!({"_id": "0".repeat(24), "id": id});
+        if let Some(count) = &files.count {
+            info["safetensors"] = count.clone();
+        }
+        return response("200 OK", &[], &to_json(&info));
+    }
+    let Some(body) = files.files.get(file) else {
         return refused("404 Not Found", "EntryNotFound");
     };
-    let commit = [("X-Repo-Commit", COMMIT.to_owned())];
+    if storage && file.ends_with(".safetensors") {
+        // huggingface.co answers a large file's resolve with a redirect to its
+        // storage host, with the commit and the file's size beside it.
+        let headers = [
+            commit[0].clone(),
+            ("X-Linked-Size", body.len().to_string()),
+            ("Location", format!("{STORAGE_HOST}/{id}/{file}")),
+        ];
+        return response("302 Found", &headers, b"");
+    }
     match range {
         None => response("200 OK", &commit, body),
         Some((first, last)) if first < body.len() && first <= last => {
@@ -248,14 +313,29 @@ async fn answer(
 /// Every fixture repository.
 fn repositories() -> BTreeMap<String, Behaviour> {
     let mut repos = BTreeMap::new();
-    let mut files = |id: &str, f: BTreeMap<String, Vec<u8>>| {
-        repos.insert(id.to_owned(), Behaviour::Files(f));
+    for (id, shards) in [
+        (DENSE, 4),
+        (MOE, 16),
+        (AWQ, 9),
+        (FP8, 16),
+        (MANY_SHARDS, 70),
+    ] {
+        let (config, quant) = fixture(id);
+        repos.insert(
+            id.to_owned(),
+            Behaviour::Files(checkpoint(&config, quant, shards)),
+        );
+    }
+    repos.insert(
+        ON_STORAGE_HOST.to_owned(),
+        Behaviour::OnStorageHost(checkpoint(&dense_config(), Quant::None, 4)),
+    );
+    repos.insert(DISABLED.to_owned(), Behaviour::Disabled);
+    let mut files = |id: &str, files: BTreeMap<String, Vec<u8>>| {
+        let repo = Repo { files, count: None };
+        repos.insert(id.to_owned(), Behaviour::Files(repo));
     };
-    files(DENSE, checkpoint(&dense_config(), Quant::None, 4));
-    files(MOE, checkpoint(&moe_config(), Quant::None, 16));
-    files(AWQ, checkpoint(&awq_config(), Quant::Awq, 9));
-    files(FP8, checkpoint(&fp8_config(), Quant::Fp8, 16));
-    let mut no_config = checkpoint(&dense_config(), Quant::None, 1);
+    let mut no_config = checkpoint(&dense_config(), Quant::None, 1).files;
     no_config.remove("config.json");
     files(NO_CONFIG, no_config);
     files(
@@ -369,6 +449,17 @@ pub fn awq_config() -> Value {
             "version": "gemm"
         }
     })
+}
+
+/// Meta-Llama-3-70B-Instruct's config.json: the AWQ checkpoint's architecture in bf16.
+pub fn llama_70b_config() -> Value {
+    let mut config = awq_config();
+    config
+        .as_object_mut()
+        .unwrap()
+        .remove("quantization_config");
+    config["torch_dtype"] = json!("bfloat16");
+    config
 }
 
 /// The MoE's config.json with a block-wise FP8 `quantization_config` that keeps the
@@ -544,8 +635,9 @@ fn safetensors_header(tensors: &[Tensor]) -> (Vec<u8>, u64) {
 }
 
 /// A repository's files: config.json and the checkpoint in `shards` files (with an
-/// index when more than one), layers spread evenly.
-fn checkpoint(config: &Value, quant: Quant, shards: usize) -> BTreeMap<String, Vec<u8>> {
+/// index when more than one), layers spread evenly; and the model API's count of the
+/// values, by dtype.
+fn checkpoint(config: &Value, quant: Quant, shards: usize) -> Repo {
     let groups = tensors(config, quant);
     let mut files = BTreeMap::from([("config.json".to_owned(), to_json(config))]);
     let mut weight_map = serde_json::Map::new();
@@ -572,19 +664,33 @@ fn checkpoint(config: &Value, quant: Quant, shards: usize) -> BTreeMap<String, V
             to_json(&json!({"metadata": {"total_size": total}, "weight_map": weight_map})),
         );
     }
-    files
+    let mut by_dtype = BTreeMap::<&str, u64>::new();
+    for (_, dtype, shape) in groups.iter().flatten() {
+        *by_dtype.entry(dtype).or_default() += shape.iter().product::<u64>();
+    }
+    let count = json!({"parameters": by_dtype, "total": by_dtype.values().sum::<u64>()});
+    Repo {
+        files,
+        count: Some(count),
+    }
+}
+
+/// The architecture and storage of a fixture repository with a checkpoint.
+fn fixture(repo: &str) -> (Value, Quant) {
+    match repo {
+        DENSE | ON_STORAGE_HOST => (dense_config(), Quant::None),
+        MOE => (moe_config(), Quant::None),
+        AWQ => (awq_config(), Quant::Awq),
+        FP8 => (fp8_config(), Quant::Fp8),
+        MANY_SHARDS => (llama_70b_config(), Quant::None),
+        other => panic!("{other} has no checkpoint"),
+    }
 }
 
 /// Values the fixture `repo`'s headers hold that are weights: every tensor but the
 /// quantization's scales and zero points, AWQ's packed int32 counted as 8 weights.
 pub fn weights_in_headers(repo: &str) -> u64 {
-    let (config, quant) = match repo {
-        DENSE => (dense_config(), Quant::None),
-        MOE => (moe_config(), Quant::None),
-        AWQ => (awq_config(), Quant::Awq),
-        FP8 => (fp8_config(), Quant::Fp8),
-        other => panic!("{other} has no checkpoint"),
-    };
+    let (config, quant) = fixture(repo);
     tensors(&config, quant)
         .iter()
         .flatten()
@@ -601,6 +707,17 @@ pub fn weights_in_headers(repo: &str) -> u64 {
                 n
             }
         })
+        .sum()
+}
+
+/// Values the fixture `repo` stores, every tensor counted as stored: what the model
+/// API's `safetensors.total` gives.
+pub fn values_stored(repo: &str) -> u64 {
+    let (config, quant) = fixture(repo);
+    tensors(&config, quant)
+        .iter()
+        .flatten()
+        .map(|(_, _, shape)| shape.iter().product::<u64>())
         .sum()
 }
 

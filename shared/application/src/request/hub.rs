@@ -240,31 +240,73 @@ pub struct HubSource {
     /// The commit it resolved to (the Hub's `X-Repo-Commit`); `null` when the endpoint
     /// does not say.
     commit: Option<String>,
-    /// The files read.
+    /// The files read (the Hub's model API as `api/models (safetensors)`).
     files: Vec<String>,
-    /// The safetensors checkpoint as its headers describe it; `null` when there is
-    /// none or its headers were not read (`warnings` says why).
+    /// The safetensors checkpoint as its headers or the Hub's API count it; `null`
+    /// when there is none or neither was read (`warnings` says why).
     checkpoint: Option<CheckpointFacts>,
     /// Which parameter count the answer's figures use: `config`, the architecture's
-    /// own count (the per-layer terms need the architecture). The headers' weights
-    /// are beside it for comparison.
+    /// own count (the per-layer terms need the architecture). The checkpoint's
+    /// weights are beside it for comparison.
     parameters_used: &'static str,
 }
 
-/// A checkpoint's headers added up.
+/// A checkpoint's values, as its headers or the Hub's API count them.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct CheckpointFacts {
+    /// Where the counts come from: `headers`, each file's safetensors header; or
+    /// `hub_api`, the Hub's own count (its model API's `safetensors`), read when the
+    /// headers could not be (the files on another host, or more than 64 of them).
+    counted_by: &'static str,
     /// Safetensors files.
     files: usize,
-    /// Tensors stored.
-    tensors: u64,
+    /// Tensors stored; `null` with `hub_api`, which gives no tensors.
+    tensors: Option<u64>,
     /// Weights stored: values of weight tensors, packed integers unpacked, scales and
-    /// zero points left out.
-    weights: u64,
+    /// zero points left out. With `hub_api`, every value of a checkpoint whose config
+    /// has no `quantization_config`, and `null` for a quantized one (the Hub's count
+    /// has no tensor names to tell weights from scales).
+    weights: Option<u64>,
     /// Values stored by safetensors dtype (`BF16`, `F8_E4M3`, `I32`, ...).
     values_by_dtype: BTreeMap<String, u64>,
-    /// Bytes of tensor data.
-    tensor_bytes: u64,
+    /// Bytes of tensor data: the headers' byte ranges added up, or with `hub_api` the
+    /// index's `metadata.total_size`; `null` when neither was read.
+    tensor_bytes: Option<u64>,
+}
+
+impl CheckpointFacts {
+    /// The facts of `checkpoint` read with `config`; `None` when neither its headers
+    /// nor the Hub's count were read.
+    fn new(checkpoint: &hub::Checkpoint, config: &Value) -> Option<CheckpointFacts> {
+        if let Some(headers) = &checkpoint.headers {
+            return Some(CheckpointFacts {
+                counted_by: "headers",
+                files: checkpoint.file_count,
+                tensors: Some(headers.tensors),
+                weights: Some(weights_in_headers(headers, config)),
+                values_by_dtype: headers.values_by_dtype.clone(),
+                tensor_bytes: Some(headers.tensor_bytes),
+            });
+        }
+        let count = checkpoint.hub_count.as_ref()?;
+        let quantized = config.get("quantization_config").is_some();
+        Some(CheckpointFacts {
+            counted_by: "hub_api",
+            files: checkpoint.file_count,
+            tensors: None,
+            weights: (!quantized).then_some(count.total),
+            values_by_dtype: count.values_by_dtype.clone(),
+            tensor_bytes: checkpoint.index_total_size,
+        })
+    }
+
+    /// What counted the weights, in a warning's words.
+    fn counter(&self) -> &'static str {
+        match self.counted_by {
+            "headers" => "safetensors headers hold",
+            _ => "safetensors files hold, as the Hub's API counts them,",
+        }
+    }
 }
 
 impl HubSource {
@@ -281,23 +323,19 @@ impl HubSource {
             .iter()
             .map(|n| Warning::new(WarningCode::HubFilesNotRead, format!("{}: {n}", repo.id)))
             .collect();
-        let checkpoint = repo.checkpoint.as_ref().and_then(|c| {
-            let headers = c.headers.as_ref()?;
-            Some(CheckpointFacts {
-                files: c.file_count,
-                tensors: headers.tensors,
-                weights: weights_in_headers(headers, config),
-                values_by_dtype: headers.values_by_dtype.clone(),
-                tensor_bytes: headers.tensor_bytes,
-            })
-        });
+        let checkpoint = repo
+            .checkpoint
+            .as_ref()
+            .and_then(|c| CheckpointFacts::new(c, config));
         let counted = model.params.total;
-        if let Some(c) = checkpoint.as_ref().filter(|c| c.weights as u128 != counted) {
+        let stored = checkpoint.as_ref().and_then(|c| Some((c, c.weights?)));
+        if let Some((c, weights)) = stored.filter(|(_, w)| *w as u128 != counted) {
             warnings.push(Warning::new(
                 WarningCode::HubParametersDiffer,
                 format!(
-                    "{}'s safetensors headers hold {} weights, its config.json gives {counted}; the figures use the config's count",
-                    repo.id, c.weights
+                    "{}'s {} {weights} weights, its config.json gives {counted}; the figures use the config's count",
+                    repo.id,
+                    c.counter()
                 ),
             ));
         }
@@ -344,7 +382,7 @@ pub fn api_error(
         HubError::RevisionNotFound { .. } => {
             ApiError::field_with_status(StatusCode::NOT_FOUND, revision, e.to_string())
         }
-        HubError::Denied { .. } => {
+        HubError::Denied { .. } | HubError::Disabled { .. } => {
             ApiError::field_with_status(StatusCode::FORBIDDEN, field, e.to_string())
         }
         HubError::NoConfig { .. } | HubError::TooLarge { .. } | HubError::Malformed { .. } => {
@@ -376,6 +414,32 @@ mod tests {
         w.iter()
             .map(|w| (w.repo.as_str(), w.revision.as_str()))
             .collect()
+    }
+
+    #[test]
+    fn the_hubs_count_is_weights_only_for_an_unquantized_checkpoint() {
+        let count = hub::safetensors::HubCount {
+            values_by_dtype: [("I32".to_owned(), 8), ("F16".to_owned(), 2)].into(),
+            total: 10,
+        };
+        let checkpoint = hub::Checkpoint {
+            files: Vec::new(),
+            file_count: 70,
+            headers: None,
+            hub_count: Some(count),
+            index_total_size: Some(36),
+        };
+        let plain = CheckpointFacts::new(&checkpoint, &json!({"model_type": "llama"})).unwrap();
+        assert_eq!((plain.counted_by, plain.weights), ("hub_api", Some(10)));
+        assert_eq!((plain.tensors, plain.tensor_bytes), (None, Some(36)));
+        let awq = json!({"quantization_config": {"quant_method": "awq", "bits": 4}});
+        let quantized = CheckpointFacts::new(&checkpoint, &awq).unwrap();
+        assert_eq!(quantized.weights, None);
+        let unread = hub::Checkpoint {
+            hub_count: None,
+            ..checkpoint
+        };
+        assert_eq!(CheckpointFacts::new(&unread, &awq), None);
     }
 
     #[test]
