@@ -8,7 +8,7 @@ use std::sync::Arc;
 use application::endpoint::call;
 use serde_json::json;
 use testkit::fixtures::{event_with, status_and_json};
-use testkit::hub::{shared_stand_in, GATED, GATED_TOKEN};
+use testkit::hub::{shared_stand_in, GATED, GATED_TOKEN, MISSING};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
@@ -57,7 +57,7 @@ fn secrets_manager() -> String {
                     let text = String::from_utf8_lossy(&request);
                     assert!(text.contains("secretsmanager.GetSecretValue"), "{text}");
                     assert!(text.contains(SECRET), "{text}");
-                    let (status, body) = if calls.fetch_add(1, Ordering::SeqCst) == 0 {
+                    let (status, body) = if calls.fetch_add(1, Ordering::SeqCst) < 2 {
                         ("400 Bad Request", json!({"__type": "ResourceNotFoundException", "message": "Secrets Manager can't find the specified secret."}))
                     } else {
                         ("200 OK", json!({"ARN": "arn:aws:secretsmanager:us-east-1:123456789012:secret:hub/token-AbCdEf", "Name": SECRET, "SecretString": format!("{GATED_TOKEN}\n"), "VersionId": "1"}))
@@ -97,6 +97,13 @@ async fn the_token_is_read_once_it_can_be_and_never_shown() {
     );
     // The SDK's words (account, role, the service's exception) stay in the log.
     assert!(!error.contains("ResourceNotFound"), "{error}");
+    // A repository the Hub does not show without a token (private, or missing) says
+    // the token could not be read too, rather than only "not found".
+    let missing = event_with("memory-inference", |b| b["model_name"] = json!(MISSING));
+    let response = call("memory-inference", missing).await.unwrap().unwrap();
+    let (status, body) = status_and_json(&response);
+    assert_eq!(status, 502, "{body}");
+    assert!(body["error"].as_str().unwrap().contains(SECRET), "{body}");
     // Read again on the next request, and the gated repository opens.
     let response = call("memory-inference", gated()).await.unwrap().unwrap();
     let (status, body) = status_and_json(&response);

@@ -8,8 +8,9 @@ use lambda_http::Request;
 use serde_json::{json, Value};
 use testkit::fixtures::{event_with, raw_event, status_and_json};
 use testkit::hub::{
-    shared_stand_in, values_stored, AWQ, BIN_ONLY, COMMIT, DENSE, DISABLED, ELSEWHERE, FP8, GATED,
-    HUGE, MALFORMED, MANY_SHARDS, MISSING, MOE, NO_CONFIG, ON_STORAGE_HOST, SLOW,
+    shared_stand_in, values_stored, AWQ, BIN_ONLY, COMMIT, DENSE, DISABLED, ELSEWHERE, FP8,
+    FP8_ON_STORAGE_HOST, GATED, HUGE, MALFORMED, MANY_SHARDS, MISSING, MOE, NO_CONFIG,
+    ON_STORAGE_HOST, SLOW,
 };
 
 /// `fixture`'s event with its body edited, through `function`.
@@ -152,6 +153,26 @@ async fn where_headers_cannot_be_read_the_hubs_count_is_used() {
         assert!(codes.contains(&"hub_files_not_read".into()), "{repo}");
         assert!(!codes.contains(&"hub_parameters_differ".into()), "{repo}");
     }
+    // A quantized checkpoint: the Hub's count has no names to tell weights from
+    // scales, so it gives values by dtype and no weights.
+    let (status, fp8) = inference(FP8_ON_STORAGE_HOST, |_| {}).await;
+    assert_eq!(status, 200, "{fp8}");
+    let checkpoint = &fp8["model"]["hub"]["checkpoint"];
+    assert_eq!(checkpoint["counted_by"], "hub_api");
+    assert!(checkpoint["weights"].is_null(), "{checkpoint}");
+    let stored: u64 = checkpoint["values_by_dtype"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_u64().unwrap())
+        .sum();
+    assert_eq!(stored, values_stored(FP8_ON_STORAGE_HOST));
+    let warned = codes(&fp8);
+    assert!(!warned.contains(&"hub_parameters_differ".into()), "{fp8}");
+    assert!(
+        !warned.contains(&"hub_quantization_unstated".into()),
+        "{fp8}"
+    );
     let (_, on_storage) = inference(ON_STORAGE_HOST, |_| {}).await;
     assert_eq!(
         on_storage["model"]["hub"]["checkpoint"]["tensor_bytes"],

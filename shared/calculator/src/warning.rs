@@ -98,9 +98,12 @@ choice!(
         /// A Hub repository's files that were not read (headers behind another host,
         /// too many shards, no safetensors weights).
         HubFilesNotRead => "hub_files_not_read",
-        /// A Hub checkpoint's safetensors headers hold another weight count than its
-        /// config.json gives.
+        /// A Hub checkpoint's safetensors headers (or the Hub's count of them) hold
+        /// another weight count than its config.json gives.
         HubParametersDiffer => "hub_parameters_differ",
+        /// A Hub checkpoint stores quantized values (FP8, packed integers) but its
+        /// config.json states no `quantization_config`: sized unquantized.
+        HubQuantizationUnstated => "hub_quantization_unstated",
         /// FSDP or ZeRO over one GPU: nothing is sharded.
         NothingSharded => "nothing_sharded",
         /// `loss` `no_upcast` under torch autocast, which runs the cross-entropy in fp32.

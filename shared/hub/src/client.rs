@@ -35,10 +35,10 @@ const ERROR_CODE: &str = "x-error-code";
 const ERROR_MESSAGE: &str = "x-error-message";
 
 /// The message of a 401 whose token the Hub does not accept at all.
-const BAD_TOKEN: &str = "Invalid credentials in Authorization header";
+pub const BAD_TOKEN_MESSAGE: &str = "Invalid credentials in Authorization header";
 
 /// The message of a 403 for a repository the Hub has disabled.
-const DISABLED: &str = "Access to this resource is disabled.";
+pub const DISABLED_MESSAGE: &str = "Access to this resource is disabled.";
 
 /// The connection pool of one container.
 pub type HttpClient = Client<HttpsConnector<HttpConnector>, Empty<Bytes>>;
@@ -214,8 +214,9 @@ fn connect_cause(e: &hyper_util::client::legacy::Error) -> String {
 
 /// The error a refused read means, from its status and the Hub's `X-Error-Code` and
 /// `X-Error-Message`, read as huggingface_hub reads them: a 401 without a code is a
-/// missing repository (the Hub answers so for private ones too, without a token)
-/// unless its message says the token was refused.
+/// missing repository (its code's comment: the Hub answers so for private and gated
+/// ones too, without a token), and one whose message says the token was refused is
+/// that.
 /// `repo` and `revision` name the repository; `file` the file asked for; `with_token`
 /// says whether the request carried the service's token.
 pub fn refusal(
@@ -243,11 +244,19 @@ pub fn refusal(
         },
         "GatedRepo" => HubError::Denied { repo, with_token },
         "EntryNotFound" if file == "config.json" => HubError::NoConfig { repo },
-        // A token the Hub does not accept at all: the read goes on without it.
-        _ if status == StatusCode::UNAUTHORIZED && message == BAD_TOKEN && with_token => {
+        // A token the Hub does not accept at all: the read goes on without it. A 401
+        // without a code to a request with the token is taken for one too (whatever
+        // the Hub's wording for an expired token), since the read without it then
+        // says what the repository is.
+        _ if status == StatusCode::UNAUTHORIZED
+            && with_token
+            && (code.is_empty() || message == BAD_TOKEN_MESSAGE) =>
+        {
             HubError::TokenRejected { repo }
         }
-        _ if status == StatusCode::FORBIDDEN && message == DISABLED => HubError::Disabled { repo },
+        _ if status == StatusCode::FORBIDDEN && message == DISABLED_MESSAGE => {
+            HubError::Disabled { repo }
+        }
         _ if status == StatusCode::UNAUTHORIZED => HubError::RepoNotFound { repo },
         _ if status == StatusCode::FORBIDDEN => HubError::Denied { repo, with_token },
         _ if status == StatusCode::NOT_FOUND && file == "config.json" && code.is_empty() => {
@@ -257,5 +266,75 @@ pub fn refusal(
             file: file.to_owned(),
             status: status.as_u16(),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused(status: u16, code: &str, message: &str) -> Fetched {
+        let mut headers = HeaderMap::new();
+        for (name, value) in [(ERROR_CODE, code), (ERROR_MESSAGE, message)] {
+            if !value.is_empty() {
+                headers.insert(name, value.parse().unwrap());
+            }
+        }
+        Fetched {
+            status: StatusCode::from_u16(status).unwrap(),
+            headers,
+            body: Bytes::new(),
+        }
+    }
+
+    #[test]
+    fn refusals_read_as_huggingface_hub_reads_them() {
+        let read = |status, code, message, with_token| {
+            refusal(
+                &refused(status, code, message),
+                "o/n",
+                "v1",
+                "config.json",
+                with_token,
+            )
+        };
+        let repo = || "o/n".to_owned();
+        let rejected = HubError::TokenRejected { repo: repo() };
+        assert_eq!(read(401, "", BAD_TOKEN_MESSAGE, true), rejected);
+        assert_eq!(read(401, "", "Token expired", true), rejected);
+        assert_eq!(read(401, "", "", true), rejected);
+        let missing = HubError::RepoNotFound { repo: repo() };
+        assert_eq!(read(401, "", "", false), missing);
+        assert_eq!(read(401, "RepoNotFound", "", true), missing);
+        assert_eq!(read(404, "", "", false), missing);
+        let gated = |with_token| HubError::Denied {
+            repo: repo(),
+            with_token,
+        };
+        assert_eq!(read(401, "GatedRepo", "", false), gated(false));
+        assert_eq!(read(403, "GatedRepo", "", true), gated(true));
+        assert_eq!(read(403, "", "no access", true), gated(true));
+        assert_eq!(
+            read(403, "", DISABLED_MESSAGE, false),
+            HubError::Disabled { repo: repo() }
+        );
+        assert_eq!(
+            read(404, "RevisionNotFound", "", false),
+            HubError::RevisionNotFound {
+                repo: repo(),
+                revision: "v1".into()
+            }
+        );
+        assert_eq!(
+            read(404, "EntryNotFound", "", false),
+            HubError::NoConfig { repo: repo() }
+        );
+        assert_eq!(
+            read(503, "", "", false),
+            HubError::Upstream {
+                file: "config.json".into(),
+                status: 503
+            }
+        );
     }
 }

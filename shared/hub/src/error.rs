@@ -27,15 +27,14 @@ pub enum HubError {
         /// Whether the read carried the service's token.
         with_token: bool,
     },
-    /// The Hub rejected the service's token itself (401 "Invalid credentials in
-    /// Authorization header" on a request that carried it); the read is tried again
-    /// without it.
+    /// The Hub rejected the service's token itself (401 with
+    /// [`crate::BAD_TOKEN_MESSAGE`] or without an error code, on a request that
+    /// carried it); the read is tried again without it.
     TokenRejected {
         /// The repository id.
         repo: String,
     },
-    /// The Hub has disabled the repository (403 "Access to this resource is
-    /// disabled.").
+    /// The Hub has disabled the repository (403 with [`crate::DISABLED_MESSAGE`]).
     Disabled {
         /// The repository id.
         repo: String,
@@ -118,7 +117,7 @@ impl fmt::Display for HubError {
             ),
             HubError::Token { cause } => write!(
                 f,
-                "the repository needs the service's Hub token, which could not be read: {cause}"
+                "the repository is gated, private or missing, and the service's Hub token, which would open a gated or private one, could not be read: {cause}"
             ),
             HubError::TokenRejected { repo } => {
                 write!(f, "the Hub rejected the service's token reading {repo}")

@@ -31,8 +31,8 @@ use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-pub use client::CONNECT_TIMEOUT;
 use client::{http_client, HttpClient};
+pub use client::{BAD_TOKEN_MESSAGE, CONNECT_TIMEOUT, DISABLED_MESSAGE};
 pub use endpoint::{Endpoint, DEFAULT_ENDPOINT, ENDPOINT_VARIABLE};
 pub use error::HubError;
 use read::Reader;
@@ -243,8 +243,10 @@ impl Hub {
 
     /// The read with the service's token, within the one time limit. A token that
     /// cannot be read does not stop public repositories: the read goes on without it,
-    /// and a repository that needed it says why it could not be opened. A token the
-    /// Hub rejects (401 without an error code) is dropped for a read without it.
+    /// and a repository that may have needed it (gated, or not found, as the Hub
+    /// answers private ones without a token) says why it could not be opened. A token
+    /// the Hub rejects ([`BAD_TOKEN_MESSAGE`], or a 401 without an error code) is
+    /// dropped for a read without it.
     async fn read_with_token(
         &self,
         client: &HttpClient,
@@ -260,7 +262,9 @@ impl Hub {
             other => other,
         };
         match (read, unreadable) {
-            (Err(HubError::Denied { .. }), Some(token_error)) => Err(token_error),
+            (Err(HubError::Denied { .. } | HubError::RepoNotFound { .. }), Some(token_error)) => {
+                Err(token_error)
+            }
             (read, _) => read,
         }
     }

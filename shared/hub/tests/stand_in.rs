@@ -5,9 +5,10 @@ use std::time::Duration;
 
 use hub::{Endpoint, Hub, HubError};
 use testkit::hub::{
-    values_stored, weights_in_headers, StandInHub, AWQ, BIN_ONLY, COMMIT, DENSE, DISABLED,
-    ELSEWHERE, FP8, GATED, HUGE, MALFORMED, MANY_SHARDS, MISSING, MOE, NO_CONFIG, ON_STORAGE_HOST,
-    SLOW,
+    values_stored, weights_in_headers, StandInHub, API_BUSY, API_NO_COUNT, API_OVERSIZED, AWQ,
+    BIN_ONLY, COMMIT, DENSE, DISABLED, ELSEWHERE, FP8, GATED, GATED_ON_STORAGE_HOST, GATED_TOKEN,
+    HUGE, MALFORMED, MANY_SHARDS, MISSING, MOE, NO_COMMIT, NO_CONFIG, ON_STORAGE_HOST, PR_REVISION,
+    RENAMED_ON_STORAGE_HOST, SLOW,
 };
 
 fn hub_at(stand_in: &StandInHub) -> Hub {
@@ -91,6 +92,50 @@ async fn files_on_another_host_are_counted_by_the_hubs_api() {
         ]
     );
     assert_eq!(hub.cached(), 1, "an answer the Hub gave in full is kept");
+}
+
+#[tokio::test]
+async fn the_hubs_count_is_read_at_the_revision_through_renames_and_with_the_token() {
+    let stand_in = StandInHub::start().await;
+    let hub = hub_at(&stand_in);
+    let total = |repo: &hub::HubRepo| {
+        repo.checkpoint
+            .as_ref()?
+            .hub_count
+            .as_ref()
+            .map(|c| c.total)
+    };
+    // No commit from the Hub: the model API is asked for the revision itself, escaped.
+    let pr = hub.repo(NO_COMMIT, PR_REVISION).await.unwrap();
+    assert_eq!(pr.commit, None);
+    assert_eq!(total(&pr), Some(values_stored(NO_COMMIT)), "{:?}", pr.notes);
+    // A renamed repository's model API redirects on the Hub's own host.
+    let moved = hub.repo(RENAMED_ON_STORAGE_HOST, "main").await.unwrap();
+    assert_eq!(total(&moved), Some(values_stored(ON_STORAGE_HOST)));
+    // The token opens a gated repository's model API as it opens its files.
+    let endpoint = Endpoint::parse(stand_in.url()).unwrap();
+    let opened = Hub::new(endpoint, Some(GATED_TOKEN.into()));
+    let gated = opened.repo(GATED_ON_STORAGE_HOST, "main").await.unwrap();
+    assert_eq!(total(&gated), Some(values_stored(GATED_ON_STORAGE_HOST)));
+}
+
+#[tokio::test]
+async fn a_model_api_that_does_not_count_leaves_a_note() {
+    let stand_in = StandInHub::start().await;
+    let hub = hub_at(&stand_in);
+    for (id, says) in [
+        (API_BUSY, "503"),
+        (API_OVERSIZED, "64 KiB"),
+        (API_NO_COUNT, "no safetensors count"),
+    ] {
+        let repo = hub.repo(id, "main").await.unwrap();
+        let checkpoint = repo.checkpoint.as_ref().unwrap();
+        assert!(checkpoint.headers.is_none() && checkpoint.hub_count.is_none());
+        assert_eq!(repo.notes.len(), 2, "{id}: {:?}", repo.notes);
+        assert!(repo.notes[1].contains(says), "{id}: {:?}", repo.notes);
+    }
+    // The busy Hub's answer is given but not kept; the other two are.
+    assert_eq!(hub.cached(), 2);
 }
 
 #[tokio::test]

@@ -62,33 +62,73 @@ pub const ON_STORAGE_HOST: &str = "stand-in/files-on-storage-host";
 /// Llama-3-70B-Instruct's architecture in bf16 in 70 shards: more than the client
 /// reads the headers of (as DeepSeek-V3's 163 and Llama-3.1-405B's 191 are).
 pub const MANY_SHARDS: &str = "stand-in/many-shards";
-/// A repository the Hub has disabled (403, "Access to this resource is disabled.").
+/// The FP8 checkpoint laid out as huggingface.co serves it: the Hub's count has no
+/// names to tell its weights from its scales.
+pub const FP8_ON_STORAGE_HOST: &str = "stand-in/fp8-on-storage-host";
+/// [`GATED`] laid out as huggingface.co serves it: the model API opens with the token.
+pub const GATED_ON_STORAGE_HOST: &str = "stand-in/gated-on-storage-host";
+/// [`ON_STORAGE_HOST`] without `X-Repo-Commit`, so every later file and the model
+/// API are read at the revision asked for.
+pub const NO_COMMIT: &str = "stand-in/no-commit-header";
+/// A renamed repository that redirects, on the Hub's own host, to [`ON_STORAGE_HOST`].
+pub const RENAMED_ON_STORAGE_HOST: &str = "stand-in/old-storage-name";
+/// [`ON_STORAGE_HOST`] whose model API answers 503.
+pub const API_BUSY: &str = "stand-in/api-busy";
+/// [`ON_STORAGE_HOST`] whose model API answers with more than the client reads.
+pub const API_OVERSIZED: &str = "stand-in/api-oversized";
+/// [`ON_STORAGE_HOST`] whose model API gives no `safetensors` count.
+pub const API_NO_COUNT: &str = "stand-in/api-no-count";
+/// A repository the Hub has disabled (403 with [`hub::DISABLED_MESSAGE`]).
 pub const DISABLED: &str = "stand-in/disabled-model";
-/// The storage host [`ON_STORAGE_HOST`]'s files redirect to.
+/// The storage host the files of repositories laid out as huggingface.co serves them
+/// redirect to.
 pub const STORAGE_HOST: &str = "http://storage.invalid";
-/// The message of the Hub's 401 for a token it does not accept (as huggingface_hub's
-/// tests give it).
-pub const BAD_TOKEN_MESSAGE: &str = "Invalid credentials in Authorization header";
 /// A pull-request revision the fixture repositories have (`refs/pr/1`).
 pub const PR_REVISION: &str = "refs/pr/1";
 
 /// How long the slow repository keeps a request waiting.
 pub const SLOW_DELAY: Duration = Duration::from_secs(30);
 
-/// A fixture repository: its files, and the model API's `safetensors` property.
+/// How a fixture repository's model API answers.
+#[derive(Clone, Copy, Default, PartialEq)]
+enum Api {
+    /// With the repository's `safetensors` count, when it has one.
+    #[default]
+    Count,
+    /// 503, as a busy Hub.
+    Busy,
+    /// A body larger than [`hub::API_LIMIT`].
+    Oversized,
+}
+
+/// A fixture repository: its files, the model API's `safetensors` property, and how
+/// it is served.
 #[derive(Clone, Default)]
 struct Repo {
     files: BTreeMap<String, Vec<u8>>,
     count: Option<Value>,
+    /// Served only to a request carrying [`GATED_TOKEN`].
+    gated: bool,
+    /// Safetensors files redirect to [`STORAGE_HOST`], as huggingface.co serves them.
+    on_storage_host: bool,
+    /// No `X-Repo-Commit` on its answers.
+    no_commit: bool,
+    api: Api,
+}
+
+impl Repo {
+    fn on_storage_host(self) -> Repo {
+        Repo {
+            on_storage_host: true,
+            ..self
+        }
+    }
 }
 
 /// How a repository answers.
 #[derive(Clone)]
 enum Behaviour {
     Files(Repo),
-    Gated(Repo),
-    /// Files as huggingface.co serves them: safetensors from [`STORAGE_HOST`].
-    OnStorageHost(Repo),
     Disabled,
     Slow,
     Redirect(String),
@@ -227,8 +267,8 @@ async fn answer(
     if token.is_some_and(|t| t != GATED_TOKEN) {
         return response(
             "401 Unauthorized",
-            &[("X-Error-Message", BAD_TOKEN_MESSAGE.to_owned())],
-            b"{\"error\":\"Invalid credentials in Authorization header\"}",
+            &[("X-Error-Message", hub::BAD_TOKEN_MESSAGE.to_owned())],
+            b"{\"error\":\"invalid credentials\"}",
         );
     }
     let Some(repo) = repos.get(&id) else {
@@ -237,18 +277,13 @@ async fn answer(
     if revision != "main" && revision != COMMIT && revision != "refs%2Fpr%2F1" {
         return refused("404 Not Found", "RevisionNotFound");
     }
-    let commit = [("X-Repo-Commit", COMMIT.to_owned())];
-    let (files, storage) = match repo {
-        Behaviour::Gated(files) if token == Some(GATED_TOKEN) => (files, false),
-        Behaviour::Gated(_) => return refused("401 Unauthorized", "GatedRepo"),
+    let repo = match repo {
+        Behaviour::Files(repo) => repo,
         Behaviour::Disabled => {
             return response(
                 "403 Forbidden",
-                &[(
-                    "X-Error-Message",
-                    "Access to this resource is disabled.".to_owned(),
-                )],
-                b"{\"error\":\"Access to this resource is disabled.\"}",
+                &[("X-Error-Message", hub::DISABLED_MESSAGE.to_owned())],
+                b"{\"error\":\"disabled\"}",
             )
         }
         Behaviour::Slow => {
@@ -270,43 +305,64 @@ async fn answer(
                 b"",
             );
         }
-        Behaviour::Files(files) => (files, false),
-        Behaviour::OnStorageHost(files) => (files, true),
     };
-    if api {
-        let mut info = json!({"_id": "0".repeat(24), "id": id});
-        if let Some(count) = &files.count {
-            info["safetensors"] = count.clone();
-        }
-        return response("200 OK", &[], &to_json(&info));
+    if repo.gated && token != Some(GATED_TOKEN) {
+        return refused("401 Unauthorized", "GatedRepo");
     }
-    let Some(body) = files.files.get(file) else {
+    if api {
+        return api_answer(&id, repo);
+    }
+    let commit: Vec<(&str, String)> = if repo.no_commit {
+        Vec::new()
+    } else {
+        vec![("X-Repo-Commit", COMMIT.to_owned())]
+    };
+    let Some(body) = repo.files.get(file) else {
         return refused("404 Not Found", "EntryNotFound");
     };
-    if storage && file.ends_with(".safetensors") {
+    if repo.on_storage_host && file.ends_with(".safetensors") {
         // huggingface.co answers a large file's resolve with a redirect to its
         // storage host, with the commit and the file's size beside it.
-        let headers = [
-            commit[0].clone(),
-            ("X-Linked-Size", body.len().to_string()),
-            ("Location", format!("{STORAGE_HOST}/{id}/{file}")),
-        ];
+        let mut headers = commit.clone();
+        headers.push(("X-Linked-Size", body.len().to_string()));
+        headers.push(("Location", format!("{STORAGE_HOST}/{id}/{file}")));
         return response("302 Found", &headers, b"");
     }
     match range {
         None => response("200 OK", &commit, body),
         Some((first, last)) if first < body.len() && first <= last => {
             let last = last.min(body.len() - 1);
-            let headers = [
-                commit[0].clone(),
-                (
-                    "Content-Range",
-                    format!("bytes {first}-{last}/{}", body.len()),
-                ),
-            ];
+            let mut headers = commit.clone();
+            headers.push((
+                "Content-Range",
+                format!("bytes {first}-{last}/{}", body.len()),
+            ));
             response("206 Partial Content", &headers, &body[first..=last])
         }
         Some(_) => response("416 Range Not Satisfiable", &commit, b""),
+    }
+}
+
+/// The model API's answer for `repo`: its id, and its `safetensors` count when it has
+/// one.
+fn api_answer(id: &str, repo: &Repo) -> Vec<u8> {
+    match repo.api {
+        Api::Busy => refused("503 Service Unavailable", "ServiceUnavailable"),
+        Api::Oversized => {
+            let padding = "x".repeat(hub::API_LIMIT);
+            response(
+                "200 OK",
+                &[],
+                &to_json(&json!({"id": id, "cardData": padding})),
+            )
+        }
+        Api::Count => {
+            let mut info = json!({"_id": "0".repeat(24), "id": id});
+            if let Some(count) = &repo.count {
+                info["safetensors"] = count.clone();
+            }
+            response("200 OK", &[], &to_json(&info))
+        }
     }
 }
 
@@ -326,13 +382,69 @@ fn repositories() -> BTreeMap<String, Behaviour> {
             Behaviour::Files(checkpoint(&config, quant, shards)),
         );
     }
+    let dense = || checkpoint(&dense_config(), Quant::None, 4);
+    let on_storage_host = |repo: Repo| Behaviour::Files(repo.on_storage_host());
+    for (id, repo) in [
+        (ON_STORAGE_HOST, dense()),
+        (
+            FP8_ON_STORAGE_HOST,
+            checkpoint(&fp8_config(), Quant::Fp8, 16),
+        ),
+        (
+            GATED_ON_STORAGE_HOST,
+            Repo {
+                gated: true,
+                ..dense()
+            },
+        ),
+        (
+            NO_COMMIT,
+            Repo {
+                no_commit: true,
+                ..dense()
+            },
+        ),
+        (
+            API_BUSY,
+            Repo {
+                api: Api::Busy,
+                ..dense()
+            },
+        ),
+        (
+            API_OVERSIZED,
+            Repo {
+                api: Api::Oversized,
+                ..dense()
+            },
+        ),
+        (
+            API_NO_COUNT,
+            Repo {
+                count: None,
+                ..dense()
+            },
+        ),
+    ] {
+        repos.insert(id.to_owned(), on_storage_host(repo));
+    }
     repos.insert(
-        ON_STORAGE_HOST.to_owned(),
-        Behaviour::OnStorageHost(checkpoint(&dense_config(), Quant::None, 4)),
+        GATED.to_owned(),
+        Behaviour::Files(Repo {
+            gated: true,
+            ..dense()
+        }),
     );
     repos.insert(DISABLED.to_owned(), Behaviour::Disabled);
+    repos.insert(
+        RENAMED_ON_STORAGE_HOST.to_owned(),
+        Behaviour::Renamed(ON_STORAGE_HOST),
+    );
     let mut files = |id: &str, files: BTreeMap<String, Vec<u8>>| {
-        let repo = Repo { files, count: None };
+        let repo = Repo {
+            files,
+            ..Repo::default()
+        };
         repos.insert(id.to_owned(), Behaviour::Files(repo));
     };
     let mut no_config = checkpoint(&dense_config(), Quant::None, 1).files;
@@ -364,10 +476,6 @@ fn repositories() -> BTreeMap<String, Behaviour> {
             "config.json".to_owned(),
             b"{\"model_type\": \"llama\", \"hidden_size\": 4096, \"hidden_size\": 8192}".to_vec(),
         )]),
-    );
-    repos.insert(
-        GATED.to_owned(),
-        Behaviour::Gated(checkpoint(&dense_config(), Quant::None, 4)),
     );
     repos.insert(SLOW.to_owned(), Behaviour::Slow);
     repos.insert(RENAMED.to_owned(), Behaviour::Renamed(DENSE));
@@ -664,24 +772,33 @@ fn checkpoint(config: &Value, quant: Quant, shards: usize) -> Repo {
             to_json(&json!({"metadata": {"total_size": total}, "weight_map": weight_map})),
         );
     }
-    let mut by_dtype = BTreeMap::<&str, u64>::new();
-    for (_, dtype, shape) in groups.iter().flatten() {
-        *by_dtype.entry(dtype).or_default() += shape.iter().product::<u64>();
-    }
+    let by_dtype = values_by_dtype(&groups);
     let count = json!({"parameters": by_dtype, "total": by_dtype.values().sum::<u64>()});
     Repo {
         files,
         count: Some(count),
+        ..Repo::default()
     }
+}
+
+/// Values stored by dtype, as the Hub's model API counts them.
+fn values_by_dtype(groups: &[Vec<Tensor>]) -> BTreeMap<&'static str, u64> {
+    let mut by_dtype = BTreeMap::new();
+    for (_, dtype, shape) in groups.iter().flatten() {
+        *by_dtype.entry(*dtype).or_default() += shape.iter().product::<u64>();
+    }
+    by_dtype
 }
 
 /// The architecture and storage of a fixture repository with a checkpoint.
 fn fixture(repo: &str) -> (Value, Quant) {
     match repo {
-        DENSE | ON_STORAGE_HOST => (dense_config(), Quant::None),
+        DENSE | ON_STORAGE_HOST | GATED_ON_STORAGE_HOST | NO_COMMIT | GATED => {
+            (dense_config(), Quant::None)
+        }
         MOE => (moe_config(), Quant::None),
         AWQ => (awq_config(), Quant::Awq),
-        FP8 => (fp8_config(), Quant::Fp8),
+        FP8 | FP8_ON_STORAGE_HOST => (fp8_config(), Quant::Fp8),
         MANY_SHARDS => (llama_70b_config(), Quant::None),
         other => panic!("{other} has no checkpoint"),
     }
@@ -714,11 +831,7 @@ pub fn weights_in_headers(repo: &str) -> u64 {
 /// API's `safetensors.total` gives.
 pub fn values_stored(repo: &str) -> u64 {
     let (config, quant) = fixture(repo);
-    tensors(&config, quant)
-        .iter()
-        .flatten()
-        .map(|(_, _, shape)| shape.iter().product::<u64>())
-        .sum()
+    values_by_dtype(&tensors(&config, quant)).values().sum()
 }
 
 /// One stand-in Hub for the whole test process, on its own thread and runtime (each

@@ -251,21 +251,42 @@ pub struct HubSource {
     parameters_used: &'static str,
 }
 
+/// Where a checkpoint's counts come from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CountedBy {
+    /// Each file's safetensors header.
+    Headers,
+    /// The Hub's own count (its model API's `safetensors`), read when the headers could
+    /// not be: the files on another host, or more than [`hub::MAX_SHARDS`] of them.
+    HubApi,
+}
+
+/// Safetensors dtypes in which a checkpoint stores quantized weights or their scales
+/// (FP8 and MXFP4 scales, packed 4- and 8-bit integers in U8, I8 or I32); an
+/// unquantized checkpoint holds floats of 16 bits or more (and perhaps an I64 buffer).
+const QUANTIZED_DTYPES: [&str; 7] = ["F8_E4M3", "F8_E5M2", "F8_E8M0", "U8", "I8", "I32", "U32"];
+
+/// Whether `config` states a quantization (`quantization_config`, not null).
+fn states_quantization(config: &Value) -> bool {
+    config
+        .get("quantization_config")
+        .is_some_and(|q| !q.is_null())
+}
+
 /// A checkpoint's values, as its headers or the Hub's API count them.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct CheckpointFacts {
-    /// Where the counts come from: `headers`, each file's safetensors header; or
-    /// `hub_api`, the Hub's own count (its model API's `safetensors`), read when the
-    /// headers could not be (the files on another host, or more than 64 of them).
-    counted_by: &'static str,
+    /// Where the counts come from.
+    counted_by: CountedBy,
     /// Safetensors files.
     files: usize,
     /// Tensors stored; `null` with `hub_api`, which gives no tensors.
     tensors: Option<u64>,
     /// Weights stored: values of weight tensors, packed integers unpacked, scales and
-    /// zero points left out. With `hub_api`, every value of a checkpoint whose config
-    /// has no `quantization_config`, and `null` for a quantized one (the Hub's count
-    /// has no tensor names to tell weights from scales).
+    /// zero points left out. With `hub_api`, every value of a checkpoint that states no
+    /// quantization and stores none of [`QUANTIZED_DTYPES`], else `null` (the Hub's
+    /// count has no tensor names to tell weights from scales).
     weights: Option<u64>,
     /// Values stored by safetensors dtype (`BF16`, `F8_E4M3`, `I32`, ...).
     values_by_dtype: BTreeMap<String, u64>,
@@ -280,7 +301,7 @@ impl CheckpointFacts {
     fn new(checkpoint: &hub::Checkpoint, config: &Value) -> Option<CheckpointFacts> {
         if let Some(headers) = &checkpoint.headers {
             return Some(CheckpointFacts {
-                counted_by: "headers",
+                counted_by: CountedBy::Headers,
                 files: checkpoint.file_count,
                 tensors: Some(headers.tensors),
                 weights: Some(weights_in_headers(headers, config)),
@@ -289,23 +310,61 @@ impl CheckpointFacts {
             });
         }
         let count = checkpoint.hub_count.as_ref()?;
-        let quantized = config.get("quantization_config").is_some();
-        Some(CheckpointFacts {
-            counted_by: "hub_api",
+        let mut facts = CheckpointFacts {
+            counted_by: CountedBy::HubApi,
             files: checkpoint.file_count,
             tensors: None,
-            weights: (!quantized).then_some(count.total),
+            weights: None,
             values_by_dtype: count.values_by_dtype.clone(),
             tensor_bytes: checkpoint.index_total_size,
-        })
+        };
+        if !states_quantization(config) && facts.quantized_dtypes().is_empty() {
+            facts.weights = Some(count.total);
+        }
+        Some(facts)
+    }
+
+    /// The dtypes it stores that only quantized checkpoints store.
+    fn quantized_dtypes(&self) -> Vec<&str> {
+        self.values_by_dtype
+            .keys()
+            .map(String::as_str)
+            .filter(|d| QUANTIZED_DTYPES.contains(d))
+            .collect()
     }
 
     /// What counted the weights, in a warning's words.
     fn counter(&self) -> &'static str {
         match self.counted_by {
-            "headers" => "safetensors headers hold",
-            _ => "safetensors files hold, as the Hub's API counts them,",
+            CountedBy::Headers => "safetensors headers hold",
+            CountedBy::HubApi => "safetensors files hold, as the Hub's API counts them,",
         }
+    }
+
+    /// The warnings of `repo`'s checkpoint against `config` and `counted`, the
+    /// config's parameter count.
+    fn warnings(&self, repo: &str, config: &Value, counted: u128) -> Vec<Warning> {
+        let mut out = Vec::new();
+        if let Some(weights) = self.weights.filter(|w| *w as u128 != counted) {
+            out.push(Warning::new(
+                WarningCode::HubParametersDiffer,
+                format!(
+                    "{repo}'s {} {weights} weights, its config.json gives {counted}; the figures use the config's count",
+                    self.counter()
+                ),
+            ));
+        }
+        let quantized = self.quantized_dtypes();
+        if !quantized.is_empty() && !states_quantization(config) {
+            out.push(Warning::new(
+                WarningCode::HubQuantizationUnstated,
+                format!(
+                    "{repo}'s checkpoint stores {} values, as a quantized one does, but its config.json states no quantization_config (older GPTQ repositories keep theirs in quantize_config.json, which is not read); the figures size it unquantized: give its format as quantization and precision to size it as stored",
+                    quantized.join(", ")
+                ),
+            ));
+        }
+        out
     }
 }
 
@@ -327,17 +386,8 @@ impl HubSource {
             .checkpoint
             .as_ref()
             .and_then(|c| CheckpointFacts::new(c, config));
-        let counted = model.params.total;
-        let stored = checkpoint.as_ref().and_then(|c| Some((c, c.weights?)));
-        if let Some((c, weights)) = stored.filter(|(_, w)| *w as u128 != counted) {
-            warnings.push(Warning::new(
-                WarningCode::HubParametersDiffer,
-                format!(
-                    "{}'s {} {weights} weights, its config.json gives {counted}; the figures use the config's count",
-                    repo.id,
-                    c.counter()
-                ),
-            ));
+        if let Some(c) = &checkpoint {
+            warnings.extend(c.warnings(&repo.id, config, model.params.total));
         }
         let source = HubSource {
             repo: repo.id.clone(),
@@ -430,11 +480,33 @@ mod tests {
             index_total_size: Some(36),
         };
         let plain = CheckpointFacts::new(&checkpoint, &json!({"model_type": "llama"})).unwrap();
-        assert_eq!((plain.counted_by, plain.weights), ("hub_api", Some(10)));
+        assert_eq!((plain.counted_by, plain.weights), (CountedBy::HubApi, None));
+        assert_eq!(plain.quantized_dtypes(), ["I32"]);
+        let warned = plain.warnings("o/n", &json!({}), 10);
+        assert_eq!(warned.len(), 1, "{warned:?}");
+        assert_eq!(warned[0].code, WarningCode::HubQuantizationUnstated);
         assert_eq!((plain.tensors, plain.tensor_bytes), (None, Some(36)));
         let awq = json!({"quantization_config": {"quant_method": "awq", "bits": 4}});
         let quantized = CheckpointFacts::new(&checkpoint, &awq).unwrap();
         assert_eq!(quantized.weights, None);
+        assert!(quantized.warnings("o/n", &awq, 10).is_empty());
+        let floats = hub::Checkpoint {
+            hub_count: Some(hub::safetensors::HubCount {
+                values_by_dtype: [("BF16".to_owned(), 9), ("I64".to_owned(), 1)].into(),
+                total: 10,
+            }),
+            ..checkpoint.clone()
+        };
+        let null = json!({"quantization_config": null});
+        let plain = CheckpointFacts::new(&floats, &null).unwrap();
+        assert_eq!(
+            plain.weights,
+            Some(10),
+            "a null quantization_config states none"
+        );
+        let warned = plain.warnings("o/n", &null, 9);
+        assert_eq!(warned.len(), 1);
+        assert_eq!(warned[0].code, WarningCode::HubParametersDiffer);
         let unread = hub::Checkpoint {
             hub_count: None,
             ..checkpoint
