@@ -1,12 +1,14 @@
 //! The time of a Hub miss, against the stand-in Hub on loopback (`testkit::hub`): a
-//! repository's whole read (config.json, index, two range requests per shard) with a
-//! fresh client and cache each time, and a read the container's cache answers. The
+//! repository's whole read (config.json, index, two range requests per shard; or, laid
+//! out as huggingface.co serves files, one redirected request per shard and the model
+//! API's count) with a fresh client and cache each time, and a read the container's
+//! cache answers. The
 //! real Hub adds its network round trips to the first; the second does not reach it.
 //! `cargo bench -p hub`.
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use hub::{Endpoint, Hub};
-use testkit::hub::{StandInHub, DENSE, MOE};
+use testkit::hub::{StandInHub, DENSE, MOE, ON_STORAGE_HOST};
 
 fn reads(c: &mut Criterion) {
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -16,7 +18,11 @@ fn reads(c: &mut Criterion) {
         .unwrap();
     let stand_in = runtime.block_on(StandInHub::start());
     let endpoint = Endpoint::parse(stand_in.url()).unwrap();
-    for (name, repo) in [("dense, 4 shards", DENSE), ("moe, 16 shards", MOE)] {
+    for (name, repo) in [
+        ("dense, 4 shards", DENSE),
+        ("moe, 16 shards", MOE),
+        ("dense, 4 shards on a storage host", ON_STORAGE_HOST),
+    ] {
         c.bench_function(&format!("miss: {name}"), |b| {
             b.iter(|| {
                 let hub = Hub::new(endpoint.clone(), None);
