@@ -10,12 +10,14 @@ cd "$(dirname "$0")/.."
 ensure_tools scripts/requirements/test.txt
 ensure_browser
 
-port="$("$VENV/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+port="$(free_port)"
 log="$(mktemp -t page-test-watch.XXXXXX.log)"
+# A Hub model typed on the page is read from the stand-in Hub.
+start_stand_in_hub
 "$VENV/bin/cargo-lambda" lambda watch --invoke-port "$port" >"$log" 2>&1 &
 watch_pid=$!
-# Stop only the process this script started; cargo-lambda stops the functions it ran.
-trap 'kill -TERM "$watch_pid" 2>/dev/null || true; wait "$watch_pid" 2>/dev/null || true' EXIT
+# Stop only the processes this script started; cargo-lambda stops the functions it ran.
+trap 'kill -TERM "$watch_pid" 2>/dev/null || true; wait "$watch_pid" 2>/dev/null || true; kill "$HUB_PID" 2>/dev/null || true' EXIT
 
 say "Browser tests of the web page against the API on port $port (log: $log)..."
 if ! "$VENV/bin/python" scripts/wait_ready.py "http://127.0.0.1:$port/health" "$watch_pid"; then

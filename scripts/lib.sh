@@ -85,3 +85,20 @@ ensure_browser() {
   AXE_JS="$("$VENV/bin/python" scripts/fetch_axe.py "$VENV")"
   export AXE_JS
 }
+
+# A free TCP port on 127.0.0.1.
+free_port() {
+  "$VENV/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# Starts the stand-in Hugging Face Hub (testkit's fixture repositories on loopback; any
+# other repo id is a 404) and points HF_ENDPOINT at it, so a run that names repo ids
+# needs no network and never reaches huggingface.co. Sets HUB_PID: the caller stops it.
+start_stand_in_hub() {
+  cargo build -q -p testkit --bin stand-in-hub
+  local hub_port
+  hub_port=$(free_port)
+  "${CARGO_TARGET_DIR:-target}/debug/stand-in-hub" "127.0.0.1:$hub_port" >/dev/null &
+  HUB_PID=$!
+  export HF_ENDPOINT="http://127.0.0.1:$hub_port"
+}

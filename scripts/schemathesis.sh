@@ -10,19 +10,11 @@ ensure_tools scripts/requirements/ci.txt
 # The hooks module is imported from scripts/: no bytecode cache written into the tree.
 export PYTHONDONTWRITEBYTECODE=1
 
-free_port() {
-  "$VENV/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 port=$(free_port)
 log=$(mktemp)
-# Repo ids the registry does not hold are read from the Hub: a stand-in Hub on loopback
-# answers them (testkit's fixture repositories; any other id is a 404), so the run
-# needs no network and never reaches huggingface.co.
-cargo build -q -p testkit --bin stand-in-hub
-hub_port=$(free_port)
+# Repo ids the registry does not hold are read from the Hub: the stand-in Hub answers.
 serve_pid=""
-"${CARGO_TARGET_DIR:-target}/debug/stand-in-hub" "127.0.0.1:$hub_port" >/dev/null &
-hub_pid=$!
+start_stand_in_hub
 # Stops only what this script started: serve.sh (which stops its cargo-lambda on TERM)
 # and the stand-in Hub.
 cleanup() {
@@ -30,11 +22,10 @@ cleanup() {
     kill -TERM "$serve_pid" 2>/dev/null || true
     wait "$serve_pid" 2>/dev/null || true
   fi
-  kill "$hub_pid" 2>/dev/null || true
+  kill "$HUB_PID" 2>/dev/null || true
   rm -f "$log"
 }
 trap cleanup EXIT
-export HF_ENDPOINT="http://127.0.0.1:$hub_port"
 # --ignore-changes: the build under test stays the one served. Without it cargo-lambda
 # restarts every function when any file under the tree changes (a Python bytecode
 # cache, an editor's swap file) and a request in flight during the restart hangs.

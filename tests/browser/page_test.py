@@ -209,6 +209,20 @@ class PageTest(unittest.TestCase):
                     "runtime_overhead", "training_memory"):
             self.assertEqual(rows[key], (answer["memory_requirements"][key], answer["memory_bytes"][key]), key)
 
+    def test_a_hub_model_says_where_it_was_read(self):
+        # A repo id the registry does not hold, read from the stand-in Hub.
+        values = dict(MEMORY, model_name="Qwen/Qwen2-7B-Instruct")
+        rows = self.memory("inference", **values)
+        status, answer = post("/api/memory/inference", values)
+        self.assertEqual(status, 200, answer)
+        self.assertEqual(rows["inference_memory"], (answer["memory_requirements"]["inference_memory"],
+                                                   answer["memory_bytes"]["inference_memory"]))
+        hub = answer["model"]["hub"]
+        said = self.driver.find_element(By.ID, "hub-source").text
+        self.assertIn(hub["commit"][:12], said)
+        self.assertIn(f'{hub["checkpoint"]["weights"]:,} weights in 4 safetensors files (their headers)', said)
+        self.assertTrue(self.driver.find_element(By.ID, "summary").text.startswith("Qwen/Qwen2-7B-Instruct:"))
+
     def test_submitting_from_the_keyboard(self):
         self.page.view("inference")
         self.page.fill(**MEMORY)

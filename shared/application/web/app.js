@@ -267,6 +267,22 @@
     box.append(list);
   }
 
+  // Where a model read from the Hugging Face Hub came from, and what its files hold.
+  function hubSource(hub) {
+    const at = hub.commit ? `commit ${hub.commit.slice(0, 12)}` : hub.revision;
+    const c = hub.checkpoint;
+    const count = (n) => n.toLocaleString("en-US");
+    let held = "its weights were not read; sized from its config.json";
+    if (c && c.weights != null) {
+      const from = c.counted_by === "headers" ? "their headers" : "the Hub's count";
+      held = `${count(c.weights)} weights in ${c.files} safetensors files (${from})`;
+    } else if (c) {
+      const values = Object.values(c.values_by_dtype).reduce((a, b) => a + b, 0);
+      held = `${count(values)} values stored, weights and scales together (the Hub's count)`;
+    }
+    return `Read from the Hugging Face Hub at ${hub.revision} (${at}): ${held}.`;
+  }
+
   function renderMemory(answer) {
     const kind = answer.calculation_type;
     const parts = PARTS[kind];
@@ -275,9 +291,11 @@
     const text = answer.memory_requirements;
     const gpus = answer.parameters.num_gpus || 1;
     $("result-title").textContent = VIEWS[kind].title;
-    const name = answer.model.name || "the pasted config";
+    const hub = answer.model.hub;
+    const name = hub ? hub.repo : answer.model.name || "the pasted config";
     $("summary").replaceChildren(el("p", {},
       `${name}: ${text[totalKey]} per GPU${gpus > 1 ? ` on each of ${gpus} GPUs` : ""}.`));
+    if (hub) $("summary").append(el("p", { class: "hint", id: "hub-source" }, hubSource(hub)));
     $("bars").replaceChildren(bar(`Per GPU: ${text[totalKey]}`, parts, bytes, text, bytes[totalKey]), legend(parts));
     const table = el("table", { id: "breakdown" });
     table.append(el("caption", { class: "visually-hidden" }, "Memory per GPU by component"));
