@@ -138,4 +138,27 @@ mod tests {
         assert!(cache.get("o/b39", "main", t0).is_some());
         assert!(cache.get("o/b0", "main", t0).is_none());
     }
+
+    #[test]
+    fn a_checkpoints_names_count_toward_its_size() {
+        // A crafted header can give every tensor its own name ending.
+        let mut summary = crate::safetensors::TensorSummary::default();
+        for i in 0..10_000 {
+            summary.values_by_suffix.insert(format!("suffix{i}"), 1);
+        }
+        let mut r = (*repo("o/n")).clone();
+        let bare = r.size();
+        r.checkpoint = Some(crate::Checkpoint {
+            files: vec![],
+            file_count: 1,
+            headers: Some(summary),
+            hub_count: None,
+            index_total_size: None,
+        });
+        assert!(
+            r.size() >= bare + 10_000 * "suffix0000".len(),
+            "{}",
+            r.size()
+        );
+    }
 }

@@ -114,13 +114,22 @@ impl HubRepo {
     /// Bytes the repository holds in the cache, roughly: what it read and its names.
     pub fn size(&self) -> usize {
         let names = |v: &[String]| v.iter().map(|s| s.len() + 24).sum::<usize>();
+        // A map's keys, each with its count and the tree's share of a node.
+        let keys = |m: &std::collections::BTreeMap<String, u64>| {
+            m.keys().map(|k| k.len() + 48).sum::<usize>()
+        };
+        let checkpoint = |c: &Checkpoint| {
+            names(&c.files)
+                + c.headers
+                    .as_ref()
+                    .map_or(0, |h| keys(&h.values_by_dtype) + keys(&h.values_by_suffix))
+                + c.hub_count.as_ref().map_or(0, |n| keys(&n.values_by_dtype))
+                + 256
+        };
         self.config.len()
             + names(&self.files)
             + names(&self.notes)
-            + self
-                .checkpoint
-                .as_ref()
-                .map_or(0, |c| names(&c.files) + 256)
+            + self.checkpoint.as_ref().map_or(0, checkpoint)
             + self.id.len()
             + self.revision.len()
             + 256
